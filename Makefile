@@ -1,0 +1,37 @@
+# sumchain — every target installs what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+
+.PHONY: demo test bench contracts lint clean
+
+$(STAMP_PY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP_PY)
+	$(VENV)/bin/sumchain demo
+
+test: $(STAMP_PY) $(STAMP_NPM)
+	$(PY) -m pytest -n 2 --dist loadgroup -q tests
+
+bench: $(STAMP_PY) $(STAMP_NPM)
+	$(VENV)/bin/sumchain bench gas --out bench/results/gas
+	$(PY) -m bench.throughput --out bench/results/throughput
+
+contracts: $(STAMP_PY) $(STAMP_NPM)
+	$(PY) -m vm_contracts.build
+
+lint: $(STAMP_PY)
+	$(VENV)/bin/ruff check chain vm_contracts node bench tests
+
+clean:
+	rm -rf $(VENV) node_modules

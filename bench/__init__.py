@@ -1,0 +1,1 @@
+"""Experiments: gas per update, throughput, paper simulations, sweeps."""

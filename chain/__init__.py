@@ -1,0 +1,1 @@
+"""sumchain: the ledger — blocks, state, consensus, history. No network code."""

@@ -1,0 +1,140 @@
+"""One exception tree for the ledger.
+
+Every error the chain raises on bad input derives from :class:`ChainError`, so the
+node and the CLI can turn any of them into one clear line. Each class says when it
+is raised; the message is written for a user, not for a debugger.
+"""
+
+from __future__ import annotations
+
+
+class ChainError(Exception):
+    """Raised when the ledger refuses an operation; the root of this tree."""
+
+
+# --- configuration and data directory -------------------------------------------------
+
+
+class ConfigError(ChainError):
+    """Raised when a chain configuration is malformed or inconsistent.
+
+    The message names the offending field, e.g. ``config.block_period: must be >= 0``.
+    """
+
+
+class DataDirError(ChainError):
+    """Raised when a data directory is damaged, locked, or from an incompatible version.
+
+    A data directory is never silently overwritten when this is raised.
+    """
+
+
+# --- blocks ------------------------------------------------------------------------
+
+
+class InvalidBlock(ChainError):
+    """Raised when an imported block breaks a rule (roots, gas, timestamp, parent, ...).
+
+    ``check`` names the rule that failed so replay tools can report it.
+    """
+
+    def __init__(self, message: str, check: str = "block") -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class InvalidSeal(InvalidBlock):
+    """Raised when a block's proof-of-authority seal is malformed or does not verify."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, check="seal")
+
+
+class UnauthorizedSigner(InvalidBlock):
+    """Raised when a block is sealed by an address outside the current signer set."""
+
+    def __init__(self, signer: str) -> None:
+        super().__init__(f"block sealed by {signer}, which is not an authorised signer",
+                         check="unauthorized_signer")
+        self.signer = signer
+
+
+class RecentlySigned(InvalidBlock):
+    """Raised when a signer seals again within floor(N/2)+1 blocks of its last seal."""
+
+    def __init__(self, signer: str) -> None:
+        super().__init__(f"signer {signer} sealed one of the last floor(N/2) blocks",
+                         check="recently_signed")
+        self.signer = signer
+
+
+class UnknownBlock(ChainError):
+    """Raised when a block is asked for by number or hash and the chain does not have it."""
+
+
+# --- transactions ------------------------------------------------------------------
+
+
+class InvalidTransaction(ChainError):
+    """Raised when a transaction is refused; subclasses say which rule it broke."""
+
+
+class MalformedTransaction(InvalidTransaction):
+    """Raised when raw transaction bytes do not decode as a legacy, 2930 or 1559 transaction."""
+
+
+class InvalidSignature(InvalidTransaction):
+    """Raised when a transaction's signature does not recover to a sender."""
+
+
+class WrongChainId(InvalidTransaction):
+    """Raised when a transaction is signed for another chain id (or without replay protection
+    where it is required)."""
+
+
+class NonceTooLow(InvalidTransaction):
+    """Raised when a transaction's nonce is below the sender's account nonce."""
+
+
+class NonceGap(InvalidTransaction):
+    """Raised when a transaction's nonce is too far ahead of the sender's nonce to be queued."""
+
+
+class InsufficientFunds(InvalidTransaction):
+    """Raised when the sender cannot pay value + gas_limit * max fee."""
+
+
+class IntrinsicGasTooLow(InvalidTransaction):
+    """Raised when a transaction's gas limit is below its intrinsic gas."""
+
+
+class FeeCapTooLow(InvalidTransaction):
+    """Raised when a transaction's max fee per gas is below the next block's base fee."""
+
+
+class TipAboveFeeCap(InvalidTransaction):
+    """Raised when max priority fee per gas exceeds max fee per gas."""
+
+
+class GasLimitExceeded(InvalidTransaction):
+    """Raised when a transaction's gas limit exceeds the block gas limit."""
+
+
+class OversizedTransaction(InvalidTransaction):
+    """Raised when a transaction's encoded size exceeds the pool's size limit."""
+
+
+class ReplacementUnderpriced(InvalidTransaction):
+    """Raised when a transaction replaces a pending one without the required fee bump."""
+
+
+class AlreadyKnown(InvalidTransaction):
+    """Raised when the exact same transaction is already in the pool."""
+
+
+class PoolFull(InvalidTransaction):
+    """Raised when the pool is full and the transaction does not pay more than the cheapest."""
+
+
+class UnsupportedTransactionType(InvalidTransaction):
+    """Raised when a transaction type is not enabled by the chain's hard fork."""

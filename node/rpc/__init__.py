@@ -1,0 +1,1 @@
+"""JSON-RPC namespaces, one module each, methods named as on the wire."""

@@ -1,0 +1,1 @@
+"""The framework on chain: contracts, artifacts, SDK, encodings and off-chain twins."""
