@@ -1,0 +1,193 @@
+"""go-ethereum's Clique (EIP-225) signer-voting vectors, run through chain.consensus.
+
+The 24 cases live in ../shared/spec/clique-vectors.json; clique-vectors.md beside it
+says how geth's harness (``cliqueTest.run``) reads them, and this file follows it step
+by step: a fresh random key per label, one empty block per vote 10 s apart, coinbase =
+voted address, nonce = add/drop vote, checkpoint signer lists, difficulty 2, sealed by
+the label's key, imported batch by batch (``newbatch``) through SnapshotCache and
+verify_header with the in-turn difficulty check off (geth's ``fakeDiff``).
+
+Each case runs twice: with one SnapshotCache for the whole chain (as geth's single
+engine instance) and with a fresh cache per batch that only has the persisted
+snapshots (a node restarted between batches), which must agree.
+
+Keys are random per run, as in geth; set CLIQUE_VECTOR_SEED to replay a failing run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from eth.abc import BlockHeaderAPI
+from eth.vm.forks.london.blocks import LondonBlockHeader
+from eth_keys import keys
+
+from chain.config import DEFAULT_EPOCH
+from chain.consensus import (
+    DIFF_IN_TURN,
+    NONCE_AUTH,
+    NONCE_DROP,
+    SnapshotCache,
+    make_extra_data,
+    sign_header,
+    verify_header,
+)
+from chain.errors import InvalidBlock, RecentlySigned, UnauthorizedSigner
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "spec" / "clique-vectors.json"
+EXPECTED_CASES = 24  # entries in geth's TestClique table
+PERIOD = 1  # seconds; geth's harness configures Clique{Period: 1}
+BLOCK_SPACING = 10  # seconds between generated blocks (core.GenerateChain)
+INITIAL_BASE_FEE = 1_000_000_000  # wei; params.InitialBaseFee, London active at genesis
+GAS_LIMIT = 4_712_388  # gas; geth's default genesis gas limit (not checked by Clique)
+FAILURES: dict[str | None, type[InvalidBlock] | None] = {
+    None: None,
+    "unauthorized_signer": UnauthorizedSigner,
+    "recently_signed": RecentlySigned,
+}
+SEED = int(os.environ.get("CLIQUE_VECTOR_SEED", random.SystemRandom().randrange(2**32)))
+
+
+def _load_cases() -> list[dict]:
+    if not VECTORS.is_file():
+        raise FileNotFoundError(
+            f"Clique vectors not found at {VECTORS}; the repository expects ../shared/spec "
+            "beside it"
+        )
+    cases = json.loads(VECTORS.read_text())
+    if len(cases) != EXPECTED_CASES:
+        raise ValueError(f"{VECTORS} holds {len(cases)} cases, expected {EXPECTED_CASES}")
+    return cases
+
+
+CASES = _load_cases()
+
+
+def _case_id(index: int, case: dict) -> str:
+    words = "".join(c if c.isalnum() else " " for c in case["name"].split("(")[0]).split()
+    return f"{index:02d}-" + "-".join(words[:7]).lower()
+
+
+@dataclass
+class AccountPool:
+    """geth's testerAccountPool: a fresh secp256k1 key per label, on first use."""
+
+    rng: random.Random
+    keys: dict[str, bytes] = field(default_factory=dict)
+
+    def key(self, label: str) -> bytes:
+        if label not in self.keys:
+            while True:
+                candidate = self.rng.randbytes(32)
+                try:
+                    keys.PrivateKey(candidate)
+                except Exception:  # out of range, astronomically rare
+                    continue
+                break
+            self.keys[label] = candidate
+        return self.keys[label]
+
+    def address(self, label: str) -> bytes:
+        if label == "":
+            return b"\x00" * 20
+        return keys.PrivateKey(self.key(label)).public_key.to_canonical_address()
+
+    def addresses(self, labels: list[str]) -> list[bytes]:
+        return sorted(self.address(label) for label in labels)
+
+
+def _build_chain(case: dict, pool: AccountPool) -> tuple[BlockHeaderAPI, list[BlockHeaderAPI]]:
+    genesis = LondonBlockHeader(
+        difficulty=1,
+        block_number=0,
+        gas_limit=GAS_LIMIT,
+        timestamp=0,
+        extra_data=make_extra_data(signers=pool.addresses(case["signers"])),
+        nonce=NONCE_DROP,
+        base_fee_per_gas=INITIAL_BASE_FEE,
+    )
+    headers: list[BlockHeaderAPI] = []
+    parent = genesis
+    for index, vote in enumerate(case["votes"]):
+        header = LondonBlockHeader(
+            parent_hash=parent.hash,
+            coinbase=pool.address(vote["voted"]),
+            nonce=NONCE_AUTH if vote["auth"] else NONCE_DROP,
+            difficulty=DIFF_IN_TURN,
+            block_number=index + 1,
+            gas_limit=GAS_LIMIT,
+            timestamp=parent.timestamp + BLOCK_SPACING,
+            extra_data=make_extra_data(signers=pool.addresses(vote["checkpoint"])),
+            base_fee_per_gas=INITIAL_BASE_FEE,
+        )
+        header = sign_header(header, pool.key(vote["signer"]))
+        headers.append(header)
+        parent = header
+    return genesis, headers
+
+
+def _batches(case: dict, headers: list[BlockHeaderAPI]) -> list[list[BlockHeaderAPI]]:
+    batches: list[list[BlockHeaderAPI]] = [[]]
+    for vote, header in zip(case["votes"], headers, strict=True):
+        if vote["newbatch"] and batches[-1]:
+            batches.append([])
+        batches[-1].append(header)
+    return batches
+
+
+@pytest.mark.parametrize("restart_between_batches", [False, True], ids=["one-cache", "restart"])
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(i, c) for i, c in enumerate(CASES)])
+def test_clique_vector(case: dict, restart_between_batches: bool) -> None:
+    pool = AccountPool(random.Random(f"{SEED}:{case['name']}"))
+    epoch = case["epoch"] or DEFAULT_EPOCH  # clique.New replaces an unset epoch
+    genesis, headers = _build_chain(case, pool)
+    batches = _batches(case, headers)
+    context = f"(CLIQUE_VECTOR_SEED={SEED})"
+
+    chain: dict[bytes, BlockHeaderAPI] = {genesis.hash: genesis}
+    persisted: dict[bytes, bytes] = {}
+
+    def new_cache() -> SnapshotCache:
+        return SnapshotCache(epoch, chain.get, load=persisted.get, save=persisted.__setitem__)
+
+    def import_batch(cache: SnapshotCache, batch: list[BlockHeaderAPI]) -> None:
+        for header in batch:
+            parent = chain[header.parent_hash]
+            verify_header(header, parent, cache.snapshot(parent), PERIOD, epoch, check_turn=False)
+            chain[header.hash] = header
+            cache.snapshot(header)  # the chain advances its snapshot with each import
+
+    cache = new_cache()
+    for batch in batches[:-1]:
+        if restart_between_batches:
+            cache = new_cache()
+        import_batch(cache, batch)  # every batch but the last must import cleanly
+    if restart_between_batches:
+        cache = new_cache()
+
+    expected_failure = FAILURES[case["failure"]]
+    if expected_failure is not None:
+        with pytest.raises(InvalidBlock) as raised:
+            import_batch(cache, batches[-1])
+        assert type(raised.value) is expected_failure, f"{raised.value!r} {context}"
+        return
+    import_batch(cache, batches[-1])
+
+    head = headers[-1]
+    assert list(cache.snapshot(head).signers) == pool.addresses(case["results"]), context
+    # The same signer set when recomputed from genesis with nothing cached or persisted.
+    fresh = SnapshotCache(epoch, chain.get)
+    assert fresh.snapshot(head) == cache.snapshot(head), context
+
+
+def test_vectors_cover_both_failures_and_batches() -> None:
+    failures = [c["failure"] for c in CASES]
+    assert failures.count("unauthorized_signer") == 1
+    assert failures.count("recently_signed") == 3
+    assert CASES[23]["failure"] == "recently_signed"
+    assert any(v["newbatch"] for v in CASES[23]["votes"])
