@@ -1,0 +1,766 @@
+"""The chain: the canonical head, building and importing blocks, and reads at any block.
+
+:class:`Chain` wraps a py-evm chain (the EVM and its database schema) with what a
+proof-of-authority devnet adds: Clique seals and signer rules (``chain.consensus``),
+one atomic store commit per block (``chain.store``), a transaction pool
+(``chain.mempool``) and archive reads of any block's state.
+
+All methods must be called from one thread: py-evm objects are not thread-safe. The
+node runs every chain call on a single worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rlp
+from eth._utils.address import generate_contract_address
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.chains.base import Chain as PyEvmChain
+from eth.constants import ZERO_ADDRESS, ZERO_HASH32
+from eth.db.chain import ChainDB
+from eth.db.schema import SchemaV1
+from eth.exceptions import (
+    HeaderNotFound,
+    TransactionNotFound,
+)
+from eth.rlp.sedes import chain_gaps
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_keys import keys
+from eth_utils import ValidationError, to_canonical_address, to_checksum_address
+
+from chain import consensus
+from chain.config import ChainConfig
+from chain.errors import (
+    ChainError,
+    DataDirError,
+    InvalidBlock,
+    MalformedTransaction,
+    RecentlySigned,
+    UnauthorizedSigner,
+    UnknownBlock,
+    UnsupportedTransactionType,
+)
+from chain.store import TABLE_AUX, Store
+from chain.vm import new_header, vm_class_for
+
+BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
+SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
+VANITY = b"sumchain".ljust(consensus.EXTRA_VANITY, b"\x00")  # 32 bytes of extraData vanity
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    """One log as the RPC reports it: where it sits in the chain and what it says."""
+
+    address: bytes  # 20-byte emitting contract
+    topics: tuple[bytes, ...]  # 32-byte topics
+    data: bytes
+    block_number: int
+    block_hash: bytes
+    transaction_hash: bytes
+    transaction_index: int
+    log_index: int  # position among all logs of the block
+
+
+@dataclass(frozen=True)
+class ReceiptInfo:
+    """A receipt with everything the RPC derives from its block."""
+
+    transaction: SignedTransactionAPI
+    receipt: ReceiptAPI
+    header: BlockHeaderAPI
+    index: int  # transaction index in the block
+    sender: bytes
+    gas_used: int  # gas used by this transaction alone
+    cumulative_gas_used: int
+    effective_gas_price: int  # wei per gas actually paid
+    contract_address: bytes | None
+    status: int  # 1 success, 0 failure
+    logs: tuple[LogInfo, ...]
+
+
+@dataclass
+class CallResult:
+    """What an eth_call returned: output, gas, and the error if it failed."""
+
+    output: bytes
+    gas_used: int
+    error: str | None = None
+    revert_data: bytes | None = None
+
+    @property
+    def reverted(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class BuiltBlock:
+    """A block this node sealed, what it held and what it left out (and why)."""
+
+    block: BlockAPI
+    receipts: tuple[ReceiptAPI, ...]
+    rejected: list[tuple[SignedTransactionAPI, str]] = field(default_factory=list)
+
+
+class _PyEvmChain(PyEvmChain):
+    """py-evm's chain with its header and block lookups, configured per sumchain chain."""
+
+
+def _tx_type_name(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class Chain:
+    """The ledger of one sumchain node."""
+
+    def __init__(self, config: ChainConfig, store: Store, signer_key: bytes | None = None,
+                 data_dir: Path | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.data_dir = data_dir
+        self.vm_class = vm_class_for(config.fork)
+        self._evm_class = _PyEvmChain.configure(
+            __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id)
+        self._signer_key = keys.PrivateKey(signer_key) if signer_key else None
+        self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
+        self._head_state_cache: tuple[bytes, StateAPI] | None = None
+        self.proposals: dict[bytes, bool] = {}  # signer votes this node casts: address -> authorize
+        self.vanity = VANITY
+        meta = store.read_meta()
+        if meta is None:
+            self._create_genesis()
+        else:
+            self._check_meta(meta)
+            self.evm = self._evm_class(store.db)
+        self.snapshots = consensus.SnapshotCache(
+            epoch=config.epoch,
+            get_header=self.evm.chaindb.get_block_header_by_hash,
+            load=lambda h: store.get(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h),
+            save=lambda h, b: store.put(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h, b),
+        )
+        self.pool: Any = None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
+             signer_key: bytes | None = None, sync: bool = True) -> Chain:
+        """Open the chain in ``data_dir`` (creating it from ``config`` if new), or an
+        in-memory chain when ``data_dir`` is None."""
+        config = config or ChainConfig()
+        directory = data_dir if data_dir is not None else config.data_dir
+        if directory is None:
+            store = Store.memory()
+            path = None
+        else:
+            path = Path(directory)
+            store = Store.open(path, sync=sync)
+            meta = store.read_meta()
+            if meta is not None:
+                config = _config_from_meta(meta, config)
+        try:
+            chain = cls(config, store, signer_key=_default_signer(config, signer_key), data_dir=path)
+        except BaseException:
+            store.close()
+            raise
+        return chain
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _create_genesis(self) -> None:
+        config = self.config
+        timestamp = config.genesis_timestamp or int(time.time())
+        signers = [to_canonical_address(a) for a in config.signers]
+        params: dict[str, Any] = {
+            "difficulty": 1,
+            "gas_limit": config.gas_limit,
+            "timestamp": timestamp,
+            "extra_data": consensus.make_extra_data(self.vanity, signers),
+            "coinbase": ZERO_ADDRESS,
+            "nonce": consensus.NONCE_DROP,
+            "mix_hash": ZERO_HASH32,
+        }
+        if config.fork_at_least("london"):
+            params["base_fee_per_gas"] = config.base_fee
+        if config.fork_at_least("cancun"):
+            params["parent_beacon_block_root"] = ZERO_HASH32
+            params["blob_gas_used"] = 0
+            params["excess_blob_gas"] = 0
+        state = {
+            to_canonical_address(addr): {"balance": bal, "nonce": 0, "code": b"", "storage": {}}
+            for addr, bal in config.genesis_alloc.items()
+        }
+        self.evm = self._evm_class.from_genesis(self.store.db, params, state)
+        genesis = self.evm.get_canonical_head()
+        self.store.write_meta(
+            {"config": config.to_dict(), "genesis_hash": genesis.hash.hex()}, self.data_dir)
+        self.store.commit()
+
+    def _check_meta(self, meta: dict) -> None:
+        try:
+            head_hash = self.store.get(b"chain", SchemaV1.make_canonical_head_hash_lookup_key())
+        except Exception as exc:  # noqa: BLE001 - any read failure means a damaged store
+            raise DataDirError(f"the store cannot be read ({exc})") from None
+        if head_hash is None:
+            raise DataDirError("the store has metadata but no chain head; it is damaged")
+
+    # --- head and lookups ----------------------------------------------------------------
+
+    @property
+    def head(self) -> BlockHeaderAPI:
+        return self.evm.chaindb.get_canonical_head()
+
+    @property
+    def genesis(self) -> BlockHeaderAPI:
+        return self.evm.chaindb.get_canonical_block_header_by_number(0)
+
+    @property
+    def signer(self) -> bytes | None:
+        """This node's sealing address, if it has a key."""
+        return self._signer_key.public_key.to_canonical_address() if self._signer_key else None
+
+    def header(self, ref: int | bytes) -> BlockHeaderAPI:
+        """The canonical header at a number, or the header with a hash (canonical or not)."""
+        try:
+            if isinstance(ref, int):
+                if ref < 0:
+                    raise UnknownBlock(f"block number {ref} is negative")
+                return self.evm.chaindb.get_canonical_block_header_by_number(ref)
+            return self.evm.chaindb.get_block_header_by_hash(ref)
+        except HeaderNotFound:
+            what = f"number {ref}" if isinstance(ref, int) else f"hash 0x{ref.hex()}"
+            raise UnknownBlock(f"no block with {what} (head is {self.head.block_number})") from None
+
+    def block(self, ref: int | bytes | BlockHeaderAPI) -> BlockAPI:
+        header = ref if not isinstance(ref, (int, bytes)) else self.header(ref)
+        return self.vm_class.get_block_class().from_header(header, self.evm.chaindb)
+
+    def resolve(self, tag: str | int | bytes | None) -> BlockHeaderAPI:
+        """A block tag (``earliest``, ``latest``, ``pending``, ``safe``, ``finalized``),
+        number or 32-byte hash to a header. With one authority every sealed block is
+        final, so ``safe`` and ``finalized`` are the head, and ``pending`` is too (the
+        pool's transactions are not in any block yet)."""
+        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+            return self.head
+        if tag == "earliest":
+            return self.genesis
+        if isinstance(tag, (int, bytes)):
+            return self.header(tag)
+        raise UnknownBlock(f"unknown block tag {tag!r}")
+
+    def is_canonical(self, header: BlockHeaderAPI) -> bool:
+        try:
+            return self.evm.chaindb.get_canonical_block_hash(header.block_number) == header.hash
+        except HeaderNotFound:
+            return False
+
+    # --- state -------------------------------------------------------------------------
+
+    def state_at(self, header: BlockHeaderAPI | None = None) -> StateAPI:
+        """The state after ``header`` (default: head), straight from the archive."""
+        header = header or self.head
+        if header.hash == self.head.hash:
+            cached = self._head_state_cache
+            if cached is not None and cached[0] == header.hash:
+                return cached[1]
+            state = self.evm.get_vm(header).state
+            self._head_state_cache = (header.hash, state)
+            return state
+        return self.evm.get_vm(header).state
+
+    # PoolState protocol (chain.mempool) -------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return self.config.chain_id
+
+    def nonce(self, address: bytes) -> int:
+        return self.state_at().get_nonce(address)
+
+    def balance(self, address: bytes) -> int:
+        return self.state_at().get_balance(address)
+
+    def next_base_fee(self) -> int | None:
+        if not self.config.fork_at_least("london"):
+            return None
+        return calculate_expected_base_fee_per_gas(self.head)
+
+    def block_gas_limit(self) -> int:
+        return self.config.gas_limit
+
+    def decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
+        if not raw:
+            raise MalformedTransaction("empty transaction bytes")
+        if raw[0] <= 0x7F:
+            if not self.config.fork_at_least("berlin"):
+                raise UnsupportedTransactionType(
+                    f"typed transaction (type {raw[0]}) needs Berlin or later; this chain runs {self.config.fork}")
+            allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
+            if raw[0] not in allowed:
+                raise UnsupportedTransactionType(
+                    f"transaction type {raw[0]} is not supported on {self.config.fork} "
+                    f"(supported: legacy, {', '.join(str(t) for t in sorted(allowed))})")
+        try:
+            return self.vm_class.get_transaction_builder().decode(raw)
+        except Exception as exc:  # noqa: BLE001 - rlp/py-evm raise many kinds on garbage
+            raise MalformedTransaction(f"transaction bytes do not decode: {_tx_type_name(exc)}") from None
+
+    def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
+        return tx.intrinsic_gas
+
+    # --- building blocks -------------------------------------------------------------------
+
+    def next_timestamp(self, requested: int | None = None) -> int:
+        """The timestamp the next block gets: the wall clock (or ``requested``), never
+        earlier than the parent plus the period and always after the parent."""
+        parent = self.head
+        earliest = parent.timestamp + max(1, self.config.block_period)
+        wanted = requested if requested is not None else int(time.time())
+        return max(wanted, earliest) if requested is None else wanted
+
+    def build_block(self, transactions: Sequence[SignedTransactionAPI],
+                    timestamp: int | None = None) -> BuiltBlock:
+        """Execute ``transactions`` (in order, skipping the ones that do not apply) on
+        top of the head, seal the block with this node's key and commit it.
+
+        Transactions that fail validation against the evolving block state (nonce,
+        balance, gas left in the block) are left out and listed in ``rejected``.
+        """
+        if self._signer_key is None:
+            raise UnauthorizedSigner("(none: this node has no authority key)")
+        parent = self.head
+        signer = self.signer
+        assert signer is not None
+        snapshot = self.snapshots.snapshot(parent)
+        number = parent.block_number + 1
+        if signer not in snapshot.signers:
+            raise UnauthorizedSigner(to_checksum_address(signer))
+        if snapshot.recently_signed(number, signer):
+            raise RecentlySigned(to_checksum_address(signer))
+        ts = self.next_timestamp(timestamp)
+        if ts < parent.timestamp + max(1, self.config.block_period):
+            raise InvalidBlock(
+                f"timestamp {ts} is earlier than parent {parent.timestamp} + period "
+                f"{max(1, self.config.block_period)}", check="timestamp")
+        checkpoint = number % self.config.epoch == 0
+        coinbase, nonce = ZERO_ADDRESS, consensus.NONCE_DROP
+        if not checkpoint:
+            vote = self._choose_vote(snapshot)
+            if vote is not None:
+                coinbase, nonce = consensus.vote_fields(*vote)
+        fields: dict[str, Any] = {
+            "timestamp": ts,
+            "gas_limit": self.config.gas_limit,
+            "coinbase": coinbase,
+            "extra_data": consensus.make_extra_data(self.vanity, snapshot.signers if checkpoint else ()),
+            "difficulty": consensus.next_difficulty(snapshot, number, signer),
+            "nonce": nonce,
+            "mix_hash": ZERO_HASH32,
+        }
+        if self.config.fork_at_least("cancun"):
+            fields["parent_beacon_block_root"] = ZERO_HASH32
+        header = new_header(self.vm_class, parent, **fields)
+        try:
+            built = self._execute(header, transactions)
+            sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
+            block = built.block.copy(header=sealed)
+            self.evm.chaindb.persist_block(block)
+            self._after_block(block, built.receipts)
+        except BaseException:
+            self.store.discard()
+            raise
+        return BuiltBlock(block, built.receipts, built.rejected)
+
+    def _choose_vote(self, snapshot: consensus.Snapshot) -> tuple[bytes, bool] | None:
+        """A proposal that would still change the signer set, if this node has one."""
+        for address, authorize in self.proposals.items():
+            if authorize != (address in snapshot.signers):
+                return address, authorize
+        return None
+
+    def _execute(self, header: BlockHeaderAPI,
+                 transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
+        vm = self.evm.get_vm(header)
+        block = vm.get_block()
+        vm.block_preprocessing(block)
+        receipts: list[ReceiptAPI] = []
+        included: list[SignedTransactionAPI] = []
+        rejected: list[tuple[SignedTransactionAPI, str]] = []
+        current = header
+        for tx in transactions:
+            if tx.gas > current.gas_limit - current.gas_used:
+                rejected.append((tx, "gas limit left in the block is too low"))
+                continue
+            snapshot = vm.state.snapshot()
+            try:
+                receipt, _computation = vm.apply_transaction(current, tx)
+            except ValidationError as exc:
+                vm.state.revert(snapshot)
+                rejected.append((tx, str(exc)))
+                continue
+            current = vm.add_receipt_to_header(current, receipt)
+            current = vm.increment_blob_gas_used(current, tx)
+            receipts.append(receipt)
+            included.append(tx)
+        filled = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), current, included, receipts)
+        result = vm.mine_block(vm.block_postprocessing(filled))
+        return BuiltBlock(result.block, tuple(receipts), rejected)
+
+    def _after_block(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
+        """Everything that belongs to the block's commit: snapshot, pool, then one write."""
+        self.snapshots.snapshot(block.header)
+        self._head_state_cache = None
+        if self.pool is not None:
+            self.pool.reset()
+        self.store.commit()
+        for listener in list(self._listeners):
+            listener(block, receipts)
+
+    def on_block(self, callback: Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]) -> None:
+        """Call ``callback(block, receipts)`` after every committed block."""
+        self._listeners.append(callback)
+
+    # --- importing blocks ------------------------------------------------------------------
+
+    def import_block(self, block: BlockAPI) -> None:
+        """Verify ``block`` fully (seal and signer rules, header rules, transactions root,
+        re-execution: state root, receipts root, bloom, gas used) and make it the head.
+
+        Raises InvalidBlock (``check`` names the failed rule); nothing is written then.
+        """
+        header = block.header
+        try:
+            parent = self.evm.chaindb.get_block_header_by_hash(header.parent_hash)
+        except HeaderNotFound:
+            raise InvalidBlock(
+                f"block {header.block_number}: parent 0x{header.parent_hash.hex()} is unknown",
+                check="parent") from None
+        if header.block_number != parent.block_number + 1:
+            raise InvalidBlock(
+                f"block {header.block_number}: number is not parent's ({parent.block_number}) + 1",
+                check="number")
+        try:
+            consensus.verify_header(header, parent, self.snapshots.snapshot(parent),
+                                    self.config.block_period, self.config.epoch)
+            imported = self._reexecute(block, parent)
+            self.evm.chaindb.persist_block(block)
+            self._after_block(block, self.receipts_of(block))
+        except BaseException:
+            self.store.discard()
+            raise
+        del imported
+
+    def _reexecute(self, block: BlockAPI, parent: BlockHeaderAPI) -> BlockAPI:
+        base = self.evm.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
+        vm = self.evm.get_vm(base)
+        number = block.header.block_number
+        try:
+            result = vm.import_block(block)
+        except ValidationError as exc:
+            raise InvalidBlock(f"block {number}: {exc}", check=_check_of(str(exc))) from None
+        got = result.block.header
+        want = block.header
+        for name in ("transaction_root", "receipt_root", "gas_used", "bloom", "state_root",
+                     "base_fee_per_gas", "withdrawals_root", "blob_gas_used", "excess_blob_gas"):
+            if not hasattr(want, name):
+                continue
+            if getattr(got, name) != getattr(want, name):
+                raise InvalidBlock(
+                    f"block {number}: {name} does not match re-execution "
+                    f"(block says {_show(getattr(want, name))}, execution gives {_show(getattr(got, name))})",
+                    check=name)
+        if got.hash != want.hash:
+            raise InvalidBlock(f"block {number}: header differs from re-execution", check="header")
+        return result.block
+
+    # --- transactions, receipts, logs ------------------------------------------------------
+
+    def transaction(self, tx_hash: bytes) -> tuple[SignedTransactionAPI, BlockHeaderAPI, int] | None:
+        """A mined transaction on the canonical chain: (tx, its block header, index)."""
+        try:
+            number, index = self.evm.chaindb.get_transaction_index(tx_hash)
+        except TransactionNotFound:
+            return None
+        header = self.header(number)
+        tx = self.evm.chaindb.get_transaction_by_index(number, index, self.vm_class.get_transaction_builder())
+        return tx, header, index
+
+    def receipts_of(self, block: BlockAPI | BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        header = block.header if hasattr(block, "header") else block
+        return tuple(self.evm.chaindb.get_receipts(header, self.vm_class.get_receipt_builder()))
+
+    def receipts(self, header: BlockHeaderAPI) -> list[ReceiptInfo]:
+        """Every receipt of a block with its derived fields."""
+        block = self.block(header)
+        raw_receipts = self.receipts_of(header)
+        infos: list[ReceiptInfo] = []
+        previous_cumulative = 0
+        log_index = 0
+        base_fee = getattr(header, "base_fee_per_gas", None)
+        for index, (tx, receipt) in enumerate(zip(block.transactions, raw_receipts, strict=True)):
+            sender = tx.sender
+            logs = []
+            for log in receipt.logs:
+                logs.append(LogInfo(
+                    address=log.address, topics=tuple(t.to_bytes(32, "big") for t in log.topics),
+                    data=log.data, block_number=header.block_number, block_hash=header.hash,
+                    transaction_hash=tx.hash, transaction_index=index, log_index=log_index))
+                log_index += 1
+            contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
+            infos.append(ReceiptInfo(
+                transaction=tx, receipt=receipt, header=header, index=index, sender=sender,
+                gas_used=receipt.gas_used - previous_cumulative,
+                cumulative_gas_used=receipt.gas_used,
+                effective_gas_price=effective_gas_price(tx, base_fee),
+                contract_address=contract,
+                status=1 if receipt.state_root == b"\x01" else 0,
+                logs=tuple(logs)))
+            previous_cumulative = receipt.gas_used
+        return infos
+
+    def receipt(self, tx_hash: bytes) -> ReceiptInfo | None:
+        found = self.transaction(tx_hash)
+        if found is None:
+            return None
+        _tx, header, index = found
+        return self.receipts(header)[index]
+
+    def logs(self, from_number: int, to_number: int, addresses: Iterable[bytes] = (),
+             topics: Sequence[Sequence[bytes] | bytes | None] = ()) -> list[LogInfo]:
+        """Logs of canonical blocks from..to (inclusive) matching an address set and
+        topic filters (per position: None = any, a value, or a list of alternatives)."""
+        wanted_addresses = set(addresses)
+        out: list[LogInfo] = []
+        for number in range(max(0, from_number), min(to_number, self.head.block_number) + 1):
+            header = self.header(number)
+            if header.bloom == 0:
+                continue
+            for info in self.receipts(header):
+                for log in info.logs:
+                    if wanted_addresses and log.address not in wanted_addresses:
+                        continue
+                    if _topics_match(log.topics, topics):
+                        out.append(log)
+        return out
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def call(self, request: dict[str, Any], header: BlockHeaderAPI | None = None,
+             state_overrides: dict[bytes, dict[str, Any]] | None = None) -> CallResult:
+        """Execute a message call on the state after ``header`` without a transaction.
+
+        ``request`` keys: from, to (20-byte or None), gas, value, data (bytes). Overrides:
+        address -> {balance, nonce, code, state (replace all), stateDiff (set slots)}.
+        """
+        header = header or self.head
+        vm = self.evm.get_vm(header)
+        tx = self._call_transaction(vm, request, header)
+        with vm.in_costless_state() as state:
+            _apply_overrides(state, state_overrides or {})
+            computation = state.costless_execute_transaction(tx)
+        gas_used = tx.gas - computation.get_gas_remaining()
+        if computation.is_error:
+            revert = computation.output if computation.is_error and computation.output else None
+            return CallResult(output=computation.output, gas_used=gas_used,
+                              error=_error_text(computation.error), revert_data=revert)
+        return CallResult(output=computation.output, gas_used=gas_used)
+
+    def estimate_gas(self, request: dict[str, Any], header: BlockHeaderAPI | None = None,
+                     state_overrides: dict[bytes, dict[str, Any]] | None = None) -> int:
+        """The least gas limit with which the call succeeds (binary search, as geth)."""
+        header = header or self.head
+        cap = int(request.get("gas") or self.config.gas_limit)
+        def succeeds(gas: int) -> CallResult:
+            return self.call({**request, "gas": gas}, header, state_overrides)
+        top = succeeds(cap)
+        if top.reverted:
+            raise CallReverted(top)
+        vm = self.evm.get_vm(header)
+        low = self._call_transaction(vm, {**request, "gas": cap}, header).intrinsic_gas - 1
+        low = max(low, top.gas_used - 1)
+        high = cap
+        while low + 1 < high:
+            mid = (low + high) // 2
+            if succeeds(mid).reverted:
+                low = mid
+            else:
+                high = mid
+        return high
+
+    def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
+        from eth.vm.spoof import SpoofTransaction
+
+        sender = request.get("from") or ZERO_ADDRESS
+        gas = int(request.get("gas") or self.config.gas_limit)
+        state = vm.state
+        unsigned = vm.create_unsigned_transaction(
+            nonce=state.get_nonce(sender), gas_price=0, gas=gas,
+            to=request.get("to") or b"", value=int(request.get("value") or 0),
+            data=request.get("data") or b"")
+        return SpoofTransaction(unsigned, from_=sender)
+
+    # --- heads --------------------------------------------------------------------------
+
+    def set_head(self, target: BlockHeaderAPI | int | bytes) -> list[BlockAPI]:
+        """Make ``target`` the head (a rewind, or a switch to a stored side block) and
+        return the canonical blocks that were dropped, newest first. Their bodies and
+        states stay in the archive."""
+        header = target if not isinstance(target, (int, bytes)) else self.header(target)
+        db = self.store.db
+        chaindb = self.evm.chaindb
+        dropped: list[BlockAPI] = []
+        head = self.head
+        try:
+            # the new branch: from target back to the first canonical ancestor
+            branch = []
+            cursor = header
+            while not self.is_canonical(cursor):
+                branch.append(cursor)
+                cursor = chaindb.get_block_header_by_hash(cursor.parent_hash)
+            fork_point = cursor.block_number
+            for number in range(head.block_number, fork_point, -1):
+                old = self.header(number)
+                block = self.block(old)
+                dropped.append(block)
+                for tx in block.transactions:
+                    ChainDB._remove_transaction_from_canonical_chain(db, tx.hash)
+                del db[SchemaV1.make_block_number_to_hash_lookup_key(number)]
+            for new in reversed(branch):
+                db[SchemaV1.make_block_number_to_hash_lookup_key(new.block_number)] = rlp.encode(
+                    new.hash, sedes=rlp.sedes.binary)
+                for index, tx in enumerate(self.block(new).transactions):
+                    ChainDB._add_transaction_to_canonical_chain(db, tx.hash, new, index)
+            db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
+            # py-evm tracks which block numbers it holds; after a rewind it holds exactly
+            # 0..target, with no gaps
+            no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
+            db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
+            db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
+            self._head_state_cache = None
+            if self.pool is not None:
+                self.pool.reset()
+            self.store.commit()
+        except BaseException:
+            self.store.discard()
+            raise
+        return dropped
+
+
+class CallReverted(ChainError):
+    """Raised when a call made to estimate gas fails at the highest allowed gas."""
+
+    def __init__(self, result: CallResult) -> None:
+        super().__init__(f"execution reverted: {result.error}")
+        self.result = result
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def effective_gas_price(tx: SignedTransactionAPI, base_fee: int | None) -> int:
+    """Wei per gas a transaction pays in a block with ``base_fee``."""
+    max_fee = getattr(tx, "max_fee_per_gas", None)
+    if base_fee is None or max_fee is None or tx.type_id in (None, 0, 1):
+        return tx.gas_price
+    return min(max_fee, base_fee + tx.max_priority_fee_per_gas)
+
+
+def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes | None]) -> bool:
+    if len(want) > len(have):
+        return False
+    for position, choice in enumerate(want):
+        if choice is None:
+            continue
+        options = [choice] if isinstance(choice, bytes) else list(choice)
+        if options and have[position] not in options:
+            return False
+    return True
+
+
+def _apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
+    for address, change in overrides.items():
+        if "balance" in change and change["balance"] is not None:
+            state.set_balance(address, int(change["balance"]))
+        if "nonce" in change and change["nonce"] is not None:
+            state.set_nonce(address, int(change["nonce"]))
+        if "code" in change and change["code"] is not None:
+            state.set_code(address, change["code"])
+        if change.get("state") is not None:
+            state.delete_storage(address)
+            for slot, value in change["state"].items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+        if change.get("stateDiff") is not None:
+            for slot, value in change["stateDiff"].items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+
+
+def _error_text(error: Exception) -> str:
+    name = type(error).__name__
+    if name == "Revert":
+        return "execution reverted"
+    text = str(error)
+    return f"{name}: {text}" if text else name
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+_CHECK_WORDS = (
+    ("transaction_root", "transaction_root"),
+    ("receipt_root", "receipt_root"),
+    ("state_root", "state_root"),
+    ("gas_used", "gas_used"),
+    ("gas limit", "gas_limit"),
+    ("Gas limit", "gas_limit"),
+    ("base_fee", "base_fee"),
+    ("timestamp", "timestamp"),
+    ("uncles", "uncles"),
+    ("blob", "blob_gas"),
+    ("nonce", "transactions"),
+    ("ransaction", "transactions"),
+)
+
+
+def _check_of(message: str) -> str:
+    for word, check in _CHECK_WORDS:
+        if word in message:
+            return check
+    return "execution"
+
+
+def _default_signer(config: ChainConfig, signer_key: bytes | None) -> bytes | None:
+    """The key a node seals with: the one given, else the first dev account when it is an
+    authority (the default devnet)."""
+    if signer_key is not None:
+        return signer_key
+    signers = set(config.signers)
+    for address, key in config.dev_accounts:
+        if address in signers:
+            return key
+    return None
+
+
+def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
+    """The data directory's own config wins; a conflicting request is refused."""
+    try:
+        stored = ChainConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ChainError) as exc:
+        raise DataDirError(f"the store's chain configuration is damaged ({exc})") from None
+    defaults = ChainConfig()
+    for name in ("chain_id", "fork", "epoch", "gas_limit"):
+        asked = getattr(requested, name)
+        if asked != getattr(defaults, name) and asked != getattr(stored, name):
+            raise DataDirError(
+                f"the data directory was created with {name} = {getattr(stored, name)!r}; "
+                f"it cannot be changed to {asked!r} (use a new data directory)")
+    return stored

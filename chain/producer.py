@@ -1,0 +1,192 @@
+"""Block production: when blocks are made and what time they say it is.
+
+:class:`BlockProducer` seals blocks from the pool's pending transactions in one of
+three modes:
+
+* ``automine`` — a block as soon as a transaction is accepted (the devnet default);
+* ``interval`` — a block every ``interval`` seconds, empty or not (the node calls
+  :meth:`tick` when :meth:`next_due` says so);
+* ``manual`` — only when asked (:meth:`mine`).
+
+Its :class:`Clock` is what tests and simulations move instead of sleeping: an offset
+added to the wall clock (``increase_time``) and a one-shot timestamp for the next
+block (``set_next_timestamp``). Time never goes backwards past the head.
+
+Like the chain, a producer must be used from one thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eth.abc import BlockAPI
+
+from chain.chain import BuiltBlock, Chain
+from chain.errors import ChainError, UnknownBlock
+
+MODES = ("automine", "interval", "manual")
+MAX_BLOCKS_PER_CALL = 100_000  # blocks one mine() may make (evm_mine / anvil_mine count)
+
+
+class InvalidTimestamp(ChainError):
+    """Raised when a requested block time is not after the head's timestamp."""
+
+
+class UnknownSnapshot(ChainError):
+    """Raised when reverting to a snapshot id that was never taken."""
+
+
+@dataclass
+class Clock:
+    """The chain's notion of now.
+
+    ``offset`` (seconds) is added to the wall clock; set by ``increase_time``.
+    ``next_timestamp`` (unix seconds) overrides the next block's time once.
+    """
+
+    offset: int = 0
+    next_timestamp: int | None = None
+    wall: Callable[[], float] = time.time
+
+    def now(self) -> int:
+        return int(self.wall()) + self.offset
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    head_hash: bytes
+    offset: int
+    next_timestamp: int | None
+
+
+class BlockProducer:
+    """Seals blocks on ``chain`` from ``chain.pool`` according to the mode."""
+
+    def __init__(self, chain: Chain, mode: str = "automine", interval: float = 0.0) -> None:
+        self.chain = chain
+        self.clock = Clock()
+        self._mode = "manual"
+        self.interval = 0.0
+        self._last_block_at = time.monotonic()
+        self._snapshots: dict[int, _Snapshot] = {}
+        self._next_snapshot_id = 1
+        self.set_mode(mode, interval)
+
+    # --- modes ---------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str, interval: float = 0.0) -> None:
+        if mode not in MODES:
+            raise ChainError(f"unknown mining mode {mode!r} (choose one of: {', '.join(MODES)})")
+        if mode == "interval" and not interval > 0:
+            raise ChainError("interval mining needs an interval > 0 seconds")
+        self._mode = mode
+        self.interval = float(interval) if mode == "interval" else 0.0
+        self._last_block_at = time.monotonic()
+
+    @property
+    def automine(self) -> bool:
+        return self._mode == "automine"
+
+    def transaction_added(self) -> list[BuiltBlock]:
+        """Tell the producer the pool has a new pending transaction."""
+        if self.automine:
+            return self.mine()
+        return []
+
+    def next_due(self) -> float | None:
+        """Seconds until the next interval block, or None outside interval mode."""
+        if self._mode != "interval":
+            return None
+        return max(0.0, self._last_block_at + self.interval - time.monotonic())
+
+    def tick(self) -> list[BuiltBlock]:
+        """Mine the interval block if it is due."""
+        due = self.next_due()
+        if due is None or due > 0:
+            return []
+        return self.mine()
+
+    # --- the clock ---------------------------------------------------------------------
+
+    def increase_time(self, seconds: int) -> int:
+        """Move the clock forward; returns the total offset (as evm_increaseTime)."""
+        if seconds < 0:
+            raise InvalidTimestamp("time can only be increased (seconds must be >= 0)")
+        self.clock.offset += int(seconds)
+        return self.clock.offset
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        head = self.chain.head
+        if timestamp <= head.timestamp:
+            raise InvalidTimestamp(
+                f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}")
+        self.clock.next_timestamp = int(timestamp)
+        # later blocks continue from the new time, as anvil and hardhat do
+        self.clock.offset = max(self.clock.offset, int(timestamp) - int(self.clock.wall()))
+
+    def _timestamp_for_next_block(self) -> int:
+        parent = self.chain.head
+        step = max(1, self.chain.config.block_period)
+        if self.clock.next_timestamp is not None:
+            ts, self.clock.next_timestamp = self.clock.next_timestamp, None
+            if ts < parent.timestamp + step:
+                raise InvalidTimestamp(
+                    f"timestamp {ts} is earlier than the head's {parent.timestamp} + period {step}")
+            return ts
+        return max(self.clock.now(), parent.timestamp + step)
+
+    # --- mining --------------------------------------------------------------------------
+
+    def mine(self, count: int = 1, timestamp: int | None = None) -> list[BuiltBlock]:
+        """Seal ``count`` blocks now, the first at ``timestamp`` if given."""
+        if not 1 <= count <= MAX_BLOCKS_PER_CALL:
+            raise ChainError(f"block count must be from 1 to {MAX_BLOCKS_PER_CALL}, got {count}")
+        if timestamp is not None:
+            self.set_next_timestamp(timestamp)
+        built = []
+        for _ in range(count):
+            txs = [p.tx for p in self.chain.pool.pending()] if self.chain.pool is not None else []
+            built.append(self.chain.build_block(txs, timestamp=self._timestamp_for_next_block()))
+            for tx, reason in built[-1].rejected:
+                self._drop_rejected(tx, reason)
+        self._last_block_at = time.monotonic()
+        return built
+
+    def _drop_rejected(self, tx: object, reason: str) -> None:
+        """A pooled transaction that fails in a block would fail again; drop it unless it
+        only lacked room in this block."""
+        if self.chain.pool is None or "gas limit left" in reason:
+            return
+        self.chain.pool.remove([tx.hash])  # type: ignore[attr-defined]
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Remember the head and the clock; returns an id for :meth:`revert`."""
+        snap_id = self._next_snapshot_id
+        self._next_snapshot_id += 1
+        self._snapshots[snap_id] = _Snapshot(
+            self.chain.head.hash, self.clock.offset, self.clock.next_timestamp)
+        return snap_id
+
+    def revert(self, snap_id: int) -> list[BlockAPI]:
+        """Return the chain and the clock to snapshot ``snap_id``. Unlike anvil and
+        hardhat, the id stays valid: the same snapshot can be reverted to again, and
+        later snapshots stay valid too (their blocks remain in the archive)."""
+        snap = self._snapshots.get(snap_id)
+        if snap is None:
+            raise UnknownSnapshot(f"no snapshot with id {snap_id}")
+        try:
+            header = self.chain.header(snap.head_hash)
+        except UnknownBlock:
+            raise UnknownSnapshot(f"snapshot {snap_id}'s block is no longer stored") from None
+        dropped = self.chain.set_head(header)
+        self.clock.offset = snap.offset
+        self.clock.next_timestamp = snap.next_timestamp
+        return dropped
