@@ -1,0 +1,996 @@
+"""The transaction pool: transactions waiting for a block, validated against the head.
+
+``TxPool.add`` takes raw signed transactions (as ``eth_sendRawTransaction`` receives
+them), decodes them with the chain's fork, recovers the sender once, and checks them
+against the head state in a fixed order, one ``raise`` per rule (see ``TxPool.add``).
+Accepted transactions are held per sender:
+
+* **pending** — executable now: nonces contiguous from the sender's account nonce;
+* **queued** — waiting for a missing nonce (a gap) before them.
+
+A transaction with the same sender and nonce as one already held replaces it only if
+both its fee cap and its tip are at least ``price_bump_percent`` higher. Limits bound
+the pool; when one is reached, a new transaction may push out the cheapest transaction
+of *another* sender (always the last nonce of that sender, so no gap is opened), or is
+refused with ``PoolFull``. A refused transaction never changes what the pool holds.
+
+The pool's view of account nonces and balances is the head as of the last
+``reset()``; the node calls ``reset()`` after every new head and ``reinject()`` after a
+rewind. A ``Journal`` keeps a durable record of the pool's transactions so that they
+survive a restart.
+
+Choices, documented because other pools differ:
+
+* The balance rule checks each transaction alone (``value + gas * max_fee`` against
+  the balance), not the sum over the sender's other pending transactions: a sender
+  funded by a transfer in the same block would otherwise be refused. A transaction
+  that turns out unaffordable fails at block building, and ``reset()`` drops the
+  ones that can no longer pay on their own.
+* The nonce-gap rule counts the nonces missing between the sender's *pending* run and
+  the new transaction, so long contiguous runs are unlimited by it (only by the slot
+  limits).
+* Blob transactions are not pooled (they need a sidecar this single node does not
+  carry); set-code transactions are pooled only if the fork decodes them and the pool
+  is built with them in ``transaction_types``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import rlp
+from eth.abc import SignedTransactionAPI
+from eth_keys.exceptions import BadSignature
+from eth_utils import ValidationError, keccak
+
+from chain.errors import (
+    AlreadyKnown,
+    ChainError,
+    DataDirError,
+    FeeCapTooLow,
+    GasLimitExceeded,
+    InsufficientFunds,
+    IntrinsicGasTooLow,
+    InvalidSignature,
+    InvalidTransaction,
+    MalformedTransaction,
+    NonceGap,
+    NonceTooLow,
+    OversizedTransaction,
+    PoolFull,
+    ReplacementUnderpriced,
+    TipAboveFeeCap,
+    UnsupportedTransactionType,
+    WrongChainId,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- constants ---------------------------------------------------------------------
+
+LEGACY_TRANSACTION_TYPE = 0
+ACCESS_LIST_TRANSACTION_TYPE = 1
+DYNAMIC_FEE_TRANSACTION_TYPE = 2
+BLOB_TRANSACTION_TYPE = 3
+SET_CODE_TRANSACTION_TYPE = 4
+
+#: Transaction types the pool accepts by default (blob transactions need a sidecar).
+DEFAULT_TRANSACTION_TYPES = frozenset(
+    {LEGACY_TRANSACTION_TYPE, ACCESS_LIST_TRANSACTION_TYPE, DYNAMIC_FEE_TRANSACTION_TYPE}
+)
+
+#: Order of the secp256k1 group; signature values r and s must lie below it.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+#: Largest accepted s (low-s rule since Homestead), so a signature cannot be malleated.
+SECP256K1_HALF_N = SECP256K1_N // 2
+
+DEFAULT_MAX_SIZE = 128 * 1024  # bytes of one raw transaction
+PERCENT = 100
+
+# Journal file layout: a header, then records of
+#   length (4 bytes, big endian) | crc32 of body (4 bytes, big endian) | body (RLP)
+# with body = [b"a", hash, raw] (added) or [b"r", [hash, ...]] (removed).
+JOURNAL_MAGIC = b"sumchain-txpool-journal-v1\n"
+JOURNAL_RECORD_HEADER = struct.Struct(">II")  # length in bytes, crc32
+JOURNAL_MAX_RECORD = 16 * 1024 * 1024  # bytes; anything larger is a damaged length field
+JOURNAL_COMPACT_MIN_DEAD = 1024 * 1024  # bytes a journal may grow beyond 2x live before compacting
+RECORD_ADD = b"a"
+RECORD_REMOVE = b"r"
+
+
+# --- the state the pool validates against ----------------------------------------------
+
+
+class PoolState(Protocol):
+    """The head state as the pool sees it; implemented by ``chain.chain.Chain``.
+
+    Every method answers for the current head (or the block being built on it), and
+    must be cheap: the pool calls them on every ``add`` and for every sender on
+    ``reset``.
+    """
+
+    #: Chain id transactions must be signed for (replay protection).
+    chain_id: int
+
+    def nonce(self, address: bytes) -> int:
+        """Return the account nonce of the 20-byte ``address`` at the head."""
+        ...
+
+    def balance(self, address: bytes) -> int:
+        """Return the balance in wei of the 20-byte ``address`` at the head."""
+        ...
+
+    def next_base_fee(self) -> int | None:
+        """Return the base fee per gas (wei) of the next block, or None before London."""
+        ...
+
+    def block_gas_limit(self) -> int:
+        """Return the gas limit of the next block (gas)."""
+        ...
+
+    def decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
+        """Decode ``raw`` as a py-evm transaction of the chain's fork.
+
+        Raises ``MalformedTransaction`` for bytes that are not a transaction and
+        ``UnsupportedTransactionType`` for a type the fork does not know. Does not
+        recover the sender (the pool does that once).
+        """
+        ...
+
+    def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
+        """Return the gas ``tx`` costs before execution (base, calldata, access list)."""
+        ...
+
+
+# --- entries and limits ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PooledTransaction:
+    """One transaction held by the pool, with what the pool derived from it once."""
+
+    #: The decoded py-evm transaction (for the fork of the head when it was added).
+    tx: SignedTransactionAPI = field(compare=False, repr=False)
+    #: The raw signed bytes as received (typed: type byte + RLP payload; legacy: RLP).
+    raw: bytes = field(repr=False)
+    #: Transaction hash, keccak256 of ``raw`` (32 bytes).
+    hash: bytes
+    #: Sender address (20 bytes), recovered from the signature exactly once.
+    sender: bytes
+    #: Sender nonce the transaction uses.
+    nonce: int
+    #: Gas limit (gas).
+    gas: int
+    #: Max fee per gas (wei); the gas price for legacy and access-list transactions.
+    max_fee: int
+    #: Max priority fee per gas (wei); the gas price for legacy and access-list ones.
+    max_priority_fee: int
+    #: Value transferred (wei).
+    value: int
+    #: Transaction type: 0 legacy, 1 access list, 2 dynamic fee.
+    type_id: int
+    #: Length of ``raw`` (bytes).
+    size: int
+    #: Arrival sequence number in this pool (monotonic; ties in ordering go to earlier).
+    arrival: int
+
+    @property
+    def cost(self) -> int:
+        """Most the transaction can take from the sender (wei): value + gas * max fee."""
+        return self.value + self.gas * self.max_fee
+
+    def effective_tip(self, base_fee: int | None) -> int:
+        """Tip per gas (wei) the block producer earns at ``base_fee``; negative if unpayable."""
+        if base_fee is None:
+            return self.max_priority_fee
+        return min(self.max_priority_fee, self.max_fee - base_fee)
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """Bounds on the pool, counted in transactions unless the unit says otherwise."""
+
+    #: Largest raw transaction accepted (bytes).
+    max_size_bytes: int = DEFAULT_MAX_SIZE
+    #: Pending transactions the pool holds in total.
+    global_slots: int = 5120
+    #: Pending transactions per sender that other senders can never push out; beyond
+    #: this many, a sender's pending transactions count against ``global_slots`` as
+    #: eviction candidates.
+    account_slots: int = 64
+    #: Queued (nonce-gapped) transactions the pool holds in total.
+    global_queue: int = 1024
+    #: Queued transactions per sender.
+    account_queue: int = 64
+    #: Most nonces that may be missing between a sender's pending run and a new one.
+    max_nonce_gap: int = 64
+    #: Minimum raise of both fee cap and tip for a same-nonce replacement (percent).
+    price_bump_percent: int = 10
+
+
+# --- journal ----------------------------------------------------------------------------
+
+
+class Journal(Protocol):
+    """A durable record of the pool's transactions, so that they survive a restart.
+
+    The pool calls ``add`` for every accepted transaction and ``remove`` for every
+    one it lets go (mined, replaced, evicted, dropped); on start it re-adds
+    ``load()`` in order, then calls ``rewrite`` with what it kept.
+    """
+
+    def add(self, tx_hash: bytes, raw: bytes) -> None:
+        """Record that the transaction ``raw`` (hash ``tx_hash``) entered the pool."""
+        ...
+
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        """Record that the transactions ``hashes`` left the pool; unknown ones are ignored."""
+        ...
+
+    def load(self) -> list[bytes]:
+        """Return the raw transactions still recorded, in the order they were added."""
+        ...
+
+    def rewrite(self, raws: Iterable[bytes]) -> None:
+        """Replace the whole record with ``raws`` (in this order)."""
+        ...
+
+
+class MemoryJournal:
+    """A journal kept in memory: for tests, and for pools that need not survive a restart."""
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, bytes] = {}
+
+    def add(self, tx_hash: bytes, raw: bytes) -> None:
+        self._entries[tx_hash] = raw
+
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        for tx_hash in hashes:
+            self._entries.pop(tx_hash, None)
+
+    def load(self) -> list[bytes]:
+        return list(self._entries.values())
+
+    def rewrite(self, raws: Iterable[bytes]) -> None:
+        self._entries = {keccak(raw): raw for raw in raws}
+
+
+class FileJournal:
+    """An append-only journal file with checksummed, length-prefixed RLP records.
+
+    Appends are flushed but not fsynced (losing the last few after a power cut is
+    acceptable for a pool); ``rewrite`` is atomic (temporary file, fsync, rename).
+    After a crash the last record may be torn: it is ignored and the file is cut back
+    to the last whole record, so later appends start clean. When the file grows past
+    ``JOURNAL_COMPACT_MIN_DEAD`` bytes beyond twice what is live, it compacts itself.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._live: dict[bytes, bytes] = {}
+        #: Bytes of the file on disk, header included.
+        self._file_bytes = 0
+        #: Number of torn or damaged trailing bytes cut off when the file was opened.
+        self.discarded_bytes = 0
+        self._file = self._open()
+
+    def _open(self) -> Any:
+        data = self.path.read_bytes() if self.path.exists() else b""
+        if JOURNAL_MAGIC.startswith(data):  # new, empty, or torn inside the header
+            good_end = 0
+        elif not data.startswith(JOURNAL_MAGIC):
+            raise DataDirError(
+                f"{self.path} is not a sumchain transaction-pool journal (wrong header); "
+                "move it away or delete it"
+            )
+        else:
+            good_end = self._replay(data)
+        if data and good_end < len(data):
+            self.discarded_bytes = len(data) - good_end
+            logger.warning(
+                "txpool journal %s: ignoring %d bytes of a torn or damaged last record",
+                self.path,
+                self.discarded_bytes,
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "r+b" if data else "wb")  # noqa: SIM115 - kept for appends
+        handle.truncate(good_end)
+        handle.seek(good_end)
+        if good_end == 0:
+            handle.write(JOURNAL_MAGIC)
+            handle.flush()
+            good_end = len(JOURNAL_MAGIC)
+        self._file_bytes = good_end
+        return handle
+
+    def _replay(self, data: bytes) -> int:
+        """Apply every whole record in ``data``; return the offset after the last one."""
+        offset = len(JOURNAL_MAGIC)
+        while offset < len(data):
+            header_end = offset + JOURNAL_RECORD_HEADER.size
+            if header_end > len(data):
+                break
+            length, checksum = JOURNAL_RECORD_HEADER.unpack_from(data, offset)
+            body_end = header_end + length
+            if length > JOURNAL_MAX_RECORD or body_end > len(data):
+                break
+            body = data[header_end:body_end]
+            if zlib.crc32(body) != checksum:
+                break
+            try:
+                self._apply(rlp.decode(body))
+            except (rlp.exceptions.RLPException, ValueError, TypeError, IndexError):
+                break
+            offset = body_end
+        return offset
+
+    def _apply(self, record: Any) -> None:
+        kind = record[0]
+        if kind == RECORD_ADD and isinstance(record[1], bytes) and isinstance(record[2], bytes):
+            self._live[record[1]] = record[2]
+        elif kind == RECORD_REMOVE and isinstance(record[1], list):
+            for tx_hash in record[1]:
+                self._live.pop(tx_hash, None)
+        else:
+            raise ValueError(f"unknown journal record {kind!r}")
+
+    def _append(self, body: bytes) -> None:
+        record = JOURNAL_RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body
+        self._file.write(record)
+        self._file.flush()
+        self._file_bytes += len(record)
+
+    def add(self, tx_hash: bytes, raw: bytes) -> None:
+        with self._lock:
+            self._append(rlp.encode([RECORD_ADD, tx_hash, raw]))
+            self._live[tx_hash] = raw
+
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        with self._lock:
+            known = [tx_hash for tx_hash in hashes if tx_hash in self._live]
+            if not known:
+                return
+            for tx_hash in known:
+                del self._live[tx_hash]
+            self._append(rlp.encode([RECORD_REMOVE, known]))
+            live_bytes = sum(len(raw) for raw in self._live.values())
+            if self._file_bytes > JOURNAL_COMPACT_MIN_DEAD + 2 * live_bytes:
+                self.rewrite(list(self._live.values()))
+
+    def load(self) -> list[bytes]:
+        with self._lock:
+            return list(self._live.values())
+
+    def rewrite(self, raws: Iterable[bytes]) -> None:
+        with self._lock:
+            entries = {keccak(raw): raw for raw in raws}
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            with open(temporary, "wb") as out:
+                out.write(JOURNAL_MAGIC)
+                for tx_hash, raw in entries.items():
+                    body = rlp.encode([RECORD_ADD, tx_hash, raw])
+                    out.write(JOURNAL_RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body)
+                out.flush()
+                os.fsync(out.fileno())
+                size = out.tell()
+            self._file.close()
+            os.replace(temporary, self.path)
+            _fsync_directory(self.path.parent)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for appends
+            self._live = entries
+            self._file_bytes = size
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the journal file on disk."""
+        return self._file_bytes
+
+    def close(self) -> None:
+        """Close the file; the journal must not be used afterwards."""
+        with self._lock:
+            self._file.close()
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- the pool ---------------------------------------------------------------------------
+
+
+class TxPool:
+    """Pending and queued transactions per sender, validated against the head state.
+
+    Thread-safe: every public method holds one re-entrant lock. Subscribers are called
+    after the lock is released.
+    """
+
+    def __init__(
+        self,
+        state: PoolState,
+        limits: PoolLimits = PoolLimits(),  # noqa: B008 - frozen, so sharing is safe
+        journal: Journal | None = None,
+        transaction_types: Iterable[int] = DEFAULT_TRANSACTION_TYPES,
+    ) -> None:
+        self.state = state
+        self.limits = limits
+        self.journal = journal
+        self.transaction_types = frozenset(transaction_types)
+        self._lock = threading.RLock()
+        self._arrivals = itertools.count()
+        self._by_hash: dict[bytes, PooledTransaction] = {}
+        self._by_sender: dict[bytes, dict[int, PooledTransaction]] = {}
+        #: Account nonce per sender as of the last reset (or the sender's last add).
+        self._account_nonce: dict[bytes, int] = {}
+        self._subscribers: list[Callable[[PooledTransaction], None]] = []
+        self._restoring = False
+        #: Transactions dropped because they were no longer valid when read back from
+        #: the journal at start.
+        self.restore_dropped = 0
+        #: Transactions skipped by ``reinject`` because they were refused.
+        self.reinject_skipped = 0
+        if journal is not None:
+            self._restore(journal)
+
+    # --- adding -----------------------------------------------------------------------
+
+    def add(self, raw: bytes) -> PooledTransaction:
+        """Validate ``raw`` against the head and hold it; return the pooled entry.
+
+        The rules, in order, each with its own exception from ``chain.errors``:
+        size, decode, signature, chain id (replay protection required), transaction
+        type, tip <= fee cap, gas <= block gas limit, gas >= intrinsic gas, fee cap >=
+        next base fee, nonce >= account nonce, nonce gap, balance, duplicate,
+        replacement bump, pool limits. Nothing changes if any rule refuses.
+        """
+        with self._lock:
+            entry, replaced, evicted = self._validate(bytes(raw))
+            before = self._pending_hashes(entry.sender)
+            for victim in evicted:
+                self._discard(victim)
+            if replaced is not None:
+                self._discard(replaced)
+            self._insert(entry)
+            after = self._pending_run(entry.sender)
+            newly_pending = [tx for tx in after if tx.hash not in before]
+            if self.journal is not None and not self._restoring:
+                gone = [tx.hash for tx in evicted]
+                if replaced is not None:
+                    gone.append(replaced.hash)
+                if gone:
+                    self.journal.remove(gone)
+                self.journal.add(entry.hash, entry.raw)
+        self._notify(newly_pending)
+        return entry
+
+    def _validate(
+        self, raw: bytes
+    ) -> tuple[PooledTransaction, PooledTransaction | None, list[PooledTransaction]]:
+        """Apply every rule to ``raw``; return the entry, what it replaces, what it evicts."""
+        limits = self.limits
+        state = self.state
+
+        if len(raw) > limits.max_size_bytes:
+            raise OversizedTransaction(
+                f"transaction is {len(raw)} bytes; the pool accepts at most "
+                f"{limits.max_size_bytes} bytes"
+            )
+
+        tx = self._decode(raw)
+        type_id = _type_id(tx)
+        sender = _recover_sender(tx)
+
+        tx_chain_id = tx.chain_id
+        if tx_chain_id is None:
+            raise WrongChainId(
+                f"transaction is not replay-protected; sign it for chain id {state.chain_id} "
+                "(EIP-155)"
+            )
+        if tx_chain_id != state.chain_id:
+            raise WrongChainId(
+                f"transaction is signed for chain id {tx_chain_id}, this chain's id is "
+                f"{state.chain_id}"
+            )
+
+        if type_id not in self.transaction_types:
+            raise UnsupportedTransactionType(
+                f"transaction type {type_id} is not accepted by the pool (accepted: "
+                f"{', '.join(str(t) for t in sorted(self.transaction_types))})"
+            )
+
+        max_fee = tx.max_fee_per_gas
+        max_priority_fee = tx.max_priority_fee_per_gas
+        if max_priority_fee > max_fee:
+            raise TipAboveFeeCap(
+                f"max priority fee per gas {max_priority_fee} wei is above max fee per gas "
+                f"{max_fee} wei"
+            )
+
+        block_gas_limit = state.block_gas_limit()
+        if tx.gas > block_gas_limit:
+            raise GasLimitExceeded(
+                f"transaction gas limit {tx.gas} exceeds the block gas limit {block_gas_limit}"
+            )
+
+        intrinsic = state.intrinsic_gas(tx)
+        if tx.gas < intrinsic:
+            raise IntrinsicGasTooLow(
+                f"intrinsic gas too low: transaction needs at least {intrinsic} gas, "
+                f"its gas limit is {tx.gas}"
+            )
+
+        base_fee = state.next_base_fee()
+        if base_fee is not None and max_fee < base_fee:
+            raise FeeCapTooLow(
+                f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei"
+            )
+
+        account_nonce = state.nonce(sender)
+        if tx.nonce < account_nonce:
+            raise NonceTooLow(
+                f"nonce too low: account {_hex(sender)} has nonce {account_nonce}, "
+                f"transaction has {tx.nonce}"
+            )
+
+        next_nonce = self._next_nonce(sender, account_nonce)
+        missing = tx.nonce - next_nonce
+        if missing > limits.max_nonce_gap:
+            raise NonceGap(
+                f"nonce too far ahead: account {_hex(sender)} would next use nonce "
+                f"{next_nonce}, transaction has {tx.nonce}; at most "
+                f"{limits.max_nonce_gap} nonces may be missing"
+            )
+
+        balance = state.balance(sender)
+        cost = tx.value + tx.gas * max_fee
+        if balance < cost:
+            raise InsufficientFunds(
+                f"insufficient funds: account {_hex(sender)} has {balance} wei, transaction "
+                f"may cost {cost} wei (value {tx.value} + gas {tx.gas} * max fee {max_fee})"
+            )
+
+        tx_hash = keccak(raw)
+        if tx_hash in self._by_hash:
+            raise AlreadyKnown(f"transaction {_hex(tx_hash)} is already in the pool")
+
+        replaced = self._by_sender.get(sender, {}).get(tx.nonce)
+        if replaced is not None and not _pays_bump(
+            replaced, max_fee, max_priority_fee, limits.price_bump_percent
+        ):
+            bump = PERCENT + limits.price_bump_percent
+            raise ReplacementUnderpriced(
+                f"replacement transaction underpriced: to replace nonce {tx.nonce} of "
+                f"{_hex(sender)} both fees must rise by {limits.price_bump_percent}% "
+                f"(max fee >= {_ceil_div(replaced.max_fee * bump, PERCENT)} wei, tip >= "
+                f"{_ceil_div(replaced.max_priority_fee * bump, PERCENT)} wei); got max fee "
+                f"{max_fee} wei, tip {max_priority_fee} wei"
+            )
+
+        entry = PooledTransaction(
+            tx=tx,
+            raw=raw,
+            hash=tx_hash,
+            sender=sender,
+            nonce=tx.nonce,
+            gas=tx.gas,
+            max_fee=max_fee,
+            max_priority_fee=max_priority_fee,
+            value=tx.value,
+            type_id=type_id,
+            size=len(raw),
+            arrival=next(self._arrivals),
+        )
+        evicted = [] if replaced is not None else self._make_room(entry, account_nonce)
+        return entry, replaced, evicted
+
+    def _decode(self, raw: bytes) -> SignedTransactionAPI:
+        try:
+            tx = self.state.decode_transaction(raw)
+        except ChainError:
+            raise
+        except (
+            rlp.exceptions.RLPException,
+            ValidationError,
+            ValueError,
+            TypeError,
+            IndexError,
+        ) as error:
+            raise MalformedTransaction(f"transaction bytes do not decode: {error}") from error
+        if tx.encode() != raw:
+            raise MalformedTransaction(
+                "transaction bytes are not in canonical encoding (re-encoding differs)"
+            )
+        return tx
+
+    def _make_room(self, entry: PooledTransaction, account_nonce: int) -> list[PooledTransaction]:
+        """Return the transactions to evict so ``entry`` fits, or raise ``PoolFull``.
+
+        Only other senders' last transactions are candidates, cheapest first (lowest
+        fee cap, then lowest tip, then latest arrival), and each must be strictly
+        cheaper than ``entry``. Pending candidates come only from senders holding more
+        than ``account_slots`` pending transactions.
+        """
+        limits = self.limits
+        sender = entry.sender
+        own = self._by_sender.get(sender, {})
+        base = account_nonce
+        run_before = _run_length(own, base)
+        becomes_pending = entry.nonce == base + run_before
+        if becomes_pending:
+            promoted = _run_length(own, entry.nonce + 1)
+            pending_after = self._pending_count() + 1 + promoted
+            excess = pending_after - limits.global_slots
+            return self._choose_victims(entry, excess, pending=True, what="pending")
+        own_queued = len(own) - run_before
+        if own_queued >= limits.account_queue:
+            raise PoolFull(
+                f"account {_hex(sender)} already has {own_queued} queued transactions, the "
+                f"most one account may hold; send the missing nonce {base + run_before} first"
+            )
+        excess = self._queued_count() + 1 - limits.global_queue
+        return self._choose_victims(entry, excess, pending=False, what="queued")
+
+    def _choose_victims(
+        self, entry: PooledTransaction, excess: int, pending: bool, what: str
+    ) -> list[PooledTransaction]:
+        victims: list[PooledTransaction] = []
+        if excess <= 0:
+            return victims
+        # Per other sender: its transactions of the category, in nonce order; the tail
+        # is popped as it is evicted.
+        candidates: dict[bytes, list[PooledTransaction]] = {}
+        for sender in self._by_sender:
+            if sender == entry.sender:
+                continue
+            run = self._pending_run(sender)
+            if pending:
+                if len(run) > self.limits.account_slots:
+                    candidates[sender] = run
+            else:
+                queued = self._queued_of(sender, len(run))
+                if queued:
+                    candidates[sender] = queued
+        while len(victims) < excess:
+            best: PooledTransaction | None = None
+            for txs in candidates.values():
+                if pending and len(txs) <= self.limits.account_slots:
+                    continue
+                if not txs:
+                    continue
+                tail = txs[-1]
+                if best is None or _cheapness(tail) < _cheapness(best):
+                    best = tail
+            if best is None or not _pays_more(entry, best):
+                limit = self.limits.global_slots if pending else self.limits.global_queue
+                cheapest = (
+                    f"; the cheapest transaction that may be pushed out pays max fee "
+                    f"{best.max_fee} wei, tip {best.max_priority_fee} wei"
+                    if best is not None
+                    else "; no other sender's transaction may be pushed out"
+                )
+                raise PoolFull(f"transaction pool is full ({limit} {what} transactions){cheapest}")
+            candidates[best.sender].pop()
+            victims.append(best)
+        return victims
+
+    # --- reading ------------------------------------------------------------------------
+
+    def pending(self) -> list[PooledTransaction]:
+        """Executable transactions, ordered for block building.
+
+        Each sender's transactions come in nonce order, contiguous from its account
+        nonce; across senders, the next transaction with the highest effective tip at
+        the next block's base fee goes first, ties to the earliest arrival. Transactions
+        whose fee cap has fallen below the base fee come last (negative tip): a block
+        builder should skip them and the rest of their sender's run.
+        """
+        with self._lock:
+            base_fee = self.state.next_base_fee()
+            runs = [run for run in map(self._pending_run, self._by_sender) if run]
+            heap = [
+                (-run[0].effective_tip(base_fee), run[0].arrival, i, 0)
+                for i, run in enumerate(runs)
+            ]
+            heapq.heapify(heap)
+            ordered: list[PooledTransaction] = []
+            while heap:
+                _, _, i, position = heapq.heappop(heap)
+                run = runs[i]
+                ordered.append(run[position])
+                if position + 1 < len(run):
+                    following = run[position + 1]
+                    heapq.heappush(
+                        heap,
+                        (-following.effective_tip(base_fee), following.arrival, i, position + 1),
+                    )
+            return ordered
+
+    def queued(self) -> list[PooledTransaction]:
+        """Transactions waiting for a missing nonce, by sender (first seen) then nonce."""
+        with self._lock:
+            result: list[PooledTransaction] = []
+            for sender in self._by_sender:
+                result.extend(self._queued_of(sender, len(self._pending_run(sender))))
+            return result
+
+    def get(self, tx_hash: bytes) -> PooledTransaction | None:
+        """Return the pooled transaction with hash ``tx_hash`` (32 bytes), or None."""
+        with self._lock:
+            return self._by_hash.get(bytes(tx_hash))
+
+    def pending_nonce(self, address: bytes) -> int:
+        """Nonce ``address`` should use next: account nonce plus its pending run.
+
+        This is what ``eth_getTransactionCount(address, "pending")`` answers.
+        """
+        with self._lock:
+            return self._next_nonce(bytes(address), self.state.nonce(bytes(address)))
+
+    def status(self) -> dict[str, int]:
+        """Counts for ``txpool_status``: ``{"pending": n, "queued": m}``."""
+        with self._lock:
+            pending = self._pending_count()
+            return {"pending": pending, "queued": len(self._by_hash) - pending}
+
+    def content(self) -> dict[str, dict[bytes, dict[int, PooledTransaction]]]:
+        """``{"pending"|"queued": {sender: {nonce: tx}}}`` for txpool_content/inspect."""
+        with self._lock:
+            result: dict[str, dict[bytes, dict[int, PooledTransaction]]] = {
+                "pending": {},
+                "queued": {},
+            }
+            for sender in self._by_sender:
+                run = self._pending_run(sender)
+                if run:
+                    result["pending"][sender] = {tx.nonce: tx for tx in run}
+                queued = self._queued_of(sender, len(run))
+                if queued:
+                    result["queued"][sender] = {tx.nonce: tx for tx in queued}
+            return result
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_hash)
+
+    def __contains__(self, tx_hash: object) -> bool:
+        with self._lock:
+            return isinstance(tx_hash, bytes | bytearray) and bytes(tx_hash) in self._by_hash
+
+    # --- head changes -------------------------------------------------------------------
+
+    def reset(self) -> list[PooledTransaction]:
+        """Re-read the head after it moved; return the transactions dropped.
+
+        Drops transactions whose nonce is below the account nonce (mined, or replaced
+        by a mined one) and those whose cost now exceeds the sender's balance; queued
+        transactions that became contiguous turn pending (and are announced).
+        """
+        with self._lock:
+            before = {tx.hash for tx in self._all_pending()}
+            dropped: list[PooledTransaction] = []
+            for sender in list(self._by_sender):
+                account_nonce = self.state.nonce(sender)
+                balance = self.state.balance(sender)
+                self._account_nonce[sender] = account_nonce
+                for tx in list(self._by_sender[sender].values()):
+                    if tx.nonce < account_nonce or tx.cost > balance:
+                        dropped.append(tx)
+                        self._discard(tx)
+            newly_pending = [tx for tx in self._all_pending() if tx.hash not in before]
+            if dropped and self.journal is not None:
+                self.journal.remove([tx.hash for tx in dropped])
+        self._notify(newly_pending)
+        return dropped
+
+    def reinject(self, raws: Iterable[bytes]) -> int:
+        """Bring back the transactions of blocks a rewind dropped; return how many were refused.
+
+        Resets to the new head first. Refused ones (already mined again, now invalid,
+        already known) are skipped silently and counted in ``reinject_skipped``.
+        """
+        self.reset()
+        skipped = 0
+        for raw in raws:
+            try:
+                self.add(raw)
+            except InvalidTransaction:
+                skipped += 1
+        with self._lock:
+            self.reinject_skipped += skipped
+        return skipped
+
+    def remove(self, hashes: Iterable[bytes]) -> list[PooledTransaction]:
+        """Remove the transactions ``hashes`` (unknown ones are ignored); return the removed.
+
+        A sender's later transactions become queued if a removal opens a gap.
+        """
+        with self._lock:
+            removed = [self._by_hash[h] for h in map(bytes, hashes) if h in self._by_hash]
+            for tx in removed:
+                self._discard(tx)
+            if removed and self.journal is not None:
+                self.journal.remove([tx.hash for tx in removed])
+            return removed
+
+    def clear(self) -> None:
+        """Remove every transaction (and empty the journal)."""
+        with self._lock:
+            self._by_hash.clear()
+            self._by_sender.clear()
+            self._account_nonce.clear()
+            if self.journal is not None:
+                self.journal.rewrite([])
+
+    def subscribe(self, callback: Callable[[PooledTransaction], None]) -> Callable[[], None]:
+        """Call ``callback`` for every transaction that becomes pending; return an unsubscribe.
+
+        Callbacks run on the thread that changed the pool, after its lock is released;
+        an exception in one is logged and does not affect the pool or other callbacks.
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _restore(self, journal: Journal) -> None:
+        raws = journal.load()
+        self._restoring = True
+        try:
+            for raw in raws:
+                try:
+                    self.add(raw)
+                except InvalidTransaction as error:
+                    self.restore_dropped += 1
+                    logger.info("txpool journal: dropping a transaction: %s", error)
+        finally:
+            self._restoring = False
+        journal.rewrite([tx.raw for tx in sorted(self._by_hash.values(), key=lambda t: t.arrival)])
+
+    def _insert(self, entry: PooledTransaction) -> None:
+        self._by_hash[entry.hash] = entry
+        own = self._by_sender.setdefault(entry.sender, {})
+        own[entry.nonce] = entry
+        account_nonce = self.state.nonce(entry.sender)
+        if account_nonce != self._account_nonce.get(entry.sender):
+            # First transaction of this sender, or the head moved without a reset: take
+            # the head's nonce and forget what it has mined for this sender.
+            self._account_nonce[entry.sender] = account_nonce
+            for stale in [tx for tx in own.values() if tx.nonce < account_nonce]:
+                self._discard(stale)
+                if self.journal is not None and not self._restoring:
+                    self.journal.remove([stale.hash])
+
+    def _discard(self, tx: PooledTransaction) -> None:
+        del self._by_hash[tx.hash]
+        own = self._by_sender[tx.sender]
+        del own[tx.nonce]
+        if not own:
+            del self._by_sender[tx.sender]
+            self._account_nonce.pop(tx.sender, None)
+
+    def _base_nonce(self, sender: bytes) -> int:
+        return self._account_nonce.get(sender, 0)
+
+    def _next_nonce(self, sender: bytes, account_nonce: int) -> int:
+        return account_nonce + _run_length(self._by_sender.get(sender, {}), account_nonce)
+
+    def _pending_run(self, sender: bytes) -> list[PooledTransaction]:
+        own = self._by_sender.get(sender, {})
+        nonce = self._base_nonce(sender)
+        run = []
+        while nonce in own:
+            run.append(own[nonce])
+            nonce += 1
+        return run
+
+    def _pending_hashes(self, sender: bytes) -> set[bytes]:
+        return {tx.hash for tx in self._pending_run(sender)}
+
+    def _queued_of(self, sender: bytes, run_length: int) -> list[PooledTransaction]:
+        first_gap = self._base_nonce(sender) + run_length
+        own = self._by_sender.get(sender, {})
+        return [own[n] for n in sorted(own) if n > first_gap]
+
+    def _all_pending(self) -> list[PooledTransaction]:
+        return [tx for sender in self._by_sender for tx in self._pending_run(sender)]
+
+    def _pending_count(self) -> int:
+        return sum(len(self._pending_run(sender)) for sender in self._by_sender)
+
+    def _queued_count(self) -> int:
+        return len(self._by_hash) - self._pending_count()
+
+    def _notify(self, transactions: list[PooledTransaction]) -> None:
+        if not transactions:
+            return
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for tx in transactions:
+            for callback in subscribers:
+                try:
+                    callback(tx)
+                except Exception:  # noqa: BLE001 - a subscriber must not break the pool
+                    logger.exception("txpool subscriber failed on %s", _hex(tx.hash))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _type_id(tx: SignedTransactionAPI) -> int:
+    type_id = getattr(tx, "type_id", None)
+    return LEGACY_TRANSACTION_TYPE if type_id is None else int(type_id)
+
+
+def _recover_sender(tx: SignedTransactionAPI) -> bytes:
+    """Check the signature's ranges and recover the sender, once (``tx.sender`` caches)."""
+    try:
+        y_parity, r, s = tx.y_parity, tx.r, tx.s
+    except (ValidationError, ValueError) as error:
+        raise InvalidSignature(f"invalid signature: {error}") from error
+    if y_parity not in (0, 1):
+        raise InvalidSignature(f"invalid signature: recovery id {y_parity} is not 0 or 1")
+    if not 1 <= r < SECP256K1_N:
+        raise InvalidSignature("invalid signature: r is out of range")
+    if not 1 <= s <= SECP256K1_HALF_N:
+        raise InvalidSignature("invalid signature: s is out of range (high-s is refused)")
+    try:
+        return bytes(tx.sender)
+    except (BadSignature, ValidationError, ValueError) as error:
+        raise InvalidSignature(f"invalid signature: no sender recovers ({error})") from error
+
+
+def _run_length(own: dict[int, PooledTransaction], start: int) -> int:
+    length = 0
+    while start + length in own:
+        length += 1
+    return length
+
+
+def _pays_bump(old: PooledTransaction, max_fee: int, tip: int, bump_percent: int) -> bool:
+    factor = PERCENT + bump_percent
+    return max_fee * PERCENT >= old.max_fee * factor and tip * PERCENT >= (
+        old.max_priority_fee * factor
+    )
+
+
+def _cheapness(tx: PooledTransaction) -> tuple[int, int, int]:
+    """Sort key: the smallest is the first evicted (latest arrival among equals)."""
+    return (tx.max_fee, tx.max_priority_fee, -tx.arrival)
+
+
+def _pays_more(new: PooledTransaction, old: PooledTransaction) -> bool:
+    return (new.max_fee, new.max_priority_fee) > (old.max_fee, old.max_priority_fee)
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
