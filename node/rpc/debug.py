@@ -1,0 +1,38 @@
+"""The ``debug_`` namespace: raw RLP of blocks, headers, transactions and receipts, and
+moving the head back."""
+
+from __future__ import annotations
+
+from node.rpc import format as fmt
+from node.rpc import params as p
+from node.rpc.dispatcher import Context, rpc
+from node.rpc.errors import ResourceNotFound
+
+
+@rpc("debug_getRawBlock", p.Param("block", p.block_id))
+def debug_getRawBlock(ctx: Context, block: p.BlockId) -> str:
+    return fmt.hexb(ctx.backend.raw_block(block))
+
+
+@rpc("debug_getRawHeader", p.Param("block", p.block_id))
+def debug_getRawHeader(ctx: Context, block: p.BlockId) -> str:
+    return fmt.hexb(ctx.backend.raw_header(block))
+
+
+@rpc("debug_getRawTransaction", p.Param("hash", p.hash32))
+def debug_getRawTransaction(ctx: Context, tx_hash: bytes) -> str:
+    raw = ctx.backend.raw_transaction(tx_hash)
+    if raw is None:
+        raise ResourceNotFound(f"transaction {fmt.hexb(tx_hash)} not found")
+    return fmt.hexb(raw)
+
+
+@rpc("debug_getRawReceipts", p.Param("block", p.block_id))
+def debug_getRawReceipts(ctx: Context, block: p.BlockId) -> list[str]:
+    return [fmt.hexb(raw) for raw in ctx.backend.raw_receipts(block)]
+
+
+@rpc("debug_setHead", p.Param("number", p.block_number))
+def debug_setHead(ctx: Context, number: int) -> None:
+    ctx.backend.set_head(number)
+    return None

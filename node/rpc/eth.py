@@ -1,0 +1,344 @@
+"""The ``eth_`` namespace. Handlers decode nothing themselves (see ``params``) and
+keep no state (see ``node.backend``); they pick the block, ask the backend, shape
+the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.rpc import format as fmt
+from node.rpc import params as p
+from node.rpc.dispatcher import Context, rpc
+from node.rpc.errors import InvalidParams, MethodNotSupported
+
+LATEST = "latest"
+MAX_FEE_HISTORY_BLOCKS = 1024  # blocks one eth_feeHistory may cover
+MAX_REWARD_PERCENTILES = 100
+
+
+def _percentiles(value: Any, what: str) -> list[float]:
+    if not isinstance(value, list):
+        raise InvalidParams(f"{what}: expected a list of numbers")
+    if len(value) > MAX_REWARD_PERCENTILES:
+        raise InvalidParams(f"{what}: at most {MAX_REWARD_PERCENTILES} percentiles")
+    out: list[float] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not 0 <= item <= 100:
+            raise InvalidParams(f"{what}: each percentile must be a number from 0 to 100")
+        if out and item < out[-1]:
+            raise InvalidParams(f"{what}: percentiles must be ascending")
+        out.append(float(item))
+    return out
+
+
+def _block_count(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    else:
+        count = p.uint64(value, what)
+    if not 1 <= count <= MAX_FEE_HISTORY_BLOCKS:
+        raise InvalidParams(f"{what}: must be from 1 to {MAX_FEE_HISTORY_BLOCKS}")
+    return count
+
+
+# --- chain facts --------------------------------------------------------------------------
+
+
+@rpc("eth_chainId", on_worker=False)
+def eth_chainId(ctx: Context) -> str:
+    return fmt.qty(ctx.backend.config.chain_id)
+
+
+@rpc("eth_blockNumber")
+def eth_blockNumber(ctx: Context) -> str:
+    return fmt.qty(ctx.backend.head().block_number)
+
+
+@rpc("eth_syncing", on_worker=False)
+def eth_syncing(ctx: Context) -> bool:
+    return False  # a single authority node is always at its own head
+
+
+@rpc("eth_accounts", on_worker=False)
+def eth_accounts(ctx: Context) -> list[str]:
+    return [fmt.addr(a) for a in ctx.backend.accounts]
+
+
+@rpc("eth_coinbase")
+def eth_coinbase(ctx: Context) -> str:
+    return fmt.addr(ctx.backend.coinbase())
+
+
+@rpc("eth_mining", on_worker=False)
+def eth_mining(ctx: Context) -> bool:
+    return True
+
+
+@rpc("eth_hashrate", on_worker=False)
+def eth_hashrate(ctx: Context) -> str:
+    return "0x0"
+
+
+@rpc("eth_gasPrice")
+def eth_gasPrice(ctx: Context) -> str:
+    return fmt.qty(ctx.backend.gas_price())
+
+
+@rpc("eth_maxPriorityFeePerGas")
+def eth_maxPriorityFeePerGas(ctx: Context) -> str:
+    return fmt.qty(ctx.backend.suggested_tip())
+
+
+@rpc("eth_blobBaseFee")
+def eth_blobBaseFee(ctx: Context) -> str:
+    return fmt.qty(ctx.backend.blob_base_fee())
+
+
+@rpc("eth_feeHistory", p.Param("blockCount", _block_count), p.Param("newestBlock", p.block_number_or_tag),
+     p.optional("rewardPercentiles", _percentiles))
+def eth_feeHistory(ctx: Context, count: int, newest: p.BlockId, percentiles: list[float] | None
+                   ) -> dict[str, Any]:
+    return ctx.backend.fee_history(count, newest, percentiles)
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+@rpc("eth_getBalance", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+def eth_getBalance(ctx: Context, account: bytes, block: p.BlockId) -> str:
+    return fmt.qty(ctx.backend.state(block).get_balance(account))
+
+
+@rpc("eth_getCode", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+def eth_getCode(ctx: Context, account: bytes, block: p.BlockId) -> str:
+    return fmt.hexb(ctx.backend.state(block).get_code(account))
+
+
+@rpc("eth_getStorageAt", p.Param("address", p.address), p.Param("slot", p.storage_slot),
+     p.optional("block", p.block_id, LATEST))
+def eth_getStorageAt(ctx: Context, account: bytes, slot: int, block: p.BlockId) -> str:
+    return fmt.word(ctx.backend.state(block).get_storage(account, slot))
+
+
+@rpc("eth_getTransactionCount", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+def eth_getTransactionCount(ctx: Context, account: bytes, block: p.BlockId) -> str:
+    return fmt.qty(ctx.backend.nonce(account, block))
+
+
+@rpc("eth_call", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST),
+     p.optional("stateOverrides", p.state_overrides))
+def eth_call(ctx: Context, request: p.TxRequest, block: p.BlockId,
+             overrides: dict[bytes, p.AccountOverride] | None) -> str:
+    return fmt.hexb(ctx.backend.call(request, block, overrides))
+
+
+@rpc("eth_estimateGas", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST),
+     p.optional("stateOverrides", p.state_overrides))
+def eth_estimateGas(ctx: Context, request: p.TxRequest, block: p.BlockId,
+                    overrides: dict[bytes, p.AccountOverride] | None) -> str:
+    return fmt.qty(ctx.backend.estimate_gas(request, block, overrides))
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+
+@rpc("eth_sendRawTransaction", p.Param("transaction", p.data))
+def eth_sendRawTransaction(ctx: Context, raw: bytes) -> str:
+    return fmt.hexb(ctx.backend.send_raw_transaction(raw))
+
+
+@rpc("eth_sendTransaction", p.Param("transaction", p.tx_request))
+def eth_sendTransaction(ctx: Context, request: p.TxRequest) -> str:
+    return fmt.hexb(ctx.backend.send_transaction(request))
+
+
+@rpc("eth_signTransaction", p.Param("transaction", p.tx_request))
+def eth_signTransaction(ctx: Context, request: p.TxRequest) -> str:
+    return fmt.hexb(ctx.backend.sign_transaction(request))
+
+
+@rpc("eth_sign", p.Param("address", p.address), p.Param("message", p.data))
+def eth_sign(ctx: Context, account: bytes, message: bytes) -> str:
+    return fmt.hexb(ctx.backend.sign_message(account, message))
+
+
+@rpc("personal_sign", p.Param("message", p.data), p.Param("address", p.address))
+def personal_sign(ctx: Context, message: bytes, account: bytes) -> str:
+    return fmt.hexb(ctx.backend.sign_message(account, message))
+
+
+def _typed_data(value: Any, what: str) -> dict[str, Any]:
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidParams(f"{what}: not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidParams(f"{what}: expected an EIP-712 typed data object")
+    return value
+
+
+@rpc("eth_signTypedData_v4", p.Param("address", p.address), p.Param("typedData", _typed_data),
+     aliases=("eth_signTypedData",))
+def eth_signTypedData_v4(ctx: Context, account: bytes, typed: dict[str, Any]) -> str:
+    return fmt.hexb(ctx.backend.sign_typed_data(account, typed))
+
+
+# --- blocks and transactions by id ------------------------------------------------------------
+
+
+@rpc("eth_getBlockByNumber", p.Param("block", p.block_number_or_tag),
+     p.Param("fullTransactions", p.boolean))
+def eth_getBlockByNumber(ctx: Context, block: p.BlockId, full: bool) -> dict[str, Any] | None:
+    found = ctx.backend.block_or_none(block)
+    return None if found is None else dict(fmt.block_json(found, full))
+
+
+@rpc("eth_getBlockByHash", p.Param("blockHash", p.hash32), p.Param("fullTransactions", p.boolean))
+def eth_getBlockByHash(ctx: Context, block_hash: bytes, full: bool) -> dict[str, Any] | None:
+    found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
+    return None if found is None else dict(fmt.block_json(found, full))
+
+
+@rpc("eth_getBlockTransactionCountByNumber", p.Param("block", p.block_number_or_tag))
+def eth_getBlockTransactionCountByNumber(ctx: Context, block: p.BlockId) -> str | None:
+    found = ctx.backend.block_or_none(block)
+    return None if found is None else fmt.qty(len(found.transactions))
+
+
+@rpc("eth_getBlockTransactionCountByHash", p.Param("blockHash", p.hash32))
+def eth_getBlockTransactionCountByHash(ctx: Context, block_hash: bytes) -> str | None:
+    found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
+    return None if found is None else fmt.qty(len(found.transactions))
+
+
+@rpc("eth_getUncleCountByBlockNumber", p.Param("block", p.block_number_or_tag))
+def eth_getUncleCountByBlockNumber(ctx: Context, block: p.BlockId) -> str | None:
+    found = ctx.backend.block_or_none(block)
+    return None if found is None else fmt.qty(len(found.uncles))
+
+
+@rpc("eth_getUncleCountByBlockHash", p.Param("blockHash", p.hash32))
+def eth_getUncleCountByBlockHash(ctx: Context, block_hash: bytes) -> str | None:
+    found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
+    return None if found is None else fmt.qty(len(found.uncles))
+
+
+def _tx_in_block(ctx: Context, block: p.BlockId, index: int) -> dict[str, Any] | None:
+    found = ctx.backend.block_or_none(block)
+    if found is None or index >= len(found.transactions):
+        return None
+    return dict(fmt.transaction_json(found.transactions[index], found.header, index))
+
+
+@rpc("eth_getTransactionByBlockNumberAndIndex", p.Param("block", p.block_number_or_tag),
+     p.Param("index", p.uint64))
+def eth_getTransactionByBlockNumberAndIndex(ctx: Context, block: p.BlockId, index: int
+                                            ) -> dict[str, Any] | None:
+    return _tx_in_block(ctx, block, index)
+
+
+@rpc("eth_getTransactionByBlockHashAndIndex", p.Param("blockHash", p.hash32), p.Param("index", p.uint64))
+def eth_getTransactionByBlockHashAndIndex(ctx: Context, block_hash: bytes, index: int
+                                          ) -> dict[str, Any] | None:
+    return _tx_in_block(ctx, p.BlockId(hash=block_hash), index)
+
+
+@rpc("eth_getTransactionByHash", p.Param("hash", p.hash32))
+def eth_getTransactionByHash(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
+    return ctx.backend.transaction_json(tx_hash)
+
+
+@rpc("eth_getTransactionReceipt", p.Param("hash", p.hash32))
+def eth_getTransactionReceipt(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
+    return ctx.backend.receipt_json(tx_hash)
+
+
+@rpc("eth_getBlockReceipts", p.Param("block", p.block_id))
+def eth_getBlockReceipts(ctx: Context, block: p.BlockId) -> list[dict[str, Any]] | None:
+    return ctx.backend.block_receipts_json(block)
+
+
+# --- logs and filters ------------------------------------------------------------------------
+
+
+@rpc("eth_getLogs", p.Param("filter", p.log_filter))
+def eth_getLogs(ctx: Context, criteria: p.LogFilter) -> list[dict[str, Any]]:
+    return ctx.backend.get_logs(criteria)
+
+
+@rpc("eth_newFilter", p.Param("filter", p.log_filter))
+def eth_newFilter(ctx: Context, criteria: p.LogFilter) -> str:
+    return ctx.backend.filters.new_log_filter(criteria)
+
+
+@rpc("eth_newBlockFilter")
+def eth_newBlockFilter(ctx: Context) -> str:
+    return ctx.backend.filters.new_block_filter()
+
+
+@rpc("eth_newPendingTransactionFilter")
+def eth_newPendingTransactionFilter(ctx: Context) -> str:
+    return ctx.backend.filters.new_pending_filter()
+
+
+def _filter_id(value: Any, what: str) -> str:
+    p.quantity(value, what)  # ids are quantities; refuse anything else early
+    return str(value).lower()
+
+
+@rpc("eth_getFilterChanges", p.Param("filterId", _filter_id))
+def eth_getFilterChanges(ctx: Context, filter_id: str) -> list[Any]:
+    return ctx.backend.filters.changes(filter_id)
+
+
+@rpc("eth_getFilterLogs", p.Param("filterId", _filter_id))
+def eth_getFilterLogs(ctx: Context, filter_id: str) -> list[dict[str, Any]]:
+    return ctx.backend.filters.all_logs(filter_id)
+
+
+@rpc("eth_uninstallFilter", p.Param("filterId", _filter_id))
+def eth_uninstallFilter(ctx: Context, filter_id: str) -> bool:
+    return ctx.backend.filters.uninstall(filter_id)
+
+
+# --- subscriptions (WebSocket only) -----------------------------------------------------------
+
+
+def _subscription_kind(value: Any, what: str) -> str:
+    kind = p.string(value, what)
+    if kind not in ("newHeads", "logs", "newPendingTransactions", "syncing"):
+        raise InvalidParams(f"{what}: unknown subscription {kind[:64]!r} "
+                            "(newHeads, logs, newPendingTransactions, syncing)")
+    return kind
+
+
+def _subscription_options(value: Any, what: str) -> Any:
+    return value
+
+
+@rpc("eth_subscribe", p.Param("subscription", _subscription_kind),
+     p.optional("options", _subscription_options))
+def eth_subscribe(ctx: Context, kind: str, options: Any) -> str:
+    if ctx.connection is None:
+        raise MethodNotSupported("notifications not supported: subscribe over a WebSocket")
+    criteria = None
+    full = False
+    if kind == "logs":
+        criteria = p.log_filter(options if options is not None else {}, "options")
+        if criteria.block_hash is not None:
+            raise InvalidParams("options: a logs subscription takes no blockHash")
+    elif kind == "newPendingTransactions" and options is not None:
+        full = p.boolean(options, "options")
+    elif options is not None:
+        raise InvalidParams(f"{kind}: takes no options")
+    return ctx.backend.subscriptions.subscribe(ctx.connection, kind, criteria, full)
+
+
+@rpc("eth_unsubscribe", p.Param("subscriptionId", _filter_id))
+def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
+    if ctx.connection is None:
+        raise MethodNotSupported("notifications not supported: subscriptions live on a WebSocket")
+    return ctx.backend.subscriptions.unsubscribe(ctx.connection, subscription_id)
