@@ -105,8 +105,10 @@ def three_signers() -> tuple[BlockHeaderAPI, Snapshot]:
     return genesis, Snapshot.genesis(genesis, EPOCH)
 
 
-def in_turn_signer(snapshot: Snapshot, number: int) -> bytes:
-    return snapshot.signers[number % len(snapshot.signers)]
+def lookup(headers: list[BlockHeaderAPI]) -> Callable[[bytes], BlockHeaderAPI | None]:
+    """A chain's get_header: hash -> header, None when unknown."""
+    by_hash: dict[bytes, BlockHeaderAPI] = {h.hash: h for h in headers}
+    return by_hash.get
 
 
 # --- the seal ------------------------------------------------------------------------
@@ -195,7 +197,9 @@ def test_vote_fields_name_target_and_direction() -> None:
 # --- header rules, one error each ----------------------------------------------------
 
 # (test id, epoch, how to build the bad child of genesis, expected error class, check)
-BAD_HEADERS: list[tuple[str, int, Callable[[BlockHeaderAPI], BlockHeaderAPI], type, str]] = [
+BAD_HEADERS: list[
+    tuple[str, int, Callable[[BlockHeaderAPI], BlockHeaderAPI], type[InvalidBlock], str]
+] = [
     (
         "vanity-missing",
         EPOCH,
@@ -319,7 +323,7 @@ BAD_HEADERS: list[tuple[str, int, Callable[[BlockHeaderAPI], BlockHeaderAPI], ty
     "epoch, build, error, check", [row[1:] for row in BAD_HEADERS], ids=[r[0] for r in BAD_HEADERS]
 )
 def test_each_header_rule_raises_its_own_error(
-    epoch: int, build: Callable, error: type, check: str
+    epoch: int, build: Callable, error: type[InvalidBlock], check: str
 ) -> None:
     # ADDRESSES[:3] sorted is the signer order; block 1's in-turn signer is signers[1].
     genesis = make_genesis(ADDRESSES[:3])
@@ -343,7 +347,7 @@ def test_well_formed_header_passes_every_rule(epoch: int) -> None:
 
 def test_recent_signer_is_refused_until_the_window_passes(three_signers) -> None:
     genesis, snap = three_signers  # 3 signers: at most one seal in any 2 consecutive blocks
-    known = {genesis.hash: genesis}
+    known: dict[bytes, BlockHeaderAPI] = {genesis.hash: genesis}
     cache = SnapshotCache(EPOCH, known.get)
     first = make_child(genesis, ADDRESSES[1])
     verify_header(first, genesis, snap, PERIOD, EPOCH)
@@ -451,30 +455,30 @@ def test_damaged_snapshot_bytes_raise_data_dir_error(data: bytes) -> None:
 
 def test_persisted_snapshot_reload_matches_recomputation() -> None:
     genesis, headers = build_chain(ADDRESSES[:3], CHECKPOINT_INTERVAL + 5)
-    by_hash = {h.hash: h for h in [genesis, *headers]}
+    by_hash = lookup([genesis, *headers])
     persisted: dict[bytes, bytes] = {}
-    writer = SnapshotCache(EPOCH, by_hash.get, load=persisted.get, save=persisted.__setitem__)
+    writer = SnapshotCache(EPOCH, by_hash, load=persisted.get, save=persisted.__setitem__)
     head = headers[-1]
     recomputed = writer.snapshot(head)
     checkpoint = headers[CHECKPOINT_INTERVAL - 1]
     assert checkpoint.hash in persisted  # a long walk leaves the interval snapshot behind
 
     # A restarted node that has only the checkpoint's successors reaches the same snapshot.
-    recent_only = {h.hash: h for h in headers[CHECKPOINT_INTERVAL - 1 :]}
-    reader = SnapshotCache(EPOCH, recent_only.get, load=persisted.get)
+    recent_only = lookup(headers[CHECKPOINT_INTERVAL - 1 :])
+    reader = SnapshotCache(EPOCH, recent_only, load=persisted.get)
     assert reader.snapshot(head) == recomputed
     # Without the persisted snapshot, the same node cannot get there.
     with pytest.raises(UnknownAncestor):
-        SnapshotCache(EPOCH, recent_only.get).snapshot(head)
+        SnapshotCache(EPOCH, recent_only).snapshot(head)
 
 
 def test_persisted_snapshot_of_another_epoch_is_refused() -> None:
     genesis, headers = build_chain(ADDRESSES[:2], CHECKPOINT_INTERVAL)
-    by_hash = {h.hash: h for h in [genesis, *headers]}
+    by_hash = lookup([genesis, *headers])
     persisted: dict[bytes, bytes] = {}
-    SnapshotCache(EPOCH, by_hash.get, save=persisted.__setitem__).snapshot(headers[-1])
+    SnapshotCache(EPOCH, by_hash, save=persisted.__setitem__).snapshot(headers[-1])
     with pytest.raises(DataDirError):
-        SnapshotCache(EPOCH - 1, by_hash.get, load=persisted.get).snapshot(headers[-1])
+        SnapshotCache(EPOCH - 1, by_hash, load=persisted.get).snapshot(headers[-1])
 
 
 def test_checkpoint_clears_votes_but_keeps_recents() -> None:
@@ -508,7 +512,7 @@ def test_apply_refuses_headers_that_do_not_follow() -> None:
 
 def test_snapshot_of_unknown_parent_raises_unknown_ancestor() -> None:
     genesis, headers = build_chain(ADDRESSES[:3], 3)
-    cache = SnapshotCache(EPOCH, {headers[0].hash: headers[0]}.get)
+    cache = SnapshotCache(EPOCH, lookup(headers[:1]))
     with pytest.raises(UnknownAncestor):
         cache.snapshot(headers[2])
 
@@ -601,6 +605,6 @@ def test_random_votes_keep_the_recently_signed_window(
 
     start = Snapshot.genesis(genesis, epoch)
     assert start.apply(accepted) == snap
-    cache = SnapshotCache(epoch, {h.hash: h for h in [genesis, *accepted]}.get)
+    cache = SnapshotCache(epoch, lookup([genesis, *accepted]))
     assert cache.snapshot(parent) == snap
     assert Snapshot.from_bytes(snap.to_bytes()) == snap

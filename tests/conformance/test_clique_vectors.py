@@ -26,6 +26,7 @@ import pytest
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.blocks import LondonBlockHeader
 from eth_keys import keys
+from eth_typing import Address, BlockNumber
 
 from chain.config import DEFAULT_EPOCH
 from chain.consensus import (
@@ -102,9 +103,9 @@ class AccountPool:
 
 
 def _build_chain(case: dict, pool: AccountPool) -> tuple[BlockHeaderAPI, list[BlockHeaderAPI]]:
-    genesis = LondonBlockHeader(
+    genesis: BlockHeaderAPI = LondonBlockHeader(
         difficulty=1,
-        block_number=0,
+        block_number=BlockNumber(0),
         gas_limit=GAS_LIMIT,
         timestamp=0,
         extra_data=make_extra_data(signers=pool.addresses(case["signers"])),
@@ -114,12 +115,12 @@ def _build_chain(case: dict, pool: AccountPool) -> tuple[BlockHeaderAPI, list[Bl
     headers: list[BlockHeaderAPI] = []
     parent = genesis
     for index, vote in enumerate(case["votes"]):
-        header = LondonBlockHeader(
+        header: BlockHeaderAPI = LondonBlockHeader(
             parent_hash=parent.hash,
-            coinbase=pool.address(vote["voted"]),
+            coinbase=Address(pool.address(vote["voted"])),
             nonce=NONCE_AUTH if vote["auth"] else NONCE_DROP,
             difficulty=DIFF_IN_TURN,
-            block_number=index + 1,
+            block_number=BlockNumber(index + 1),
             gas_limit=GAS_LIMIT,
             timestamp=parent.timestamp + BLOCK_SPACING,
             extra_data=make_extra_data(signers=pool.addresses(vote["checkpoint"])),
