@@ -298,16 +298,19 @@ class Backend:
 
     @classmethod
     def open(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
-             signer_key: bytes | None = None, block_time: float = 0.0) -> Backend:
+             signer_key: bytes | None = None, block_time: float | None = None) -> Backend:
         """Open (or create) the chain, its pool (journalled in ``data_dir``) and producer.
 
-        ``block_time`` > 0 mines a block every that many seconds; 0 automines.
+        ``block_time`` > 0 mines a block every that many seconds; 0 automines; None
+        follows the chain's ``block_period``.
         """
         chain = Chain.open(config, data_dir=data_dir, signer_key=signer_key)
         try:
             if chain.pool is None:
                 journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
                 chain.pool = TxPool(chain, journal=journal)
+            if block_time is None:
+                block_time = float(chain.config.block_period)
             mode = "interval" if block_time > 0 else "automine"
             producer = BlockProducer(chain, mode=mode, interval=block_time)
         except BaseException:

@@ -76,7 +76,7 @@ class InProcessNode:
 
     @classmethod
     def create(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
-               signer_key: bytes | None = None, block_time: float = 0.0) -> InProcessNode:
+               signer_key: bytes | None = None, block_time: float | None = None) -> InProcessNode:
         """A node on a new in-memory chain (or the chain in ``data_dir``)."""
         dispatcher_free = Backend.open(config, data_dir=data_dir, signer_key=signer_key,
                                        block_time=block_time)
