@@ -45,7 +45,8 @@ from chain.errors import (
     UnknownBlock,
     UnsupportedTransactionType,
 )
-from chain.store import TABLE_AUX, Store
+from chain.mempool import PooledTransaction, TxPool
+from chain.store import TABLE_AUX, Store, StoreJournal
 from chain.vm import new_header, vm_class_for
 
 BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
@@ -143,7 +144,7 @@ class Chain:
             load=lambda h: store.get(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h),
             save=lambda h, b: store.put(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h, b),
         )
-        self.pool: Any = None
+        self.pool: TxPool | None = None  # set by open(); None for a bare ledger
 
     # --- opening -------------------------------------------------------------------------
 
@@ -165,10 +166,15 @@ class Chain:
                 config = _config_from_meta(meta, config)
         try:
             chain = cls(config, store, signer_key=_default_signer(config, signer_key), data_dir=path)
+            chain.pool = TxPool(chain, journal=StoreJournal(store))
         except BaseException:
             store.close()
             raise
         return chain
+
+    def add_transaction(self, raw: bytes) -> PooledTransaction:
+        """Validate ``raw`` against the head and hold it in the pool (journalled)."""
+        return self.pool.add(raw)
 
     def close(self) -> None:
         self.store.close()
@@ -366,15 +372,13 @@ class Chain:
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
         header = new_header(self.vm_class, parent, **fields)
-        try:
+        with self.store.block_write():
             built = self._execute(header, transactions)
             sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
             block = built.block.copy(header=sealed)
             self.evm.chaindb.persist_block(block)
-            self._after_block(block, built.receipts)
-        except BaseException:
-            self.store.discard()
-            raise
+            self._after_block(block)
+        self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
 
     def _choose_vote(self, snapshot: consensus.Snapshot) -> tuple[bytes, bool] | None:
@@ -413,13 +417,14 @@ class Chain:
         result = vm.mine_block(vm.block_postprocessing(filled))
         return BuiltBlock(result.block, tuple(receipts), rejected)
 
-    def _after_block(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
-        """Everything that belongs to the block's commit: snapshot, pool, then one write."""
+    def _after_block(self, block: BlockAPI) -> None:
+        """What belongs to the block's own commit: its snapshot and the pool's removals."""
         self.snapshots.snapshot(block.header)
         self._head_state_cache = None
         if self.pool is not None:
             self.pool.reset()
-        self.store.commit()
+
+    def _notify(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for listener in list(self._listeners):
             listener(block, receipts)
 
@@ -446,16 +451,13 @@ class Chain:
             raise InvalidBlock(
                 f"block {header.block_number}: number is not parent's ({parent.block_number}) + 1",
                 check="number")
-        try:
+        with self.store.block_write():
             consensus.verify_header(header, parent, self.snapshots.snapshot(parent),
                                     self.config.block_period, self.config.epoch)
-            imported = self._reexecute(block, parent)
+            self._reexecute(block, parent)
             self.evm.chaindb.persist_block(block)
-            self._after_block(block, self.receipts_of(block))
-        except BaseException:
-            self.store.discard()
-            raise
-        del imported
+            self._after_block(block)
+        self._notify(block, self.receipts_of(block))
 
     def _reexecute(self, block: BlockAPI, parent: BlockHeaderAPI) -> BlockAPI:
         base = self.evm.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
@@ -608,16 +610,17 @@ class Chain:
 
     # --- heads --------------------------------------------------------------------------
 
-    def set_head(self, target: BlockHeaderAPI | int | bytes) -> list[BlockAPI]:
+    def set_head(self, target: BlockHeaderAPI | int | bytes, reinject: bool = False) -> list[BlockAPI]:
         """Make ``target`` the head (a rewind, or a switch to a stored side block) and
         return the canonical blocks that were dropped, newest first. Their bodies and
-        states stay in the archive."""
+        states stay in the archive. With ``reinject`` their transactions go back to the
+        pool (the ones still valid against the new head)."""
         header = target if not isinstance(target, (int, bytes)) else self.header(target)
         db = self.store.db
         chaindb = self.evm.chaindb
         dropped: list[BlockAPI] = []
         head = self.head
-        try:
+        with self.store.block_write():
             # the new branch: from target back to the first canonical ancestor
             branch = []
             cursor = header
@@ -646,10 +649,9 @@ class Chain:
             self._head_state_cache = None
             if self.pool is not None:
                 self.pool.reset()
-            self.store.commit()
-        except BaseException:
-            self.store.discard()
-            raise
+                if reinject:
+                    self.pool.reinject(
+                        tx.encode() for block in reversed(dropped) for tx in block.transactions)
         return dropped
 
 

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -195,6 +196,7 @@ class Store:
         self.backend = backend
         self._pending: dict[bytes, dict[bytes, bytes | None]] = {}
         self.db = AtomicDB(_ChainTable(self))
+        self.block_open = False  # True while a block's writes are being buffered
 
     # --- construction -----------------------------------------------------------------
 
@@ -240,6 +242,21 @@ class Store:
     def has_pending(self) -> bool:
         return any(self._pending.values())
 
+    @contextmanager
+    def block_write(self) -> Iterator[None]:
+        """Buffer everything written inside; commit it in one transaction on success,
+        drop it on any exception."""
+        self.block_open = True
+        try:
+            yield
+        except BaseException:
+            self.discard()
+            raise
+        else:
+            self.commit()
+        finally:
+            self.block_open = False
+
     def commit(self) -> None:
         """Write everything buffered in one backend transaction."""
         if self._pending:
@@ -280,3 +297,55 @@ class Store:
             tmp = data_dir / (META_FILENAME + ".tmp")
             tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             os.replace(tmp, data_dir / META_FILENAME)
+
+
+class StoreJournal:
+    """The pool's journal (``chain.mempool.Journal``) as a table of the store.
+
+    Entries are keyed by an 8-byte arrival sequence then the transaction hash, so they
+    load in arrival order. Removals made while a block is being written commit with
+    that block's write; otherwise every change is committed at once, so a transaction
+    the node has acknowledged is on disk.
+    """
+
+    SEQUENCE_BYTES = 8
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._keys: dict[bytes, bytes] = {}  # tx hash -> table key
+        self._next = 0
+        for key, _raw in store.items(TABLE_JOURNAL):
+            self._keys[key[self.SEQUENCE_BYTES:]] = key
+            self._next = int.from_bytes(key[: self.SEQUENCE_BYTES], "big") + 1
+
+    def add(self, tx_hash: bytes, raw: bytes) -> None:
+        key = self._next.to_bytes(self.SEQUENCE_BYTES, "big") + tx_hash
+        self._next += 1
+        self._keys[tx_hash] = key
+        self._store.put(TABLE_JOURNAL, key, raw)
+        self._flush()
+
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        for tx_hash in hashes:
+            key = self._keys.pop(tx_hash, None)
+            if key is not None:
+                self._store.put(TABLE_JOURNAL, key, None)
+        self._flush()
+
+    def load(self) -> list[bytes]:
+        return [raw for _key, raw in self._store.items(TABLE_JOURNAL)]
+
+    def rewrite(self, raws: Iterable[bytes]) -> None:
+        from eth_hash.auto import keccak
+
+        for key in list(self._keys.values()):
+            self._store.put(TABLE_JOURNAL, key, None)
+        self._keys = {}
+        self._next = 0
+        for raw in raws:
+            self.add(keccak(raw), raw)
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._store.block_open:
+            self._store.commit()
