@@ -36,6 +36,7 @@ from typing import Generic, TypeVar
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.constants import EMPTY_UNCLE_HASH, ZERO_ADDRESS, ZERO_HASH32
+from eth.exceptions import HeaderNotFound
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
@@ -466,7 +467,9 @@ _SNAPSHOT_SEDES = rlp.sedes.List(
 class SnapshotCache:
     """Computes the snapshot after any header of one chain.
 
-    ``get_header(hash)`` returns a stored header or None. ``load(hash)`` / ``save(hash,
+    ``get_header(hash)`` returns a stored header, and None or raises py-evm's
+    HeaderNotFound (or KeyError) for an unknown hash, so both a dict's ``get`` and
+    ``ChainDB.get_block_header_by_hash`` fit. ``load(hash)`` / ``save(hash,
     bytes)`` read and write persisted snapshots (every CHECKPOINT_INTERVAL blocks); both
     optional. Only genesis signers are taken from a header: a later checkpoint's signer
     list is never used to restart the computation, because that would forget the recent
@@ -524,7 +527,10 @@ class SnapshotCache:
                 self._remember(base, computed=True)
                 break
             pending.append(cursor)
-            parent = self._get_header(cursor.parent_hash)
+            try:
+                parent = self._get_header(cursor.parent_hash)
+            except (HeaderNotFound, KeyError):
+                parent = None
             if parent is None:
                 raise UnknownAncestor(
                     f"block {cursor.block_number - 1} ({cursor.parent_hash.hex()}), parent of "

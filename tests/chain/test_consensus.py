@@ -13,6 +13,8 @@ import pytest
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.constants import ZERO_ADDRESS
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
 from eth.vm.forks.cancun.blocks import CancunBlockHeader
 from eth.vm.forks.london.blocks import LondonBlockHeader
 from eth_keys import keys
@@ -515,6 +517,18 @@ def test_snapshot_of_unknown_parent_raises_unknown_ancestor() -> None:
     cache = SnapshotCache(EPOCH, lookup(headers[:1]))
     with pytest.raises(UnknownAncestor):
         cache.snapshot(headers[2])
+
+
+def test_snapshots_read_headers_from_a_py_evm_chain_database() -> None:
+    genesis, headers = build_chain(ADDRESSES[:3], 6)
+    chaindb = ChainDB(AtomicDB())
+    chaindb.persist_header_chain([genesis, *headers[:5]])
+    cache = SnapshotCache(EPOCH, chaindb.get_block_header_by_hash)
+    assert cache.snapshot(headers[4]) == Snapshot.genesis(genesis, EPOCH).apply(headers[:5])
+    # The orphan's parent is not in the database: HeaderNotFound becomes UnknownAncestor.
+    orphan = make_child(headers[5], ADDRESSES[1])
+    with pytest.raises(UnknownAncestor):
+        cache.snapshot(orphan)
 
 
 def test_recovered_signers_are_cached_by_hash(monkeypatch: pytest.MonkeyPatch) -> None:
