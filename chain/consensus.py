@@ -41,6 +41,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
 from eth_keys.exceptions import ValidationError as KeyValidationError
+from eth_typing import Hash32
 from eth_utils import to_checksum_address
 from rlp.sedes import Binary, CountableList, big_endian_int, boolean
 
@@ -479,7 +480,7 @@ class SnapshotCache:
     def __init__(
         self,
         epoch: int,
-        get_header: Callable[[bytes], BlockHeaderAPI | None],
+        get_header: Callable[[Hash32], BlockHeaderAPI | None],
         load: Callable[[bytes], bytes | None] | None = None,
         save: Callable[[bytes, bytes], None] | None = None,
     ) -> None:
