@@ -7,6 +7,7 @@ and properties of random vote sequences.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -428,6 +429,12 @@ def build_chain(
     return genesis, headers
 
 
+@functools.cache
+def long_chain() -> tuple[BlockHeaderAPI, list[BlockHeaderAPI]]:
+    """A 3-signer chain just past the first persisted snapshot (built once: ~1 s)."""
+    return build_chain(ADDRESSES[:3], CHECKPOINT_INTERVAL + 5)
+
+
 def test_snapshot_round_trips_through_bytes() -> None:
     snap = Snapshot(
         epoch=100,
@@ -456,7 +463,7 @@ def test_damaged_snapshot_bytes_raise_data_dir_error(data: bytes) -> None:
 
 
 def test_persisted_snapshot_reload_matches_recomputation() -> None:
-    genesis, headers = build_chain(ADDRESSES[:3], CHECKPOINT_INTERVAL + 5)
+    genesis, headers = long_chain()
     by_hash = lookup([genesis, *headers])
     persisted: dict[bytes, bytes] = {}
     writer = SnapshotCache(EPOCH, by_hash, load=persisted.get, save=persisted.__setitem__)
@@ -475,10 +482,11 @@ def test_persisted_snapshot_reload_matches_recomputation() -> None:
 
 
 def test_persisted_snapshot_of_another_epoch_is_refused() -> None:
-    genesis, headers = build_chain(ADDRESSES[:2], CHECKPOINT_INTERVAL)
+    genesis, headers = long_chain()
     by_hash = lookup([genesis, *headers])
     persisted: dict[bytes, bytes] = {}
     SnapshotCache(EPOCH, by_hash, save=persisted.__setitem__).snapshot(headers[-1])
+    assert headers[CHECKPOINT_INTERVAL - 1].hash in persisted
     with pytest.raises(DataDirError):
         SnapshotCache(EPOCH - 1, by_hash, load=persisted.get).snapshot(headers[-1])
 
