@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import {Owned} from "../lib/Owned.sol";
+import {IIncentiveMechanism} from "./IIncentiveMechanism.sol";
+
+/// @title Stakeable
+/// @notice Deposit, refund and take (Harris & Waggoner 2019, section III-B).
+/// Deposit: adding data at time t needs
+///   required(t) = max(minDeposit, costWeight / max(1, t - lastUpdateTimeS)) wei
+/// (integer division), so rapid-fire additions cost more; lastUpdateTimeS is the time of
+/// the latest addData (deployment time at first).
+/// Refund: from refundWaitTimeS after adding, the contributor gets back all that remains
+/// of the deposit if the current model predicts the sample's label.
+/// Take (report): from refundWaitTimeS on, while the model disagrees with the sample, a
+/// reporter with at least one refunded sample takes
+///   min(claimable, max(MIN_REPORT_REWARD, initialDeposit * reporterGood / totalGood))
+/// once per sample. From ownerClaimWaitTimeS the trainer's owner, and from
+/// anyAddressClaimWaitTimeS anyone, may take the whole remainder whatever the model says.
+contract Stakeable is Owned, IIncentiveMechanism {
+    /// @notice Smallest take a report yields (wei), as long as the deposit still holds it.
+    uint256 public constant MIN_REPORT_REWARD = 1;
+
+    /// @notice Time of the latest addData (s); shares slot 0 with the owner.
+    uint64 public lastUpdateTimeS;
+    /// @notice Seconds after adding before a refund or a report is allowed.
+    uint256 public immutable refundWaitTimeS;
+    /// @notice Seconds after adding from which the trainer's owner takes the remainder.
+    uint256 public immutable ownerClaimWaitTimeS;
+    /// @notice Seconds after adding from which anyone takes the remainder.
+    uint256 public immutable anyAddressClaimWaitTimeS;
+    /// @notice Numerator of the deposit formula (wei * s).
+    uint256 public immutable costWeight;
+    /// @notice Floor of the required deposit (wei).
+    uint256 public immutable minDeposit;
+
+    /// @notice The value sent is below the deposit required now.
+    error DepositTooLow(uint256 required, uint256 sent);
+    /// @notice The action is allowed only from `availableAt` (block timestamp, s).
+    error TooEarly(uint256 availableAt);
+    /// @notice A refund while the model disagrees with the sample.
+    error ModelDisagrees();
+    /// @notice A report while the model agrees with the sample.
+    error ModelAgrees();
+    /// @notice A report by someone with no refunded contribution.
+    error NoGoodContributions();
+    /// @notice Nothing is left of the deposit.
+    error NothingToClaim();
+    /// @notice Wait times must satisfy refund <= owner claim <= any-address claim.
+    error InvalidWaitTimes();
+
+    /// @param refundWaitTimeS_ Seconds before refund/report.
+    /// @param ownerClaimWaitTimeS_ Seconds before the owner takes the remainder.
+    /// @param anyAddressClaimWaitTimeS_ Seconds before anyone takes the remainder.
+    /// @param costWeight_ Deposit numerator (wei * s).
+    /// @param minDeposit_ Deposit floor (wei).
+    constructor(
+        uint256 refundWaitTimeS_,
+        uint256 ownerClaimWaitTimeS_,
+        uint256 anyAddressClaimWaitTimeS_,
+        uint256 costWeight_,
+        uint256 minDeposit_
+    ) {
+        if (refundWaitTimeS_ > ownerClaimWaitTimeS_ || ownerClaimWaitTimeS_ > anyAddressClaimWaitTimeS_) {
+            revert InvalidWaitTimes();
+        }
+        refundWaitTimeS = refundWaitTimeS_;
+        ownerClaimWaitTimeS = ownerClaimWaitTimeS_;
+        anyAddressClaimWaitTimeS = anyAddressClaimWaitTimeS_;
+        costWeight = costWeight_;
+        minDeposit = minDeposit_;
+        lastUpdateTimeS = uint64(block.timestamp);
+    }
+
+    /// @notice The deposit an addData needs in a block with timestamp `timeS` (wei).
+    function getAddDataCost(uint256 timeS) public view returns (uint256) {
+        uint256 last = lastUpdateTimeS;
+        uint256 elapsed = timeS > last ? timeS - last : 1;
+        uint256 cost = costWeight / elapsed;
+        return cost > minDeposit ? cost : minDeposit;
+    }
+
+    /// @inheritdoc IIncentiveMechanism
+    function getNextAddDataCost() external view returns (uint256) {
+        return getAddDataCost(block.timestamp);
+    }
+
+    /// @inheritdoc IIncentiveMechanism
+    function handleAddData(uint256 value) external onlyOwner returns (uint256 cost) {
+        cost = getAddDataCost(block.timestamp);
+        if (value < cost) revert DepositTooLow(cost, value);
+        lastUpdateTimeS = uint64(block.timestamp);
+    }
+
+    /// @inheritdoc IIncentiveMechanism
+    function handleRefund(address, uint256 claimable, uint256 addedTime, bool modelAgrees)
+        external
+        view
+        onlyOwner
+        returns (uint256)
+    {
+        if (block.timestamp < addedTime + refundWaitTimeS) revert TooEarly(addedTime + refundWaitTimeS);
+        if (!modelAgrees) revert ModelDisagrees();
+        return claimable;
+    }
+
+    /// @inheritdoc IIncentiveMechanism
+    function handleReport(
+        uint256 initialDeposit,
+        uint256 claimable,
+        uint256 addedTime,
+        bool modelAgrees,
+        uint256 reporterGood,
+        uint256 totalGood,
+        bool reporterIsOwner
+    ) external view returns (uint256) {
+        if (claimable == 0) revert NothingToClaim();
+        uint256 age = block.timestamp - addedTime;
+        if (age >= anyAddressClaimWaitTimeS) return claimable;
+        if (reporterIsOwner && age >= ownerClaimWaitTimeS) return claimable;
+        if (age < refundWaitTimeS) revert TooEarly(addedTime + refundWaitTimeS);
+        if (modelAgrees) revert ModelAgrees();
+        if (reporterGood == 0) revert NoGoodContributions();
+        uint256 share = (initialDeposit * reporterGood) / totalGood;
+        if (share < MIN_REPORT_REWARD) share = MIN_REPORT_REWARD;
+        return share < claimable ? share : claimable;
+    }
+}
