@@ -612,7 +612,7 @@ class Backend:
         if criteria.from_block is None:
             return self.head().block_number + 1 if criteria.to_block is None else 0
         if criteria.from_block.tag in ("latest", "pending", "safe", "finalized"):
-            return self.head().block_number
+            return self.head().block_number + 1  # as geth: only blocks after installation
         return self.header(criteria.from_block).block_number
 
     def _resolve_number(self, block: BlockId | None, default: int) -> int:
