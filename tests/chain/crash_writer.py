@@ -1,0 +1,49 @@
+"""A process that writes a chain as fast as it can, for the crash test to kill.
+
+Usage: python -m tests.chain.crash_writer DATA_DIR
+
+It opens (or continues) the chain in DATA_DIR, then loops: adds transactions to the
+pool, printing ``ACK <hash>`` after each one is journalled, and seals a block every
+few transactions, printing ``BLOCK <number>``. Everything it acknowledges must
+survive a SIGKILL at any instant.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from eth_account import Account
+
+from chain.chain import Chain
+from chain.config import ChainConfig
+from chain.producer import BlockProducer
+
+TXS_PER_BLOCK = 3
+GENESIS_TIME = 1_700_000_000
+
+
+def main(data_dir: str) -> None:
+    config = ChainConfig(genesis_timestamp=GENESIS_TIME)
+    chain = Chain.open(config, data_dir=data_dir, sync=True)
+    producer = BlockProducer(chain, mode="manual")
+    senders = config.dev_accounts[1:5]
+    nonces = {address: chain.pool.pending_nonce(bytes.fromhex(address[2:])) for address, _ in senders}
+    print("READY", chain.head.block_number, flush=True)
+    round_ = 0
+    while True:
+        for i in range(TXS_PER_BLOCK):
+            address, key = senders[(round_ + i) % len(senders)]
+            tx = {"nonce": nonces[address], "gas": 21_000, "to": config.dev_accounts[9][0],
+                  "value": round_ + 1, "chainId": config.chain_id,
+                  "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 1}
+            raw = bytes(Account.sign_transaction(tx, key).raw_transaction)
+            pooled = chain.add_transaction(raw)
+            nonces[address] += 1
+            print("ACK", pooled.hash.hex(), flush=True)
+        [built] = producer.mine()
+        print("BLOCK", built.block.number, flush=True)
+        round_ += 1
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

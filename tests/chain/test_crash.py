@@ -1,0 +1,103 @@
+"""Crash safety: a process writing blocks is killed with SIGKILL at random instants, many
+times. After every restart the head must be a fully valid block, every earlier block and
+receipt intact, and every transaction the writer acknowledged either mined or back in
+the pool."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from eth.db.trie import make_trie_root_and_nodes
+
+from chain.chain import Chain
+from chain.config import ChainConfig
+
+from .crash_writer import GENESIS_TIME
+
+KILLS = 12
+TIME_BUDGET = 90.0  # seconds for the whole loop; it stops early rather than overrun
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Writer:
+    """The writer subprocess and the lines it printed, read on a thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.chain.crash_writer", str(data_dir)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.strip())
+            if line.startswith("READY"):
+                self.ready.set()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._reader.join(timeout=30)
+
+    def acked(self) -> list[bytes]:
+        return [bytes.fromhex(line.split()[1]) for line in self.lines if line.startswith("ACK")]
+
+    def last_block(self) -> int:
+        blocks = [int(line.split()[1]) for line in self.lines if line.startswith("BLOCK")]
+        return max(blocks, default=0)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledged_tx(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(225)
+    data_dir = tmp_path / "node"
+    config = ChainConfig(genesis_timestamp=GENESIS_TIME)
+    follower = Chain.open(config)  # verifies every block by full import
+    acked: set[bytes] = set()
+    kills = 0
+    deadline = time.monotonic() + TIME_BUDGET
+    while kills < KILLS and time.monotonic() < deadline:
+        writer = Writer(data_dir)
+        if not writer.ready.wait(timeout=60):
+            writer.kill()
+            pytest.fail(f"writer did not start: {writer.proc.stderr.read() if writer.proc.stderr else ''}")
+        time.sleep(rng.uniform(0.05, 1.2))
+        writer.kill()
+        kills += 1
+        acked.update(writer.acked())
+
+        chain = Chain.open(config, data_dir=data_dir, sync=False)
+        try:
+            head = chain.head
+            assert head.block_number >= writer.last_block(), "a block reported as sealed was lost"
+            # every earlier block is still the one the follower verified
+            for number in range(1, follower.head.block_number + 1):
+                assert chain.header(number).hash == follower.header(number).hash
+            # new blocks up to the head verify in full: seal, signer rules, roots, gas
+            for number in range(follower.head.block_number + 1, head.block_number + 1):
+                follower.import_block(chain.block(number))
+            assert follower.head.hash == head.hash
+            # stored receipts match each header's receipts root
+            for number in range(1, head.block_number + 1):
+                header = chain.header(number)
+                root, _ = make_trie_root_and_nodes(chain.receipts_of(header))
+                assert root == header.receipt_root, f"receipts of block {number} damaged"
+            lost = [h.hex() for h in acked if chain.transaction(h) is None and chain.pool.get(h) is None]
+            assert lost == [], f"acknowledged transactions lost: {lost[:3]}"
+        finally:
+            chain.close()
+    assert kills >= 5, "too few kill cycles ran in the time budget"
+    assert follower.head.block_number > 0
