@@ -26,7 +26,7 @@ import pytest
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.blocks import LondonBlockHeader
 from eth_keys import keys
-from eth_typing import Address, BlockNumber
+from eth_typing import Address, BlockNumber, Hash32
 
 from chain.config import DEFAULT_EPOCH
 from chain.consensus import (
@@ -35,6 +35,7 @@ from chain.consensus import (
     NONCE_DROP,
     SnapshotCache,
     make_extra_data,
+    seal_hash,
     sign_header,
     verify_header,
 )
@@ -51,6 +52,7 @@ FAILURES: dict[str | None, type[InvalidBlock] | None] = {
     "unauthorized_signer": UnauthorizedSigner,
     "recently_signed": RecentlySigned,
 }
+ZERO_HASH = Hash32(b"\x00" * 32)
 SEED = int(os.environ.get("CLIQUE_VECTOR_SEED", random.SystemRandom().randrange(2**32)))
 
 
@@ -192,3 +194,29 @@ def test_vectors_cover_both_failures_and_batches() -> None:
     assert failures.count("recently_signed") == 3
     assert CASES[23]["failure"] == "recently_signed"
     assert any(v["newbatch"] for v in CASES[23]["votes"])
+
+
+def test_seal_hash_matches_geth_known_answer() -> None:
+    """go-ethereum consensus/clique/clique_test.go ``TestSealHash``: an all-zero London
+    header (zero base fee) with 32 + 65 zero bytes of extra-data."""
+    header = LondonBlockHeader(  # every field at Go's zero value
+        parent_hash=ZERO_HASH,
+        uncles_hash=ZERO_HASH,
+        coinbase=Address(b"\x00" * 20),
+        state_root=ZERO_HASH,
+        transaction_root=ZERO_HASH,
+        receipt_root=ZERO_HASH,
+        bloom=0,
+        difficulty=0,
+        block_number=BlockNumber(0),
+        gas_limit=0,
+        gas_used=0,
+        timestamp=0,
+        extra_data=b"\x00" * (32 + 65),
+        mix_hash=ZERO_HASH,
+        nonce=b"\x00" * 8,
+        base_fee_per_gas=0,
+    )
+    assert seal_hash(header).hex() == (
+        "bd3d1fa43fbc4c5bfcc91b179ec92e2861df3654de60468beb908ff805359e8f"
+    )
