@@ -242,3 +242,16 @@ class DenseEncoder:
             f"dense/{ENCODER_VERSION}/{self.normalisation}/{self.n_features}-features/"
             f"scale-1e{len(str(SCALE)) - 1}/sha256:{self.digest()[:DIGEST_HEX_CHARS]}"
         )
+
+
+def counts_matrix(samples: Iterable[Sequence[int]], n_features: int) -> np.ndarray:
+    """Sparse samples (lists of feature indices) as a dense count matrix, repeats counted,
+    the form scikit-learn's estimators take for the same data."""
+    rows = list(samples)
+    matrix = np.zeros((len(rows), n_features), dtype=np.int64)
+    for row, indices in enumerate(rows):
+        for index in indices:
+            if not 0 <= int(index) < n_features:
+                raise EncodingError(f"sample {row}: feature index {index} not in [0, {n_features})")
+            matrix[row, int(index)] += 1
+    return matrix

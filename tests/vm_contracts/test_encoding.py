@@ -13,6 +13,7 @@ from vm_contracts.encoding import (
     SCALE,
     DenseEncoder,
     Vocabulary,
+    counts_matrix,
     from_fixed_vector,
     to_fixed_vector,
     tokenize,
@@ -24,7 +25,12 @@ SHARED_IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"
 
 def test_tokenizer_lowercases_drops_line_breaks_and_one_letter_words():
     assert tokenize("A GREAT film.<br /><br />I loved it!<BR/>Ten/10") == [
-        "great", "film", "loved", "it", "ten", "10",
+        "great",
+        "film",
+        "loved",
+        "it",
+        "ten",
+        "10",
     ]
 
 
@@ -84,7 +90,10 @@ def test_empty_or_wrong_vocabulary_input_is_an_encoding_error(tmp_path):
 def test_fixed_point_scales_by_ten_to_the_nine_and_rounds():
     assert SCALE == 10**9
     assert to_fixed_vector([0.5, -1.25, 1e-10, 2.0000000006]) == [
-        500_000_000, -1_250_000_000, 0, 2_000_000_001,
+        500_000_000,
+        -1_250_000_000,
+        0,
+        2_000_000_001,
     ]
     assert from_fixed_vector([1_500_000_000]).tolist() == [1.5]
 
@@ -124,3 +133,9 @@ def test_dense_encoder_refuses_wrong_length_and_unknown_normalisation():
         encoder.encode([1.0, 2.0])
     with pytest.raises(EncodingError, match="unknown normalisation"):
         DenseEncoder.fit(np.ones((2, 3)), "zscore")
+
+
+def test_counts_matrix_counts_repeats_and_refuses_out_of_range_indices():
+    assert counts_matrix([[0, 2, 2], []], 3).tolist() == [[1, 0, 2], [0, 0, 0]]
+    with pytest.raises(EncodingError, match="sample 1"):
+        counts_matrix([[0], [3]], 3)
