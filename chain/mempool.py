@@ -782,7 +782,9 @@ class TxPool:
 
         Drops transactions whose nonce is below the account nonce (mined, or replaced
         by a mined one) and those whose cost now exceeds the sender's balance; queued
-        transactions that became contiguous turn pending (and are announced).
+        transactions that became contiguous turn pending (and are announced). A drop
+        that opens a gap turns later transactions queued; if that overfills the queue
+        limits, the farthest (per sender) and cheapest (overall) queued ones go too.
         """
         with self._lock:
             before = {tx.hash for tx in self._all_pending()}
@@ -795,6 +797,7 @@ class TxPool:
                     if tx.nonce < account_nonce or tx.cost > balance:
                         dropped.append(tx)
                         self._discard(tx)
+            dropped.extend(self._truncate_queues())
             newly_pending = [tx for tx in self._all_pending() if tx.hash not in before]
             if dropped and self.journal is not None:
                 self.journal.remove([tx.hash for tx in dropped])
@@ -819,14 +822,17 @@ class TxPool:
         return skipped
 
     def remove(self, hashes: Iterable[bytes]) -> list[PooledTransaction]:
-        """Remove the transactions ``hashes`` (unknown ones are ignored); return the removed.
+        """Remove the transactions ``hashes`` (unknown ones are ignored); return what left.
 
-        A sender's later transactions become queued if a removal opens a gap.
+        A sender's later transactions become queued if a removal opens a gap; if that
+        overfills the queue limits, queued transactions are dropped as in ``reset`` and
+        returned too.
         """
         with self._lock:
             removed = [self._by_hash[h] for h in map(bytes, hashes) if h in self._by_hash]
             for tx in removed:
                 self._discard(tx)
+            removed.extend(self._truncate_queues())
             if removed and self.journal is not None:
                 self.journal.remove([tx.hash for tx in removed])
             return removed
@@ -871,6 +877,25 @@ class TxPool:
         finally:
             self._restoring = False
         journal.rewrite([tx.raw for tx in sorted(self._by_hash.values(), key=lambda t: t.arrival)])
+
+    def _truncate_queues(self) -> list[PooledTransaction]:
+        """Drop queued transactions beyond the queue limits; return them."""
+        dropped: list[PooledTransaction] = []
+        for sender in list(self._by_sender):
+            queued = self._queued_of(sender, len(self._pending_run(sender)))
+            for tx in reversed(queued[self.limits.account_queue :]):
+                self._discard(tx)
+                dropped.append(tx)
+        for _ in range(self._queued_count() - self.limits.global_queue):
+            tails = []
+            for sender in self._by_sender:
+                queued = self._queued_of(sender, len(self._pending_run(sender)))
+                if queued:
+                    tails.append(queued[-1])
+            victim = min(tails, key=_cheapness)
+            self._discard(victim)
+            dropped.append(victim)
+        return dropped
 
     def _insert(self, entry: PooledTransaction) -> None:
         self._by_hash[entry.hash] = entry

@@ -132,7 +132,7 @@ class MiningChainState:
         return included
 
 
-def make_chain() -> MiningChain:
+def make_cancun_chain() -> MiningChain:
     chain_class = MiningChain.configure(vm_configuration=((0, CancunVM),), chain_id=CHAIN_ID)
     genesis_params = {
         "difficulty": 0,
@@ -154,7 +154,7 @@ def make_chain() -> MiningChain:
 
 @pytest.fixture
 def state() -> MiningChainState:
-    return MiningChainState(make_chain())
+    return MiningChainState(make_cancun_chain())
 
 
 @pytest.fixture
@@ -431,7 +431,8 @@ def test_effective_tip_is_capped_by_fee_cap_minus_base_fee(
 ) -> None:
     base_fee = state.next_base_fee()
     assert base_fee is not None
-    capped = pool.add(sign(ALICE, 0, fee=base_fee + GWEI // 2, tip=base_fee))  # earns 0.5 gwei
+    # Alice offers a 1.375 gwei tip but her fee cap leaves only 0.5 gwei above the base fee.
+    capped = pool.add(sign(ALICE, 0, fee=base_fee + GWEI // 2, tip=base_fee + GWEI // 2))
     plain = pool.add(sign(BOB, 0, fee=base_fee + 5 * GWEI, tip=GWEI))  # earns 1 gwei
     assert pool.pending() == [plain, capped]
 
@@ -661,7 +662,7 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
-SENDERS = [ALICE, BOB, CAROL, POOR]
+SENDERS = [ALICE, BOB, CAROL, ALICE, BOB, POOR]  # Poor one time in six
 KINDS = ["legacy", "access_list", "dynamic"]
 
 
@@ -695,29 +696,19 @@ class PoolMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.state = MiningChainState(make_chain())
+        self.state = MiningChainState(make_cancun_chain())
         self.pool = TxPool(self.state, self.LIMITS)
         self.announced: set[bytes] = set()
         self.pool.subscribe(lambda tx: self.announced.add(tx.hash))
 
-    @rule(
-        sender=st.sampled_from(SENDERS),
-        nonce_ahead=st.integers(min_value=-1, max_value=4),
-        fee_step=st.integers(min_value=1, max_value=12),
-        tip_step=st.integers(min_value=0, max_value=12),
-        kind=st.sampled_from(KINDS),
-    )
-    def add(
-        self, sender: keys.PrivateKey, nonce_ahead: int, fee_step: int, tip_step: int, kind: str
-    ) -> None:
-        nonce = max(0, self.state.nonce(address(sender)) + nonce_ahead)
-        fee = GWEI * fee_step // 4
-        raw = sign(sender, nonce, kind=kind, fee=fee, tip=GWEI * tip_step // 4)
-        previous = self.pool.content()
-        old = {
-            **previous["pending"].get(address(sender), {}),
-            **previous["queued"].get(address(sender), {}),
-        }.get(nonce)
+    def _offer(self, sender: keys.PrivateKey, nonce: int, fee: int, tip: int, kind: str) -> None:
+        """Add one transaction and check what the pool did with it."""
+        raw = sign(sender, nonce, kind=kind, fee=fee, tip=tip)
+        held = {tx.hash: tx for tx in [*self.pool.pending(), *self.pool.queued()]}
+        old = next(
+            (tx for tx in held.values() if tx.sender == address(sender) and tx.nonce == nonce),
+            None,
+        )
         before = snapshot(self.pool)
         try:
             pooled = self.pool.add(raw)
@@ -725,12 +716,49 @@ class PoolMachine(RuleBasedStateMachine):
             assert snapshot(self.pool) == before
             return
         assert self.pool.get(pooled.hash) is pooled
+        gone = [tx for h, tx in held.items() if self.pool.get(h) is None]
         if old is not None:
             bump = 100 + self.LIMITS.price_bump_percent
             assert pooled.max_fee * 100 >= old.max_fee * bump
             assert pooled.max_priority_fee * 100 >= old.max_priority_fee * bump
-            assert self.pool.get(old.hash) is None
-            assert len(self.pool) == before[4]
+            assert gone == [old]
+            return
+        for evicted in gone:  # only other senders' cheaper transactions make room
+            assert evicted.sender != pooled.sender
+            assert (evicted.max_fee, evicted.max_priority_fee) < (
+                pooled.max_fee,
+                pooled.max_priority_fee,
+            )
+
+    @rule(
+        sender=st.sampled_from(SENDERS),
+        nonce_ahead=st.integers(min_value=-1, max_value=4),
+        fee_quarters=st.integers(min_value=2, max_value=16),
+        tip_percent=st.integers(min_value=0, max_value=110),
+        kind=st.sampled_from(KINDS),
+    )
+    def add(
+        self,
+        sender: keys.PrivateKey,
+        nonce_ahead: int,
+        fee_quarters: int,
+        tip_percent: int,
+        kind: str,
+    ) -> None:
+        nonce = max(0, self.state.nonce(address(sender)) + nonce_ahead)
+        fee = GWEI * fee_quarters // 4
+        self._offer(sender, nonce, fee, fee * tip_percent // 100, kind)
+
+    @rule(
+        sender=st.sampled_from(SENDERS),
+        count=st.integers(min_value=1, max_value=4),
+        fee_quarters=st.integers(min_value=4, max_value=16),
+    )
+    def add_run(self, sender: keys.PrivateKey, count: int, fee_quarters: int) -> None:
+        first = self.pool.pending_nonce(address(sender))
+        fee = GWEI * fee_quarters // 4
+        for nonce in range(first, first + count):
+            self._offer(sender, nonce, fee, fee // 2, "dynamic")
 
     @rule(data=st.binary(max_size=40), flip=st.integers(min_value=0, max_value=200))
     def add_garbage(self, data: bytes, flip: int) -> None:
@@ -750,9 +778,10 @@ class PoolMachine(RuleBasedStateMachine):
     def remove(self, pick: int) -> None:
         everything = [*self.pool.pending(), *self.pool.queued()]
         victim = everything[pick % len(everything)]
-        assert self.pool.remove([victim.hash]) == [victim]
+        assert victim in self.pool.remove([victim.hash])
         assert self.pool.get(victim.hash) is None
 
+    @precondition(lambda self: len(self.pool) > 0)
     @rule()
     def mine(self) -> None:
         included = self.state.mine(self.pool)
