@@ -12,6 +12,9 @@ engine instance) and with a fresh cache per batch that only has the persisted
 snapshots (a node restarted between batches), which must agree.
 
 Keys are random per run, as in geth; set CLIQUE_VECTOR_SEED to replay a failing run.
+
+Two known answers pin the seal itself: geth's ``TestSealHash`` value, and the real
+seal of Goerli's block 1 (a public Clique network).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 
 import pytest
 from eth.abc import BlockHeaderAPI
+from eth.chains.goerli import GOERLI_GENESIS_HEADER
+from eth.rlp.headers import BlockHeader
 from eth.vm.forks.london.blocks import LondonBlockHeader
 from eth_keys import keys
 from eth_typing import Address, BlockNumber, Hash32
@@ -33,8 +38,10 @@ from chain.consensus import (
     DIFF_IN_TURN,
     NONCE_AUTH,
     NONCE_DROP,
+    Snapshot,
     SnapshotCache,
     make_extra_data,
+    recover_signer,
     seal_hash,
     sign_header,
     verify_header,
@@ -220,3 +227,45 @@ def test_seal_hash_matches_geth_known_answer() -> None:
     assert seal_hash(header).hex() == (
         "bd3d1fa43fbc4c5bfcc91b179ec92e2861df3654de60468beb908ff805359e8f"
     )
+
+
+# Goerli (a public Clique network, period 15 s, epoch 30000) block 1, sealed by the
+# genesis signer. Genesis ships with py-evm; block 1's fields are public chain data.
+GOERLI_PERIOD = 15  # seconds
+GOERLI_SIGNER = bytes.fromhex("e0a2bd4258d2768837baa26a28fe71dc079f84c7")
+GOERLI_BLOCK_ONE_HASH = "8f5bab218b6bb34476f51ca588e9f4553a3a7ce5e13a66c660a5283e97e9a85a"
+EMPTY_TRIE = "56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
+
+
+def test_goerli_block_one_seal_verifies() -> None:
+    block_one = BlockHeader(
+        difficulty=2,
+        block_number=BlockNumber(1),
+        gas_limit=10_475_521,
+        timestamp=1_548_947_453,
+        coinbase=Address(b"\x00" * 20),
+        parent_hash=GOERLI_GENESIS_HEADER.hash,
+        uncles_hash=Hash32(
+            bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
+        ),
+        state_root=Hash32(
+            bytes.fromhex("5d6cded585e73c4e322c30c2f782a336316f17dd85a4863b9d838d2d4b8b3008")
+        ),
+        transaction_root=Hash32(bytes.fromhex(EMPTY_TRIE)),
+        receipt_root=Hash32(bytes.fromhex(EMPTY_TRIE)),
+        bloom=0,
+        gas_used=0,
+        extra_data=bytes.fromhex(
+            "506172697479205465636820417574686f72697479000000000000000000000"
+            "02bbf886181970654ed46e3fae0ded41ee53fec702c47431988a7ae80e6576f35"
+            "52684f069af80ba11d36327aaf846d470526e4a1c461601b2fd4ebdcdc2b734a01"
+        ),
+        mix_hash=ZERO_HASH,
+        nonce=b"\x00" * 8,
+    )
+    assert block_one.hash.hex() == GOERLI_BLOCK_ONE_HASH  # the fields are transcribed exactly
+    genesis_snapshot = Snapshot.genesis(GOERLI_GENESIS_HEADER, DEFAULT_EPOCH)
+    assert genesis_snapshot.signers == (GOERLI_SIGNER,)
+    assert recover_signer(block_one) == GOERLI_SIGNER
+    verify_header(block_one, GOERLI_GENESIS_HEADER, genesis_snapshot, GOERLI_PERIOD, DEFAULT_EPOCH)
+    assert genesis_snapshot.apply([block_one]).recents == {1: GOERLI_SIGNER}
