@@ -149,7 +149,7 @@ def run_devnet(args: argparse.Namespace) -> int:
     from node.rpc.dispatcher import Dispatcher
     from node.server import serve_until_stopped
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = _config(args)
     key = _read_key(args.authority_key) if args.authority_key else None

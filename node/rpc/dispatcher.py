@@ -202,6 +202,7 @@ class Dispatcher:
         except errors.RpcError as exc:
             return _error_response(None, exc)
         ctx = Context(self.backend, connection)
+        log.debug("-> %s %s", method.name, raw_params)
         try:
             if method.on_worker:
                 result = await self.run_async(self._execute, method, raw_params, ctx)
