@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Generic, TypeVar
 
 import rlp
@@ -247,7 +248,7 @@ class Snapshot:
     """The signer set and pending votes after block ``number``.
 
     Built by :meth:`genesis` from the genesis header and advanced by :meth:`apply`.
-    The mappings are never mutated after construction: apply returns a new snapshot.
+    The mappings are read-only views: apply returns a new snapshot.
     """
 
     epoch: int
@@ -264,6 +265,11 @@ class Snapshot:
     """Pending votes since the last checkpoint, in the order they were cast."""
     tally: Mapping[bytes, Tally] = field(default_factory=dict)
     """Address -> count of the pending votes on it."""
+
+    def __post_init__(self) -> None:
+        # Snapshots are shared through caches: make the mappings read-only views.
+        object.__setattr__(self, "recents", MappingProxyType(dict(self.recents)))
+        object.__setattr__(self, "tally", MappingProxyType(dict(self.tally)))
 
     @classmethod
     def genesis(cls, header: BlockHeaderAPI, epoch: int) -> Snapshot:

@@ -630,3 +630,12 @@ def test_random_votes_keep_the_recently_signed_window(
     cache = SnapshotCache(epoch, lookup([genesis, *accepted]))
     assert cache.snapshot(parent) == snap
     assert Snapshot.from_bytes(snap.to_bytes()) == snap
+
+
+def test_snapshot_mappings_are_read_only() -> None:
+    genesis, headers = build_chain(ADDRESSES[:3], 2)
+    snap = Snapshot.genesis(genesis, EPOCH).apply(headers)
+    with pytest.raises(TypeError):
+        snap.recents[99] = ADDRESSES[0]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        snap.tally[ADDRESSES[0]] = Tally(True, 1)  # type: ignore[index]
