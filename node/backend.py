@@ -49,6 +49,7 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 POOL_JOURNAL = "txpool.journal"  # file name inside the data directory
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
+MAX_TIMESTAMP = 2**63 - 1  # unix seconds; block timestamps are uint64, geth keeps them in int64
 
 
 def _new_id() -> str:
@@ -682,6 +683,10 @@ class Backend:
     # --- mining and the clock ---------------------------------------------------------------
 
     def mine(self, count: int, timestamp: int | None = None, interval: int | None = None) -> None:
+        if timestamp is not None:
+            self._check_time(timestamp)
+        if interval is not None:
+            self._check_time(self.head().timestamp + interval * count)
         if interval is None or count == 1:
             self.producer.mine(count, timestamp=timestamp)
             return
@@ -715,10 +720,17 @@ class Backend:
     def mine_interval_block(self) -> None:
         self.producer.tick()
 
+    def _check_time(self, timestamp: int) -> None:
+        if timestamp > MAX_TIMESTAMP:
+            raise errors.InvalidParams(f"timestamp {timestamp} is beyond the largest block "
+                                       f"timestamp ({MAX_TIMESTAMP}, unix seconds)")
+
     def increase_time(self, seconds: int) -> int:
+        self._check_time(max(self.producer.clock.now(), self.head().timestamp) + seconds)
         return self.producer.increase_time(seconds)
 
     def set_next_timestamp(self, timestamp: int) -> None:
+        self._check_time(timestamp)
         self.producer.set_next_timestamp(timestamp)
 
     def snapshot(self) -> int:
