@@ -115,10 +115,16 @@ class BlockProducer:
     # --- the clock ---------------------------------------------------------------------
 
     def increase_time(self, seconds: int) -> int:
-        """Move the clock forward; returns the total offset (as evm_increaseTime)."""
+        """Move the clock forward; returns the total offset (as evm_increaseTime).
+
+        The next block is at least ``seconds`` after the head, even when automine has
+        pushed block times ahead of the wall clock (several blocks in one second)."""
         if seconds < 0:
             raise InvalidTimestamp("time can only be increased (seconds must be >= 0)")
         self.clock.offset += int(seconds)
+        behind = self.chain.head.timestamp + int(seconds) - self.clock.now()
+        if behind > 0:
+            self.clock.offset += behind
         return self.clock.offset
 
     def set_next_timestamp(self, timestamp: int) -> None:

@@ -1,9 +1,8 @@
 """Fixtures shared by every test package.
 
-`w3` is a web3 instance on a fresh chain with the ten dev accounts funded. It is the
-single place that decides which chain the SDK and contract tests run on: sumchain
-in-process once the node's provider exists, eth-tester's py-evm backend until then.
-Tests using it must use only standard web3 calls so they run unchanged on either.
+`w3` is a web3 instance on a fresh sumchain chain, in-process (no HTTP), with the ten
+dev accounts funded. Tests using it use only standard web3 calls, so the same tests
+run unchanged against any node.
 """
 
 from __future__ import annotations
@@ -23,18 +22,17 @@ def shared_dir() -> Path:
     return SHARED
 
 
-def _eth_tester_web3(fork: str):  # pragma: no cover - replaced by sumchain in-process
-    from eth.vm.forks import CancunVM
-    from eth_tester import EthereumTester, PyEVMBackend
-    from web3 import EthereumTesterProvider, Web3
+@pytest.fixture
+def node():
+    """A fresh sumchain node in this process (Cancun, automine, ten funded dev accounts)."""
+    from chain.config import ChainConfig
+    from node.provider import InProcessNode
 
-    from chain.config import DEFAULT_MNEMONIC
-
-    backend = PyEVMBackend(vm_configuration=((0, CancunVM),), mnemonic=DEFAULT_MNEMONIC)
-    return Web3(EthereumTesterProvider(EthereumTester(backend)))
+    with InProcessNode.create(config=ChainConfig()) as running:
+        yield running
 
 
 @pytest.fixture
-def w3():
-    """A web3 on a fresh chain (Cancun) whose `eth.accounts` are the funded dev accounts."""
-    return _eth_tester_web3("cancun")
+def w3(node):
+    """A web3 on a fresh sumchain chain whose `eth.accounts` are the funded dev accounts."""
+    return node.w3

@@ -95,3 +95,12 @@ def test_rewinding_returns_dropped_transactions_to_the_pool(chain: Chain, sender
 def test_mine_refuses_absurd_counts(chain: Chain) -> None:
     with pytest.raises(ChainError, match="block count"):
         BlockProducer(chain, mode="manual").mine(0)
+
+
+def test_increase_time_is_relative_to_the_head_when_blocks_run_ahead_of_the_clock(chain: Chain) -> None:
+    producer = BlockProducer(chain, mode="manual")
+    producer.mine(20)  # twenty blocks in well under a second: each one second after its parent
+    head = chain.head.timestamp
+    producer.increase_time(100)
+    producer.mine()
+    assert chain.head.timestamp >= head + 100
