@@ -127,6 +127,8 @@ class _Filter:
     criteria: LogFilter | None = None
     next_block: int = 0
     """Logs filters: the first block number not yet reported."""
+    floor: int = 0
+    """Logs filters: the filter's own fromBlock number (may be in the future)."""
     hashes: list[str] = field(default_factory=list)
     """Block or transaction hashes seen since the last poll."""
     last_poll: float = field(default_factory=time.monotonic)
@@ -156,7 +158,8 @@ class Filters:
         if criteria.block_hash is not None:
             raise errors.InvalidParams("filter: eth_newFilter takes no blockHash (use eth_getLogs)")
         start = self.backend.range_start(criteria)
-        return self._install(_Filter("logs", criteria, next_block=start))
+        floor = criteria.from_block.number if criteria.from_block is not None else None
+        return self._install(_Filter("logs", criteria, next_block=start, floor=floor or 0))
 
     def new_block_filter(self) -> str:
         return self._install(_Filter("blocks"))
@@ -181,8 +184,9 @@ class Filters:
         head = self.backend.head().block_number
         end = head
         if entry.criteria.to_block is not None:
-            end = min(end, self.backend.header(entry.criteria.to_block).block_number)
-        start = min(entry.next_block, head + 1)  # after a rewind, continue from the new head
+            end = min(end, self.backend.resolve_number(entry.criteria.to_block, head))
+        # after a rewind, continue from the new head, but never before the filter's fromBlock
+        start = max(entry.floor, min(entry.next_block, head + 1))
         if start > end:
             entry.next_block = start
             return []
@@ -614,9 +618,11 @@ class Backend:
             return self.head().block_number + 1 if criteria.to_block is None else 0
         if criteria.from_block.tag in ("latest", "pending", "safe", "finalized"):
             return self.head().block_number + 1  # as geth: only blocks after installation
+        if criteria.from_block.number is not None:
+            return criteria.from_block.number  # a future block is fine: nothing until it comes
         return self.header(criteria.from_block).block_number
 
-    def _resolve_number(self, block: BlockId | None, default: int) -> int:
+    def resolve_number(self, block: BlockId | None, default: int) -> int:
         if block is None:
             return default
         if block.number is not None:
@@ -643,8 +649,8 @@ class Backend:
             return [log_json(entry, header.timestamp) for info in self.chain.receipts(header)
                     for entry in info.logs if matches(entry, criteria)]
         head = self.head().block_number
-        start = self._resolve_number(criteria.from_block, head)
-        end = self._resolve_number(criteria.to_block, head)
+        start = self.resolve_number(criteria.from_block, head)
+        end = self.resolve_number(criteria.to_block, head)
         if start > end:
             raise errors.InvalidParams(f"filter: fromBlock {start} is after toBlock {end}")
         if start > head:
