@@ -441,6 +441,8 @@ class TxPool:
         self._by_sender: dict[bytes, dict[int, PooledTransaction]] = {}
         #: Account nonce per sender as of the last reset (or the sender's last add).
         self._account_nonce: dict[bytes, int] = {}
+        #: Length of each sender's pending run, kept current by ``_refresh``.
+        self._pending_length: dict[bytes, int] = {}
         self._subscribers: list[Callable[[PooledTransaction], None]] = []
         self._restoring = False
         #: Transactions dropped because they were no longer valid when read back from
@@ -463,13 +465,13 @@ class TxPool:
         replacement bump, pool limits. Nothing changes if any rule refuses.
         """
         with self._lock:
-            entry, replaced, evicted = self._validate(bytes(raw))
+            entry, replaced, evicted, account_nonce = self._validate(bytes(raw))
             before = self._pending_hashes(entry.sender)
             for victim in evicted:
                 self._discard(victim)
             if replaced is not None:
                 self._discard(replaced)
-            self._insert(entry)
+            self._insert(entry, account_nonce)
             after = self._pending_run(entry.sender)
             newly_pending = [tx for tx in after if tx.hash not in before]
             if self.journal is not None and not self._restoring:
@@ -484,8 +486,12 @@ class TxPool:
 
     def _validate(
         self, raw: bytes
-    ) -> tuple[PooledTransaction, PooledTransaction | None, list[PooledTransaction]]:
-        """Apply every rule to ``raw``; return the entry, what it replaces, what it evicts."""
+    ) -> tuple[PooledTransaction, PooledTransaction | None, list[PooledTransaction], int]:
+        """Apply every rule to ``raw``.
+
+        Return the entry, what it replaces, what it evicts, and the sender's account
+        nonce at the head.
+        """
         limits = self.limits
         state = self.state
 
@@ -600,7 +606,7 @@ class TxPool:
             arrival=next(self._arrivals),
         )
         evicted = [] if replaced is not None else self._make_room(entry, account_nonce)
-        return entry, replaced, evicted
+        return entry, replaced, evicted, account_nonce
 
     def _decode(self, raw: bytes) -> SignedTransactionAPI:
         try:
@@ -793,6 +799,7 @@ class TxPool:
                 account_nonce = self.state.nonce(sender)
                 balance = self.state.balance(sender)
                 self._account_nonce[sender] = account_nonce
+                self._refresh(sender)
                 for tx in list(self._by_sender[sender].values()):
                     if tx.nonce < account_nonce or tx.cost > balance:
                         dropped.append(tx)
@@ -843,6 +850,7 @@ class TxPool:
             self._by_hash.clear()
             self._by_sender.clear()
             self._account_nonce.clear()
+            self._pending_length.clear()
             if self.journal is not None:
                 self.journal.rewrite([])
 
@@ -897,11 +905,10 @@ class TxPool:
             dropped.append(victim)
         return dropped
 
-    def _insert(self, entry: PooledTransaction) -> None:
+    def _insert(self, entry: PooledTransaction, account_nonce: int) -> None:
         self._by_hash[entry.hash] = entry
         own = self._by_sender.setdefault(entry.sender, {})
         own[entry.nonce] = entry
-        account_nonce = self.state.nonce(entry.sender)
         if account_nonce != self._account_nonce.get(entry.sender):
             # First transaction of this sender, or the head moved without a reset: take
             # the head's nonce and forget what it has mined for this sender.
@@ -910,6 +917,7 @@ class TxPool:
                 self._discard(stale)
                 if self.journal is not None and not self._restoring:
                     self.journal.remove([stale.hash])
+        self._refresh(entry.sender)
 
     def _discard(self, tx: PooledTransaction) -> None:
         del self._by_hash[tx.hash]
@@ -918,6 +926,15 @@ class TxPool:
         if not own:
             del self._by_sender[tx.sender]
             self._account_nonce.pop(tx.sender, None)
+        self._refresh(tx.sender)
+
+    def _refresh(self, sender: bytes) -> None:
+        """Recount the length of ``sender``'s pending run after its transactions changed."""
+        own = self._by_sender.get(sender)
+        if own is None:
+            self._pending_length.pop(sender, None)
+        else:
+            self._pending_length[sender] = _run_length(own, self._base_nonce(sender))
 
     def _base_nonce(self, sender: bytes) -> int:
         return self._account_nonce.get(sender, 0)
@@ -946,7 +963,7 @@ class TxPool:
         return [tx for sender in self._by_sender for tx in self._pending_run(sender)]
 
     def _pending_count(self) -> int:
-        return sum(len(self._pending_run(sender)) for sender in self._by_sender)
+        return sum(self._pending_length.values())
 
     def _queued_count(self) -> int:
         return len(self._by_hash) - self._pending_count()

@@ -89,9 +89,13 @@ class MiningChainState:
     def __init__(self, chain: MiningChain) -> None:
         self.chain = chain
         self.chain_id = chain.chain_id
+        self._cached: tuple[bytes, Any] | None = None  # (head hash, state at head)
 
     def _head_state(self) -> Any:
-        return self.chain.get_vm(self.chain.get_canonical_head()).state
+        head = self.chain.get_canonical_head()
+        if self._cached is None or self._cached[0] != head.hash:
+            self._cached = (head.hash, self.chain.get_vm(head).state)
+        return self._cached[1]
 
     def nonce(self, address: bytes) -> int:
         return self._head_state().get_nonce(address)
