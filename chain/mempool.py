@@ -873,7 +873,13 @@ class TxPool:
     # --- internals ----------------------------------------------------------------------
 
     def _restore(self, journal: Journal) -> None:
-        raws = journal.load()
+        """Re-add the journal's transactions, lowest nonce first, dropping invalid ones.
+
+        Nonce order (stable, so a sender's replacements keep their place) means a
+        replaced low nonce, journaled last, cannot leave its sender's later
+        transactions queued beyond the queue limits while the pool fills.
+        """
+        raws = sorted(journal.load(), key=self._nonce_for_sorting)
         self._restoring = True
         try:
             for raw in raws:
@@ -885,6 +891,12 @@ class TxPool:
         finally:
             self._restoring = False
         journal.rewrite([tx.raw for tx in sorted(self._by_hash.values(), key=lambda t: t.arrival)])
+
+    def _nonce_for_sorting(self, raw: bytes) -> int:
+        try:
+            return int(self._decode(raw).nonce)
+        except InvalidTransaction:
+            return 0  # refused again, with its reason, when it is re-added
 
     def _truncate_queues(self) -> list[PooledTransaction]:
         """Drop queued transactions beyond the queue limits; return them."""

@@ -8,6 +8,7 @@ py-evm and seals a block.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -518,6 +519,30 @@ def test_subscriber_errors_do_not_break_the_pool(pool: TxPool) -> None:
     assert len(pool) == 2
 
 
+def test_concurrent_adds_and_reads_keep_the_pool_consistent(pool: TxPool) -> None:
+    per_sender = 15
+    batches = {key: [sign(key, n) for n in range(per_sender)] for key in FUNDED}
+    errors: list[BaseException] = []
+
+    def submit(raws: list[bytes]) -> None:
+        try:
+            for raw in raws:
+                pool.add(raw)
+                pool.pending()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit, args=(raws,)) for raws in batches.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert pool.status() == {"pending": per_sender * len(FUNDED), "queued": 0}
+    for key in FUNDED:
+        assert pool.pending_nonce(address(key)) == per_sender
+
+
 # --- limits and eviction ---------------------------------------------------------------------
 
 
@@ -575,6 +600,23 @@ def test_pending_transactions_survive_a_restart_with_a_file_journal(
     expected = {tx.hash for tx in [kept[0], kept[1], queued, replacement]}
     assert {tx.hash for tx in [*restarted.pending(), *restarted.queued()]} == expected
     assert restarted.status() == {"pending": 3, "queued": 1}
+
+
+def test_restart_keeps_a_run_whose_first_nonce_was_replaced(state: MiningChainState) -> None:
+    journal = MemoryJournal()
+    limits = PoolLimits(account_queue=1)
+    pool = TxPool(state, limits, journal=journal)
+    run = [pool.add(sign(ALICE, n)) for n in range(3)]
+    replacement = pool.add(sign(ALICE, 0, fee=3 * GWEI, tip=2 * GWEI))
+    # The journal now lists nonces 1, 2, 0: re-added in that order, 1 and 2 would queue
+    # past account_queue. The pool restores in nonce order instead.
+    restarted = TxPool(state, limits, journal=journal)
+    assert [tx.hash for tx in restarted.pending()] == [
+        replacement.hash,
+        run[1].hash,
+        run[2].hash,
+    ]
+    assert restarted.restore_dropped == 0
 
 
 def test_journal_ignores_a_torn_trailing_record(state: MiningChainState, tmp_path: Path) -> None:
