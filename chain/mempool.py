@@ -13,6 +13,8 @@ both its fee cap and its tip are at least ``price_bump_percent`` higher. Limits 
 the pool; when one is reached, a new transaction may push out the cheapest transaction
 of *another* sender (always the last nonce of that sender, so no gap is opened), or is
 refused with ``PoolFull``. A refused transaction never changes what the pool holds.
+When a drop opens a gap (``reset``, ``remove``) and the queue overflows, the farthest
+and then the cheapest queued transactions are dropped.
 
 The pool's view of account nonces and balances is the head as of the last
 ``reset()``; the node calls ``reset()`` after every new head and ``reinject()`` after a
@@ -705,9 +707,10 @@ class TxPool:
 
         Each sender's transactions come in nonce order, contiguous from its account
         nonce; across senders, the next transaction with the highest effective tip at
-        the next block's base fee goes first, ties to the earliest arrival. Transactions
-        whose fee cap has fallen below the base fee come last (negative tip): a block
-        builder should skip them and the rest of their sender's run.
+        the next block's base fee goes first, ties to the earliest arrival. A transaction
+        whose fee cap has fallen below the base fee has a negative tip, so it sorts
+        after every payable one: a block builder should skip it and the rest of its
+        sender's run.
         """
         with self._lock:
             base_fee = self.state.next_base_fee()
