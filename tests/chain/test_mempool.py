@@ -661,6 +661,48 @@ def test_journal_with_a_corrupted_record_keeps_the_records_before_it(tmp_path: P
     assert FileJournal(path).load() == [first]
 
 
+JOURNAL_RAWS = [sign(ALICE, n) for n in range(6)]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    operations=st.lists(
+        st.tuples(st.booleans(), st.integers(min_value=0, max_value=len(JOURNAL_RAWS) - 1)),
+        max_size=12,
+    ),
+    cut_fraction=st.floats(min_value=0, max_value=1),
+)
+def test_journal_cut_at_any_byte_loads_the_records_before_the_cut(
+    tmp_path: Path, operations: list[tuple[bool, int]], cut_fraction: float
+) -> None:
+    path = tmp_path / f"journal-{abs(hash((tuple(operations), cut_fraction)))}"
+    journal = FileJournal(path)
+    model: dict[bytes, bytes] = {}
+    checkpoints = [(path.stat().st_size, [])]  # (file size, live raws) after each step
+    for is_add, index in operations:
+        raw = JOURNAL_RAWS[index]
+        if is_add:
+            journal.add(keccak(raw), raw)
+            model[keccak(raw)] = raw
+        else:
+            journal.remove([keccak(raw)])
+            model.pop(keccak(raw), None)
+        checkpoints.append((path.stat().st_size, list(model.values())))
+    journal.close()
+    size = path.stat().st_size
+    cut = int(size * cut_fraction)
+    path.write_bytes(path.read_bytes()[:cut])
+    expected = [live for end, live in checkpoints if end <= cut]
+    reopened = FileJournal(path)
+    assert reopened.load() == (expected[-1] if expected else [])
+    # Whatever was cut, the journal appends cleanly afterwards.
+    reopened.add(keccak(JOURNAL_RAWS[0]), JOURNAL_RAWS[0])
+    reopened.close()
+    assert JOURNAL_RAWS[0] in FileJournal(path).load()
+
+
 def test_journal_refuses_a_foreign_file(tmp_path: Path) -> None:
     from chain.errors import DataDirError
 
