@@ -53,7 +53,7 @@ from typing import Any, Protocol
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth_keys.exceptions import BadSignature
-from eth_utils import ValidationError, keccak
+from eth_utils import ValidationError, keccak, to_checksum_address
 
 from chain.errors import (
     AlreadyKnown,
@@ -555,7 +555,7 @@ class TxPool:
         account_nonce = state.nonce(sender)
         if tx.nonce < account_nonce:
             raise NonceTooLow(
-                f"nonce too low: account {_hex(sender)} has nonce {account_nonce}, "
+                f"nonce too low: account {_address(sender)} has nonce {account_nonce}, "
                 f"transaction has {tx.nonce}"
             )
 
@@ -563,7 +563,7 @@ class TxPool:
         missing = tx.nonce - next_nonce
         if missing > limits.max_nonce_gap:
             raise NonceGap(
-                f"nonce too far ahead: account {_hex(sender)} would next use nonce "
+                f"nonce too far ahead: account {_address(sender)} would next use nonce "
                 f"{next_nonce}, transaction has {tx.nonce}; at most "
                 f"{limits.max_nonce_gap} nonces may be missing"
             )
@@ -572,7 +572,7 @@ class TxPool:
         cost = tx.value + tx.gas * max_fee
         if balance < cost:
             raise InsufficientFunds(
-                f"insufficient funds: account {_hex(sender)} has {balance} wei, transaction "
+                f"insufficient funds: account {_address(sender)} has {balance} wei, transaction "
                 f"may cost {cost} wei (value {tx.value} + gas {tx.gas} * max fee {max_fee})"
             )
 
@@ -587,7 +587,7 @@ class TxPool:
             bump = PERCENT + limits.price_bump_percent
             raise ReplacementUnderpriced(
                 f"replacement transaction underpriced: to replace nonce {tx.nonce} of "
-                f"{_hex(sender)} both fees must rise by {limits.price_bump_percent}% "
+                f"{_address(sender)} both fees must rise by {limits.price_bump_percent}% "
                 f"(max fee >= {_ceil_div(replaced.max_fee * bump, PERCENT)} wei, tip >= "
                 f"{_ceil_div(replaced.max_priority_fee * bump, PERCENT)} wei); got max fee "
                 f"{max_fee} wei, tip {max_priority_fee} wei"
@@ -651,7 +651,7 @@ class TxPool:
         own_queued = len(own) - run_before
         if own_queued >= limits.account_queue:
             raise PoolFull(
-                f"account {_hex(sender)} already has {own_queued} queued transactions, the "
+                f"account {_address(sender)} already has {own_queued} queued transactions, the "
                 f"most one account may hold; send the missing nonce {base + run_before} first"
             )
         excess = self._queued_count() + 1 - limits.global_queue
@@ -1047,6 +1047,10 @@ def _pays_more(new: PooledTransaction, old: PooledTransaction) -> bool:
 
 def _ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
+
+
+def _address(address: bytes) -> str:
+    return str(to_checksum_address(address))
 
 
 def _hex(data: bytes) -> str:
