@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -187,12 +188,26 @@ def run_devnet(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_devnet]  # type: ignore[type-arg]
 
 
+def _command_modules() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """``add`` of every module in ``node.commands``, in name order."""
+    import importlib
+    import pkgutil
+
+    import node.commands
+
+    adders = []
+    for info in sorted(pkgutil.iter_modules(node.commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"node.commands.{info.name}")
+        adders.append(module.add)
+    return adders
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sumchain", description="A proof-of-authority Ethereum devnet "
                      "for Sharing Updatable Models.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for add in SUBCOMMANDS:
+    for add in [*SUBCOMMANDS, *_command_modules()]:
         add(subparsers)
     return parser
 
@@ -207,6 +222,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        from vm_contracts.errors import VmContractsError
+
+        if isinstance(exc, VmContractsError):
+            print(f"sumchain {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if os.environ.get("SUMCHAIN_DEBUG"):
+            raise
+        print(f"sumchain {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(set SUMCHAIN_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
