@@ -296,6 +296,8 @@ class Backend:
         }
         self.filters = Filters(self)
         self.subscriptions = Subscriptions()
+        self.dispatcher: Any = None
+        """The one Dispatcher (and so the one worker thread) serving this backend."""
         self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
         chain.on_block(self._on_block)
         if chain.pool is not None:
@@ -311,17 +313,21 @@ class Backend:
         """
         chain = Chain.open(config, data_dir=data_dir, signer_key=signer_key)
         try:
-            if chain.pool is None:
-                journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
-                chain.pool = TxPool(chain, journal=journal)
-            if block_time is None:
-                block_time = float(chain.config.block_period)
-            mode = "interval" if block_time > 0 else "automine"
-            producer = BlockProducer(chain, mode=mode, interval=block_time)
+            return cls.from_chain(chain, block_time)
         except BaseException:
             chain.close()
             raise
-        return cls(chain, producer)
+
+    @classmethod
+    def from_chain(cls, chain: Chain, block_time: float | None = None) -> Backend:
+        """Serve an already open chain; gives it a pool if it has none."""
+        if chain.pool is None:
+            journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
+            chain.pool = TxPool(chain, journal=journal)
+        if block_time is None:
+            block_time = float(chain.config.block_period)
+        mode = "interval" if block_time > 0 else "automine"
+        return cls(chain, BlockProducer(chain, mode=mode, interval=block_time))
 
     def close(self) -> None:
         journal = getattr(self.chain.pool, "journal", None)

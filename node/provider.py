@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.providers import BaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from chain.chain import Chain
 from chain.config import ChainConfig
 from node.backend import Backend
 from node.rpc.dispatcher import Dispatcher
@@ -40,15 +41,19 @@ def poa_web3(provider: BaseProvider) -> Web3:
 class SumchainProvider(BaseProvider):
     """A provider whose requests run in this process on a :class:`Dispatcher`.
 
-    Accepts a :class:`Dispatcher`, an :class:`InProcessNode` or a :class:`Backend`.
+    Accepts a :class:`Dispatcher`, an :class:`InProcessNode`, a :class:`Backend` or an
+    open :class:`chain.chain.Chain` (served from then on by one worker thread; do not
+    call the chain directly from other threads while the provider is in use).
     """
 
-    def __init__(self, node: Dispatcher | InProcessNode | Backend) -> None:
+    def __init__(self, node: Dispatcher | InProcessNode | Backend | Chain) -> None:
         super().__init__()
         if isinstance(node, InProcessNode):
             node = node.dispatcher
+        elif isinstance(node, Chain):
+            node = Dispatcher(Backend.from_chain(node))
         elif isinstance(node, Backend):
-            node = Dispatcher(node)
+            node = node.dispatcher or Dispatcher(node)
         self.dispatcher: Dispatcher = node
         self._ids = itertools.count()
 
@@ -78,9 +83,8 @@ class InProcessNode:
     def create(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
                signer_key: bytes | None = None, block_time: float | None = None) -> InProcessNode:
         """A node on a new in-memory chain (or the chain in ``data_dir``)."""
-        dispatcher_free = Backend.open(config, data_dir=data_dir, signer_key=signer_key,
-                                       block_time=block_time)
-        return cls(dispatcher_free)
+        return cls(Backend.open(config, data_dir=data_dir, signer_key=signer_key,
+                                block_time=block_time))
 
     def _interval_mining(self) -> None:
         while not self._stop.wait(INTERVAL_POLL):

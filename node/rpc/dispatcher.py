@@ -93,7 +93,11 @@ class Dispatcher:
 
     def __init__(self, backend: Backend) -> None:
         load_namespaces()
+        if getattr(backend, "dispatcher", None) is not None:
+            raise RuntimeError("this backend already has a dispatcher (and its worker thread); "
+                               "reuse backend.dispatcher")
         self.backend = backend
+        backend.dispatcher = self
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sumchain-chain")
         self._worker_thread: threading.Thread | None = None
         self.worker.submit(self._remember_thread).result()

@@ -133,3 +133,20 @@ def test_log_filters_follow_a_revert(in_process) -> None:
 @pytest.mark.parametrize("tag", ["earliest", "latest", "pending", "safe", "finalized"])
 def test_every_tag_reads_state_in_process(in_process, tag) -> None:
     assert int(rpc(in_process, "eth_getBalance", DEV_ADDRESS, tag), 16) == 10_000 * 10**18
+
+
+def test_provider_wraps_an_open_chain() -> None:
+    from chain.chain import Chain
+    from node.provider import poa_web3
+
+    chain = Chain.open(ChainConfig(chain_id=99))
+    provider = SumchainProvider(chain)
+    w3 = poa_web3(provider)
+    try:
+        tx_hash = w3.eth.send_transaction({"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": 3})
+        assert w3.eth.get_transaction_receipt(tx_hash).status == 1
+        assert w3.eth.chain_id == 99
+        assert SumchainProvider(provider.dispatcher.backend).dispatcher is provider.dispatcher
+    finally:
+        provider.dispatcher.run_sync(chain.close)
+        provider.dispatcher.close()
