@@ -139,6 +139,18 @@ def eth_estimateGas(ctx: Context, request: p.TxRequest, block: p.BlockId,
     return fmt.qty(ctx.backend.estimate_gas(request, block, overrides))
 
 
+def _slot_list(value: Any, what: str) -> list[int]:
+    if not isinstance(value, list):
+        raise InvalidParams(f"{what}: expected a list of storage keys")
+    return [p.storage_slot(item, what) for item in value]
+
+
+@rpc("eth_getProof", p.Param("address", p.address), p.Param("storageKeys", _slot_list),
+     p.optional("block", p.block_id, LATEST))
+def eth_getProof(ctx: Context, account: bytes, slots: list[int], block: p.BlockId) -> dict[str, Any]:
+    return ctx.backend.proof(account, slots, block)
+
+
 # --- transactions -----------------------------------------------------------------------------
 
 

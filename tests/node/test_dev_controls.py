@@ -150,3 +150,20 @@ def test_provider_wraps_an_open_chain() -> None:
     finally:
         provider.dispatcher.run_sync(chain.close)
         provider.dispatcher.close()
+
+
+def test_get_proof_verifies_against_the_state_root(in_process, check_result) -> None:
+    import rlp
+    from eth.rlp.accounts import Account as AccountRlp
+    from eth_utils import keccak
+    from trie import HexaryTrie
+
+    send(in_process, 77)
+    proof = rpc(in_process, "eth_getProof", OTHER_ADDRESS, ["0x0"], "latest")
+    check_result("eth_getProof", proof)
+    root = bytes.fromhex(rpc(in_process, "eth_getBlockByNumber", "latest", False)["stateRoot"][2:])
+    nodes = [rlp.decode(bytes.fromhex(node[2:])) for node in proof["accountProof"]]
+    encoded = HexaryTrie.get_from_proof(root, keccak(bytes.fromhex(OTHER_ADDRESS[2:])), nodes)
+    account = rlp.decode(encoded, sedes=AccountRlp)
+    assert account.balance == int(proof["balance"], 16) == 10_000 * 10**18 + 77
+    assert proof["storageProof"][0]["value"] == "0x0"

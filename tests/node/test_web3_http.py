@@ -186,7 +186,7 @@ def test_every_result_matches_the_spec_schema(devnet, w3, counter, check_result)
         ("txpool_status", []), ("txpool_content", []), ("txpool_contentFrom", [DEV_ADDRESS]),
         ("debug_getRawBlock", [number]), ("debug_getRawHeader", [number]),
         ("debug_getRawTransaction", [tx]), ("debug_getRawReceipts", [number]),
-        ("net_version", []),
+        ("net_version", []), ("eth_getProof", [counter.address, ["0x0"], number]),
     ]
     for method, params in checks:
         result = devnet.rpc(method, *params)
@@ -217,3 +217,17 @@ def test_every_block_tag_is_accepted_by_state_methods(devnet) -> None:
         devnet.rpc("debug_getRawBlock", tag)
         devnet.rpc("eth_getBlockReceipts", tag)
         devnet.rpc("eth_feeHistory", "0x1", tag, [])
+
+
+def test_storage_proof_holds_the_slot_value(devnet, counter) -> None:
+    import rlp
+    from eth_utils import keccak
+    from trie import HexaryTrie
+
+    proof = devnet.rpc("eth_getProof", counter.address, ["0x0"], "latest")
+    entry = proof["storageProof"][0]
+    assert int(entry["value"], 16) == counter.functions.count().call() > 0
+    nodes = [rlp.decode(bytes.fromhex(node[2:])) for node in entry["proof"]]
+    stored = HexaryTrie.get_from_proof(bytes.fromhex(proof["storageHash"][2:]),
+                                       keccak((0).to_bytes(32, "big")), nodes)
+    assert rlp.decode(stored, sedes=rlp.sedes.big_endian_int) == int(entry["value"], 16)
