@@ -22,9 +22,10 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from eth_typing import Address
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
-from chain.chain import CallReverted, CallResult, Chain, LogInfo, ReceiptInfo
+from chain.chain import CallResult, CallReverted, Chain, LogInfo, ReceiptInfo
 from chain.config import ChainConfig
 from chain.errors import ChainError, UnknownBlock
 from chain.mempool import FileJournal, TxPool
@@ -144,7 +145,9 @@ class Filters:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for filter_id in [k for k, f in self.installed.items() if now - f.last_poll > FILTER_TIMEOUT]:
+        for filter_id in [
+            k for k, f in self.installed.items() if now - f.last_poll > FILTER_TIMEOUT
+        ]:
             del self.installed[filter_id]
 
     def _install(self, entry: _Filter) -> str:
@@ -182,7 +185,7 @@ class Filters:
             out, entry.hashes = entry.hashes, []
             return out
         assert entry.criteria is not None
-        head = self.backend.head().block_number
+        head = int(self.backend.head().block_number)
         end = head
         if entry.criteria.to_block is not None:
             end = min(end, self.backend.resolve_number(entry.criteria.to_block, head))
@@ -232,12 +235,15 @@ class Subscriptions:
     def __init__(self) -> None:
         self.active: dict[str, _Subscription] = {}
 
-    def subscribe(self, connection: Connection, kind: str, criteria: LogFilter | None,
-                  full: bool) -> str:
+    def subscribe(
+        self, connection: Connection, kind: str, criteria: LogFilter | None, full: bool
+    ) -> str:
         mine = sum(1 for s in self.active.values() if s.connection is connection)
         if mine >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             raise errors.LimitExceeded(
-                f"too many subscriptions on this connection (at most {MAX_SUBSCRIPTIONS_PER_CONNECTION})")
+                "too many subscriptions on this connection "
+                f"(at most {MAX_SUBSCRIPTIONS_PER_CONNECTION})"
+            )
         sub_id = _new_id()
         self.active[sub_id] = _Subscription(connection, kind, criteria, full)
         return sub_id
@@ -254,8 +260,13 @@ class Subscriptions:
             del self.active[sub_id]
 
     def _send(self, sub_id: str, sub: _Subscription, result: Any) -> None:
-        sub.connection.notify({"jsonrpc": "2.0", "method": "eth_subscription",
-                               "params": {"subscription": sub_id, "result": result}})
+        sub.connection.notify(
+            {
+                "jsonrpc": "2.0",
+                "method": "eth_subscription",
+                "params": {"subscription": sub_id, "result": result},
+            }
+        )
 
     def on_block(self, block: BlockAPI, logs: list[LogInfo]) -> None:
         if not self.active:
@@ -305,8 +316,13 @@ class Backend:
             chain.pool.subscribe(self._on_pending)
 
     @classmethod
-    def open(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
-             signer_key: bytes | None = None, block_time: float | None = None) -> Backend:
+    def open(
+        cls,
+        config: ChainConfig | None = None,
+        data_dir: str | Path | None = None,
+        signer_key: bytes | None = None,
+        block_time: float | None = None,
+    ) -> Backend:
         """Open (or create) the chain, its pool (journalled in ``data_dir``) and producer.
 
         ``block_time`` > 0 mines a block every that many seconds; 0 automines; None
@@ -324,7 +340,7 @@ class Backend:
         """Serve an already open chain; gives it a pool if it has none."""
         if chain.pool is None:
             journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
-            chain.pool = TxPool(chain, journal=journal)
+            chain.pool = TxPool(chain, journal=journal)  # type: ignore[arg-type]  # Chain is a PoolState
         if block_time is None:
             block_time = float(chain.config.block_period)
         mode = "interval" if block_time > 0 else "automine"
@@ -342,7 +358,8 @@ class Backend:
 
     @property
     def pool(self) -> TxPool:
-        return self.chain.pool  # type: ignore[no-any-return]
+        assert self.chain.pool is not None, "Backend.from_chain gives every chain a pool"
+        return self.chain.pool
 
     def on_block(self, callback: Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]) -> None:
         """Call ``callback(block, receipts)`` on the worker thread after every new block."""
@@ -397,7 +414,7 @@ class Backend:
     def nonce(self, account: bytes, block: BlockId) -> int:
         if block.tag == "pending":
             return self.pool.pending_nonce(account)
-        return self.state(block).get_nonce(account)
+        return self.state(block).get_nonce(Address(account))
 
     def coinbase(self) -> bytes:
         return self.chain.signer or b"\0" * 20
@@ -414,14 +431,15 @@ class Backend:
     def blob_base_fee(self) -> int:
         if not self.config.fork_at_least("cancun"):
             raise errors.MethodNotSupported("blobs need the Cancun fork")
-        from eth.vm.forks.cancun.state import fake_exponential
         from eth.vm.forks.cancun.constants import BLOB_BASE_FEE_UPDATE_FRACTION
+        from eth.vm.forks.cancun.state import fake_exponential
 
         excess = getattr(self.head(), "excess_blob_gas", 0) or 0
         return int(fake_exponential(MIN_BLOB_BASE_FEE, excess, BLOB_BASE_FEE_UPDATE_FRACTION))
 
-    def fee_history(self, count: int, newest: BlockId, percentiles: list[float] | None
-                    ) -> dict[str, Any]:
+    def fee_history(
+        self, count: int, newest: BlockId, percentiles: list[float] | None
+    ) -> dict[str, Any]:
         last = self.header(newest).block_number
         first = max(0, last - count + 1)
         base_fees: list[str] = []
@@ -440,8 +458,11 @@ class Backend:
 
             next_base = calculate_expected_base_fee_per_gas(header)
         base_fees.append(fmt.qty(next_base))
-        out: dict[str, Any] = {"oldestBlock": fmt.qty(first), "baseFeePerGas": base_fees,
-                               "gasUsedRatio": ratios}
+        out: dict[str, Any] = {
+            "oldestBlock": fmt.qty(first),
+            "baseFeePerGas": base_fees,
+            "gasUsedRatio": ratios,
+        }
         if self.config.fork_at_least("cancun"):
             out["baseFeePerBlobGas"] = [fmt.qty(MIN_BLOB_BASE_FEE)] * len(base_fees)
             out["blobGasUsedRatio"] = [0.0] * len(ratios)
@@ -475,21 +496,32 @@ class Backend:
 
     @staticmethod
     def _call_dict(request: TxRequest) -> dict[str, Any]:
-        return {"from": request.sender, "to": request.to, "gas": request.gas,
-                "value": request.value, "data": request.data or b""}
+        return {
+            "from": request.sender,
+            "to": request.to,
+            "gas": request.gas,
+            "value": request.value,
+            "data": request.data or b"",
+        }
 
     @staticmethod
     def _overrides(overrides: dict[bytes, AccountOverride] | None) -> dict[bytes, dict[str, Any]]:
         out: dict[bytes, dict[str, Any]] = {}
         for account, change in (overrides or {}).items():
-            entry: dict[str, Any] = {"balance": change.balance, "nonce": change.nonce,
-                                     "code": change.code}
+            entry: dict[str, Any] = {
+                "balance": change.balance,
+                "nonce": change.nonce,
+                "code": change.code,
+            }
             if change.state is not None:
-                entry["state"] = {k.to_bytes(32, "big"): v.to_bytes(32, "big")
-                                  for k, v in change.state.items()}
+                entry["state"] = {
+                    k.to_bytes(32, "big"): v.to_bytes(32, "big") for k, v in change.state.items()
+                }
             if change.state_diff:
-                entry["stateDiff"] = {k.to_bytes(32, "big"): v.to_bytes(32, "big")
-                                      for k, v in change.state_diff.items()}
+                entry["stateDiff"] = {
+                    k.to_bytes(32, "big"): v.to_bytes(32, "big")
+                    for k, v in change.state_diff.items()
+                }
             out[account] = entry
         return out
 
@@ -504,8 +536,9 @@ class Backend:
             raise errors.ExecutionReverted(data, revert_reason(data))
         raise errors.ServerError(result.error or "execution failed")
 
-    def call(self, request: TxRequest, block: BlockId,
-             overrides: dict[bytes, AccountOverride] | None) -> bytes:
+    def call(
+        self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
+    ) -> bytes:
         self._check_gas(request)
         header = self.header(block)
         try:
@@ -516,12 +549,15 @@ class Backend:
             self._raise_failed(result)
         return bytes(result.output)
 
-    def estimate_gas(self, request: TxRequest, block: BlockId,
-                     overrides: dict[bytes, AccountOverride] | None) -> int:
+    def estimate_gas(
+        self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
+    ) -> int:
         self._check_gas(request)
         header = self.header(block)
         try:
-            return self.chain.estimate_gas(self._call_dict(request), header, self._overrides(overrides))
+            return self.chain.estimate_gas(
+                self._call_dict(request), header, self._overrides(overrides)
+            )
         except CallReverted as exc:
             self._raise_failed(exc.result)
             raise  # unreachable: _raise_failed always raises
@@ -540,8 +576,10 @@ class Backend:
             raise errors.InvalidParams("transaction: from is required")
         key = self.accounts.get(account)
         if key is None:
-            raise errors.ServerError(f"unknown account {to_checksum_address(account)} "
-                                     "(this node signs only for its dev accounts)")
+            raise errors.ServerError(
+                f"unknown account {to_checksum_address(account)} "
+                "(this node signs only for its dev accounts)"
+            )
         return key
 
     def sign_transaction(self, request: TxRequest) -> bytes:
@@ -549,7 +587,9 @@ class Backend:
         assert request.sender is not None
         tx: dict[str, Any] = {
             "chainId": self.config.chain_id if request.chain_id is None else request.chain_id,
-            "nonce": self.pool.pending_nonce(request.sender) if request.nonce is None else request.nonce,
+            "nonce": self.pool.pending_nonce(request.sender)
+            if request.nonce is None
+            else request.nonce,
             "value": request.value or 0,
             "data": request.data or b"",
         }
@@ -558,25 +598,35 @@ class Backend:
         london = self.config.fork_at_least("london")
         legacy = request.gas_price is not None or not london or request.type in (0, 1)
         if legacy:
-            tx["gasPrice"] = request.gas_price if request.gas_price is not None else self.gas_price()
+            tx["gasPrice"] = (
+                request.gas_price if request.gas_price is not None else self.gas_price()
+            )
             if request.access_list is not None or request.type == 1:
                 tx["type"] = 1
         else:
-            tip = (request.max_priority_fee_per_gas if request.max_priority_fee_per_gas is not None
-                   else self.suggested_tip())
+            tip = (
+                request.max_priority_fee_per_gas
+                if request.max_priority_fee_per_gas is not None
+                else self.suggested_tip()
+            )
             base_fee = self.chain.next_base_fee() or 0
-            max_fee = (request.max_fee_per_gas if request.max_fee_per_gas is not None
-                       else 2 * base_fee + tip)
+            max_fee = (
+                request.max_fee_per_gas
+                if request.max_fee_per_gas is not None
+                else 2 * base_fee + tip
+            )
             tx.update(type=2, maxFeePerGas=max_fee, maxPriorityFeePerGas=min(tip, max_fee))
         if request.access_list is not None:
-            tx["accessList"] = [{"address": to_checksum_address(a),
-                                 "storageKeys": [fmt.word(s) for s in slots]}
-                                for a, slots in request.access_list]
+            tx["accessList"] = [
+                {"address": to_checksum_address(a), "storageKeys": [fmt.word(s) for s in slots]}
+                for a, slots in request.access_list
+            ]
         if request.gas is not None:
             tx["gas"] = request.gas
         else:
-            estimate = TxRequest(sender=request.sender, to=request.to, value=request.value,
-                                 data=request.data)
+            estimate = TxRequest(
+                sender=request.sender, to=request.to, value=request.value, data=request.data
+            )
             tx["gas"] = self.estimate_gas(estimate, BlockId(tag="latest"), None)
         signed = Account.sign_transaction(tx, key)
         return bytes(signed.raw_transaction)
@@ -638,8 +688,9 @@ class Backend:
 
     def logs_between(self, start: int, end: int, criteria: LogFilter) -> list[dict[str, Any]]:
         if end - start + 1 > MAX_LOG_RANGE:
-            raise errors.LimitExceeded(f"block range of {end - start + 1} blocks is too large "
-                                       f"(at most {MAX_LOG_RANGE})")
+            raise errors.LimitExceeded(
+                f"block range of {end - start + 1} blocks is too large (at most {MAX_LOG_RANGE})"
+            )
         timestamps: dict[int, int] = {}
         out: list[dict[str, Any]] = []
         for info in self.chain.logs(start, end, criteria.addresses, criteria.topics):
@@ -653,8 +704,12 @@ class Backend:
     def get_logs(self, criteria: LogFilter) -> list[dict[str, Any]]:
         if criteria.block_hash is not None:
             header = self.header(BlockId(hash=criteria.block_hash))
-            return [log_json(entry, header.timestamp) for info in self.chain.receipts(header)
-                    for entry in info.logs if matches(entry, criteria)]
+            return [
+                log_json(entry, header.timestamp)
+                for info in self.chain.receipts(header)
+                for entry in info.logs
+                if matches(entry, criteria)
+            ]
         head = self.head().block_number
         start = self.resolve_number(criteria.from_block, head)
         end = self.resolve_number(criteria.to_block, head)
@@ -686,15 +741,22 @@ class Backend:
         for slot in slots:
             slot_key = keccak(slot.to_bytes(32, "big"))
             raw_value = storage_trie.get(slot_key)
-            storage_proofs.append({
-                "key": fmt.word(slot),
-                "value": fmt.qty(rlp.decode(raw_value, sedes=rlp.sedes.big_endian_int)
-                                 if raw_value else 0),
-                "proof": [fmt.hexb(rlp.encode(node)) for node in storage_trie.get_proof(slot_key)],
-            })
+            storage_proofs.append(
+                {
+                    "key": fmt.word(slot),
+                    "value": fmt.qty(
+                        rlp.decode(raw_value, sedes=rlp.sedes.big_endian_int) if raw_value else 0
+                    ),
+                    "proof": [
+                        fmt.hexb(rlp.encode(node)) for node in storage_trie.get_proof(slot_key)
+                    ],
+                }
+            )
         return {
             "address": fmt.addr(account),
-            "accountProof": [fmt.hexb(rlp.encode(node)) for node in state_trie.get_proof(account_key)],
+            "accountProof": [
+                fmt.hexb(rlp.encode(node)) for node in state_trie.get_proof(account_key)
+            ],
             "balance": fmt.qty(found.balance),
             "codeHash": fmt.hexb(found.code_hash),
             "nonce": fmt.qty(found.nonce),
@@ -721,8 +783,11 @@ class Backend:
     def raw_receipts(self, block: BlockId) -> list[bytes]:
         out = []
         for receipt in self.chain.receipts_of(self.header(block)):
-            out.append(bytes(receipt.encode()) if hasattr(receipt, "encode")
-                       else bytes(rlp.encode(receipt)))
+            out.append(
+                bytes(receipt.encode())
+                if hasattr(receipt, "encode")
+                else bytes(rlp.encode(receipt))
+            )
         return out
 
     def set_head(self, number: int) -> None:
@@ -773,8 +838,10 @@ class Backend:
 
     def _check_time(self, timestamp: int) -> None:
         if timestamp > MAX_TIMESTAMP:
-            raise errors.InvalidParams(f"timestamp {timestamp} is beyond the largest block "
-                                       f"timestamp ({MAX_TIMESTAMP}, unix seconds)")
+            raise errors.InvalidParams(
+                f"timestamp {timestamp} is beyond the largest block "
+                f"timestamp ({MAX_TIMESTAMP}, unix seconds)"
+            )
 
     def increase_time(self, seconds: int) -> int:
         self._check_time(max(self.producer.clock.now(), self.head().timestamp) + seconds)

@@ -79,19 +79,36 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     from chain.config import FORKS
 
     parser = subparsers.add_parser(
-        "devnet", help="run a local node (JSON-RPC over HTTP and WebSocket)",
-        description="Run a sumchain node. Without --datadir the chain lives in memory.")
-    parser.add_argument("--datadir", type=Path, help="directory of the chain's store "
-                        "(created if missing; a restart continues the chain)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on "
-                        "(default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)")
+        "devnet",
+        help="run a local node (JSON-RPC over HTTP and WebSocket)",
+        description="Run a sumchain node. Without --datadir the chain lives in memory.",
+    )
+    parser.add_argument(
+        "--datadir",
+        type=Path,
+        help="directory of the chain's store (created if missing; a restart continues the chain)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on "
+        "(default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)",
+    )
     parser.add_argument("--port", type=_positive_port, default=8545, help="port (default 8545)")
     parser.add_argument("--fork", choices=FORKS, help="hard fork rules (default cancun)")
-    parser.add_argument("--block-time", type=_seconds, metavar="SECONDS",
-                        help="mine a block every SECONDS (default: automine, a block per transaction)")
+    parser.add_argument(
+        "--block-time",
+        type=_seconds,
+        metavar="SECONDS",
+        help="mine a block every SECONDS (default: automine, a block per transaction)",
+    )
     parser.add_argument("--chain-id", type=_chain_id, help="chain id (default 31337)")
-    parser.add_argument("--authority-key", type=Path, metavar="FILE",
-                        help="file holding the sealing key as hex (default: the first dev account)")
+    parser.add_argument(
+        "--authority-key",
+        type=Path,
+        metavar="FILE",
+        help="file holding the sealing key as hex (default: the first dev account)",
+    )
     parser.add_argument("--config", type=Path, metavar="FILE", help="chain config, TOML or JSON")
     parser.add_argument("--cors", metavar="ORIGIN", help="allow browser requests from ORIGIN")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -118,8 +135,11 @@ def _read_key(path: Path) -> bytes:
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from chain.config import ChainConfig
 
-    overrides = {"chain_id": args.chain_id, "fork": args.fork,
-                 "block_period": int(args.block_time) if args.block_time else None}
+    overrides = {
+        "chain_id": args.chain_id,
+        "fork": args.fork,
+        "block_period": int(args.block_time) if args.block_time else None,
+    }
     if args.config is not None:
         return ChainConfig.load(args.config, **overrides)
     return ChainConfig.from_dict({}, **overrides)
@@ -128,11 +148,18 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _banner(backend, url: str, ws_url: str) -> str:  # type: ignore[no-untyped-def]
     config = backend.config
     state = backend.chain.state_at()
-    lines = [f"sumchain devnet — chain id {config.chain_id}, fork {config.fork}, "
-             + (f"a block every {backend.producer.interval:g} s" if backend.producer.mode == "interval"
-                else "automine"),
-             f"head: block {backend.head().block_number}", "",
-             "Available Accounts", "=================="]
+    lines = [
+        f"sumchain devnet — chain id {config.chain_id}, fork {config.fork}, "
+        + (
+            f"a block every {backend.producer.interval:g} s"
+            if backend.producer.mode == "interval"
+            else "automine"
+        ),
+        f"head: block {backend.head().block_number}",
+        "",
+        "Available Accounts",
+        "==================",
+    ]
     for index, (address, _key) in enumerate(config.dev_accounts):
         balance = state.get_balance(bytes.fromhex(address[2:]))
         lines.append(f"({index}) {address} ({balance / WEI_PER_ETHER:.6f} ETH)")
@@ -140,8 +167,12 @@ def _banner(backend, url: str, ws_url: str) -> str:  # type: ignore[no-untyped-d
     for index, (_address, key) in enumerate(config.dev_accounts):
         lines.append(f"({index}) 0x{key.hex()}")
     signer = backend.chain.signer
-    lines += ["", f"Sealing as: {('0x' + signer.hex()) if signer else 'nobody (no authority key)'}",
-              "", f"Listening on {url} (WebSocket {ws_url})"]
+    lines += [
+        "",
+        f"Sealing as: {('0x' + signer.hex()) if signer else 'nobody (no authority key)'}",
+        "",
+        f"Listening on {url} (WebSocket {ws_url})",
+    ]
     return "\n".join(lines)
 
 
@@ -150,12 +181,15 @@ def run_devnet(args: argparse.Namespace) -> int:
     from node.rpc.dispatcher import Dispatcher
     from node.server import serve_until_stopped
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     config = _config(args)
     key = _read_key(args.authority_key) if args.authority_key else None
-    backend = Backend.open(config, data_dir=args.datadir, signer_key=key,
-                           block_time=args.block_time)
+    backend = Backend.open(
+        config, data_dir=args.datadir, signer_key=key, block_time=args.block_time
+    )
     dispatcher = Dispatcher(backend)
 
     async def serve() -> None:
@@ -171,7 +205,9 @@ def run_devnet(args: argparse.Namespace) -> int:
         try:
             await serve_until_stopped(dispatcher, args.host, args.port, args.cors, stop, ready)
         except OSError as exc:
-            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+            raise UsageError(
+                f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            ) from None
 
     try:
         asyncio.run(serve())
@@ -203,8 +239,10 @@ def _command_modules() -> list[Callable[[argparse._SubParsersAction], None]]:  #
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sumchain", description="A proof-of-authority Ethereum devnet "
-                     "for Sharing Updatable Models.")
+    parser = _Parser(
+        prog="sumchain",
+        description="A proof-of-authority Ethereum devnet for Sharing Updatable Models.",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for add in [*SUBCOMMANDS, *_command_modules()]:
@@ -230,8 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if os.environ.get("SUMCHAIN_DEBUG"):
             raise
-        print(f"sumchain {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(set SUMCHAIN_DEBUG=1 to see the traceback)", file=sys.stderr)
+        print(
+            f"sumchain {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set SUMCHAIN_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

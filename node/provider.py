@@ -58,8 +58,12 @@ class SumchainProvider(BaseProvider):
         self._ids = itertools.count()
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                   "params": list(params) if isinstance(params, tuple) else params}
+        request = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": method,
+            "params": list(params) if isinstance(params, tuple) else params,
+        }
         return self.dispatcher.handle_request_sync(request)  # type: ignore[return-value]
 
     def is_connected(self, show_traceback: bool = False) -> bool:
@@ -75,16 +79,23 @@ class InProcessNode:
         self.provider = SumchainProvider(self.dispatcher)
         self.w3 = poa_web3(self.provider)
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._interval_mining, daemon=True,
-                                        name="sumchain-interval")
+        self._ticker = threading.Thread(
+            target=self._interval_mining, daemon=True, name="sumchain-interval"
+        )
         self._ticker.start()
 
     @classmethod
-    def create(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
-               signer_key: bytes | None = None, block_time: float | None = None) -> InProcessNode:
+    def create(
+        cls,
+        config: ChainConfig | None = None,
+        data_dir: str | Path | None = None,
+        signer_key: bytes | None = None,
+        block_time: float | None = None,
+    ) -> InProcessNode:
         """A node on a new in-memory chain (or the chain in ``data_dir``)."""
-        return cls(Backend.open(config, data_dir=data_dir, signer_key=signer_key,
-                                block_time=block_time))
+        return cls(
+            Backend.open(config, data_dir=data_dir, signer_key=signer_key, block_time=block_time)
+        )
 
     def _interval_mining(self) -> None:
         while not self._stop.wait(INTERVAL_POLL):

@@ -122,19 +122,33 @@ class RpcServer:
         try:
             if request.method == "OPTIONS":
                 return self._cors(web.Response(status=204 if self.cors_origin else 405))
-            if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            if (
+                request.method == "GET"
+                and request.headers.get("Upgrade", "").lower() == "websocket"
+            ):
                 return await self.websocket(request)
             if request.method != "POST":
-                return self._json({"jsonrpc": "2.0", "id": None, "error": InvalidRequest(
-                    "send JSON-RPC as HTTP POST, or upgrade to a WebSocket").to_json()}, status=405)
+                return self._json(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": InvalidRequest(
+                            "send JSON-RPC as HTTP POST, or upgrade to a WebSocket"
+                        ).to_json(),
+                    },
+                    status=405,
+                )
             return await self.http(request)
         except Exception:  # never a traceback to the client, never a dead server
             log.exception("unexpected failure serving %s %s", request.method, request.path)
             return web.Response(status=500, text="internal error")
 
     async def http(self, request: web.Request) -> web.StreamResponse:
-        too_big = {"jsonrpc": "2.0", "id": None, "error": InvalidRequest(
-            f"request larger than {MAX_BODY} bytes").to_json()}
+        too_big = {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": InvalidRequest(f"request larger than {MAX_BODY} bytes").to_json(),
+        }
         if request.content_length is not None and request.content_length > MAX_BODY:
             return self._json(too_big, status=413)
         try:
@@ -188,7 +202,8 @@ class RpcServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
         self._tick_task = asyncio.create_task(self._interval_mining())
         return self.port
@@ -218,9 +233,14 @@ class RpcServer:
                     log.exception("interval mining failed")
 
 
-async def serve_until_stopped(dispatcher: Dispatcher, host: str, port: int,
-                              cors_origin: str | None, stop: asyncio.Event,
-                              on_ready: Callable[[int], None] | None = None) -> None:
+async def serve_until_stopped(
+    dispatcher: Dispatcher,
+    host: str,
+    port: int,
+    cors_origin: str | None,
+    stop: asyncio.Event,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
     """Serve until ``stop`` is set, then shut down in order: sockets, then the worker."""
     server = RpcServer(dispatcher, cors_origin)
     bound = await server.start(host, port)

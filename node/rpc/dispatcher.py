@@ -65,8 +65,9 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def rpc(name: str, *params: Param, aliases: tuple[str, ...] = (), on_worker: bool = True
-        ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def rpc(
+    name: str, *params: Param, aliases: tuple[str, ...] = (), on_worker: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``handler(ctx, *decoded_params)`` under ``name`` (and ``aliases``)."""
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,8 +95,10 @@ class Dispatcher:
     def __init__(self, backend: Backend) -> None:
         load_namespaces()
         if getattr(backend, "dispatcher", None) is not None:
-            raise RuntimeError("this backend already has a dispatcher (and its worker thread); "
-                               "reuse backend.dispatcher")
+            raise RuntimeError(
+                "this backend already has a dispatcher (and its worker thread); "
+                "reuse backend.dispatcher"
+            )
         self.backend = backend
         backend.dispatcher = self
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sumchain-chain")
@@ -132,29 +135,38 @@ class Dispatcher:
         except (ValueError, RecursionError):
             raise errors.ParseError("parse error: body is not valid JSON") from None
 
-    def _check_request(self, request: Any) -> tuple[Any, Method, list[Any], bool]:
+    def _check_request(self, request: Any) -> tuple[Any, Method, Any, bool]:
         """Validate one request object; returns (id, method, args, is_notification)."""
         if not isinstance(request, dict):
             raise errors.InvalidRequest("invalid request: expected a JSON object")
         request_id = request.get("id")
         is_notification = "id" not in request
-        if request_id is not None and (isinstance(request_id, bool)
-                                       or not isinstance(request_id, (str, int, float))):
+        if request_id is not None and (
+            isinstance(request_id, bool) or not isinstance(request_id, (str, int, float))
+        ):
             raise errors.InvalidRequest("invalid request: id must be a string, number or null")
         if request.get("jsonrpc") != "2.0":
-            raise _WithId(request_id, errors.InvalidRequest('invalid request: jsonrpc must be "2.0"'))
+            raise _WithId(
+                request_id, errors.InvalidRequest('invalid request: jsonrpc must be "2.0"')
+            )
         name = request.get("method")
         if not isinstance(name, str):
-            raise _WithId(request_id, errors.InvalidRequest("invalid request: method must be a string"))
+            raise _WithId(
+                request_id, errors.InvalidRequest("invalid request: method must be a string")
+            )
         raw_params = request.get("params")
         if raw_params is not None and not isinstance(raw_params, (list, dict)):
-            raise _WithId(request_id, errors.InvalidRequest(
-                "invalid request: params must be an array or object"))
+            raise _WithId(
+                request_id,
+                errors.InvalidRequest("invalid request: params must be an array or object"),
+            )
         method = METHODS.get(name)
         if method is None:
             shown = name if len(name) <= MAX_METHOD_NAME else name[:MAX_METHOD_NAME] + "..."
-            raise _WithId(request_id, errors.MethodNotFound(
-                f"the method {shown} does not exist/is not available"))
+            raise _WithId(
+                request_id,
+                errors.MethodNotFound(f"the method {shown} does not exist/is not available"),
+            )
         return request_id, method, raw_params, is_notification
 
     def _execute(self, method: Method, raw_params: Any, ctx: Context) -> Any:
@@ -172,8 +184,9 @@ class Dispatcher:
 
     # --- async path (server) ----------------------------------------------------------
 
-    async def handle_body(self, body: bytes | str, connection: Connection | None = None
-                          ) -> Any | None:
+    async def handle_body(
+        self, body: bytes | str, connection: Connection | None = None
+    ) -> Any | None:
         """One HTTP body / WebSocket message in, the JSON value to send back out (or None)."""
         try:
             payload = self.parse_body(body)
@@ -181,14 +194,19 @@ class Dispatcher:
             return _error_response(None, exc)
         return await self.handle_payload(payload, connection)
 
-    async def handle_payload(self, payload: Any, connection: Connection | None = None
-                             ) -> Any | None:
+    async def handle_payload(
+        self, payload: Any, connection: Connection | None = None
+    ) -> Any | None:
         if isinstance(payload, list):
             if not payload:
                 return _error_response(None, errors.InvalidRequest("invalid request: empty batch"))
             if len(payload) > MAX_BATCH:
-                return _error_response(None, errors.InvalidRequest(
-                    f"invalid request: batch of {len(payload)} requests, at most {MAX_BATCH}"))
+                return _error_response(
+                    None,
+                    errors.InvalidRequest(
+                        f"invalid request: batch of {len(payload)} requests, at most {MAX_BATCH}"
+                    ),
+                )
             responses = []
             for request in payload:
                 response = await self.handle_request(request, connection)
@@ -197,8 +215,9 @@ class Dispatcher:
             return responses or None
         return await self.handle_request(payload, connection)
 
-    async def handle_request(self, request: Any, connection: Connection | None = None
-                             ) -> dict[str, Any] | None:
+    async def handle_request(
+        self, request: Any, connection: Connection | None = None
+    ) -> dict[str, Any] | None:
         try:
             request_id, method, raw_params, is_notification = self._check_request(request)
         except _WithId as wrapped:
@@ -216,8 +235,11 @@ class Dispatcher:
             return None if is_notification else _error_response(request_id, exc)
         except Exception:  # e.g. the worker was shut down under us
             log.exception("dispatch of %s failed", method.name)
-            return None if is_notification else _error_response(
-                request_id, errors.InternalError("internal error"))
+            return (
+                None
+                if is_notification
+                else _error_response(request_id, errors.InternalError("internal error"))
+            )
         if is_notification:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_typing import Address
+
 from node.rpc import format as fmt
 from node.rpc import params as p
 from node.rpc.dispatcher import Context, rpc
@@ -94,10 +96,15 @@ def eth_blobBaseFee(ctx: Context) -> str:
     return fmt.qty(ctx.backend.blob_base_fee())
 
 
-@rpc("eth_feeHistory", p.Param("blockCount", _block_count), p.Param("newestBlock", p.block_number_or_tag),
-     p.optional("rewardPercentiles", _percentiles))
-def eth_feeHistory(ctx: Context, count: int, newest: p.BlockId, percentiles: list[float] | None
-                   ) -> dict[str, Any]:
+@rpc(
+    "eth_feeHistory",
+    p.Param("blockCount", _block_count),
+    p.Param("newestBlock", p.block_number_or_tag),
+    p.optional("rewardPercentiles", _percentiles),
+)
+def eth_feeHistory(
+    ctx: Context, count: int, newest: p.BlockId, percentiles: list[float] | None
+) -> dict[str, Any]:
     return ctx.backend.fee_history(count, newest, percentiles)
 
 
@@ -106,36 +113,60 @@ def eth_feeHistory(ctx: Context, count: int, newest: p.BlockId, percentiles: lis
 
 @rpc("eth_getBalance", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
 def eth_getBalance(ctx: Context, account: bytes, block: p.BlockId) -> str:
-    return fmt.qty(ctx.backend.state(block).get_balance(account))
+    return fmt.qty(ctx.backend.state(block).get_balance(Address(account)))
 
 
 @rpc("eth_getCode", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
 def eth_getCode(ctx: Context, account: bytes, block: p.BlockId) -> str:
-    return fmt.hexb(ctx.backend.state(block).get_code(account))
+    return fmt.hexb(ctx.backend.state(block).get_code(Address(account)))
 
 
-@rpc("eth_getStorageAt", p.Param("address", p.address), p.Param("slot", p.storage_slot),
-     p.optional("block", p.block_id, LATEST))
+@rpc(
+    "eth_getStorageAt",
+    p.Param("address", p.address),
+    p.Param("slot", p.storage_slot),
+    p.optional("block", p.block_id, LATEST),
+)
 def eth_getStorageAt(ctx: Context, account: bytes, slot: int, block: p.BlockId) -> str:
-    return fmt.word(ctx.backend.state(block).get_storage(account, slot))
+    return fmt.word(ctx.backend.state(block).get_storage(Address(account), slot))
 
 
-@rpc("eth_getTransactionCount", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+@rpc(
+    "eth_getTransactionCount",
+    p.Param("address", p.address),
+    p.optional("block", p.block_id, LATEST),
+)
 def eth_getTransactionCount(ctx: Context, account: bytes, block: p.BlockId) -> str:
     return fmt.qty(ctx.backend.nonce(account, block))
 
 
-@rpc("eth_call", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST),
-     p.optional("stateOverrides", p.state_overrides))
-def eth_call(ctx: Context, request: p.TxRequest, block: p.BlockId,
-             overrides: dict[bytes, p.AccountOverride] | None) -> str:
+@rpc(
+    "eth_call",
+    p.Param("transaction", p.tx_request),
+    p.optional("block", p.block_id, LATEST),
+    p.optional("stateOverrides", p.state_overrides),
+)
+def eth_call(
+    ctx: Context,
+    request: p.TxRequest,
+    block: p.BlockId,
+    overrides: dict[bytes, p.AccountOverride] | None,
+) -> str:
     return fmt.hexb(ctx.backend.call(request, block, overrides))
 
 
-@rpc("eth_estimateGas", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST),
-     p.optional("stateOverrides", p.state_overrides))
-def eth_estimateGas(ctx: Context, request: p.TxRequest, block: p.BlockId,
-                    overrides: dict[bytes, p.AccountOverride] | None) -> str:
+@rpc(
+    "eth_estimateGas",
+    p.Param("transaction", p.tx_request),
+    p.optional("block", p.block_id, LATEST),
+    p.optional("stateOverrides", p.state_overrides),
+)
+def eth_estimateGas(
+    ctx: Context,
+    request: p.TxRequest,
+    block: p.BlockId,
+    overrides: dict[bytes, p.AccountOverride] | None,
+) -> str:
     return fmt.qty(ctx.backend.estimate_gas(request, block, overrides))
 
 
@@ -145,9 +176,15 @@ def _slot_list(value: Any, what: str) -> list[int]:
     return [p.storage_slot(item, what) for item in value]
 
 
-@rpc("eth_getProof", p.Param("address", p.address), p.Param("storageKeys", _slot_list),
-     p.optional("block", p.block_id, LATEST))
-def eth_getProof(ctx: Context, account: bytes, slots: list[int], block: p.BlockId) -> dict[str, Any]:
+@rpc(
+    "eth_getProof",
+    p.Param("address", p.address),
+    p.Param("storageKeys", _slot_list),
+    p.optional("block", p.block_id, LATEST),
+)
+def eth_getProof(
+    ctx: Context, account: bytes, slots: list[int], block: p.BlockId
+) -> dict[str, Any]:
     return ctx.backend.proof(account, slots, block)
 
 
@@ -192,8 +229,12 @@ def _typed_data(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-@rpc("eth_signTypedData_v4", p.Param("address", p.address), p.Param("typedData", _typed_data),
-     aliases=("eth_signTypedData",))
+@rpc(
+    "eth_signTypedData_v4",
+    p.Param("address", p.address),
+    p.Param("typedData", _typed_data),
+    aliases=("eth_signTypedData",),
+)
 def eth_signTypedData_v4(ctx: Context, account: bytes, typed: dict[str, Any]) -> str:
     return fmt.hexb(ctx.backend.sign_typed_data(account, typed))
 
@@ -201,8 +242,11 @@ def eth_signTypedData_v4(ctx: Context, account: bytes, typed: dict[str, Any]) ->
 # --- blocks and transactions by id ------------------------------------------------------------
 
 
-@rpc("eth_getBlockByNumber", p.Param("block", p.block_number_or_tag),
-     p.Param("fullTransactions", p.boolean))
+@rpc(
+    "eth_getBlockByNumber",
+    p.Param("block", p.block_number_or_tag),
+    p.Param("fullTransactions", p.boolean),
+)
 def eth_getBlockByNumber(ctx: Context, block: p.BlockId, full: bool) -> dict[str, Any] | None:
     found = ctx.backend.block_or_none(block)
     return None if found is None else dict(fmt.block_json(found, full))
@@ -245,16 +289,25 @@ def _tx_in_block(ctx: Context, block: p.BlockId, index: int) -> dict[str, Any] |
     return dict(fmt.transaction_json(found.transactions[index], found.header, index))
 
 
-@rpc("eth_getTransactionByBlockNumberAndIndex", p.Param("block", p.block_number_or_tag),
-     p.Param("index", p.uint64))
-def eth_getTransactionByBlockNumberAndIndex(ctx: Context, block: p.BlockId, index: int
-                                            ) -> dict[str, Any] | None:
+@rpc(
+    "eth_getTransactionByBlockNumberAndIndex",
+    p.Param("block", p.block_number_or_tag),
+    p.Param("index", p.uint64),
+)
+def eth_getTransactionByBlockNumberAndIndex(
+    ctx: Context, block: p.BlockId, index: int
+) -> dict[str, Any] | None:
     return _tx_in_block(ctx, block, index)
 
 
-@rpc("eth_getTransactionByBlockHashAndIndex", p.Param("blockHash", p.hash32), p.Param("index", p.uint64))
-def eth_getTransactionByBlockHashAndIndex(ctx: Context, block_hash: bytes, index: int
-                                          ) -> dict[str, Any] | None:
+@rpc(
+    "eth_getTransactionByBlockHashAndIndex",
+    p.Param("blockHash", p.hash32),
+    p.Param("index", p.uint64),
+)
+def eth_getTransactionByBlockHashAndIndex(
+    ctx: Context, block_hash: bytes, index: int
+) -> dict[str, Any] | None:
     return _tx_in_block(ctx, p.BlockId(hash=block_hash), index)
 
 
@@ -322,8 +375,10 @@ def eth_uninstallFilter(ctx: Context, filter_id: str) -> bool:
 def _subscription_kind(value: Any, what: str) -> str:
     kind = p.string(value, what)
     if kind not in ("newHeads", "logs", "newPendingTransactions", "syncing"):
-        raise InvalidParams(f"{what}: unknown subscription {kind[:64]!r} "
-                            "(newHeads, logs, newPendingTransactions, syncing)")
+        raise InvalidParams(
+            f"{what}: unknown subscription {kind[:64]!r} "
+            "(newHeads, logs, newPendingTransactions, syncing)"
+        )
     return kind
 
 
@@ -331,8 +386,11 @@ def _subscription_options(value: Any, what: str) -> Any:
     return value
 
 
-@rpc("eth_subscribe", p.Param("subscription", _subscription_kind),
-     p.optional("options", _subscription_options))
+@rpc(
+    "eth_subscribe",
+    p.Param("subscription", _subscription_kind),
+    p.optional("options", _subscription_options),
+)
 def eth_subscribe(ctx: Context, kind: str, options: Any) -> str:
     if ctx.connection is None:
         raise MethodNotSupported("notifications not supported: subscribe over a WebSocket")

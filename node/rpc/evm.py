@@ -39,8 +39,12 @@ def evm_mine(ctx: Context, timestamp: int | None) -> str:
     return "0x0"
 
 
-@rpc("anvil_mine", p.optional("blocks", _block_count), p.optional("interval", _seconds),
-     aliases=("hardhat_mine",))
+@rpc(
+    "anvil_mine",
+    p.optional("blocks", _block_count),
+    p.optional("interval", _seconds),
+    aliases=("hardhat_mine",),
+)
 def anvil_mine(ctx: Context, blocks: int | None, interval: int | None) -> None:
     ctx.backend.mine(blocks or 1, interval=interval)
     return None
@@ -57,8 +61,9 @@ def anvil_getAutomine(ctx: Context) -> bool:
     return ctx.backend.automine()
 
 
-@rpc("evm_setIntervalMining", p.Param("milliseconds", _seconds),
-     aliases=("anvil_setIntervalMining",))
+@rpc(
+    "evm_setIntervalMining", p.Param("milliseconds", _seconds), aliases=("anvil_setIntervalMining",)
+)
 def evm_setIntervalMining(ctx: Context, milliseconds: int) -> bool:
     """Hardhat's unit: milliseconds; 0 turns interval mining off."""
     ctx.backend.set_interval(milliseconds / 1000)
@@ -70,8 +75,11 @@ def evm_increaseTime(ctx: Context, seconds: int) -> str:
     return hex(ctx.backend.increase_time(seconds))
 
 
-@rpc("evm_setNextBlockTimestamp", p.Param("timestamp", _seconds),
-     aliases=("anvil_setNextBlockTimestamp",))
+@rpc(
+    "evm_setNextBlockTimestamp",
+    p.Param("timestamp", _seconds),
+    aliases=("anvil_setNextBlockTimestamp",),
+)
 def evm_setNextBlockTimestamp(ctx: Context, timestamp: int) -> None:
     ctx.backend.set_next_timestamp(timestamp)
     return None

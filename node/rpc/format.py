@@ -74,8 +74,9 @@ def header_json(header: BlockHeaderAPI) -> dict[str, Any]:
     return out
 
 
-def transaction_json(tx: SignedTransactionAPI, header: BlockHeaderAPI | None = None,
-                     index: int | None = None) -> TransactionJson:
+def transaction_json(
+    tx: SignedTransactionAPI, header: BlockHeaderAPI | None = None, index: int | None = None
+) -> TransactionJson:
     """A transaction object; ``header`` None means not yet in a block (pool)."""
     type_id = tx_type(tx)
     out: dict[str, Any] = {
@@ -96,12 +97,12 @@ def transaction_json(tx: SignedTransactionAPI, header: BlockHeaderAPI | None = N
     }
     if type_id == 0:
         out["gasPrice"] = qty(tx.gas_price)
-        out["v"] = qty(tx.v)
+        out["v"] = qty(tx.v)  # type: ignore[attr-defined]  # legacy transactions carry v
         chain_id = getattr(tx, "chain_id", None)
         if chain_id is not None:
             out["chainId"] = qty(chain_id)
         return out  # type: ignore[return-value]
-    out["chainId"] = qty(tx.chain_id)
+    out["chainId"] = qty(tx.chain_id or 0)  # typed transactions always carry one
     out["accessList"] = [
         {"address": addr(account), "storageKeys": [word(slot) for slot in slots]}
         for account, slots in tx.access_list
@@ -130,8 +131,14 @@ def effective_gas_price(tx: SignedTransactionAPI, base_fee: int | None) -> int:
     return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
 
 
-def log_json(log: Any, header: BlockHeaderAPI, tx_hash: bytes, tx_index: int,
-             log_index: int, removed: bool = False) -> LogJson:
+def log_json(
+    log: Any,
+    header: BlockHeaderAPI,
+    tx_hash: bytes,
+    tx_index: int,
+    log_index: int,
+    removed: bool = False,
+) -> LogJson:
     """One log entry; ``log`` has py-evm's ``address``, ``topics`` (ints) and ``data``."""
     return {
         "address": addr(log.address),
@@ -147,9 +154,15 @@ def log_json(log: Any, header: BlockHeaderAPI, tx_hash: bytes, tx_index: int,
     }
 
 
-def receipt_json(tx: SignedTransactionAPI, receipt: ReceiptAPI, header: BlockHeaderAPI,
-                 index: int, gas_used: int, first_log_index: int,
-                 contract_address: bytes | None) -> ReceiptJson:
+def receipt_json(
+    tx: SignedTransactionAPI,
+    receipt: ReceiptAPI,
+    header: BlockHeaderAPI,
+    index: int,
+    gas_used: int,
+    first_log_index: int,
+    contract_address: bytes | None,
+) -> ReceiptJson:
     """A receipt object; ``gas_used`` is this transaction's own gas (not cumulative)."""
     base_fee = getattr(header, "base_fee_per_gas", None)
     out: dict[str, Any] = {
@@ -162,8 +175,10 @@ def receipt_json(tx: SignedTransactionAPI, receipt: ReceiptAPI, header: BlockHea
         "cumulativeGasUsed": qty(receipt.gas_used),
         "gasUsed": qty(gas_used),
         "contractAddress": addr(contract_address) if contract_address else None,
-        "logs": [log_json(log, header, tx.hash, index, first_log_index + i)
-                 for i, log in enumerate(receipt.logs)],
+        "logs": [
+            log_json(log, header, tx.hash, index, first_log_index + i)
+            for i, log in enumerate(receipt.logs)
+        ],
         "logsBloom": bloom(receipt.bloom),
         "type": qty(tx_type(tx)),
         "effectiveGasPrice": qty(effective_gas_price(tx, base_fee)),
@@ -179,16 +194,21 @@ def block_json(block: BlockAPI, full_transactions: bool) -> BlockJson:
     out = header_json(block.header)
     header = block.header
     if full_transactions:
-        out["transactions"] = [transaction_json(tx, header, i)
-                               for i, tx in enumerate(block.transactions)]
+        out["transactions"] = [
+            transaction_json(tx, header, i) for i, tx in enumerate(block.transactions)
+        ]
     else:
         out["transactions"] = [hexb(tx.hash) for tx in block.transactions]
     out["uncles"] = [hexb(uncle.hash) for uncle in block.uncles]
     withdrawals = getattr(block, "withdrawals", None)
     if withdrawals is not None and getattr(header, "withdrawals_root", None) is not None:
         out["withdrawals"] = [
-            {"index": qty(w.index), "validatorIndex": qty(w.validator_index),
-             "address": addr(w.address), "amount": qty(w.amount)}
+            {
+                "index": qty(w.index),
+                "validatorIndex": qty(w.validator_index),
+                "address": addr(w.address),
+                "amount": qty(w.amount),
+            }
             for w in withdrawals
         ]
     out["size"] = qty(len(rlp.encode(block)))

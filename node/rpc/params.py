@@ -120,8 +120,9 @@ def quantity(value: Any, what: str = "quantity") -> int:
     if len(value) > MAX_QUANTITY_DIGITS + 2:
         raise InvalidParams(f"{what}: hex number larger than 256 bits")
     if not QUANTITY_RE.match(value):
-        raise InvalidParams(f"{what}: invalid hex quantity {value[:80]!r} "
-                            "(no leading zeros, at least one digit)")
+        raise InvalidParams(
+            f"{what}: invalid hex quantity {value[:80]!r} (no leading zeros, at least one digit)"
+        )
     return int(value, 16)
 
 
@@ -224,8 +225,9 @@ def block_id(value: Any, what: str = "block") -> BlockId:
             raise InvalidParams(f"{what}: give blockHash or blockNumber, not both")
         if "blockHash" in value:
             canonical = boolean(value.get("requireCanonical", False), f"{what}.requireCanonical")
-            return BlockId(hash=hash32(value["blockHash"], f"{what}.blockHash"),
-                           require_canonical=canonical)
+            return BlockId(
+                hash=hash32(value["blockHash"], f"{what}.blockHash"), require_canonical=canonical
+            )
         if "requireCanonical" in value:
             raise InvalidParams(f"{what}: requireCanonical needs blockHash")
         if "blockNumber" in value:
@@ -293,8 +295,9 @@ def tx_request(value: Any, what: str = "transaction") -> TxRequest:
     chosen = payload if payload is not None else legacy
     if chosen is not None:
         request.data = data(chosen, f"{what}.input")
-    if request.gas_price is not None and (request.max_fee_per_gas is not None
-                                          or request.max_priority_fee_per_gas is not None):
+    if request.gas_price is not None and (
+        request.max_fee_per_gas is not None or request.max_priority_fee_per_gas is not None
+    ):
         raise InvalidParams(f"{what}: gasPrice and maxFeePerGas/maxPriorityFeePerGas are exclusive")
     return request
 
@@ -322,8 +325,9 @@ def state_overrides(value: Any, what: str = "state overrides") -> dict[bytes, Ac
                 continue
             slots = _object(entry[name], f"{what}[{key}].{name}")
             decoded = {
-                int.from_bytes(hash32(slot, f"{what}[{key}].{name} key"), "big"):
-                int.from_bytes(hash32(val, f"{what}[{key}].{name}[{slot}]"), "big")
+                int.from_bytes(hash32(slot, f"{what}[{key}].{name} key"), "big"): int.from_bytes(
+                    hash32(val, f"{what}[{key}].{name}[{slot}]"), "big"
+                )
                 for slot, val in slots.items()
             }
             if name == "state":
@@ -407,8 +411,9 @@ def decode_params(method: str, spec: tuple[Param, ...], raw: Any) -> list[Any]:
         value = raw[index] if index < len(raw) else None
         if value is None:
             if param.required:
-                raise InvalidParams(f"{method}: missing value for required argument {index} "
-                                    f"({param.name})")
+                raise InvalidParams(
+                    f"{method}: missing value for required argument {index} ({param.name})"
+                )
             args.append(None if param.default is None else param.decode(param.default, param.name))
             continue
         args.append(param.decode(value, param.name))

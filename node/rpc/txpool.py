@@ -18,7 +18,8 @@ def _group(ctx: Context, only: bytes | None = None) -> dict[str, dict[str, dict[
             if only is not None and bytes(sender) != only:
                 continue
             out[state][fmt.addr(sender)] = {
-                str(nonce): dict(fmt.transaction_json(entry.tx)) for nonce, entry in by_nonce.items()
+                str(nonce): dict(fmt.transaction_json(entry.tx))
+                for nonce, entry in by_nonce.items()
             }
     return out
 
@@ -49,8 +50,10 @@ def txpool_inspect(ctx: Context) -> dict[str, Any]:
         out[state] = {}
         for sender, by_nonce in content.get(state, {}).items():
             out[state][fmt.addr(sender)] = {
-                str(nonce): (f"{fmt.addr(entry.tx.to) if entry.tx.to else 'contract creation'}: "
-                             f"{entry.value} wei + {entry.gas} gas × {entry.max_fee} wei")
+                str(nonce): (
+                    f"{fmt.addr(entry.tx.to) if entry.tx.to else 'contract creation'}: "
+                    f"{entry.value} wei + {entry.gas} gas × {entry.max_fee} wei"
+                )
                 for nonce, entry in by_nonce.items()
             }
     return out

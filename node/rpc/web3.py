@@ -20,8 +20,10 @@ def client_version() -> str:
         ours = version("sumchain")
     except PackageNotFoundError:
         ours = "0.0.0"
-    return (f"{CLIENT_NAME}/v{ours}/{sys.platform}-{platform.machine().lower()}/"
-            f"python{sys.version_info.major}.{sys.version_info.minor}")
+    return (
+        f"{CLIENT_NAME}/v{ours}/{sys.platform}-{platform.machine().lower()}/"
+        f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
 
 
 @rpc("web3_clientVersion", on_worker=False)

@@ -71,17 +71,22 @@ class Devnet:
 
     def post(self, payload: Any, raw: bytes | None = None) -> requests.Response:
         body = raw if raw is not None else json.dumps(payload).encode()
-        return requests.post(self.url, data=body, headers={"Content-Type": "application/json"},
-                             timeout=30)
+        return requests.post(
+            self.url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+        )
 
     def rpc(self, method: str, *params: Any) -> Any:
         """The result of one call; fails the test on an error response."""
-        answer = self.post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
+        answer = self.post(
+            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        ).json()
         assert "error" not in answer, answer
         return answer["result"]
 
     def error(self, method: str, *params: Any) -> dict[str, Any]:
-        answer = self.post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
+        answer = self.post(
+            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        ).json()
         assert "error" in answer, answer
         return answer["error"]
 
@@ -89,8 +94,14 @@ class Devnet:
 def start_devnet(*args: str, cwd: Path = REPO) -> Devnet:
     """Start `sumchain devnet --port 0 ...` and wait until it prints its URL."""
     command = [sys.executable, "-m", "node.cli", "devnet", "--port", "0", *args]
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     deadline = time.monotonic() + READY_TIMEOUT
     assert process.stdout is not None

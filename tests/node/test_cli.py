@@ -4,6 +4,7 @@ SIGINT and SIGTERM, and one-line errors with exit code 2 for bad flags and confi
 from __future__ import annotations
 
 import signal
+
 import pytest
 
 from tests.node.conftest import DEV_ADDRESS, DEV_KEY, OTHER_ADDRESS, start_devnet, stop_devnet
@@ -20,8 +21,9 @@ def test_restart_with_datadir_continues_the_chain(tmp_path) -> None:
     datadir = tmp_path / "chain"
     first = start_devnet("--datadir", str(datadir), "--chain-id", "4242")
     try:
-        tx_hash = first.rpc("eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS,
-                                                    "value": "0x2a"})
+        tx_hash = first.rpc(
+            "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x2a"}
+        )
         head = first.rpc("eth_getBlockByNumber", "latest", False)
     finally:
         assert stop_devnet(first.process) == 0
@@ -30,7 +32,9 @@ def test_restart_with_datadir_continues_the_chain(tmp_path) -> None:
         assert second.rpc("eth_chainId") == hex(4242)
         assert second.rpc("eth_getBlockByNumber", "latest", False)["hash"] == head["hash"]
         assert second.rpc("eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
-        second.rpc("eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x1"})
+        second.rpc(
+            "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x1"}
+        )
         assert int(second.rpc("eth_blockNumber"), 16) == int(head["number"], 16) + 1
     finally:
         assert stop_devnet(second.process) == 0
@@ -57,8 +61,12 @@ def test_block_time_and_cors_flags() -> None:
         while node.rpc("eth_blockNumber") == "0x0" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert node.rpc("eth_blockNumber") != "0x0"
-        response = requests.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
-                                 headers={"Origin": "https://example.test"}, timeout=10)
+        response = requests.post(
+            node.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+            headers={"Origin": "https://example.test"},
+            timeout=10,
+        )
         assert response.headers["Access-Control-Allow-Origin"] == "https://example.test"
         assert requests.options(node.url, timeout=10).status_code == 204
     finally:
@@ -76,17 +84,20 @@ def run_main(capsys, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["devnet", "--port", "notaport"], "not a port number"),
-    (["devnet", "--port", "70000"], "port must be from 0 to 65535"),
-    (["devnet", "--block-time", "-1"], "block time must be > 0"),
-    (["devnet", "--fork", "frontier"], "invalid choice"),
-    (["devnet", "--chain-id", "0"], "config.chain_id"),
-    (["devnet", "--config", "/nonexistent/sumchain.toml"], "cannot read"),
-    (["devnet", "--authority-key", "/nonexistent/key"], "cannot read"),
-    (["devnet", "--bogus"], "unrecognized arguments"),
-    ([], "required"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["devnet", "--port", "notaport"], "not a port number"),
+        (["devnet", "--port", "70000"], "port must be from 0 to 65535"),
+        (["devnet", "--block-time", "-1"], "block time must be > 0"),
+        (["devnet", "--fork", "frontier"], "invalid choice"),
+        (["devnet", "--chain-id", "0"], "config.chain_id"),
+        (["devnet", "--config", "/nonexistent/sumchain.toml"], "cannot read"),
+        (["devnet", "--authority-key", "/nonexistent/key"], "cannot read"),
+        (["devnet", "--bogus"], "unrecognized arguments"),
+        ([], "required"),
+    ],
+)
 def test_bad_flags_give_one_line_and_exit_2(capsys, args, fragment) -> None:
     code, stderr = run_main(capsys, *args)
     assert code == 2, stderr
@@ -111,8 +122,9 @@ def test_changing_chain_id_of_a_datadir_is_refused(capsys, tmp_path) -> None:
 
     datadir = tmp_path / "chain"
     Backend.open(data_dir=datadir).close()
-    code, stderr = run_main(capsys, "devnet", "--datadir", str(datadir), "--chain-id", "7",
-                            "--port", "0")
+    code, stderr = run_main(
+        capsys, "devnet", "--datadir", str(datadir), "--chain-id", "7", "--port", "0"
+    )
     assert code == 2
     assert "chain_id" in stderr and len(stderr.strip().splitlines()) == 1
 

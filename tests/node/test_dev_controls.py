@@ -20,7 +20,9 @@ def rpc(node: InProcessNode, method: str, *params):  # type: ignore[no-untyped-d
 
 
 def send(node: InProcessNode, value: int = 1) -> str:
-    return rpc(node, "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(value)})
+    return rpc(
+        node, "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(value)}
+    )
 
 
 def test_in_process_web3_sees_a_fresh_funded_chain(in_process) -> None:
@@ -70,12 +72,21 @@ def test_clock_controls_set_block_timestamps(in_process) -> None:
     now = int(time.time())
     rpc(in_process, "evm_setNextBlockTimestamp", now + 10_000)
     rpc(in_process, "evm_mine")
-    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) == now + 10_000
+    assert (
+        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        == now + 10_000
+    )
     rpc(in_process, "evm_increaseTime", 3600)
     rpc(in_process, "evm_mine")
-    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) >= now + 13_600
+    assert (
+        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        >= now + 13_600
+    )
     rpc(in_process, "evm_mine", now + 50_000)
-    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) == now + 50_000
+    assert (
+        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        == now + 50_000
+    )
     error = in_process.provider.make_request("evm_setNextBlockTimestamp", [1])["error"]
     assert error["code"] == -32000 and "not after" in error["message"]
 
@@ -104,7 +115,10 @@ def test_debug_set_head_and_raw_data(in_process) -> None:
     receipts = rpc(in_process, "debug_getRawReceipts", "0x1")
     assert len(receipts) == 1 and receipts[0].startswith("0x02")  # a typed (dynamic fee) receipt
     header = rpc(in_process, "debug_getRawHeader", "0x1")
-    assert Web3.keccak(hexstr=header).hex() == rpc(in_process, "eth_getBlockByNumber", "0x1", False)["hash"][2:]
+    assert (
+        Web3.keccak(hexstr=header).hex()
+        == rpc(in_process, "eth_getBlockByNumber", "0x1", False)["hash"][2:]
+    )
     assert rpc(in_process, "debug_setHead", "0x1") is None
     assert rpc(in_process, "eth_blockNumber") == "0x1"
     assert rpc(in_process, "eth_getBlockByNumber", "0x2", False) is None

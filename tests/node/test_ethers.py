@@ -21,8 +21,13 @@ def test_ethers_sends_reads_receipts_and_blocks(devnet) -> None:
     node = shutil.which("node")
     if node is None or not (REPO / "node_modules" / "ethers").is_dir():
         pytest.fail("node and node_modules/ethers are needed (run npm ci)")
-    done = subprocess.run([node, str(SCRIPT), devnet.url, KEY, COUNTER_BYTECODE], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [node, str(SCRIPT), devnet.url, KEY, COUNTER_BYTECODE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["chainId"] == "31337"

@@ -28,15 +28,67 @@ ALLOWED_CODES = {-32700, -32600, -32601, -32602, -32000, -32001, -32004, -32005,
 # fuzzer would spend its budget waiting for blocks instead of probing inputs.
 SLOW_METHODS = {"anvil_mine", "hardhat_mine", "evm_setIntervalMining", "anvil_setIntervalMining"}
 
-HEXISH = ["0x", "0x0", "0x00", "0x1", "0X1", "0xg", "0x" + "f" * 65, "0x" + "0" * 40, "0x" + "ab" * 32,
-          "latest", "pending", "earliest", "safe", "finalized", "LATEST", "", "0x-1", "1", "-0x1",
-          "0x" + "1" * 7, DEV_ADDRESS, OTHER_ADDRESS.lower(), "0x" + "ff" * 20, "0x" + "7" * 16,
-          "\u0000", "é", "0x" + "ab" * 1000]
+HEXISH = [
+    "0x",
+    "0x0",
+    "0x00",
+    "0x1",
+    "0X1",
+    "0xg",
+    "0x" + "f" * 65,
+    "0x" + "0" * 40,
+    "0x" + "ab" * 32,
+    "latest",
+    "pending",
+    "earliest",
+    "safe",
+    "finalized",
+    "LATEST",
+    "",
+    "0x-1",
+    "1",
+    "-0x1",
+    "0x" + "1" * 7,
+    DEV_ADDRESS,
+    OTHER_ADDRESS.lower(),
+    "0x" + "ff" * 20,
+    "0x" + "7" * 16,
+    "\u0000",
+    "é",
+    "0x" + "ab" * 1000,
+]
 NUMBERS: list[Any] = [0, 1, -1, 2**64, 2**256, -(2**255), 1.5, float("1e308"), True, False, None]
-KEYS = ["from", "to", "gas", "gasPrice", "value", "data", "input", "nonce", "maxFeePerGas",
-        "maxPriorityFeePerGas", "accessList", "blockHash", "blockNumber", "requireCanonical",
-        "fromBlock", "toBlock", "address", "topics", "type", "chainId", "balance", "code", "state",
-        "stateDiff", "timestamp", "types", "domain", "primaryType", "message"]
+KEYS = [
+    "from",
+    "to",
+    "gas",
+    "gasPrice",
+    "value",
+    "data",
+    "input",
+    "nonce",
+    "maxFeePerGas",
+    "maxPriorityFeePerGas",
+    "accessList",
+    "blockHash",
+    "blockNumber",
+    "requireCanonical",
+    "fromBlock",
+    "toBlock",
+    "address",
+    "topics",
+    "type",
+    "chainId",
+    "balance",
+    "code",
+    "state",
+    "stateDiff",
+    "timestamp",
+    "types",
+    "domain",
+    "primaryType",
+    "message",
+]
 
 
 def value(rng: random.Random, depth: int = 0) -> Any:
@@ -46,7 +98,9 @@ def value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.choice(NUMBERS)
     if kind == 2:
-        return "0x" + "".join(rng.choice("0123456789abcdefABCDEFxz") for _ in range(rng.randrange(70)))
+        return "0x" + "".join(
+            rng.choice("0123456789abcdefABCDEFxz") for _ in range(rng.randrange(70))
+        )
     if kind == 3:
         return hex(rng.getrandbits(rng.choice([8, 64, 160, 256, 300])))
     if kind in (4, 5):
@@ -65,10 +119,29 @@ TEMPLATES: list[tuple[str, list[Any]]] = [
     ("eth_sendTransaction", [CALL]),
     ("eth_signTransaction", [CALL]),
     ("eth_sign", [DEV_ADDRESS, "0x1234"]),
-    ("eth_signTypedData_v4", [DEV_ADDRESS, {"types": {"EIP712Domain": []}, "primaryType": "EIP712Domain",
-                                            "domain": {}, "message": {}}]),
-    ("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest", "address": [OTHER_ADDRESS],
-                      "topics": [None, ["0x" + "ab" * 32]]}]),
+    (
+        "eth_signTypedData_v4",
+        [
+            DEV_ADDRESS,
+            {
+                "types": {"EIP712Domain": []},
+                "primaryType": "EIP712Domain",
+                "domain": {},
+                "message": {},
+            },
+        ],
+    ),
+    (
+        "eth_getLogs",
+        [
+            {
+                "fromBlock": "0x0",
+                "toBlock": "latest",
+                "address": [OTHER_ADDRESS],
+                "topics": [None, ["0x" + "ab" * 32]],
+            }
+        ],
+    ),
     ("eth_newFilter", [{"fromBlock": "earliest", "topics": []}]),
     ("eth_feeHistory", ["0x2", "latest", [25, 75]]),
     ("eth_getBlockByNumber", ["0x0", True]),
@@ -102,8 +175,10 @@ def request(rng: random.Random, methods: list[str]) -> Any:
         return value(rng)  # not an object at all
     if roll < 0.5:
         return mutated(rng)
-    message: dict[str, Any] = {"jsonrpc": "2.0" if rng.random() < 0.95 else rng.choice(["1.0", 2, None]),
-                               "id": rng.choice([1, "x", None, 2**70, 1, "y", 1.5, [1], {}])}
+    message: dict[str, Any] = {
+        "jsonrpc": "2.0" if rng.random() < 0.95 else rng.choice(["1.0", 2, None]),
+        "id": rng.choice([1, "x", None, 2**70, 1, "y", 1.5, [1], {}]),
+    }
     if rng.random() < 0.05:
         del message["id"]
     method = rng.choice(methods) if rng.random() < 0.9 else rng.choice(["", "eth_", "x" * 300, 7])
@@ -152,8 +227,9 @@ def test_fuzzed_requests_get_error_objects_and_the_node_survives() -> None:
             if time.monotonic() > deadline:
                 break
             payload = body(rng, methods)
-            response = session.post(node.url, data=payload, timeout=30,
-                                    headers={"Content-Type": "application/json"})
+            response = session.post(
+                node.url, data=payload, timeout=30, headers={"Content-Type": "application/json"}
+            )
             sent_count += 1
             assert response.status_code in (200, 204), (payload[:300], response.status_code)
             if response.status_code == 204:
@@ -177,8 +253,9 @@ def test_fuzzed_requests_get_error_objects_and_the_node_survives() -> None:
         assert node.rpc("eth_chainId") == "0x7a69"
         node.rpc("evm_setAutomine", True)
         before = int(node.rpc("eth_blockNumber"), 16)
-        tx_hash = node.rpc("eth_sendTransaction", {"from": OTHER_ADDRESS, "to": DEV_ADDRESS,
-                                                  "value": "0x1"})
+        tx_hash = node.rpc(
+            "eth_sendTransaction", {"from": OTHER_ADDRESS, "to": DEV_ADDRESS, "value": "0x1"}
+        )
         receipt = node.rpc("eth_getTransactionReceipt", tx_hash)
         assert receipt is not None and receipt["status"] == "0x1"
         assert int(node.rpc("eth_blockNumber"), 16) > before

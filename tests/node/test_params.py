@@ -12,13 +12,27 @@ from node.rpc.errors import InvalidParams
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children,
-                                                                       max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
-DECODERS = [p.quantity, p.uint64, p.data, p.address, p.hash32, p.storage_slot, p.boolean,
-            p.block_id, p.block_number_or_tag, p.tx_request, p.state_overrides, p.log_filter,
-            p.integer_or_quantity, p.access_list]
+DECODERS = [
+    p.quantity,
+    p.uint64,
+    p.data,
+    p.address,
+    p.hash32,
+    p.storage_slot,
+    p.boolean,
+    p.block_id,
+    p.block_number_or_tag,
+    p.tx_request,
+    p.state_overrides,
+    p.log_filter,
+    p.integer_or_quantity,
+    p.access_list,
+]
 
 
 @given(st.integers(min_value=0, max_value=2**256 - 1))
@@ -63,7 +77,12 @@ def test_block_ids_cover_tags_numbers_and_objects() -> None:
 def test_topics_accept_null_single_and_alternatives() -> None:
     topic = "0x" + "11" * 32
     decoded = p.log_filter({"topics": [None, topic, [topic, topic], []]})
-    assert decoded.topics == [None, [bytes.fromhex("11" * 32)], [bytes.fromhex("11" * 32)] * 2, None]
+    assert decoded.topics == [
+        None,
+        [bytes.fromhex("11" * 32)],
+        [bytes.fromhex("11" * 32)] * 2,
+        None,
+    ]
     with pytest.raises(InvalidParams, match="more than 4"):
         p.log_filter({"topics": [None] * 5})
 

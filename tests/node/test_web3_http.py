@@ -47,8 +47,15 @@ def test_transfer_moves_value_and_is_mined_at_once(w3) -> None:
 
 def test_raw_transaction_signed_offline_is_accepted(w3) -> None:
     nonce = w3.eth.get_transaction_count(DEV_ADDRESS, "pending")
-    tx = {"to": OTHER_ADDRESS, "value": 1, "gas": 21000, "nonce": nonce, "chainId": w3.eth.chain_id,
-          "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "to": OTHER_ADDRESS,
+        "value": 1,
+        "gas": 21000,
+        "nonce": nonce,
+        "chainId": w3.eth.chain_id,
+        "maxFeePerGas": 3 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     signed = Account.sign_transaction(tx, DEV_KEY)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     assert tx_hash == signed.hash
@@ -58,8 +65,14 @@ def test_raw_transaction_signed_offline_is_accepted(w3) -> None:
 
 def test_second_send_of_same_nonce_is_refused_with_chain_message(devnet, w3) -> None:
     nonce = w3.eth.get_transaction_count(DEV_ADDRESS) - 1
-    tx = {"to": OTHER_ADDRESS, "value": 1, "gas": 21000, "nonce": nonce, "chainId": 31337,
-          "gasPrice": 5 * 10**9}
+    tx = {
+        "to": OTHER_ADDRESS,
+        "value": 1,
+        "gas": 21000,
+        "nonce": nonce,
+        "chainId": 31337,
+        "gasPrice": 5 * 10**9,
+    }
     raw = Account.sign_transaction(tx, DEV_KEY).raw_transaction
     error = devnet.error("eth_sendRawTransaction", "0x" + raw.hex())
     assert error["code"] == -32000
@@ -75,8 +88,9 @@ def test_contract_call_transact_and_event(w3, counter) -> None:
     events = counter.events.Incremented().process_receipt(receipt)
     assert len(events) == 1
     assert events[0].args.by == DEV_ADDRESS and events[0].args["count"] == start + 7
-    logs = counter.events.Incremented().get_logs(from_block=receipt.blockNumber,
-                                                 to_block=receipt.blockNumber)
+    logs = counter.events.Incremented().get_logs(
+        from_block=receipt.blockNumber, to_block=receipt.blockNumber
+    )
     assert [log.transactionHash for log in logs] == [tx_hash]
 
 
@@ -85,8 +99,7 @@ def test_custom_error_revert_carries_its_data(devnet, w3, counter) -> None:
         counter.functions.add(1000).call({"from": DEV_ADDRESS})
     selector = Web3.keccak(text="TooBig(uint256)")[:4].hex()
     assert selector in str(raised.value.data)
-    call = {"from": DEV_ADDRESS, "to": counter.address,
-            "data": counter.encode_abi("add", [1000])}
+    call = {"from": DEV_ADDRESS, "to": counter.address, "data": counter.encode_abi("add", [1000])}
     error = devnet.error("eth_call", call, "latest")
     assert error["code"] == 3
     assert error["data"] == "0x" + selector + (1000).to_bytes(32, "big").hex()
@@ -97,7 +110,9 @@ def test_custom_error_revert_carries_its_data(devnet, w3, counter) -> None:
 def test_require_message_is_in_the_error(devnet, w3, counter) -> None:
     with pytest.raises(ContractLogicError, match="nope"):
         counter.functions.fail().call()
-    error = devnet.error("eth_call", {"to": counter.address, "data": counter.encode_abi("fail", [])})
+    error = devnet.error(
+        "eth_call", {"to": counter.address, "data": counter.encode_abi("fail", [])}
+    )
     assert error["code"] == 3 and error["message"] == "execution reverted: nope"
 
 
@@ -137,18 +152,28 @@ def test_dev_account_signatures_recover_to_the_account(w3) -> None:
     signature = w3.eth.sign(DEV_ADDRESS, text="hello")
     assert Account.recover_message(encode_defunct(text="hello"), signature=signature) == DEV_ADDRESS
     typed = {
-        "types": {"EIP712Domain": [{"name": "name", "type": "string"},
-                                   {"name": "chainId", "type": "uint256"}],
-                  "Mail": [{"name": "contents", "type": "string"}]},
-        "primaryType": "Mail", "domain": {"name": "sumchain", "chainId": 31337},
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+            ],
+            "Mail": [{"name": "contents", "type": "string"}],
+        },
+        "primaryType": "Mail",
+        "domain": {"name": "sumchain", "chainId": 31337},
         "message": {"contents": "hi"},
     }
     signature = w3.provider.make_request("eth_signTypedData_v4", [DEV_ADDRESS, typed])["result"]
     recovered = Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
     assert recovered == DEV_ADDRESS
     # the spec (and anvil) answer the raw bytes; geth's {raw, tx} object is not what it says
-    request = {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x5", "gas": "0x5208",
-               "nonce": hex(10**6)}
+    request = {
+        "from": DEV_ADDRESS,
+        "to": OTHER_ADDRESS,
+        "value": "0x5",
+        "gas": "0x5208",
+        "nonce": hex(10**6),
+    }
     raw = w3.provider.make_request("eth_signTransaction", [request])["result"]
     assert Account.recover_transaction(raw) == DEV_ADDRESS
 
@@ -160,18 +185,26 @@ def test_every_result_matches_the_spec_schema(devnet, w3, counter, check_result)
     tx = "0x" + tx_hash.hex()
     call = {"to": counter.address, "data": counter.encode_abi("count", [])}
     checks = [
-        ("eth_chainId", []), ("eth_blockNumber", []), ("eth_syncing", []), ("eth_accounts", []),
-        ("eth_coinbase", []), ("eth_gasPrice", []), ("eth_maxPriorityFeePerGas", []),
+        ("eth_chainId", []),
+        ("eth_blockNumber", []),
+        ("eth_syncing", []),
+        ("eth_accounts", []),
+        ("eth_coinbase", []),
+        ("eth_gasPrice", []),
+        ("eth_maxPriorityFeePerGas", []),
         ("eth_blobBaseFee", []),
         ("eth_feeHistory", ["0x4", "latest", [10, 50, 90]]),
-        ("eth_getBalance", [DEV_ADDRESS, "latest"]), ("eth_getBalance", [DEV_ADDRESS, "earliest"]),
+        ("eth_getBalance", [DEV_ADDRESS, "latest"]),
+        ("eth_getBalance", [DEV_ADDRESS, "earliest"]),
         ("eth_getBalance", [DEV_ADDRESS, {"blockHash": block_hash}]),
         ("eth_getBalance", [DEV_ADDRESS, {"blockNumber": number}]),
         ("eth_getCode", [counter.address, "pending"]),
         ("eth_getStorageAt", [counter.address, "0x0", "safe"]),
         ("eth_getTransactionCount", [DEV_ADDRESS, "finalized"]),
-        ("eth_call", [call, number]), ("eth_estimateGas", [call]),
-        ("eth_getBlockByNumber", [number, False]), ("eth_getBlockByNumber", [number, True]),
+        ("eth_call", [call, number]),
+        ("eth_estimateGas", [call]),
+        ("eth_getBlockByNumber", [number, False]),
+        ("eth_getBlockByNumber", [number, True]),
         ("eth_getBlockByNumber", ["0xffffffff", False]),
         ("eth_getBlockByHash", [block_hash, True]),
         ("eth_getBlockTransactionCountByNumber", [number]),
@@ -179,14 +212,21 @@ def test_every_result_matches_the_spec_schema(devnet, w3, counter, check_result)
         ("eth_getTransactionByHash", [tx]),
         ("eth_getTransactionByBlockHashAndIndex", [block_hash, "0x0"]),
         ("eth_getTransactionByBlockNumberAndIndex", [number, "0x0"]),
-        ("eth_getTransactionReceipt", [tx]), ("eth_getBlockReceipts", [number]),
+        ("eth_getTransactionReceipt", [tx]),
+        ("eth_getBlockReceipts", [number]),
         ("eth_getLogs", [{"fromBlock": number, "toBlock": number, "address": counter.address}]),
         ("eth_getLogs", [{"blockHash": block_hash}]),
-        ("eth_newBlockFilter", []), ("eth_newPendingTransactionFilter", []),
-        ("txpool_status", []), ("txpool_content", []), ("txpool_contentFrom", [DEV_ADDRESS]),
-        ("debug_getRawBlock", [number]), ("debug_getRawHeader", [number]),
-        ("debug_getRawTransaction", [tx]), ("debug_getRawReceipts", [number]),
-        ("net_version", []), ("eth_getProof", [counter.address, ["0x0"], number]),
+        ("eth_newBlockFilter", []),
+        ("eth_newPendingTransactionFilter", []),
+        ("txpool_status", []),
+        ("txpool_content", []),
+        ("txpool_contentFrom", [DEV_ADDRESS]),
+        ("debug_getRawBlock", [number]),
+        ("debug_getRawHeader", [number]),
+        ("debug_getRawTransaction", [tx]),
+        ("debug_getRawReceipts", [number]),
+        ("net_version", []),
+        ("eth_getProof", [counter.address, ["0x0"], number]),
     ]
     for method, params in checks:
         result = devnet.rpc(method, *params)
@@ -205,12 +245,23 @@ def test_every_result_matches_the_spec_schema(devnet, w3, counter, check_result)
 
 
 def test_every_block_tag_is_accepted_by_state_methods(devnet) -> None:
-    for tag in ("earliest", "latest", "pending", "safe", "finalized", "0x0",
-                {"blockNumber": "0x0"}, {"blockNumber": "latest"}):
-        for method, params in (("eth_getBalance", [DEV_ADDRESS]), ("eth_getCode", [DEV_ADDRESS]),
-                               ("eth_getTransactionCount", [DEV_ADDRESS]),
-                               ("eth_getStorageAt", [DEV_ADDRESS, "0x0"]),
-                               ("eth_call", [{"to": DEV_ADDRESS}])):
+    for tag in (
+        "earliest",
+        "latest",
+        "pending",
+        "safe",
+        "finalized",
+        "0x0",
+        {"blockNumber": "0x0"},
+        {"blockNumber": "latest"},
+    ):
+        for method, params in (
+            ("eth_getBalance", [DEV_ADDRESS]),
+            ("eth_getCode", [DEV_ADDRESS]),
+            ("eth_getTransactionCount", [DEV_ADDRESS]),
+            ("eth_getStorageAt", [DEV_ADDRESS, "0x0"]),
+            ("eth_call", [{"to": DEV_ADDRESS}]),
+        ):
             devnet.rpc(method, *params, tag)
     for tag in ("earliest", "latest", "pending", "safe", "finalized", "0x0"):
         assert devnet.rpc("eth_getBlockByNumber", tag, False)["number"].startswith("0x")
@@ -228,6 +279,7 @@ def test_storage_proof_holds_the_slot_value(devnet, counter) -> None:
     entry = proof["storageProof"][0]
     assert int(entry["value"], 16) == counter.functions.count().call() > 0
     nodes = [rlp.decode(bytes.fromhex(node[2:])) for node in entry["proof"]]
-    stored = HexaryTrie.get_from_proof(bytes.fromhex(proof["storageHash"][2:]),
-                                       keccak((0).to_bytes(32, "big")), nodes)
+    stored = HexaryTrie.get_from_proof(
+        bytes.fromhex(proof["storageHash"][2:]), keccak((0).to_bytes(32, "big")), nodes
+    )
     assert rlp.decode(stored, sedes=rlp.sedes.big_endian_int) == int(entry["value"], 16)

@@ -24,8 +24,9 @@ class Client:
     async def request(self, method: str, *params: Any) -> dict[str, Any]:
         self.next_id += 1
         wanted = self.next_id
-        await self.ws.send(json.dumps({"jsonrpc": "2.0", "id": wanted, "method": method,
-                                       "params": list(params)}))
+        await self.ws.send(
+            json.dumps({"jsonrpc": "2.0", "id": wanted, "method": method, "params": list(params)})
+        )
         while True:
             message = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
             if message.get("id") == wanted:
@@ -54,7 +55,9 @@ def test_requests_and_batches_work_over_websocket(devnet) -> None:
             client = Client(ws)
             assert (await client.request("eth_chainId"))["result"] == "0x7a69"
             assert (await client.request("nope"))["error"]["code"] == -32601
-            await ws.send('[{"jsonrpc":"2.0","id":1,"method":"net_version"},{"jsonrpc":"2.0","id":2}]')
+            await ws.send(
+                '[{"jsonrpc":"2.0","id":1,"method":"net_version"},{"jsonrpc":"2.0","id":2}]'
+            )
             answers = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
             assert answers[0]["result"] == "31337" and answers[1]["error"]["code"] == -32600
             await ws.send("{not json")
@@ -70,8 +73,9 @@ def test_subscriptions_push_heads_logs_and_pending_transactions(devnet, check_re
             heads = (await client.request("eth_subscribe", "newHeads"))["result"]
             pending = (await client.request("eth_subscribe", "newPendingTransactions"))["result"]
             logs = (await client.request("eth_subscribe", "logs", {"topics": [None]}))["result"]
-            deploy = await client.request("eth_sendTransaction",
-                                          {"from": DEV_ADDRESS, "data": COUNTER_BYTECODE})
+            deploy = await client.request(
+                "eth_sendTransaction", {"from": DEV_ADDRESS, "data": COUNTER_BYTECODE}
+            )
             tx_hash = deploy["result"]
             assert await client.notification(pending) == tx_hash
             head = await client.notification(heads)
@@ -80,14 +84,16 @@ def test_subscriptions_push_heads_logs_and_pending_transactions(devnet, check_re
             assert receipt["blockHash"] == head["hash"]
             contract = receipt["contractAddress"]
             add_five = "0x1003e2d2" + (5).to_bytes(32, "big").hex()
-            sent = await client.request("eth_sendTransaction",
-                                        {"from": DEV_ADDRESS, "to": contract, "data": add_five})
+            sent = await client.request(
+                "eth_sendTransaction", {"from": DEV_ADDRESS, "to": contract, "data": add_five}
+            )
             entry = await client.notification(logs)
             check_result("eth_getLogs", [entry])
             assert entry["transactionHash"] == sent["result"]
             assert entry["address"].lower() == contract.lower()
             assert (await client.request("eth_unsubscribe", heads))["result"] is True
-            client.notifications.clear()  # one queue per socket: earlier heads came before the answer
+            # one queue per socket: heads sent earlier arrived before this answer
+            client.notifications.clear()
             assert (await client.request("eth_unsubscribe", heads))["result"] is False
             await client.request("eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS})
             await client.notification(pending)
