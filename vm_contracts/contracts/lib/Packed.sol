@@ -28,6 +28,32 @@ library Packed {
         }
     }
 
+    /// @dev Entry `i % 3` of an int80 word.
+    function int80At(uint256 word, uint256 i) internal pure returns (int80) {
+        unchecked {
+            return int80(uint80(word >> (80 * (i % 3))));
+        }
+    }
+
+    /// @dev `word` with int80 entry `i % 3` replaced by `value` (range checked).
+    function withInt80(uint256 word, uint256 i, int256 value) internal pure returns (uint256) {
+        if (value < type(int80).min || value > type(int80).max) revert PackedValueOutOfRange(value);
+        unchecked {
+            uint256 shift = 80 * (i % 3);
+            return (word & ~(MASK80 << shift)) | (uint256(uint80(int80(value))) << shift);
+        }
+    }
+
+    /// @dev `word` with uint32 entry `i % 8` incremented (range checked).
+    function incrementUint32(uint256 word, uint256 i) internal pure returns (uint256, uint256 newValue) {
+        unchecked {
+            uint256 shift = 32 * (i % 8);
+            newValue = ((word >> shift) & MASK32) + 1;
+            if (newValue > type(uint32).max) revert PackedValueOutOfRange(int256(newValue));
+            return (word + (1 << shift), newValue);
+        }
+    }
+
     function getUint32(mapping(uint256 => uint256) storage words, uint256 i) internal view returns (uint32) {
         unchecked {
             return uint32(words[i / 8] >> (32 * (i % 8)));

@@ -103,10 +103,19 @@ contract NaiveBayes is ClassifierBase {
         _checkLabel(label, numClasses);
         uint256 n = numFeatures;
         uint256 base = uint256(label) * n;
+        // Consecutive indices in one storage word are written once (see SparsePerceptron).
+        uint256 slot = type(uint256).max;
+        uint256 word;
         for (uint256 k = 0; k < data.length; ++k) {
             uint256 i = base + _featureIndex(data[k], k, n);
-            _featureCounts.setUint32(i, uint256(_featureCounts.getUint32(i)) + 1);
+            if (i / 8 != slot) {
+                if (slot != type(uint256).max) _featureCounts[slot] = word;
+                slot = i / 8;
+                word = _featureCounts[slot];
+            }
+            (word,) = Packed.incrementUint32(word, i);
         }
+        if (slot != type(uint256).max) _featureCounts[slot] = word;
         (uint256 samples, uint256 total) = _class(label);
         samples += 1;
         total += data.length;

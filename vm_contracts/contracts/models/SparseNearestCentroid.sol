@@ -94,12 +94,21 @@ contract SparseNearestCentroid is ClassifierBase {
         uint256 n = numFeatures;
         uint256 base = uint256(label) * n;
         (uint256 count, uint256 norm) = _class(label);
+        // Consecutive indices in one storage word are written once (see SparsePerceptron).
+        uint256 slot = type(uint256).max;
+        uint256 word;
         for (uint256 k = 0; k < data.length; ++k) {
             uint256 i = base + _featureIndex(data[k], k, n);
-            uint256 s = _sums.getUint32(i);
-            norm += 2 * s + 1; // (s + 1)^2 - s^2
-            _sums.setUint32(i, s + 1);
+            if (i / 8 != slot) {
+                if (slot != type(uint256).max) _sums[slot] = word;
+                slot = i / 8;
+                word = _sums[slot];
+            }
+            uint256 s;
+            (word, s) = Packed.incrementUint32(word, i);
+            norm += 2 * s - 1; // s^2 - (s - 1)^2
         }
+        if (slot != type(uint256).max) _sums[slot] = word;
         count += 1;
         if (count > type(uint64).max || norm > type(uint192).max) revert Packed.PackedValueOutOfRange(int256(count));
         _classes[label] = count | (norm << 64);

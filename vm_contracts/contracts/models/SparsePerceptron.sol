@@ -59,10 +59,21 @@ contract SparsePerceptron is ClassifierBase {
         uint64 prediction = _score(data) > 0 ? 1 : 0;
         if (prediction == label) return;
         int256 step = label == 1 ? int256(learningRate) : -int256(learningRate);
+        // Consecutive indices in one storage word (sorted bag-of-words data) are
+        // written once: the word is kept in memory until the next index leaves it.
+        uint256 slot = type(uint256).max;
+        uint256 word;
         for (uint256 k = 0; k < data.length; ++k) {
             uint256 i = uint256(int256(data[k])); // range checked by _score
-            _weights.setInt80(i, _weights.getInt80(i) + step);
+            uint256 s = i / 3;
+            if (s != slot) {
+                if (slot != type(uint256).max) _weights[slot] = word;
+                slot = s;
+                word = _weights[s];
+            }
+            word = Packed.withInt80(word, i, int256(Packed.int80At(word, i)) + step);
         }
+        if (slot != type(uint256).max) _weights[slot] = word;
         intercept = _toInt80(int256(intercept) + step);
         emit ModelUpdated(label);
     }
