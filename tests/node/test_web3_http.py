@@ -270,11 +270,12 @@ def test_every_block_tag_is_accepted_by_state_methods(devnet) -> None:
         devnet.rpc("eth_feeHistory", "0x1", tag, [])
 
 
-def test_storage_proof_holds_the_slot_value(devnet, counter) -> None:
+def test_storage_proof_holds_the_slot_value(devnet, w3, counter) -> None:
     import rlp
     from eth_utils import keccak
     from trie import HexaryTrie
 
+    w3.eth.wait_for_transaction_receipt(counter.functions.add(4).transact({"from": DEV_ADDRESS}))
     proof = devnet.rpc("eth_getProof", counter.address, ["0x0"], "latest")
     entry = proof["storageProof"][0]
     assert int(entry["value"], 16) == counter.functions.count().call() > 0
