@@ -64,7 +64,8 @@ def test_raw_transaction_signed_offline_is_accepted(w3) -> None:
 
 
 def test_second_send_of_same_nonce_is_refused_with_chain_message(devnet, w3) -> None:
-    nonce = w3.eth.get_transaction_count(DEV_ADDRESS) - 1
+    mined = w3.eth.send_transaction({"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": 1})
+    nonce = w3.eth.get_transaction(mined)["nonce"]
     tx = {
         "to": OTHER_ADDRESS,
         "value": 1,
