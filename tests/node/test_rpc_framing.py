@@ -193,3 +193,26 @@ def test_web3_and_net_namespaces(devnet, check_result) -> None:
     assert devnet.rpc("net_version") == "31337"
     assert devnet.rpc("net_listening") is True
     check_result("net_version", devnet.rpc("net_version"))
+
+
+def test_server_answers_while_the_worker_mines(devnet) -> None:
+    import threading
+    import time
+
+    done = threading.Event()
+
+    def mine_many() -> None:
+        devnet.rpc("anvil_mine", "0x96")  # 150 blocks keep the chain worker busy for seconds
+        done.set()
+
+    miner = threading.Thread(target=mine_many)
+    miner.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert devnet.rpc("eth_chainId") == "0x7a69"
+    assert devnet.rpc("web3_clientVersion").startswith("sumchain/")
+    answered_in = time.monotonic() - started
+    assert not done.is_set(), "mining finished too fast to show anything"
+    miner.join(120)
+    assert done.is_set()
+    assert answered_in < 1.0
