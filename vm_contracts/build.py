@@ -81,7 +81,15 @@ def settings_for(evm_version: str, optimized: bool) -> dict[str, Any]:
         # nothing here reads; the artifact records sources and settings instead.
         "metadata": {"appendCBOR": False},
         "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}
+            "*": {
+                "*": [
+                    "abi",
+                    "evm.bytecode.object",
+                    "evm.deployedBytecode.object",
+                    "devdoc",
+                    "userdoc",
+                ]
+            }
         },
     }
     if optimized:
@@ -133,7 +141,9 @@ def compile_sets(sets: list[tuple[str, bool]]) -> dict[tuple[str, bool], dict[st
     for (evm, opt), out in zip(sets, outputs, strict=True):
         errors = [e for e in out.get("errors", []) if e["severity"] == "error"]
         if errors:
-            raise BuildError("compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors))
+            raise BuildError(
+                "compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors)
+            )
         artifacts: dict[str, dict[str, Any]] = {}
         for source_name, contracts in out["contracts"].items():
             for name, c in contracts.items():
@@ -148,7 +158,9 @@ def compile_sets(sets: list[tuple[str, bool]]) -> dict[tuple[str, bool], dict[st
                     "devdoc": c.get("devdoc", {}),
                     "userdoc": c.get("userdoc", {}),
                     "compiler": {"name": "solc", "version": version},
-                    "settings": {k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"},
+                    "settings": {
+                        k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"
+                    },
                     "sourcesSha256": shas,
                 }
         result[(evm, opt)] = artifacts
@@ -183,15 +195,23 @@ def check(recompile: bool = False) -> None:
         files = sorted(directory.glob("*.json")) if directory.is_dir() else []
         if not files:
             raise BuildError(f"{directory}: no artifacts; run `python -m vm_contracts.build`")
-        expected_settings = {k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"}
+        expected_settings = {
+            k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"
+        }
         for path in files:
             artifact = json.loads(path.read_text())
             if artifact.get("sourcesSha256") != shas:
-                raise BuildError(f"{path}: stale (sources changed); run `python -m vm_contracts.build`")
+                raise BuildError(
+                    f"{path}: stale (sources changed); run `python -m vm_contracts.build`"
+                )
             if artifact.get("settings") != expected_settings:
-                raise BuildError(f"{path}: stale (settings changed); run `python -m vm_contracts.build`")
+                raise BuildError(
+                    f"{path}: stale (settings changed); run `python -m vm_contracts.build`"
+                )
             if not artifact["compiler"]["version"].startswith(SOLC_VERSION + "+"):
-                raise BuildError(f"{path}: built with another solc; run `python -m vm_contracts.build`")
+                raise BuildError(
+                    f"{path}: built with another solc; run `python -m vm_contracts.build`"
+                )
     if not recompile:
         return
     for (evm, opt), artifacts in compile_sets(all_sets()).items():
@@ -218,17 +238,29 @@ def _load(name: str, evm_version: str, optimized: bool) -> str:
     return path.read_text()
 
 
-def load_artifact(name: str, evm_version: str = DEFAULT_EVM_VERSION, optimized: bool = True) -> dict[str, Any]:
+def load_artifact(
+    name: str, evm_version: str = DEFAULT_EVM_VERSION, optimized: bool = True
+) -> dict[str, Any]:
     """The artifact of contract ``name`` (a fresh dict: abi, bytecode, deployedBytecode, ...)."""
     return json.loads(_load(name, evm_version, optimized))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vm_contracts.build", description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="verify committed artifacts match the sources")
-    parser.add_argument("--recompile", action="store_true", help="with --check: also compare fresh bytecode")
-    parser.add_argument("--evm-version", action="append", choices=EVM_VERSIONS,
-                        help="build only this EVM version (repeatable); default all")
+    parser = argparse.ArgumentParser(
+        prog="python -m vm_contracts.build", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="verify committed artifacts match the sources"
+    )
+    parser.add_argument(
+        "--recompile", action="store_true", help="with --check: also compare fresh bytecode"
+    )
+    parser.add_argument(
+        "--evm-version",
+        action="append",
+        choices=EVM_VERSIONS,
+        help="build only this EVM version (repeatable); default all",
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:

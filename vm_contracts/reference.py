@@ -98,8 +98,12 @@ class SparsePerceptron:
         return True
 
     def parameters(self) -> dict[str, Any]:
-        return {"numFeatures": self.num_features, "learningRate": self.learning_rate,
-                "intercept": self.intercept, "weights": list(self.weights)}
+        return {
+            "numFeatures": self.num_features,
+            "learningRate": self.learning_rate,
+            "intercept": self.intercept,
+            "weights": list(self.weights),
+        }
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> SparsePerceptron:
@@ -121,8 +125,12 @@ class DensePerceptron(SparsePerceptron):
         for j, v in enumerate(data):
             delta = fp.mul(self.learning_rate, v)
             if delta:
-                self.weights[j] = _int80(self.weights[j] + delta if label == 1 else self.weights[j] - delta)
-        self.intercept = _int80(self.intercept + (self.learning_rate if label == 1 else -self.learning_rate))
+                self.weights[j] = _int80(
+                    self.weights[j] + delta if label == 1 else self.weights[j] - delta
+                )
+        self.intercept = _int80(
+            self.intercept + (self.learning_rate if label == 1 else -self.learning_rate)
+        )
         return True
 
     @classmethod
@@ -154,7 +162,9 @@ class NaiveBayes:
         a, v, s = self.smoothing, self.num_features, fp.SCALE
         out = []
         for c in range(self.num_classes):
-            score = fp.log2(self.sample_counts[c] * s + a) - len(idx) * fp.log2(self.total_counts[c] * s + a * v)
+            score = fp.log2(self.sample_counts[c] * s + a) - len(idx) * fp.log2(
+                self.total_counts[c] * s + a * v
+            )
             for i in idx:
                 score += fp.log2(self.feature_counts[c][i] * s + a)
             out.append(score)
@@ -174,14 +184,25 @@ class NaiveBayes:
         return True
 
     def parameters(self) -> dict[str, Any]:
-        return {"numClasses": self.num_classes, "numFeatures": self.num_features, "smoothing": self.smoothing,
-                "featureCounts": [list(r) for r in self.feature_counts],
-                "sampleCounts": list(self.sample_counts), "totalCounts": list(self.total_counts)}
+        return {
+            "numClasses": self.num_classes,
+            "numFeatures": self.num_features,
+            "smoothing": self.smoothing,
+            "featureCounts": [list(r) for r in self.feature_counts],
+            "sampleCounts": list(self.sample_counts),
+            "totalCounts": list(self.total_counts),
+        }
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> NaiveBayes:
-        return cls(p["numClasses"], p["numFeatures"], p["smoothing"], [list(r) for r in p["featureCounts"]],
-                   list(p["sampleCounts"]), list(p["totalCounts"]))
+        return cls(
+            p["numClasses"],
+            p["numFeatures"],
+            p["smoothing"],
+            [list(r) for r in p["featureCounts"]],
+            list(p["sampleCounts"]),
+            list(p["totalCounts"]),
+        )
 
 
 @dataclass
@@ -218,12 +239,21 @@ class NearestCentroid:
         return True
 
     def parameters(self) -> dict[str, Any]:
-        return {"numClasses": self.num_classes, "numFeatures": self.num_features,
-                "centroids": [list(r) for r in self.centroids], "sampleCounts": list(self.sample_counts)}
+        return {
+            "numClasses": self.num_classes,
+            "numFeatures": self.num_features,
+            "centroids": [list(r) for r in self.centroids],
+            "sampleCounts": list(self.sample_counts),
+        }
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> NearestCentroid:
-        return cls(p["numClasses"], p["numFeatures"], [list(r) for r in p["centroids"]], list(p["sampleCounts"]))
+        return cls(
+            p["numClasses"],
+            p["numFeatures"],
+            [list(r) for r in p["centroids"]],
+            list(p["sampleCounts"]),
+        )
 
 
 @dataclass
@@ -271,13 +301,19 @@ class SparseNearestCentroid:
         return True
 
     def parameters(self) -> dict[str, Any]:
-        return {"numClasses": self.num_classes, "numFeatures": self.num_features,
-                "sums": [list(r) for r in self.sums], "sampleCounts": list(self.sample_counts),
-                "squaredNorms": self.squared_norms}
+        return {
+            "numClasses": self.num_classes,
+            "numFeatures": self.num_features,
+            "sums": [list(r) for r in self.sums],
+            "sampleCounts": list(self.sample_counts),
+            "squaredNorms": self.squared_norms,
+        }
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> SparseNearestCentroid:
-        return cls(p["numClasses"], p["numFeatures"], [list(r) for r in p["sums"]], list(p["sampleCounts"]))
+        return cls(
+            p["numClasses"], p["numFeatures"], [list(r) for r in p["sums"]], list(p["sampleCounts"])
+        )
 
 
 @dataclass(frozen=True)
@@ -302,8 +338,17 @@ class StakeableRules:
             raise ReferenceModelError("ModelDisagrees")
         return claimable
 
-    def report_amount(self, now: int, added_time: int, initial_deposit: int, claimable: int,
-                      model_agrees: bool, reporter_good: int, total_good: int, reporter_is_owner: bool) -> int:
+    def report_amount(
+        self,
+        now: int,
+        added_time: int,
+        initial_deposit: int,
+        claimable: int,
+        model_agrees: bool,
+        reporter_good: int,
+        total_good: int,
+        reporter_is_owner: bool,
+    ) -> int:
         if claimable == 0:
             raise ReferenceModelError("NothingToClaim")
         age = now - added_time
@@ -329,8 +374,12 @@ def data_hash(data: Sequence[int]) -> bytes:
 def contribution_key(contributor: str, data: Sequence[int], label: int, added_time: int) -> bytes:
     """DataHandler.contributionKey for a sample: keccak256(abi.encode(contributor,
     dataHash, label, addedTime))."""
-    return keccak(encode(["address", "bytes32", "uint64", "uint256"],
-                         [to_checksum_address(contributor), data_hash(data), label, added_time]))
+    return keccak(
+        encode(
+            ["address", "bytes32", "uint64", "uint256"],
+            [to_checksum_address(contributor), data_hash(data), label, added_time],
+        )
+    )
 
 
 MODELS = {

@@ -27,8 +27,14 @@ def tx_params(w3: Web3, sender: str | None = None, value: int = 0) -> dict[str, 
     return params
 
 
-def deploy(w3: Web3, name: str, *args: Any, sender: str | None = None,
-           evm_version: str = "cancun", optimized: bool = True) -> tuple[Contract, int]:
+def deploy(
+    w3: Web3,
+    name: str,
+    *args: Any,
+    sender: str | None = None,
+    evm_version: str = "cancun",
+    optimized: bool = True,
+) -> tuple[Contract, int]:
     """Deploy contract `name` with constructor `args`; return it and the gas used."""
     artifact = load_artifact(name, evm_version, optimized)
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -77,23 +83,41 @@ class Deployment:
     """Gas used per deployment/initialisation step (name -> gas)."""
 
 
-def deploy_model(w3: Web3, model: str, model_args: tuple, init: list[tuple[str, tuple]] | None = None,
-                 owner: str | None = None, evm_version: str = "cancun", optimized: bool = True,
-                 gas: dict[str, int] | None = None) -> Contract:
+def deploy_model(
+    w3: Web3,
+    model: str,
+    model_args: tuple,
+    init: list[tuple[str, tuple]] | None = None,
+    owner: str | None = None,
+    evm_version: str = "cancun",
+    optimized: bool = True,
+    gas: dict[str, int] | None = None,
+) -> Contract:
     """Deploy a model, run its initialisation calls (function name, args) and finish it."""
     gas = gas if gas is not None else {}
-    contract, gas[model] = deploy(w3, model, *model_args, sender=owner, evm_version=evm_version,
-                                  optimized=optimized)
+    contract, gas[model] = deploy(
+        w3, model, *model_args, sender=owner, evm_version=evm_version, optimized=optimized
+    )
     for i, (fn, args) in enumerate(init or []):
         gas[f"{fn}#{i}"] = transact(w3, getattr(contract.functions, fn)(*args), owner).gasUsed
-    gas["finishInitialization"] = transact(w3, contract.functions.finishInitialization(), owner).gasUsed
+    gas["finishInitialization"] = transact(
+        w3, contract.functions.finishInitialization(), owner
+    ).gasUsed
     return contract
 
 
-def deploy_trainer(w3: Web3, model: str, model_args: tuple, incentive: str, incentive_args: tuple,
-                   init: list[tuple[str, tuple]] | None = None, owner: str | None = None,
-                   evm_version: str = "cancun", optimized: bool = True,
-                   metadata: tuple[str, str, str] = ("m", "d", "e")) -> Deployment:
+def deploy_trainer(
+    w3: Web3,
+    model: str,
+    model_args: tuple,
+    incentive: str,
+    incentive_args: tuple,
+    init: list[tuple[str, tuple]] | None = None,
+    owner: str | None = None,
+    evm_version: str = "cancun",
+    optimized: bool = True,
+    metadata: tuple[str, str, str] = ("m", "d", "e"),
+) -> Deployment:
     """Deploy and wire a whole CollaborativeTrainer; the deployer (`owner`) owns the trainer."""
     owner = owner or w3.eth.accounts[0]
     gas: dict[str, int] = {}
@@ -102,10 +126,12 @@ def deploy_trainer(w3: Web3, model: str, model_args: tuple, incentive: str, ince
     im, gas[incentive] = deploy(w3, incentive, *incentive_args, **kw)
     mdl = deploy_model(w3, model, model_args, init, owner, evm_version, optimized, gas)
     trainer, gas["CollaborativeTrainer"] = deploy(
-        w3, "CollaborativeTrainer", *metadata, handler.address, im.address, mdl.address, **kw)
+        w3, "CollaborativeTrainer", *metadata, handler.address, im.address, mdl.address, **kw
+    )
     for label, c in (("handler", handler), ("incentive", im), ("model", mdl)):
         gas[f"transferOwnership:{label}"] = transact(
-            w3, c.functions.transferOwnership(trainer.address), owner).gasUsed
+            w3, c.functions.transferOwnership(trainer.address), owner
+        ).gasUsed
     return Deployment(trainer, handler, im, mdl, gas)
 
 
@@ -120,7 +146,8 @@ def _error_selectors() -> dict[str, set[bytes]]:
             if item["type"] == "error":
                 types = ",".join(_abi_type(i) for i in item["inputs"])
                 selectors.setdefault(item["name"], set()).add(
-                    function_signature_to_4byte_selector(f"{item['name']}({types})"))
+                    function_signature_to_4byte_selector(f"{item['name']}({types})")
+                )
     return selectors
 
 
@@ -142,7 +169,9 @@ def revert_data(exc: BaseException) -> bytes:
     return b""
 
 
-def assert_reverts(w3: Web3, fn: Any, error: str, sender: str | None = None, value: int = 0) -> bytes:
+def assert_reverts(
+    w3: Web3, fn: Any, error: str, sender: str | None = None, value: int = 0
+) -> bytes:
     """Assert calling `fn` reverts with custom error `error`; return the revert data."""
     selectors = _error_selectors()
     assert error in selectors, f"no custom error named {error} in any artifact"
@@ -155,6 +184,8 @@ def assert_reverts(w3: Web3, fn: Any, error: str, sender: str | None = None, val
             w3.eth.call({**params, "data": fn.data_in_transaction})
     except Exception as exc:  # web3 raises a ContractCustomError (or a subclass of Web3Exception)
         data = revert_data(exc)
-        assert data[:4] in selectors[error], f"expected {error}, reverted with {data.hex() or exc!r}"
+        assert data[:4] in selectors[error], (
+            f"expected {error}, reverted with {data.hex() or exc!r}"
+        )
         return data
     raise AssertionError(f"expected revert {error}, but the call succeeded")

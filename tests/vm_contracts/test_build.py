@@ -9,8 +9,17 @@ import pytest
 from vm_contracts import build
 
 HAS_SOLC = (build.SOLC_MODULE / "index.js").is_file() and shutil.which("node") is not None
-CONTRACTS = ("CollaborativeTrainer", "DataHandler", "Points", "Stakeable", "SparsePerceptron",
-             "DensePerceptron", "NaiveBayes", "NearestCentroid", "SparseNearestCentroid")
+CONTRACTS = (
+    "CollaborativeTrainer",
+    "DataHandler",
+    "Points",
+    "Stakeable",
+    "SparsePerceptron",
+    "DensePerceptron",
+    "NaiveBayes",
+    "NearestCentroid",
+    "SparseNearestCentroid",
+)
 
 
 def test_committed_artifacts_match_the_sources():
@@ -43,7 +52,9 @@ def test_pre_shanghai_bytecode_has_no_push0():
 def test_a_changed_source_makes_the_check_name_the_stale_artifact(tmp_path, monkeypatch):
     contracts = tmp_path / "contracts"
     shutil.copytree(build.CONTRACTS_DIR, contracts)
-    (contracts / "DataHandler.sol").write_text((contracts / "DataHandler.sol").read_text() + "\n// edit\n")
+    (contracts / "DataHandler.sol").write_text(
+        (contracts / "DataHandler.sol").read_text() + "\n// edit\n"
+    )
     monkeypatch.setattr(build, "CONTRACTS_DIR", contracts)
     with pytest.raises(build.BuildError, match="stale"):
         build.check()

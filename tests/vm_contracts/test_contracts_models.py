@@ -18,8 +18,12 @@ def _owner(w3):
 
 def test_sparse_perceptron_initialises_in_pages_and_reads_back(w3):
     weights = [(-1) ** i * i * SCALE // 7 for i in range(10)]
-    m = deploy_model(w3, "SparsePerceptron", (10, LR, -3), [
-        ("initializeWeights", (0, weights[:4])), ("initializeWeights", (4, weights[4:]))])
+    m = deploy_model(
+        w3,
+        "SparsePerceptron",
+        (10, LR, -3),
+        [("initializeWeights", (0, weights[:4])), ("initializeWeights", (4, weights[4:]))],
+    )
     assert m.functions.getWeights(0, 10).call() == weights
     assert m.functions.getWeights(3, 2).call() == weights[3:5]
     assert m.functions.intercept().call() == -3
@@ -42,9 +46,16 @@ def test_sparse_perceptron_learns_only_from_mistakes(w3):
 
 
 def test_dense_perceptron_matches_twin(w3):
-    m = deploy_model(w3, "DensePerceptron", (3, LR, 0), [("initializeWeights", (0, [SCALE, -SCALE, 7]))])
+    m = deploy_model(
+        w3, "DensePerceptron", (3, LR, 0), [("initializeWeights", (0, [SCALE, -SCALE, 7]))]
+    )
     twin = ref.DensePerceptron(3, LR, 0, [SCALE, -SCALE, 7])
-    for x, y in (([SCALE, 0, 0], 0), ([-3, 5 * SCALE, 11], 1), ([1, 1, 1], 0), ([2 * SCALE, -SCALE, 3], 1)):
+    for x, y in (
+        ([SCALE, 0, 0], 0),
+        ([-3, 5 * SCALE, 11], 1),
+        ([1, 1, 1], 0),
+        ([2 * SCALE, -SCALE, 3], 1),
+    ):
         assert m.functions.predict(x).call() == twin.predict(x)
         transact(w3, m.functions.update(x, y))
         twin.update(x, y)
@@ -53,8 +64,12 @@ def test_dense_perceptron_matches_twin(w3):
 
 
 def test_naive_bayes_counts_and_predicts_like_twin(w3):
-    m = deploy_model(w3, "NaiveBayes", (3, 6, SCALE), [
-        ("initializeFeatureCounts", (1, 2, [3, 0, 4])), ("initializeSampleCounts", ([1, 2, 0],))])
+    m = deploy_model(
+        w3,
+        "NaiveBayes",
+        (3, 6, SCALE),
+        [("initializeFeatureCounts", (1, 2, [3, 0, 4])), ("initializeSampleCounts", ([1, 2, 0],))],
+    )
     twin = ref.NaiveBayes(3, 6, SCALE)
     twin.feature_counts[1][2:5] = [3, 0, 4]
     twin.total_counts[1] = 7
@@ -71,8 +86,12 @@ def test_naive_bayes_counts_and_predicts_like_twin(w3):
 
 
 def test_nearest_centroid_running_means_match_twin(w3):
-    m = deploy_model(w3, "NearestCentroid", (2, 2), [
-        ("initializeCentroid", (1, 0, [SCALE, SCALE])), ("initializeSampleCounts", ([0, 1],))])
+    m = deploy_model(
+        w3,
+        "NearestCentroid",
+        (2, 2),
+        [("initializeCentroid", (1, 0, [SCALE, SCALE])), ("initializeSampleCounts", ([0, 1],))],
+    )
     twin = ref.NearestCentroid(2, 2, [[0, 0], [SCALE, SCALE]], [0, 1])
     for x, y in (([3, -7], 0), ([SCALE, 2 * SCALE], 1), ([-5, 4], 0), ([SCALE // 3, 1], 1)):
         assert m.functions.predict(x).call() == twin.predict(x)
@@ -84,8 +103,12 @@ def test_nearest_centroid_running_means_match_twin(w3):
 
 
 def test_sparse_nearest_centroid_sums_and_norms_match_twin(w3):
-    m = deploy_model(w3, "SparseNearestCentroid", (2, 20), [
-        ("initializeSums", (0, 3, [2, 0, 5])), ("initializeSampleCounts", ([2, 0],))])
+    m = deploy_model(
+        w3,
+        "SparseNearestCentroid",
+        (2, 20),
+        [("initializeSums", (0, 3, [2, 0, 5])), ("initializeSampleCounts", ([2, 0],))],
+    )
     twin = ref.SparseNearestCentroid(2, 20)
     twin.sums[0][3:6] = [2, 0, 5]
     twin.sample_counts = [2, 0]
@@ -107,7 +130,9 @@ MODELS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "data", "init_fn", "init_args"), MODELS, ids=[m[0] for m in MODELS])
+@pytest.mark.parametrize(
+    ("name", "args", "data", "init_fn", "init_args"), MODELS, ids=[m[0] for m in MODELS]
+)
 def test_model_guards_its_life_cycle(w3, name, args, data, init_fn, init_args):
     owner, other = w3.eth.accounts[0], w3.eth.accounts[1]
     m, _ = deploy(w3, name, *args)
@@ -131,7 +156,11 @@ def test_model_guards_its_life_cycle(w3, name, args, data, init_fn, init_args):
 
 @pytest.mark.parametrize("name", ["SparsePerceptron", "NaiveBayes", "SparseNearestCentroid"])
 def test_sparse_models_refuse_out_of_range_indices(w3, name):
-    args = {"SparsePerceptron": (10, LR, 0), "NaiveBayes": (2, 10, SCALE), "SparseNearestCentroid": (2, 10)}[name]
+    args = {
+        "SparsePerceptron": (10, LR, 0),
+        "NaiveBayes": (2, 10, SCALE),
+        "SparseNearestCentroid": (2, 10),
+    }[name]
     m = deploy_model(w3, name, args)
     data = assert_reverts(w3, m.functions.predict([3, 10]), "FeatureIndexOutOfRange")
     assert int.from_bytes(data[4:36], "big") == 1  # the position of the bad index
@@ -157,7 +186,9 @@ def test_initialisation_and_reads_refuse_ranges_past_the_end(w3):
 
 def test_weights_beyond_int80_are_refused(w3):
     # score = (2^79 - 1) - 2^79 = -1: mispredicted as 0, so label 1 pushes the weight past int80
-    m = deploy_model(w3, "SparsePerceptron", (2, 2**78, -(2**79)), [("initializeWeights", (0, [2**79 - 1]))])
+    m = deploy_model(
+        w3, "SparsePerceptron", (2, 2**78, -(2**79)), [("initializeWeights", (0, [2**79 - 1]))]
+    )
     assert m.functions.predict([0]).call() == 0
     assert_reverts(w3, m.functions.update([0], 1), "PackedValueOutOfRange")
     assert m.functions.predict([1]).call() == 0
@@ -165,11 +196,18 @@ def test_weights_beyond_int80_are_refused(w3):
     assert m.functions.getWeights(1, 1).call() == [2**78]
 
 
-@pytest.mark.parametrize(("name", "args"), [
-    ("SparsePerceptron", (0, LR, 0)), ("SparsePerceptron", (3, 0, 0)), ("DensePerceptron", (3, -1, 0)),
-    ("NaiveBayes", (1, 3, SCALE)), ("NaiveBayes", (2, 3, 0)), ("NearestCentroid", (2, 0)),
-    ("SparseNearestCentroid", (1, 3)),
-])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("SparsePerceptron", (0, LR, 0)),
+        ("SparsePerceptron", (3, 0, 0)),
+        ("DensePerceptron", (3, -1, 0)),
+        ("NaiveBayes", (1, 3, SCALE)),
+        ("NaiveBayes", (2, 3, 0)),
+        ("NearestCentroid", (2, 0)),
+        ("SparseNearestCentroid", (1, 3)),
+    ],
+)
 def test_unusable_constructor_arguments_are_refused(w3, name, args):
     from vm_contracts.build import load_artifact
 

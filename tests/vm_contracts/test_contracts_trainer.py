@@ -4,6 +4,7 @@ reports, owner and anyone claims, model replacement, and every refusal on the wa
 from __future__ import annotations
 
 import pytest
+from web3.logs import DISCARD
 
 from tests.vm_contracts.deploy_util import (
     assert_reverts,
@@ -13,8 +14,6 @@ from tests.vm_contracts.deploy_util import (
     time_travel,
     transact,
 )
-from web3.logs import DISCARD
-
 from vm_contracts import reference as ref
 from vm_contracts.fixed_point import SCALE
 
@@ -30,9 +29,14 @@ A, B = [1, 2], [3, 4]  # two samples
 
 @pytest.fixture
 def stake(w3):
-    return deploy_trainer(w3, "SparsePerceptron", (10, SCALE, 0), "Stakeable",
-                          (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT),
-                          metadata=("spam", "spam or ham", "bag-of-words/v1"))
+    return deploy_trainer(
+        w3,
+        "SparsePerceptron",
+        (10, SCALE, 0),
+        "Stakeable",
+        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT),
+        metadata=("spam", "spam or ham", "bag-of-words/v1"),
+    )
 
 
 def _add(w3, d, sender, data, label, value=VALUE):
@@ -46,10 +50,17 @@ def _fee(w3, receipt):
 
 def test_metadata_and_components_are_readable(w3, stake):
     t = stake.trainer.functions
-    assert (t.name().call(), t.description().call(), t.encoder().call()) == ("spam", "spam or ham", "bag-of-words/v1")
+    assert (t.name().call(), t.description().call(), t.encoder().call()) == (
+        "spam",
+        "spam or ham",
+        "bag-of-words/v1",
+    )
     assert t.owner().call() == w3.eth.accounts[0]
     assert (t.dataHandler().call(), t.incentiveMechanism().call(), t.model().call()) == (
-        stake.handler.address, stake.incentive.address, stake.model.address)
+        stake.handler.address,
+        stake.incentive.address,
+        stake.model.address,
+    )
 
 
 def test_add_data_keeps_the_required_deposit_and_returns_the_excess(w3, stake):
@@ -64,19 +75,32 @@ def test_add_data_keeps_the_required_deposit_and_returns_the_excess(w3, stake):
     assert before - w3.eth.get_balance(alice) == ev["deposit"] + _fee(w3, receipt)
     assert w3.eth.get_balance(stake.trainer.address) == ev["deposit"]
     key = ref.contribution_key(alice, A, 1, block_time)
-    assert stake.handler.functions.contributionKey(alice, ref.data_hash(A), 1, block_time).call() == key
-    assert stake.handler.functions.contributions(key).call() == [ev["deposit"], ev["deposit"], 0, False, True]
+    assert (
+        stake.handler.functions.contributionKey(alice, ref.data_hash(A), 1, block_time).call()
+        == key
+    )
+    assert stake.handler.functions.contributions(key).call() == [
+        ev["deposit"],
+        ev["deposit"],
+        0,
+        False,
+        True,
+    ]
     assert stake.incentive.functions.lastUpdateTimeS().call() == block_time
     assert stake.trainer.functions.predict(A).call() == 1  # trained on it
 
 
 def test_add_data_below_the_deposit_is_refused(w3, stake):
-    data = assert_reverts(w3, stake.trainer.functions.addData(A, 1), "DepositTooLow", w3.eth.accounts[1], 0)
+    data = assert_reverts(
+        w3, stake.trainer.functions.addData(A, 1), "DepositTooLow", w3.eth.accounts[1], 0
+    )
     assert int.from_bytes(data[4:36], "big") >= MIN_DEPOSIT
 
 
 def test_add_data_checks_the_model_input(w3, stake):
-    assert_reverts(w3, stake.trainer.functions.addData([10], 1), "FeatureIndexOutOfRange", value=VALUE)
+    assert_reverts(
+        w3, stake.trainer.functions.addData([10], 1), "FeatureIndexOutOfRange", value=VALUE
+    )
     assert_reverts(w3, stake.trainer.functions.addData(A, 2), "LabelOutOfRange", value=VALUE)
 
 
@@ -87,13 +111,22 @@ def test_refund_returns_the_whole_deposit_after_the_wait_when_the_model_agrees(w
     assert_reverts(w3, refund, "TooEarly", alice)
     time_travel(w3, REFUND_WAIT)
     assert_reverts(w3, refund, "NotContributor", bob)
-    assert_reverts(w3, stake.trainer.functions.refund(alice, A, 1, ev["addedTime"] + 1), "UnknownContribution", alice)
+    assert_reverts(
+        w3,
+        stake.trainer.functions.refund(alice, A, 1, ev["addedTime"] + 1),
+        "UnknownContribution",
+        alice,
+    )
     before = w3.eth.get_balance(alice)
     receipt = transact(w3, refund, alice)
     assert w3.eth.get_balance(alice) == before + ev["deposit"] - _fee(w3, receipt)
     out = stake.trainer.events.Refunded().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert (out["contributor"], out["amount"], out["addedTime"], list(out["data"])) == (
-        alice, ev["deposit"], ev["addedTime"], A)
+        alice,
+        ev["deposit"],
+        ev["addedTime"],
+        A,
+    )
     assert stake.handler.functions.goodContributions(alice).call() == 1
     assert stake.handler.functions.totalGoodContributions().call() == 1
     key = ref.contribution_key(alice, A, 1, ev["addedTime"])
@@ -108,7 +141,9 @@ def test_refund_is_refused_while_the_model_disagrees(w3, stake):
     _, ev = _add(w3, stake, alice, A, 1)
     _add(w3, stake, bob, A, 0)  # flips the model back: A now predicts 0
     time_travel(w3, REFUND_WAIT)
-    assert_reverts(w3, stake.trainer.functions.refund(alice, A, 1, ev["addedTime"]), "ModelDisagrees", alice)
+    assert_reverts(
+        w3, stake.trainer.functions.refund(alice, A, 1, ev["addedTime"]), "ModelDisagrees", alice
+    )
 
 
 def _bad_sample_and_good_reporter(w3, d):
@@ -144,27 +179,45 @@ def test_report_is_refused_before_the_wait_and_while_the_model_agrees(w3, stake)
     alice, carol = w3.eth.accounts[1], w3.eth.accounts[3]
     bad = _bad_sample_and_good_reporter(w3, stake)
     _, fresh = _add(w3, stake, alice, [5], 0)  # model agrees with it
-    assert_reverts(w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "TooEarly", carol)
+    assert_reverts(
+        w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "TooEarly", carol
+    )
     time_travel(w3, REFUND_WAIT)
-    assert_reverts(w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "ModelAgrees", carol)
+    assert_reverts(
+        w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "ModelAgrees", carol
+    )
     assert bad["deposit"] > 0
 
 
 def test_owner_then_anyone_take_the_remainder_after_their_waits(w3, stake):
-    owner, alice, bob, dave = w3.eth.accounts[0], w3.eth.accounts[1], w3.eth.accounts[2], w3.eth.accounts[4]
+    owner, alice, bob, dave = (
+        w3.eth.accounts[0],
+        w3.eth.accounts[1],
+        w3.eth.accounts[2],
+        w3.eth.accounts[4],
+    )
     _, s1 = _add(w3, stake, alice, A, 1)
     _, s2 = _add(w3, stake, alice, B, 1)
     time_travel(w3, OWNER_WAIT)
     # the model agrees with both, yet the owner may take after t_c; others may not yet
-    assert_reverts(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "ModelAgrees", dave)
+    assert_reverts(
+        w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "ModelAgrees", dave
+    )
     before = w3.eth.get_balance(owner)
     receipt = transact(w3, stake.trainer.functions.report(alice, A, 1, s1["addedTime"]), owner)
     assert w3.eth.get_balance(owner) == before + s1["deposit"] - _fee(w3, receipt)
     time_travel(w3, ANY_WAIT - OWNER_WAIT)
     receipt = transact(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), dave)
-    assert stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"] == s2["deposit"]
+    assert (
+        stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"][
+            "amount"
+        ]
+        == s2["deposit"]
+    )
     assert w3.eth.get_balance(stake.trainer.address) == 0
-    assert_reverts(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "NothingToClaim", bob)
+    assert_reverts(
+        w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "NothingToClaim", bob
+    )
 
 
 def test_replace_model_swaps_in_an_initialised_model_owned_by_the_trainer(w3, stake):
@@ -197,14 +250,23 @@ def test_points_returns_all_value_and_awards_one_point_per_agreeing_sample(w3):
     assert_reverts(w3, refund, "TooEarly", alice)
     time_travel(w3, REFUND_WAIT)
     receipt = transact(w3, refund, alice)
-    assert d.incentive.events.PointAwarded().process_receipt(receipt, errors=DISCARD)[0]["args"]["total"] == 1
+    assert (
+        d.incentive.events.PointAwarded().process_receipt(receipt, errors=DISCARD)[0]["args"][
+            "total"
+        ]
+        == 1
+    )
     assert d.incentive.functions.points(alice).call() == 1
     assert_reverts(w3, refund, "AlreadyRefunded", alice)
-    assert_reverts(w3, d.trainer.functions.report(alice, A, 1, ev["addedTime"]), "ReportNotSupported", bob)
+    assert_reverts(
+        w3, d.trainer.functions.report(alice, A, 1, ev["addedTime"]), "ReportNotSupported", bob
+    )
     _, ev2 = _add(w3, d, alice, B, 1)
     _add(w3, d, bob, B, 0)
     time_travel(w3, REFUND_WAIT)
-    assert_reverts(w3, d.trainer.functions.refund(alice, B, 1, ev2["addedTime"]), "ModelDisagrees", alice)
+    assert_reverts(
+        w3, d.trainer.functions.refund(alice, B, 1, ev2["addedTime"]), "ModelDisagrees", alice
+    )
     assert w3.eth.get_balance(d.trainer.address) == 0
 
 
@@ -248,4 +310,6 @@ def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
     s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7)
     last = s.functions.lastUpdateTimeS().call()
     for t in (last - 5, last, last + 1, last + 3, last + 200, last + 10**6):
-        assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(1, 2, 3, 1000, 7).add_data_cost(t, last)
+        assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(
+            1, 2, 3, 1000, 7
+        ).add_data_cost(t, last)
