@@ -309,6 +309,7 @@ class Backend:
         self.filters = Filters(self)
         self.subscriptions = Subscriptions()
         self.dispatcher: Any = None
+        self._last_tick_error: str | None = None
         """The one Dispatcher (and so the one worker thread) serving this backend."""
         self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
         chain.on_block(self._on_block)
@@ -834,7 +835,16 @@ class Backend:
         return due is not None and due <= 0
 
     def mine_interval_block(self) -> None:
-        self.producer.tick()
+        """Seal the interval block if due; a failure is logged once per distinct cause
+        (the timer keeps firing, and a log line every tick would bury everything)."""
+        try:
+            self.producer.tick()
+        except ChainError as exc:
+            if str(exc) != self._last_tick_error:
+                log.warning("interval block not sealed: %s", exc)
+            self._last_tick_error = str(exc)
+        else:
+            self._last_tick_error = None
 
     def _check_time(self, timestamp: int) -> None:
         if timestamp > MAX_TIMESTAMP:

@@ -181,3 +181,19 @@ def test_get_proof_verifies_against_the_state_root(in_process, check_result) -> 
     account = rlp.decode(encoded, sedes=AccountRlp)
     assert account.balance == int(proof["balance"], 16) == 10_000 * 10**18 + 77
     assert proof["storageProof"][0]["value"] == "0x0"
+
+
+@pytest.mark.parametrize("fork", ["petersburg", "berlin", "london", "shanghai", "cancun"])
+def test_transactions_blocks_and_receipts_match_the_spec_on_every_fork(fork, check_result) -> None:
+    with InProcessNode.create(config=ChainConfig(fork=fork)) as node:
+        tx_hash = send(node, 9)
+        block = rpc(node, "eth_getBlockByNumber", "latest", True)
+        check_result("eth_getBlockByNumber", block)
+        check_result("eth_getTransactionByHash", rpc(node, "eth_getTransactionByHash", tx_hash))
+        receipt = rpc(node, "eth_getTransactionReceipt", tx_hash)
+        check_result("eth_getTransactionReceipt", receipt)
+        assert receipt["status"] == "0x1"
+        check_result("eth_feeHistory", rpc(node, "eth_feeHistory", "0x2", "latest", [50]))
+        legacy = fork in ("petersburg", "berlin")
+        assert block["transactions"][0]["type"] == ("0x0" if legacy else "0x2")
+        assert ("baseFeePerGas" in block) is not legacy
