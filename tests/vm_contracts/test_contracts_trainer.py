@@ -25,6 +25,7 @@ MIN_DEPOSIT = 10**12  # wei
 VALUE = 10**17  # wei sent with every addData in these tests (above any required deposit)
 RULES = ref.StakeableRules(REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT)
 A, B = [1, 2], [3, 4]  # two samples
+OWNER = 5  # index of the trainer's owner: not the block sealer (account 0), who earns tips
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def stake(w3):
         "Stakeable",
         (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT),
         metadata=("spam", "spam or ham", "bag-of-words/v1"),
+        owner=w3.eth.accounts[OWNER],
     )
 
 
@@ -55,7 +57,7 @@ def test_metadata_and_components_are_readable(w3, stake):
         "spam or ham",
         "bag-of-words/v1",
     )
-    assert t.owner().call() == w3.eth.accounts[0]
+    assert t.owner().call() == w3.eth.accounts[OWNER]
     assert (t.dataHandler().call(), t.incentiveMechanism().call(), t.model().call()) == (
         stake.handler.address,
         stake.incentive.address,
@@ -191,7 +193,7 @@ def test_report_is_refused_before_the_wait_and_while_the_model_agrees(w3, stake)
 
 def test_owner_then_anyone_take_the_remainder_after_their_waits(w3, stake):
     owner, alice, bob, dave = (
-        w3.eth.accounts[0],
+        w3.eth.accounts[OWNER],
         w3.eth.accounts[1],
         w3.eth.accounts[2],
         w3.eth.accounts[4],
@@ -221,15 +223,15 @@ def test_owner_then_anyone_take_the_remainder_after_their_waits(w3, stake):
 
 
 def test_replace_model_swaps_in_an_initialised_model_owned_by_the_trainer(w3, stake):
-    owner, alice = w3.eth.accounts[0], w3.eth.accounts[1]
+    owner, alice = w3.eth.accounts[OWNER], w3.eth.accounts[1]
     _add(w3, stake, alice, A, 1)
-    fresh, _ = deploy(w3, "SparsePerceptron", 10, SCALE, 0)
+    fresh, _ = deploy(w3, "SparsePerceptron", 10, SCALE, 0, sender=owner)
     replace = stake.trainer.functions.replaceModel(fresh.address)
     assert_reverts(w3, replace, "NotOwner", alice)
     assert_reverts(w3, replace, "ModelNotOwnedByTrainer", owner)
     transact(w3, fresh.functions.transferOwnership(stake.trainer.address), owner)
     assert_reverts(w3, replace, "ModelNotInitialized", owner)
-    fresh2 = deploy_model(w3, "SparsePerceptron", (10, SCALE, 0))
+    fresh2 = deploy_model(w3, "SparsePerceptron", (10, SCALE, 0), owner=owner)
     transact(w3, fresh2.functions.transferOwnership(stake.trainer.address), owner)
     receipt = transact(w3, stake.trainer.functions.replaceModel(fresh2.address), owner)
     ev = stake.trainer.events.ModelReplaced().process_receipt(receipt, errors=DISCARD)[0]["args"]
