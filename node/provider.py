@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from web3 import Web3
-from web3.providers import BaseProvider
+from web3.providers import BaseProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from chain.chain import Chain
@@ -38,7 +38,7 @@ def poa_web3(provider: BaseProvider) -> Web3:
     return w3
 
 
-class SumchainProvider(BaseProvider):
+class SumchainProvider(JSONBaseProvider):
     """A provider whose requests run in this process on a :class:`Dispatcher`.
 
     Accepts a :class:`Dispatcher`, an :class:`InProcessNode`, a :class:`Backend` or an
@@ -65,6 +65,10 @@ class SumchainProvider(BaseProvider):
             "params": list(params) if isinstance(params, tuple) else params,
         }
         return self.dispatcher.handle_request_sync(request)  # type: ignore[return-value]
+
+    def make_batch_request(self, requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
+        """``with w3.batch_requests() as batch:`` works as over HTTP: answers in order."""
+        return [self.make_request(method, params) for method, params in requests]
 
     def is_connected(self, show_traceback: bool = False) -> bool:
         return True

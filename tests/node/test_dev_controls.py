@@ -197,3 +197,12 @@ def test_transactions_blocks_and_receipts_match_the_spec_on_every_fork(fork, che
         legacy = fork in ("petersburg", "berlin")
         assert block["transactions"][0]["type"] == ("0x0" if legacy else "0x2")
         assert ("baseFeePerGas" in block) is not legacy
+
+
+def test_web3_batch_requests_work_in_process(in_process) -> None:
+    w3 = in_process.w3
+    with w3.batch_requests() as batch:
+        batch.add(w3.eth.get_balance(DEV_ADDRESS))
+        batch.add(w3.eth.get_block(0))
+        balance, genesis = batch.execute()
+    assert balance == 10_000 * 10**18 and genesis["number"] == 0
