@@ -361,7 +361,7 @@ def import_blocks(chain: Chain, path: str | Path, to_block: int | None = None,
             try:
                 chain.import_block(block)
             except InvalidBlock as exc:
-                raise ReplayFailed(number, exc) from None
+                raise ReplayFailed(number, _root_cause(block, exc)) from None
             imported += 1
             gas += block.header.gas_used
             if progress is not None:
@@ -371,6 +371,33 @@ def import_blocks(chain: Chain, path: str | Path, to_block: int | None = None,
     if to_block is not None and head < to_block:
         raise ExportFileError(f"{path}: ends at block {head}, before the requested block {to_block}")
     return ImportResult(imported, skipped, gas, time.perf_counter() - start, head)
+
+
+SEAL_CHECKS = ("seal", "unauthorized_signer", "recently_signed", "parent", "number")
+
+
+def _root_cause(block: BlockAPI, exc: InvalidBlock) -> InvalidBlock:
+    """The failure to report. py-evm executes a block's transactions before it compares
+    their root with the header, so a changed transaction first shows up as an odd
+    execution error (e.g. an unknown sender without funds); the real fault is that the
+    body no longer matches the sealed header, and that is what is reported."""
+    if exc.check in SEAL_CHECKS or exc.check == "transaction_root":
+        return exc
+    root = transactions_root(block)
+    if root != block.header.transaction_root:
+        return InvalidBlock(
+            f"block {block.header.block_number}: the transactions do not match the header's "
+            f"transaction_root (header says 0x{block.header.transaction_root.hex()}, the body "
+            f"gives 0x{root.hex()}); execution then failed with: {exc}", check="transaction_root")
+    return exc
+
+
+def transactions_root(block: BlockAPI) -> bytes:
+    """The transactions root the block's body gives."""
+    from eth.db.trie import make_trie_root_and_nodes
+
+    root, _nodes = make_trie_root_and_nodes(tuple(block.transactions))
+    return root
 
 
 def _already_canonical(chain: Chain, block: BlockAPI) -> bool:
