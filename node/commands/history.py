@@ -1,0 +1,193 @@
+"""``sumchain export | import | replay | rewind | fork``: the chain's history as files.
+
+* ``export FILE --datadir DIR [--first A] [--last B]`` writes blocks as concatenated
+  RLP (as ``geth export``) and ``FILE.genesis.json`` beside it (the configuration
+  that rebuilds genesis).
+* ``import FILE --datadir NEWDIR`` verifies every block into an empty directory.
+* ``replay FILE [--to-block N] [--datadir NEWDIR]`` re-executes the export from
+  genesis (in memory unless a directory is given), verifying every seal, signer rule
+  and root, with a progress bar in blocks/s and Mgas/s; the first invalid block stops
+  it with one line naming the block and the check.
+* ``rewind N --datadir DIR [--drop-txs]`` moves a stopped node's head back to block N;
+  the dropped blocks' transactions return to the pool unless ``--drop-txs``. For a
+  running node use the ``debug_setHead`` RPC method.
+* ``fork --from DATADIR --block N --to NEWDIR [--chain-id ID]`` starts a new chain
+  from the state at block N.
+
+``--config FILE`` on import and replay rebuilds genesis from a chain configuration
+instead of the export's genesis file (for exports made by other tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.cli import UsageError
+
+BAR_UNIT = "block"
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    export = subparsers.add_parser("export", help="write the chain's blocks to an RLP file")
+    export.add_argument("file", type=Path, help="the export file to write")
+    export.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
+    export.add_argument("--first", type=int, default=1, help="first block (default 1)")
+    export.add_argument("--last", type=int, help="last block (default the head)")
+    export.add_argument("--force", action="store_true", help="overwrite an existing file")
+    export.set_defaults(func=run_export)
+
+    imp = subparsers.add_parser("import", help="verify and import an RLP export into an empty directory")
+    imp.add_argument("file", type=Path, help="the export file")
+    imp.add_argument("--datadir", type=Path, required=True, help="new (empty) data directory")
+    imp.add_argument("--to-block", type=int, help="stop after this block")
+    imp.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
+    imp.set_defaults(func=run_import)
+
+    rep = subparsers.add_parser("replay", help="re-execute an export from genesis, verifying every block")
+    rep.add_argument("file", type=Path, help="the export file")
+    rep.add_argument("--to-block", type=int, help="stop after this block (default: all)")
+    rep.add_argument("--datadir", type=Path, help="keep the replayed chain in this new directory")
+    rep.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.set_defaults(func=run_replay)
+
+    rew = subparsers.add_parser("rewind", help="move a stopped node's head back to block N")
+    rew.add_argument("number", type=int, help="the new head")
+    rew.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
+    rew.add_argument("--drop-txs", action="store_true",
+                     help="forget the dropped blocks' transactions instead of returning them to the pool")
+    rew.set_defaults(func=run_rewind)
+
+    fork = subparsers.add_parser("fork", help="start a new chain from the state at a block")
+    fork.add_argument("--from", dest="source", type=Path, required=True, help="source data directory")
+    fork.add_argument("--block", required=True, help="block number or tag whose state starts the new chain")
+    fork.add_argument("--to", dest="target", type=Path, required=True, help="new (empty) data directory")
+    fork.add_argument("--chain-id", type=lambda text: int(text, 0),
+                      help="chain id of the new chain (default: the source's)")
+    fork.set_defaults(func=run_fork)
+
+
+def _open_existing(datadir: Path) -> Any:
+    from chain.chain import Chain
+
+    if not (datadir / "sumchain.json").is_file():
+        raise UsageError(f"{datadir} is not a sumchain data directory (no sumchain.json)")
+    return Chain.open(data_dir=datadir)
+
+
+def _config(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from chain.config import ChainConfig
+
+    return ChainConfig.load(path)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from chain.history import export_blocks, genesis_path
+
+    if args.file.exists() and not args.force:
+        raise UsageError(f"{args.file} exists; nothing was written (use --force to overwrite)")
+    chain = _open_existing(args.datadir)
+    try:
+        count = export_blocks(chain, args.file, first=args.first, last=args.last)
+    finally:
+        chain.close()
+    print(f"exported {count} blocks to {args.file} (genesis in {genesis_path(args.file)})")
+    return 0
+
+
+class _Bar:
+    """A tqdm progress bar fed by :class:`chain.history.Progress` reports."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._bar: Any = None
+        self._quiet = quiet
+
+    def __call__(self, progress: Any) -> None:
+        if self._quiet:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=progress.file_bytes, unit="B", unit_scale=True,
+                             desc="replay", file=sys.stderr, leave=True)
+        self._bar.set_postfix_str(f"block {progress.number}, {progress.blocks_per_second:.1f} blocks/s, "
+                                  f"{progress.mgas_per_second:.2f} Mgas/s", refresh=False)
+        self._bar.update(progress.offset - self._bar.n)  # redraws at most every mininterval
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _summary(result: Any) -> str:
+    return (f"{result.imported} blocks verified ({result.skipped} already known), head {result.head}, "
+            f"{result.seconds:.2f} s, {result.blocks_per_second:.1f} blocks/s, "
+            f"{result.mgas_per_second:.2f} Mgas/s")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from chain.history import import_blocks, open_for_import
+
+    chain = open_for_import(args.file, args.datadir, _config(args.config))
+    bar = _Bar(quiet=False)
+    try:
+        result = import_blocks(chain, args.file, args.to_block, bar)
+    finally:
+        bar.close()
+        chain.close()
+    print(f"imported into {args.datadir}: {_summary(result)}")
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from chain.history import replay
+
+    bar = _Bar(quiet=args.quiet)
+    try:
+        chain, result = replay(args.file, args.to_block, _config(args.config), args.datadir, bar)
+    finally:
+        bar.close()
+    try:
+        head = chain.head
+        print(f"replayed: {_summary(result)}; block {head.block_number} hash 0x{head.hash.hex()} "
+              f"state root 0x{head.state_root.hex()}")
+    finally:
+        chain.close()
+    return 0
+
+
+def run_rewind(args: argparse.Namespace) -> int:
+    from chain.history import rewind
+
+    chain = _open_existing(args.datadir)
+    try:
+        before = chain.head.block_number
+        dropped = rewind(chain, args.number, drop_txs=args.drop_txs)
+        pending = len(chain.pool.pending()) if chain.pool is not None else 0
+    finally:
+        chain.close()
+    txs = sum(len(block.transactions) for block in dropped)
+    fate = "dropped" if args.drop_txs else f"returned to the pool ({pending} pending now)"
+    print(f"head moved from block {before} to block {args.number}: {len(dropped)} blocks dropped "
+          f"(kept in the archive), their {txs} transactions {fate}")
+    return 0
+
+
+def run_fork(args: argparse.Namespace) -> int:
+    from chain.history import fork_chain
+
+    block: int | str = args.block
+    try:
+        block = int(args.block, 0)
+    except ValueError:
+        pass
+    result = fork_chain(args.source, block, args.target, chain_id=args.chain_id)
+    print(f"new chain in {result.data_dir}: genesis {result.genesis_hash} = the state of block "
+          f"{result.block} of {args.source} ({result.accounts} accounts, {result.contracts} contracts, "
+          f"{result.trie_nodes} trie nodes), chain id {result.chain_id}")
+    return 0
