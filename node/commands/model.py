@@ -202,6 +202,8 @@ def reference_model(state: Mapping[str, Any]) -> Any:
 class TestSet:
     """Samples in the model's on-chain encoding with their labels, from a JSON Lines file."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     path: Path
     data: list[list[int]]
     labels: list[int]
