@@ -28,6 +28,7 @@ from chain.errors import ChainError, UnknownBlock
 
 MODES = ("automine", "interval", "manual")
 MAX_BLOCKS_PER_CALL = 100_000  # blocks one mine() may make (evm_mine / anvil_mine count)
+MAX_TIMESTAMP = 2**63 - 1  # unix seconds: the largest block time clients decode safely
 
 
 class InvalidTimestamp(ChainError):
@@ -121,6 +122,8 @@ class BlockProducer:
         pushed block times ahead of the wall clock (several blocks in one second)."""
         if seconds < 0:
             raise InvalidTimestamp("time can only be increased (seconds must be >= 0)")
+        if self.clock.now() + int(seconds) > MAX_TIMESTAMP:
+            raise InvalidTimestamp(f"the clock cannot pass {MAX_TIMESTAMP} (2**63-1 seconds)")
         self.clock.offset += int(seconds)
         behind = self.chain.head.timestamp + int(seconds) - self.clock.now()
         if behind > 0:
@@ -129,6 +132,8 @@ class BlockProducer:
 
     def set_next_timestamp(self, timestamp: int) -> None:
         head = self.chain.head
+        if timestamp > MAX_TIMESTAMP:
+            raise InvalidTimestamp(f"timestamp {timestamp} is past {MAX_TIMESTAMP} (2**63-1 seconds)")
         if timestamp <= head.timestamp:
             raise InvalidTimestamp(
                 f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}")

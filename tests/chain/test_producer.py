@@ -104,3 +104,12 @@ def test_increase_time_is_relative_to_the_head_when_blocks_run_ahead_of_the_cloc
     producer.increase_time(100)
     producer.mine()
     assert chain.head.timestamp >= head + 100
+
+
+def test_the_clock_refuses_times_past_two_to_the_sixty_three(chain: Chain) -> None:
+    producer = BlockProducer(chain, mode="manual")
+    with pytest.raises(InvalidTimestamp, match="2\\*\\*63-1"):
+        producer.increase_time(2**64)
+    with pytest.raises(InvalidTimestamp, match="2\\*\\*63-1"):
+        producer.set_next_timestamp(2**63)
+    assert producer.clock.offset == 0
