@@ -26,7 +26,8 @@ contract DataHandler is Owned {
     uint96 public totalGoodContributions;
     /// @notice Contribution records by key (see `contributionKey`).
     mapping(bytes32 => Contribution) public contributions;
-    /// @notice Whether `claimant` already took from (or was refunded) contribution `key`.
+    /// @notice Whether `claimant` already took from contribution `key` by a report (a
+    /// contributor's own refund shows in the record's `refunded` instead).
     mapping(bytes32 => mapping(address => bool)) public hasClaimed;
     /// @notice Refunded (good) contributions per contributor.
     mapping(address => uint256) public goodContributions;
@@ -87,11 +88,11 @@ contract DataHandler is Owned {
         Contribution memory m = c;
         if (!m.exists) revert UnknownContribution(key);
         if (m.refunded) revert AlreadyRefunded(key);
-        if (hasClaimed[key][contributor]) revert AlreadyClaimed(key, contributor);
+        // The contributor's claim is recorded by `refunded` (they can never report their
+        // own sample), which saves a fresh hasClaimed slot per refund.
         c.claimableAmount = 0;
         c.numClaims = m.numClaims + 1;
         c.refunded = true;
-        hasClaimed[key][contributor] = true;
         goodContributions[contributor] += 1;
         totalGoodContributions += 1;
         return (m.initialDeposit, m.claimableAmount);
