@@ -74,6 +74,8 @@ class TestPart:
         salt: 32 bytes the provider keeps secret until the reveal.
     """
 
+    __test__ = False  # not a pytest class, despite its name
+
     data: tuple[tuple[int, ...], ...]
     labels: tuple[int, ...]
     salt: bytes
