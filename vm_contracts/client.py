@@ -519,6 +519,37 @@ def state_from_sklearn(
     raise ClientError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
+# State keys as read_model returns them -> the off-chain twins' parameter names.
+_TWIN_KEYS = {
+    "num_features": "numFeatures",
+    "num_classes": "numClasses",
+    "learning_rate": "learningRate",
+    "intercept": "intercept",
+    "weights": "weights",
+    "smoothing": "smoothing",
+    "feature_counts": "featureCounts",
+    "sample_counts": "sampleCounts",
+    "total_counts": "totalCounts",
+    "centroids": "centroids",
+    "sums": "sums",
+}
+
+
+def reference_twin(model: str, state: Mapping[str, Any]) -> Any:
+    """The off-chain twin (``vm_contracts.reference``) of a model in ``state`` (e.g. from
+    :meth:`Framework.read_model`): same integer arithmetic, so its predictions equal the
+    contract's, computed without a call per sample."""
+    from vm_contracts import reference
+
+    if model not in MODELS:
+        raise ClientError(f"unknown model {model!r}; choose one of {MODELS}")
+    parameters = {_TWIN_KEYS[key]: value for key, value in state.items() if key in _TWIN_KEYS}
+    try:
+        return getattr(reference, model).from_parameters(parameters)
+    except KeyError as exc:
+        raise ClientError(f"{model} state lacks {exc.args[0]}") from exc
+
+
 # --- transactions ----------------------------------------------------------------------------
 
 
@@ -565,14 +596,26 @@ class _Sender:
             raise
 
     def send(
-        self, built: Any, account: Account, label: str, value: int = 0, gas: int | None = None
+        self,
+        built: Any,
+        account: Account,
+        label: str,
+        value: int = 0,
+        gas: int | None = None,
+        estimated: int | None = None,
     ) -> Any:
+        """Send and wait. ``gas`` is the exact gas limit to use; otherwise the limit is
+        ``estimated`` (or a fresh estimate) plus a margin, capped at the block gas limit."""
         sender = _address_of(account)
         params: dict[str, Any] = {"from": sender, "value": int(value)}
-        if gas is None:
-            gas = self.estimate(built, params)
-        limit = int(self.w3.eth.get_block("latest")["gasLimit"])
-        params["gas"] = min(int(gas * GAS_ESTIMATE_MARGIN) + GAS_ESTIMATE_EXTRA, limit)
+        if gas is not None:
+            params["gas"] = int(gas)
+        else:
+            if estimated is None:
+                estimated = self.estimate(built, params)
+            limit = int(self.w3.eth.get_block("latest")["gasLimit"])
+            margin = int(estimated * GAS_ESTIMATE_MARGIN) + GAS_ESTIMATE_EXTRA
+            params["gas"] = min(margin, limit)
         if isinstance(account, str):
             tx_hash = built.transact(params)
         else:
@@ -736,18 +779,24 @@ class Framework:
         return int(self._sender.call(self.incentive.functions.getNextAddDataCost(), block))
 
     def add_data(
-        self, data: Sequence[int], label: int, account: Account, deposit: int | None = None
+        self,
+        data: Sequence[int],
+        label: int,
+        account: Account,
+        deposit: int | None = None,
+        gas: int | None = None,
     ) -> Any:
         """Add a labelled sample, training the model; returns the receipt.
 
         ``deposit`` defaults to the mechanism's required deposit at the latest block
         (Stakeable lowers it as time passes, so that is enough unless another addData
-        lands first in the same block). Any excess is returned by the trainer.
+        lands first in the same block). Any excess is returned by the trainer. ``gas``
+        skips the gas estimate (a failure is then decoded from the mined receipt).
         """
         vector = _int64_vector(data)
         value = self.required_deposit() if deposit is None else int(deposit)
         built = self.trainer.functions.addData(vector, _label(label))
-        return self._sender.send(built, account, "addData", value=value)
+        return self._sender.send(built, account, "addData", value=value, gas=gas)
 
     def contributions_in(self, receipt: Any) -> list[Contribution]:
         """The contributions a receipt's ``DataAdded`` events record."""
@@ -947,8 +996,9 @@ def _deploy_model(
         raise DeploymentError(
             f"initialisation gas budget {budget} exceeds the block gas limit {limit}"
         )
+    size = INIT_PROBE_ENTRIES
     for array in arrays:
-        _write_chunks(sender, contract, array, account, budget)
+        size = _write_chunks(sender, contract, array, account, budget, size)
     for function, args in adapter.init_single_calls(state):
         if any(any(v) if isinstance(v, list) else v for v in args):
             sender.send(
@@ -959,17 +1009,22 @@ def _deploy_model(
 
 
 def _write_chunks(
-    sender: _Sender, contract: Any, array: _InitArray, account: Account, budget: int
-) -> None:
+    sender: _Sender,
+    contract: Any,
+    array: _InitArray,
+    account: Account,
+    budget: int,
+    size: int,
+) -> int:
     """Write ``array`` in chunks sized so each transaction's gas stays within ``budget``.
 
-    The first chunk measures gas per entry; later chunks are sized from it and shrunk
-    whenever an estimate comes out above the budget. All-zero chunks are skipped: unset
-    storage already reads as zero.
+    ``size`` entries are tried first (the probe for the first array); each sent chunk
+    measures gas per entry and sizes the next one, shrunk whenever an estimate comes out
+    above the budget. All-zero chunks are skipped: unset storage already reads as zero.
+    Returns the chunk size to start the next array with.
     """
     function = getattr(contract.functions, array.function)
     sender_address = _address_of(account)
-    size = INIT_PROBE_ENTRIES
     start = 0
     values = array.values
     while start < len(values):
@@ -996,11 +1051,12 @@ def _write_chunks(
                 )
             size = max(1, min(len(chunk) - 1, len(chunk) * budget // gas * 9 // 10))
             continue
-        sender.send(built, account, f"initialize {array.part}", gas=gas)
+        sender.send(built, account, f"initialize {array.part}", estimated=gas)
         start += len(chunk)
         per_entry = max(1, gas // len(chunk))
         fitting = int(budget / GAS_ESTIMATE_MARGIN) // per_entry
         size = max(1, min(INIT_MAX_ENTRIES, fitting))
+    return size
 
 
 def _incentive_args(incentive: str, params: Mapping[str, int] | None) -> list[int]:

@@ -310,7 +310,8 @@ def load_default(kind: str) -> Dataset:
       image); label 1 for an odd digit, 0 for an even one. 1797 samples.
     * ``"dense-binary"`` — breast cancer diagnosis, 30 real-valued features, label 1 =
       benign. 569 samples. Normalise before fixed-point encoding (see encoding.py).
-    * ``"multiclass-dense"`` — handwritten digits, 64 grey levels 0-16, 10 classes.
+    * ``"multiclass-dense"`` — wine cultivars, 13 chemical measurements, 3 classes, 178
+      samples (small enough that a dense model's every prediction is cheap on chain).
     * ``"multiclass-sparse"`` — the bag-of-pixels form of digits, 10 classes.
     """
     if kind not in DEFAULT_KINDS:
@@ -320,9 +321,10 @@ def load_default(kind: str) -> Dataset:
     if kind == "dense-binary":
         bunch = bundled.load_breast_cancer()
         return _dense("breast-cancer", bunch.data, bunch.target, 2)
-    digits = bundled.load_digits()
     if kind == "multiclass-dense":
-        return _dense("digits", digits.data, digits.target, 10)
+        wine = bundled.load_wine()
+        return _dense("wine", wine.data, wine.target, 3)
+    digits = bundled.load_digits()
     words = [tuple(np.flatnonzero(row > SPARSE_DIGITS_THRESHOLD).tolist()) for row in digits.data]
     if kind == "sparse-binary":
         return _sparse("digits-sparse-odd", words, digits.target % 2, 2)

@@ -28,11 +28,7 @@ from typing import Literal
 import numpy as np
 
 from vm_contracts.errors import EncodingError
-
-try:  # the shared fixed-point library, once it exists
-    from vm_contracts.fixed_point import SCALE
-except ImportError:  # pragma: no cover - until vm_contracts/fixed_point.py lands
-    SCALE = 10**9  # fixed-point units per 1.0
+from vm_contracts.fixed_point import SCALE, to_fixed
 
 INT64_MAX = 2**63 - 1  # the contracts take features as int64
 INT64_MIN = -(2**63)
@@ -151,7 +147,7 @@ def to_fixed_vector(values: Sequence[float] | np.ndarray) -> list[int]:
         raise EncodingError(f"expected a vector, got an array of shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise EncodingError("cannot encode NaN or infinite values as fixed point")
-    result = [round(float(value) * SCALE) for value in array]
+    result = [to_fixed(float(value)) for value in array]
     for position, value in enumerate(result):
         if not INT64_MIN <= value <= INT64_MAX:
             raise EncodingError(

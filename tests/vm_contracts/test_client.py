@@ -234,10 +234,10 @@ def test_reverts_surface_as_exceptions_naming_the_custom_error(w3):
 def test_a_failed_transaction_is_decoded_from_its_receipt(w3):
     alice = w3.eth.accounts[1]
     framework = deploy(w3, "SparsePerceptron", "Stakeable")
-    built = framework.trainer.functions.addData([1], 1)
     with pytest.raises(ContractRevert, match="DepositTooLow") as raised:
-        framework._sender.send(built, alice, "addData", value=1, gas=300_000)
+        framework.add_data([1], 1, alice, deposit=1, gas=300_000)  # no estimate: it is mined
     assert raised.value.receipt is not None and raised.value.receipt["status"] == 0
+    assert framework.receipts[-1] == ("addData", raised.value.receipt)
 
 
 def test_bad_arguments_are_client_errors_before_anything_is_sent(w3):
