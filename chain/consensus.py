@@ -27,6 +27,7 @@ eth-keys (coincurve backend) however often a header is looked at.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -66,6 +67,7 @@ DIFF_IN_TURN = 2  # difficulty of a block sealed by the in-turn signer
 DIFF_NO_TURN = 1  # difficulty of a block sealed by any other signer
 CHECKPOINT_INTERVAL = 1024  # blocks between snapshots persisted to the store
 SIGNATURE_CACHE_SIZE = 4096  # recovered signers kept in memory (headers), as geth
+SIGNING_KEY_CACHE_SIZE = 16  # signer key objects kept (a node seals with one)
 SNAPSHOT_CACHE_SIZE = 128  # snapshots kept in memory per SnapshotCache, as geth
 SNAPSHOT_FORMAT = 1  # version of Snapshot.to_bytes's encoding
 
@@ -134,6 +136,13 @@ def seal_hash(header: BlockHeaderAPI) -> bytes:
     return keccak(rlp.encode(unsealed))
 
 
+@functools.lru_cache(maxsize=SIGNING_KEY_CACHE_SIZE)
+def _private_key(secret: bytes) -> keys.PrivateKey:
+    """The key object of a 32-byte secret; kept, since deriving its public key costs more
+    than the signature a node makes with it every block."""
+    return keys.PrivateKey(secret)
+
+
 def sign_header(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
     """Return a copy of ``header`` sealed by ``private_key`` (32 bytes): the 65-byte
     signature ``r || s || v`` (v in {0, 1}) replaces the last 65 bytes of extra_data."""
@@ -145,11 +154,14 @@ def sign_header(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
             f"{EXTRA_VANITY + EXTRA_SEAL} (vanity + seal), see make_extra_data"
         )
     try:
-        key = keys.PrivateKey(bytes(private_key))
+        key = _private_key(bytes(private_key))
     except KeyValidationError as error:
         raise ConfigError(f"signer private key: {error}") from error
     signature = key.sign_msg_hash(seal_hash(header)).to_bytes()
-    return header.copy(extra_data=header.extra_data[:-EXTRA_SEAL] + signature)
+    sealed = header.copy(extra_data=header.extra_data[:-EXTRA_SEAL] + signature)
+    # the signer is known here; recording it spares the snapshot an ecrecover
+    _signer_cache.put(sealed.hash, key.public_key.to_canonical_address())
+    return sealed
 
 
 def recover_signer(header: BlockHeaderAPI) -> bytes:

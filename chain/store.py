@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,8 +96,12 @@ class LmdbBackend:
     nothing (the OS has the pages), only a power cut may drop the last blocks.
     """
 
-    def __init__(self, data_dir: Path, sync: bool = True, readonly: bool = False) -> None:
+    def __init__(self, data_dir: Path, sync: bool = True, readonly: bool = False,
+                 fast_reads: bool = True) -> None:
         self._lock_file = _lock_data_dir(data_dir) if not readonly else None
+        # with fast_reads, each thread's reads share one read transaction until a write
+        self._readers: threading.local | None = threading.local() if fast_reads else None
+        self._generation = 0  # bumped by every write; older read transactions are stale
         path = data_dir / LMDB_DIRNAME
         try:
             self._env = lmdb.open(
@@ -112,10 +117,33 @@ class LmdbBackend:
             raise DataDirError(f"data directory {data_dir}: the store cannot be opened ({exc})") from None
 
     def get(self, table: bytes, key: bytes) -> bytes | None:
-        with self._env.begin(db=self._dbs[table], buffers=False) as txn:
-            return txn.get(key)
+        if self._readers is None:
+            with self._env.begin(db=self._dbs[table], buffers=False) as txn:
+                return txn.get(key)
+        # fast path: per thread, one read transaction serves every read until the next
+        # write, instead of one transaction per key (py-evm reads key by key)
+        mine = self._readers
+        txn = getattr(mine, "txn", None)
+        if txn is None or mine.generation != self._generation:
+            if txn is not None:
+                txn.abort()
+            txn = mine.txn = self._env.begin(buffers=False)
+            mine.generation = self._generation
+        return txn.get(key, db=self._dbs[table])
+
+    def _end_reader(self) -> None:
+        """Retire the read transactions: they would not see the write about to happen.
+        The writing thread's ends now, other threads' at their next read."""
+        if self._readers is None:
+            return
+        self._generation += 1
+        txn = getattr(self._readers, "txn", None)
+        if txn is not None:
+            txn.abort()
+            self._readers.txn = None
 
     def write(self, ops: dict[bytes, dict[bytes, bytes | None]]) -> None:
+        self._end_reader()
         try:
             with self._env.begin(write=True) as txn:
                 for table, changes in ops.items():
@@ -139,6 +167,7 @@ class LmdbBackend:
         return (info["last_pgno"] + 1) * stat["psize"]
 
     def close(self) -> None:
+        self._end_reader()
         self._env.close()
         self._release_lock()
 

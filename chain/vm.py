@@ -21,6 +21,7 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, VirtualMachineAPI
 from eth.consensus.noproof import NoProofConsensus
+from eth.constants import BLANK_ROOT_HASH
 from eth.vm.base import VM
 from eth.vm.forks import (
     BerlinVM,
@@ -89,10 +90,121 @@ def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
         "get_nephew_reward": staticmethod(_no_reward),
         "configure_header": _configure_header_verbatim,
     }
+    state_class = base.get_state_class()
+    account_db_class = state_class.get_account_db_class()
+    overrides["_state_class"] = state_class.configure(
+        __name__=f"PoA{state_class.__name__}",
+        account_db_class=type(f"Flat{account_db_class.__name__}",
+                              (_FlatAccountDBMixin, account_db_class), {}),
+    )
     if fork in POST_MERGE:
         overrides["validate_header"] = classmethod(_pre_merge_header_rules)
         overrides["create_genesis_header"] = classmethod(_create_genesis_header)
     return base.configure(**overrides)
+
+
+# --- fast path: account values carried from block to block ----------------------------
+#
+# py-evm reads every account through the state trie (a walk of RLP-decoded nodes from
+# the root) and forgets what it read when a state root is made. Building on a head whose
+# accounts the previous block just wrote, that is the same handful of walks every block.
+# ``FlatAccounts`` remembers the encoded account of each address as of one state root,
+# and moves to the next root with the diff py-evm applies to the trie, so the next
+# block, the pool's nonce checks and head reads find them without a walk. The plain path
+# (no ``flat_accounts`` on the database) is py-evm's own; tests/chain/test_fast_paths.py
+# checks both give the same blocks.
+
+FLAT_ACCOUNTS_MAX = 200_000  # addresses remembered before the map starts over
+
+
+class FlatAccounts:
+    """Encoded accounts (address -> RLP, or None when absent) of the trie at ``root``.
+
+    Values are a function of the root alone, so a map whose block was later discarded
+    is still right for that root; readers at any other root simply do not use it.
+    """
+
+    def __init__(self) -> None:
+        self.root: bytes | None = None  # 32-byte state root the values belong to
+        self.values: dict[bytes, bytes | None] = {}
+
+    def advance(self, before: bytes, after: bytes, diff: Any) -> None:
+        """The trie went from ``before`` to ``after`` by ``diff`` (py-evm's DBDiff)."""
+        if self.root != before or len(self.values) > FLAT_ACCOUNTS_MAX:
+            self.values = {}
+        for key in diff.deleted_keys():
+            self.values[key] = None
+        for key, value in diff.pending_items():
+            self.values[key] = value
+        self.root = after
+
+
+class _FlatView:
+    """The account trie read through a :class:`FlatAccounts` map (writes pass through)."""
+
+    def __init__(self, trie: Any, flat: FlatAccounts) -> None:
+        self._trie = trie
+        self._flat = flat
+
+    def __getitem__(self, address: bytes) -> bytes:
+        flat = self._flat
+        if flat.root == self._trie.root_hash:
+            value = flat.values.get(address, _UNSEEN)
+            if value is _UNSEEN:
+                try:
+                    value = self._trie[address]
+                except KeyError:
+                    value = None
+                flat.values[address] = value
+            if value is None:
+                raise KeyError(address)
+            return value
+        return self._trie[address]
+
+    def __setitem__(self, address: bytes, value: bytes) -> None:
+        self._trie[address] = value
+
+    def __delitem__(self, address: bytes) -> None:
+        del self._trie[address]
+
+    def __contains__(self, address: bytes) -> bool:
+        try:
+            self[address]
+        except KeyError:
+            return False
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trie, name)
+
+
+_UNSEEN = object()
+
+
+class _FlatAccountDBMixin:
+    """AccountDB reading accounts through the database's ``flat_accounts`` map, if any."""
+
+    def __init__(self, db: Any, state_root: bytes = BLANK_ROOT_HASH) -> None:
+        super().__init__(db, state_root)  # type: ignore[call-arg]
+        self._flat: FlatAccounts | None = getattr(db, "flat_accounts", None)
+        self._last_diff: Any = None
+        if self._flat is not None:
+            logger = self._trie_logger  # type: ignore[attr-defined]
+            logger.wrapped_db = _FlatView(logger.wrapped_db, self._flat)
+
+    def _apply_account_diff_without_proof(self, diff: Any, trie: Any) -> None:
+        super()._apply_account_diff_without_proof(diff, trie)  # type: ignore[misc]
+        self._last_diff = diff
+
+    def make_state_root(self) -> bytes:
+        if self._flat is None:
+            return super().make_state_root()  # type: ignore[misc]
+        before = self.state_root  # type: ignore[attr-defined]
+        self._last_diff = None
+        after = super().make_state_root()  # type: ignore[misc]
+        if self._last_diff is not None:
+            self._flat.advance(before, after, self._last_diff)
+        return after
 
 
 VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork) for fork in FORKS}

@@ -1,0 +1,180 @@
+"""Each speed-up agrees with the plain path it stands beside.
+
+Two chains get the same transactions with the same timestamps, one with
+``fast_paths=True`` (accounts carried between blocks, cached head header, trusted
+finalize of self-built blocks, the builder's state as head state, LMDB read
+transactions kept open) and one with ``fast_paths=False`` (py-evm's own paths, one
+LMDB transaction per read). Blocks, state roots, receipts and reads must be equal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from eth._utils.address import generate_contract_address
+from eth_utils import to_checksum_address
+
+from chain import consensus
+from chain.chain import Chain
+from chain.config import ChainConfig
+from chain.errors import InvalidBlock
+from chain.store import TABLE_AUX, LmdbBackend
+
+from .conftest import LOGGER_RUNTIME, REVERTER_RUNTIME, Sender, init_code
+
+GENESIS_TIME = 1_700_000_000  # unix seconds; both chains of a pair share it
+
+
+@pytest.fixture
+def pair(tmp_path: Path, store_kind: str) -> Iterator[Callable[..., tuple[Chain, Chain]]]:
+    """Make (fast, plain) chains with one genesis; both closed at the end."""
+    opened: list[Chain] = []
+
+    def make(**config_fields: object) -> tuple[Chain, Chain]:
+        chains = []
+        for fast in (True, False):
+            data_dir = tmp_path / f"data{len(opened)}" if store_kind == "lmdb" else None
+            config = ChainConfig(genesis_timestamp=GENESIS_TIME, **config_fields)  # type: ignore[arg-type]
+            chain = Chain.open(config, data_dir=data_dir, sync=False, fast_paths=fast)
+            opened.append(chain)
+            chains.append(chain)
+        return chains[0], chains[1]
+
+    yield make
+    for chain in opened:
+        chain.close()
+
+
+def _build_both(fast: Chain, plain: Chain, raws: list[bytes], timestamp: int) -> None:
+    """Pool the same bytes on both chains and seal one block each at ``timestamp``."""
+    for chain in (fast, plain):
+        for raw in raws:
+            chain.add_transaction(raw)
+        pending = [p.tx for p in chain.pool.pending()]
+        chain.build_block(pending, timestamp=timestamp)
+
+
+def _assert_same_chains(fast: Chain, plain: Chain) -> None:
+    assert fast.head.block_number == plain.head.block_number
+    for number in range(fast.head.block_number + 1):
+        a, b = fast.header(number), plain.header(number)
+        assert a.hash == b.hash
+        assert a.state_root == b.state_root
+        assert [r.receipt for r in fast.receipts(a)] == [r.receipt for r in plain.receipts(b)]
+
+
+@pytest.mark.parametrize("fork", ["petersburg", "berlin", "london", "cancun"])
+def test_fast_and_plain_chains_build_identical_blocks(pair, fork: str) -> None:
+    fast, plain = pair(fork=fork)
+    alice_fast, alice_plain = Sender(fast), Sender(plain)
+    bob = fast.config.dev_accounts[2][0]
+    logger = to_checksum_address(generate_contract_address(alice_fast.canonical, 0))
+    reverter = to_checksum_address(generate_contract_address(alice_fast.canonical, 1))
+    plan: list[list[dict]] = [
+        [{"data": init_code(LOGGER_RUNTIME)}, {"data": init_code(REVERTER_RUNTIME)}],
+        [{"to": logger, "data": (7).to_bytes(32, "big")}, {"to": bob, "value": 10**18}],
+        [{"to": reverter}],  # a failing call: status 0, gas still paid
+        [],  # an empty block
+        [{"to": logger, "data": (9).to_bytes(32, "big")}, {"to": bob, "value": 1}],
+    ]
+    for offset, txs in enumerate(plan, start=1):
+        raws_fast = [alice_fast.raw(**tx) for tx in txs]
+        raws_plain = [alice_plain.raw(**tx) for tx in txs]
+        assert raws_fast == raws_plain
+        _build_both(fast, plain, raws_fast, GENESIS_TIME + offset)
+    _assert_same_chains(fast, plain)
+    bob_address = bytes.fromhex(bob[2:])
+    assert fast.balance(bob_address) == plain.balance(bob_address)
+    assert fast.nonce(alice_fast.canonical) == plain.nonce(alice_plain.canonical) == 7
+    assert len(fast.pool) == len(plain.pool) == 0
+
+
+def test_blocks_built_with_fast_paths_pass_full_import_validation(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)
+    for offset in range(1, 4):
+        fast.add_transaction(alice.raw(data=init_code(LOGGER_RUNTIME)))
+        built = fast.build_block([p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset)
+        plain.import_block(built.block)
+    _assert_same_chains(fast, plain)
+
+
+def test_archive_reads_stay_right_after_accounts_are_carried_forward(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)  # same keys and chain id: the same bytes suit both chains
+    carol = fast.config.dev_accounts[3][0]
+    for offset, value in enumerate((1, 2, 3), start=1):
+        _build_both(fast, plain, [alice.raw(to=carol, value=value)], GENESIS_TIME + offset)
+    carol_address = bytes.fromhex(carol[2:])
+    for number in range(4):
+        header_fast, header_plain = fast.header(number), plain.header(number)
+        for address in (carol_address, alice.canonical):
+            assert (fast.state_at(header_fast).get_balance(address)
+                    == plain.state_at(header_plain).get_balance(address))
+            assert (fast.state_at(header_fast).get_nonce(address)
+                    == plain.state_at(header_plain).get_nonce(address))
+
+
+def test_rewind_then_a_different_block_agrees_with_the_plain_chain(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)
+    bob, carol = fast.config.dev_accounts[2][0], fast.config.dev_accounts[3][0]
+    _build_both(fast, plain, [alice.raw(to=bob, value=5)], GENESIS_TIME + 1)
+    _build_both(fast, plain, [alice.raw(to=bob, value=6)], GENESIS_TIME + 2)
+    for chain in (fast, plain):
+        chain.set_head(1)
+        assert chain.head.block_number == 1  # the cached head follows a rewind
+    alice.nonce = 1
+    _build_both(fast, plain, [alice.raw(to=carol, value=7)], GENESIS_TIME + 3)
+    _assert_same_chains(fast, plain)
+    assert fast.balance(bytes.fromhex(bob[2:])) == plain.balance(bytes.fromhex(bob[2:]))
+
+
+def test_a_refused_block_leaves_the_fast_chain_like_the_plain_one(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)
+    bob = fast.config.dev_accounts[2][0]
+    _build_both(fast, plain, [alice.raw(to=bob, value=5)], GENESIS_TIME + 1)
+    raw = alice.raw(to=bob, value=6)
+    for chain in (fast, plain):
+        chain.add_transaction(raw)
+        with pytest.raises(InvalidBlock):  # same timestamp as its parent
+            chain.build_block([p.tx for p in chain.pool.pending()], timestamp=GENESIS_TIME + 1)
+    _build_both(fast, plain, [], GENESIS_TIME + 2)
+    _assert_same_chains(fast, plain)
+    assert len(fast.pool) == len(plain.pool) == 0
+
+
+def test_sealing_records_the_signer_recovery_would_find(pair) -> None:
+    fast, _plain = pair()
+    built = fast.build_block([], timestamp=GENESIS_TIME + 1)
+    header = built.block.header
+    assert consensus.recover_signer(header) == fast.signer
+    signature = consensus.keys.Signature(signature_bytes=header.extra_data[-consensus.EXTRA_SEAL:])
+    recovered = signature.recover_public_key_from_msg_hash(consensus.seal_hash(header))
+    assert recovered.to_canonical_address() == fast.signer
+
+
+def test_lmdb_reads_see_every_write_from_any_thread(tmp_path: Path) -> None:
+    backend = LmdbBackend(tmp_path, sync=False)
+    try:
+        assert backend.get(TABLE_AUX, b"k") is None
+        backend.write({TABLE_AUX: {b"k": b"one"}})
+        assert backend.get(TABLE_AUX, b"k") == b"one"
+        seen: list[bytes | None] = []
+        reader = threading.Thread(target=lambda: seen.append(backend.get(TABLE_AUX, b"k")))
+        reader.start()
+        reader.join()
+        backend.write({TABLE_AUX: {b"k": b"two"}})
+        assert backend.get(TABLE_AUX, b"k") == b"two"
+        other = threading.Thread(target=lambda: seen.append(backend.get(TABLE_AUX, b"k")))
+        other.start()
+        other.join()
+        backend.write({TABLE_AUX: {b"k": None}})
+        assert backend.get(TABLE_AUX, b"k") is None
+        assert seen == [b"one", b"two"]
+    finally:
+        backend.close()
