@@ -9,8 +9,8 @@
   and root, with a progress bar in blocks/s and Mgas/s; the first invalid block stops
   it with one line naming the block and the check.
 * ``rewind N --datadir DIR [--drop-txs]`` moves a stopped node's head back to block N;
-  the dropped blocks' transactions return to the pool unless ``--drop-txs``. For a
-  running node use the ``debug_setHead`` RPC method.
+  the dropped blocks' transactions return to the pool unless ``--drop-txs``.
+  ``rewind N --rpc URL`` asks a running node through ``debug_setHead``.
 * ``fork --from DATADIR --block N --to NEWDIR [--chain-id ID]`` starts a new chain
   from the state at block N.
 
@@ -56,7 +56,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     rew = subparsers.add_parser("rewind", help="move a stopped node's head back to block N")
     rew.add_argument("number", type=int, help="the new head")
-    rew.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
+    rew.add_argument("--datadir", type=Path, help="data directory of a stopped node")
+    rew.add_argument("--rpc", metavar="URL", help="a running node: calls its debug_setHead "
+                     "(which does not return the dropped transactions to the pool)")
     rew.add_argument("--drop-txs", action="store_true",
                      help="forget the dropped blocks' transactions instead of returning them to the pool")
     rew.set_defaults(func=run_rewind)
@@ -164,6 +166,10 @@ def run_replay(args: argparse.Namespace) -> int:
 def run_rewind(args: argparse.Namespace) -> int:
     from chain.history import rewind
 
+    if (args.rpc is None) == (args.datadir is None):
+        raise UsageError("give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)")
+    if args.rpc is not None:
+        return _rewind_over_rpc(args.rpc, args.number)
     chain = _open_existing(args.datadir)
     try:
         before = chain.head.block_number
@@ -175,6 +181,25 @@ def run_rewind(args: argparse.Namespace) -> int:
     fate = "dropped" if args.drop_txs else f"returned to the pool ({pending} pending now)"
     print(f"head moved from block {before} to block {args.number}: {len(dropped)} blocks dropped "
           f"(kept in the archive), their {txs} transactions {fate}")
+    return 0
+
+
+def _rewind_over_rpc(url: str, number: int) -> int:
+    from web3 import HTTPProvider
+
+    from node.provider import poa_web3
+
+    w3 = poa_web3(HTTPProvider(url))
+    try:
+        before = int(w3.eth.block_number)
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
+        raise UsageError(f"cannot reach a node at {url} ({type(exc).__name__})") from None
+    if number > before:
+        raise UsageError(f"block {number} is beyond the head (block {before})")
+    response = w3.provider.make_request("debug_setHead", [hex(number)])
+    if "error" in response:
+        raise UsageError(f"the node refused debug_setHead: {response['error'].get('message')}")
+    print(f"head moved from block {before} to block {number} (via debug_setHead at {url})")
     return 0
 
 

@@ -71,7 +71,12 @@ def connect(rpc: str | None, datadir: Path | None) -> Iterator[Any]:
     assert datadir is not None
     if not (datadir / "sumchain.json").is_file():
         raise UsageError(f"{datadir} is not a sumchain data directory (no sumchain.json)")
-    node = InProcessNode.create(data_dir=datadir)
+    from chain.errors import DataDirError
+
+    try:
+        node = InProcessNode.create(data_dir=datadir)
+    except DataDirError as exc:
+        raise UsageError(f"{exc}; while a node runs on it, use --rpc URL") from None
     try:
         yield node.w3
     finally:

@@ -1,0 +1,182 @@
+"""Versioning cost: reading a model at an old block vs reaching it by replay.
+
+Builds one chain: a SparsePerceptron trainer (``--features`` weights) trained by
+``--updates`` addData transactions, then as many empty blocks as the deepest depth
+asked for (sealed back to back). It then measures
+
+* the time to read the *full* model (every parameter, via ``Framework.read_model``,
+  i.e. ``eth_call`` of the paged getters on the archive state) at depth d blocks
+  behind the head, for each d in ``--depths`` (median of ``--repeats`` reads): this
+  should not depend on d, since a historical state is one state root away;
+* the time to reach the same model the trustless way: export the chain, replay it
+  from genesis into a fresh chain (verifying every seal and root) up to block
+  head - d, then read it. One replay run gives the time to every block, since
+  replay is sequential;
+* replay speed in Mgas/s over the training blocks and over the whole chain.
+
+    python -m bench.history --depths 10 1000 10000 --out bench/results/history
+
+The default depths stop at 10,000 because sealing empty blocks one by one costs a
+few milliseconds each; read latency is flat, so 100,000 blocks back costs the same
+read while replay time grows linearly with the number of blocks (the report
+extrapolates it from the measured blocks/s and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEPTHS = (10, 1_000, 10_000)
+DEFAULT_FEATURES = 1_000  # weights in the model read at each depth
+DEFAULT_UPDATES = 20  # addData transactions that train the model
+DEFAULT_REPEATS = 5  # reads per depth; the median is reported
+EXTRAPOLATED_DEPTH = 100_000  # blocks: the depth the issue asks about, extrapolated if not run
+MEGA = 1_000_000
+
+
+def build_chain(features: int, updates: int, empty_blocks: int, store: str, workdir: Path) -> dict[str, Any]:
+    from chain.chain import Chain
+    from chain.config import ChainConfig
+    from node.provider import SumchainProvider, poa_web3
+    from vm_contracts.client import deploy_framework
+    from vm_contracts.encoding import SCALE
+
+    data_dir = workdir / "data" if store == "lmdb" else None
+    chain = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=False)
+    w3 = poa_web3(SumchainProvider(chain))
+    dispatcher = w3.provider.dispatcher
+    framework = deploy_framework(w3, "SparsePerceptron", "Points",
+                                 params={"num_features": features, "learning_rate": SCALE})
+    contributor = w3.eth.accounts[1]
+    for index in range(updates):
+        sample = [(index * 37 + k * 11) % features for k in range(20)]
+        framework.add_data(sorted(set(sample)), index % 2, contributor)
+    trained = w3.eth.block_number
+    started = time.perf_counter()
+
+    def seal_empty(count: int) -> None:
+        for _ in range(count):
+            chain.build_block([])
+
+    dispatcher.run_sync(seal_empty, empty_blocks)
+    seal_seconds = time.perf_counter() - started
+    return {"chain": chain, "w3": w3, "framework": framework, "trained": trained,
+            "seal_seconds": seal_seconds, "dispatcher": dispatcher}
+
+
+def timed_read(framework: Any, block: int, repeats: int) -> tuple[float, dict[str, Any]]:
+    times = []
+    state: dict[str, Any] = {}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state = framework.read_model(block=block)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=list(DEFAULT_DEPTHS))
+    parser.add_argument("--features", type=int, default=DEFAULT_FEATURES)
+    parser.add_argument("--updates", type=int, default=DEFAULT_UPDATES)
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
+    parser.add_argument("--store", choices=("memory", "lmdb"), default="lmdb")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/history"))
+    args = parser.parse_args(argv)
+
+    from chain.history import export_blocks, replay
+    from node.commands.model import parameters
+
+    deepest = max(args.depths)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        built = build_chain(args.features, args.updates, deepest, args.store, workdir)
+        chain, framework, dispatcher = built["chain"], built["framework"], built["dispatcher"]
+        head = int(built["w3"].eth.block_number)
+        print(f"chain: {head} blocks ({built['trained']} with the trainer's history, {deepest} empty, "
+              f"sealed at {deepest / built['seal_seconds']:.0f} blocks/s)", file=sys.stderr)
+        reads = {}
+        for depth in sorted(args.depths):
+            seconds, state = timed_read(framework, head - depth, args.repeats)
+            reads[depth] = (seconds, state)
+            print(f"read at depth {depth}: {seconds * 1000:.1f} ms", file=sys.stderr)
+        export = workdir / "chain.rlp"
+        dispatcher.run_sync(export_blocks, chain, export)
+        reached: dict[int, float] = {}
+        gas_at: dict[int, int] = {}
+
+        def progress(p: Any) -> None:
+            reached[p.number] = p.seconds
+            gas_at[p.number] = p.gas
+
+        replayed, result = replay(export, progress=progress)
+        dispatcher.run_sync(chain.close)
+        dispatcher.close()
+        assert replayed.head.hash is not None
+        replayed.close()
+    trained = built["trained"]
+    training_mgas = gas_at[trained] / MEGA / reached[trained]
+    empty_rate = (head - trained) / (reached[head] - reached[trained]) if head > trained else 0.0
+    rows = []
+    for depth in sorted(args.depths):
+        target = head - depth
+        seconds, state = reads[depth]
+        rows.append({"depth_blocks": depth, "block": target, "parameters": sum(
+            len(v) if isinstance(v, list) else 1 for v in parameters(state).values()),
+            "read_ms": round(seconds * 1000, 2), "replay_to_block_s": round(reached[target], 3),
+            "replay_over_read": round(reached[target] / seconds, 1), "extrapolated": False})
+    if EXTRAPOLATED_DEPTH not in args.depths and empty_rate > 0:
+        read_ms = statistics.median(r["read_ms"] for r in rows)
+        replay_s = reached[trained] + EXTRAPOLATED_DEPTH / empty_rate
+        rows.append({"depth_blocks": EXTRAPOLATED_DEPTH, "block": trained + EXTRAPOLATED_DEPTH,
+                     "parameters": rows[0]["parameters"], "read_ms": read_ms,
+                     "replay_to_block_s": round(replay_s, 1),
+                     "replay_over_read": round(replay_s / (read_ms / 1000), 1), "extrapolated": True})
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "history.csv", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    command = "python -m bench.history " + " ".join(argv if argv is not None else sys.argv[1:])
+    lines = [
+        "# Reading a model at an old block vs replaying to it", "",
+        f"Command: `{command.strip()}`  ",
+        f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; store {args.store}; "
+        "the machine was shared with other jobs (2 cores), so absolute times are pessimistic.", "",
+        f"Chain: {head} blocks — trainer with a SparsePerceptron of {args.features} weights, "
+        f"{args.updates} addData updates (blocks 1..{trained}), then {deepest} empty blocks.", "",
+        "| depth (blocks back) | block | parameters | read full model (ms) | replay to that block (s) | replay / read |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        mark = " (extrapolated)" if row["extrapolated"] else ""
+        lines.append(f"| {row['depth_blocks']:,}{mark} | {row['block']} | {row['parameters']} | "
+                     f"{row['read_ms']} | {row['replay_to_block_s']} | {row['replay_over_read']}x |")
+    lines += ["",
+              f"Replay: {result.imported} blocks in {result.seconds:.1f} s = {result.blocks_per_second:.0f} blocks/s, "
+              f"{result.mgas_per_second:.2f} Mgas/s over the whole chain; "
+              f"{training_mgas:.2f} Mgas/s over the training blocks (1..{trained}); "
+              f"empty blocks replay at {empty_rate:.0f} blocks/s.", "",
+              "Every replayed block is fully verified: seal, signer rules, header rules, and "
+              "re-execution checked against the state root, receipts root, bloom and gas used.",
+              ]
+    if EXTRAPOLATED_DEPTH not in args.depths:
+        lines.append(f"The {EXTRAPOLATED_DEPTH:,}-block row is not measured: its read time is the "
+                     "median of the measured reads (flat in depth) and its replay time is the training "
+                     "blocks' replay time plus 100,000 empty blocks at the measured empty-block rate.")
+    (args.out / "history.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
