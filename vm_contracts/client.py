@@ -856,25 +856,29 @@ class Framework:
 
     # -- claims
 
-    def refund(self, contribution: Contribution, account: Account | None = None) -> Any:
-        """Claim back the deposit (Stakeable) or a point (Points) for one's own sample."""
+    def refund(
+        self, contribution: Contribution, account: Account | None = None, gas: int | None = None
+    ) -> Any:
+        """Claim back the deposit (Stakeable) or a point (Points) for one's own sample.
+        ``gas`` skips the estimate, as for :meth:`add_data`."""
         built = self.trainer.functions.refund(
             contribution.contributor,
             _int64_vector(contribution.data),
             _label(contribution.label),
             int(contribution.added_time),
         )
-        return self._sender.send(built, account or contribution.contributor, "refund")
+        return self._sender.send(built, account or contribution.contributor, "refund", gas=gas)
 
-    def report(self, contribution: Contribution, account: Account) -> Any:
-        """Take from someone else's deposit for a sample the model disagrees with."""
+    def report(self, contribution: Contribution, account: Account, gas: int | None = None) -> Any:
+        """Take from someone else's deposit for a sample the model disagrees with (or,
+        after the claim wait times, the whole remainder). ``gas`` skips the estimate."""
         built = self.trainer.functions.report(
             contribution.contributor,
             _int64_vector(contribution.data),
             _label(contribution.label),
             int(contribution.added_time),
         )
-        return self._sender.send(built, account, "report")
+        return self._sender.send(built, account, "report", gas=gas)
 
     # -- model replacement
 

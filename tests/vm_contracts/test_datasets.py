@@ -181,7 +181,7 @@ def test_unknown_split_is_a_dataset_error_in_the_package_tree():
 def test_offline_defaults_load_without_any_shared_folder(kind):
     data = load_default(kind)
     assert isinstance(data, Dataset)
-    assert len(data) == len(data.labels) == len(data.ids) > 500
+    assert len(data) == len(data.labels) == len(data.ids) > 150
     assert set(np.unique(data.labels)) == set(range(data.n_classes))
     if data.form == "sparse":
         for sample in data.samples[:50]:

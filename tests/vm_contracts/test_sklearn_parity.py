@@ -97,10 +97,14 @@ def test_on_chain_accuracy_is_within_tolerance_of_scikit_learn(w3, model):
     expected = reference.predict(features(test, encoder))
     reference_accuracy = float(np.mean(expected == test.labels))
 
+    agreement = float(np.mean(on_chain == expected))
+    print(  # shown with pytest -s: the figures behind the assertion
+        f"{model} on {kind}: on chain {on_chain_accuracy:.3f}, scikit-learn "
+        f"{reference_accuracy:.3f}, same prediction on {agreement:.3f} of {len(test)}"
+    )
     assert on_chain_accuracy >= reference_accuracy - ACCURACY_TOLERANCE, (
         f"{model}: on chain {on_chain_accuracy:.3f}, scikit-learn {reference_accuracy:.3f}"
     )
     assert on_chain_accuracy > 1.5 / train.n_classes  # clearly better than chance
     if model in ("NaiveBayes", "NearestCentroid", "SparseNearestCentroid"):
-        agreement = float(np.mean(on_chain == expected))
         assert agreement >= AGREEMENT_MIN, f"{model}: agrees on {agreement:.3f} only"
