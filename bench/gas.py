@@ -35,7 +35,6 @@ import csv
 import json
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import sys
@@ -150,7 +149,12 @@ class Sweep:
         feature_counts: features of the deployments measured.
         words: words per sparse sample for addData.
         update_features: features of the models addData is measured on.
-        dense_features: features of dense models' addData (limited by the block gas limit).
+        large_features, large_feature_chains: deployments with ``large_features`` or more
+            are measured only on these (fork, optimizer) chains: initialising 10,000
+            weights is ~250 Mgas, minutes of py-evm time per model.
+        dense_features: features of dense models' deployments (a dense update reads and
+            writes every weight, so the block gas limit bounds them).
+        dense_update_features: features of dense models' addData.
         refund_report: also measure refund and report.
     """
 
@@ -162,12 +166,16 @@ class Sweep:
     words: tuple[int, ...] = WORDS_PER_SAMPLE
     update_features: int = UPDATE_FEATURES
     dense_features: tuple[int, ...] = (100, 1_000)
+    dense_update_features: tuple[int, ...] = (100,)
     refund_report: bool = True
+    large_features: int = 10_000
+    large_feature_chains: tuple[tuple[str, str], ...] = (("cancun", "on"),)
 
 
 QUICK = Sweep(forks=("petersburg", "cancun"), optimizer=("on",),
               models=("SparsePerceptron", "DensePerceptron"), incentives=("Stakeable",),
               feature_counts=(100,), words=(15,), update_features=100, dense_features=(100,))
+RECEIPT_TIMEOUT_S = 900  # py-evm runs a 30 Mgas transaction in minutes, not seconds
 
 
 # --- one chain ------------------------------------------------------------------------------
@@ -238,7 +246,7 @@ class _Bench:
         if self.legacy:
             params["gasPrice"] = GWEI
         tx_hash = built.transact(params)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
         if receipt["status"] != 1:
             raise BenchError(f"{self.fork}: transaction {tx_hash.hex()} failed")
         return receipt
@@ -278,7 +286,11 @@ class _Bench:
     # -- recording
 
     def record(self, receipt: Any, roles: dict[bytes, str], **labels: Any) -> Row:
-        from chain.tracing import CREATE_TRANSACTION_BASE_GAS, TRANSACTION_BASE_GAS, trace_transaction
+        from chain.tracing import (
+            CREATE_TRANSACTION_BASE_GAS,
+            TRANSACTION_BASE_GAS,
+            trace_transaction,
+        )
 
         trace = trace_transaction(self.chain, bytes(receipt["transactionHash"]))
         parts = dict.fromkeys(("trainer", "incentive_gas", "data_handler", "model_gas", "other"), 0)
@@ -504,14 +516,18 @@ def measure_chain(fork: str, optimizer: str, sweep: Sweep,
     for model in sweep.models:
         dense = model not in SPARSE_MODELS
         for features in sweep.feature_counts:
-            if not (dense and features > max(sweep.dense_features)):
-                deployment(model, sweep.incentives[0], features)
+            if dense and features > max(sweep.dense_features):
+                continue
+            if (features >= sweep.large_features
+                    and (fork, optimizer) not in sweep.large_feature_chains):
+                continue
+            deployment(model, sweep.incentives[0], features)
         for incentive in sweep.incentives:
             feature_set = {sweep.update_features}
             if model == TABLE_I["model"] and incentive == TABLE_I["incentive"]:
                 feature_set.add(TABLE_I["features"])
             if dense:
-                feature_set = set(sweep.dense_features)
+                feature_set = set(sweep.dense_update_features)
             for features in sorted(feature_set):
                 progress(f"{fork}/{optimizer}: addData {model} / {incentive} ({features} features)")
                 target = deployment(model, incentive, features)
@@ -563,7 +579,8 @@ const hex = (s) => Uint8Array.from(Buffer.from(s.replace(/^0x/, ""), "hex"));
     req.on("end", async () => {
       try {
         const response = await provider.handleRequest(body);
-        const data = typeof response.data === "string" ? response.data : JSON.stringify(response.data);
+        const data = typeof response.data === "string"
+          ? response.data : JSON.stringify(response.data);
         res.writeHead(200, { "content-type": "application/json" });
         res.end(data);
       } catch (err) {
@@ -700,3 +717,482 @@ def verify(measured: Measured) -> tuple[dict[str, int], list[Mismatch]]:
         counts[kind] = count
         mismatches.extend(found)
     return counts, mismatches
+
+
+# --- a whole run --------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainResult:
+    """What one fork x optimizer chain produced, measured and (optionally) verified."""
+
+    measured: Measured
+    replayed: dict[str, int] = field(default_factory=dict)  # reference -> transactions
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
+                        verbose: bool) -> ChainResult:
+    def progress(message: str) -> None:
+        if verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    measured = measure_chain(fork, optimizer, sweep, progress)
+    measured.seconds = time.perf_counter() - started
+    result = ChainResult(measured)
+    if check:
+        progress(f"{fork}/{optimizer}: replaying {len(measured.blocks)} blocks on reference nodes")
+        result.replayed, result.mismatches = verify(measured)
+    return result
+
+
+def run(sweep: Sweep, check: bool = False, jobs: int = 1,
+        verbose: bool = False) -> list[ChainResult]:
+    """Measure every fork x optimizer chain of ``sweep`` (``jobs`` in parallel)."""
+    for fork in sweep.forks:
+        if fork not in FORKS:
+            raise BenchError(f"unknown fork {fork!r}; choose from {', '.join(FORKS)}")
+    configs = [(fork, optimizer) for fork in sweep.forks for optimizer in sweep.optimizer]
+    if jobs <= 1:
+        return [_measure_and_verify(f, o, sweep, check, verbose) for f, o in configs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_measure_and_verify, f, o, sweep, check, verbose)
+                   for f, o in configs]
+        return [future.result() for future in futures]
+
+
+# --- money, summaries, snapshot -------------------------------------------------------------------
+
+
+def money(gas: int, gas_price_gwei: float | None, eth_usd: float | None) -> dict[str, float]:
+    """What ``gas`` costs at ``gas_price_gwei``: ether, and US dollars at ``eth_usd``."""
+    if gas_price_gwei is None:
+        return {}
+    ether = gas * gas_price_gwei * GWEI / 10**18
+    out = {"eth": ether}
+    if eth_usd is not None:
+        out["usd"] = ether * eth_usd
+    return out
+
+
+def table_i(rows: Sequence[Row], fork: str, optimizer: str = "on") -> dict[str, int]:
+    """The paper's Table I setting measured on ``fork``: addData agree / disagree (100
+    features, 15 words, SparsePerceptron, Stakeable) and the deployment total."""
+    out: dict[str, int] = {}
+    for row in rows:
+        if (row.fork, row.optimizer, row.model, row.incentive, row.features) != (
+                fork, optimizer, TABLE_I["model"], TABLE_I["incentive"], TABLE_I["features"]):
+            continue
+        if row.operation == "addData" and row.step == "addData" and row.words == TABLE_I["words"]:
+            out.setdefault(f"addData {row.agreement}", row.gas)
+        if row.operation == "deploy total":
+            out["deployment"] = row.gas
+    return out
+
+
+def snapshot_figures(rows: Sequence[Row]) -> dict[str, int]:
+    """The figures the regression guard pins: the Table I setting on every measured chain."""
+    figures: dict[str, int] = {}
+    for fork in dict.fromkeys(r.fork for r in rows):
+        for optimizer in dict.fromkeys(r.optimizer for r in rows if r.fork == fork):
+            for name, gas in table_i(rows, fork, optimizer).items():
+                figures[f"{fork}/{optimizer} Table I {name}"] = gas
+    return figures
+
+
+@dataclass(frozen=True)
+class SnapshotChange:
+    """A pinned figure that moved (or appeared / disappeared: old or new is None)."""
+
+    name: str
+    old: int | None
+    new: int | None
+
+    def __str__(self) -> str:
+        if self.old is None or self.new is None:
+            return f"{self.name}: old {self.old}, new {self.new}"
+        diff = self.new - self.old
+        return (f"{self.name}: old {self.old:,}, new {self.new:,}, "
+                f"difference {diff:+,} ({diff / self.old:+.2%})")
+
+
+def check_snapshot(current: dict[str, int], committed: dict[str, int]) -> list[SnapshotChange]:
+    """Every figure in ``committed`` that ``current`` does not reproduce exactly."""
+    changes = []
+    for name, old in sorted(committed.items()):
+        new = current.get(name)
+        if new != old:
+            changes.append(SnapshotChange(name, old, new))
+    return changes
+
+
+HINTS = {  # (role, opcode prefix) -> what would cut it
+    ("model", "SSTORE"): "write fewer slots: pack several int64 weights per 32-byte slot, "
+                         "or skip writing weights whose value does not change",
+    ("data_handler", "SSTORE"): "store one hash of (contributor, data, label, time) "
+                                "instead of the fields; the data is public in calldata/events",
+    ("incentive", "SSTORE"): "keep the mechanism's per-update bookkeeping in fewer slots",
+    ("trainer", "LOG"): "emit the sample once (it is already in calldata) or emit its hash",
+    ("model", "SLOAD"): "read packed weights (fewer slots); from Berlin on, repeat reads are warm",
+    ("trainer", "CALL"): "fewer cross-contract calls: the trainer calls three contracts per "
+                         "update; merging handler and mechanism saves a call and its cold access",
+    ("intrinsic", "calldata"): "encode features as packed uint16/uint32 instead of ABI int64 "
+                               "words padded to 32 bytes",
+}
+
+
+def hint(part: str) -> str:
+    role, _, opcode = part.partition(":")
+    for (hint_role, prefix), text in HINTS.items():
+        if role == hint_role and opcode.startswith(prefix):
+            return text
+    return "look at the contract's code path for this opcode"
+
+
+def expensive_parts(row: Row, count: int = 5) -> list[tuple[str, int, str]]:
+    """The ``count`` largest (part, gas, what would cut it) of one transaction: gas per
+    contract role and opcode from the trace, plus the call data."""
+    parts = dict(row.opcodes)
+    parts["intrinsic:calldata"] = row.calldata
+    parts["intrinsic:base"] = row.intrinsic - row.calldata
+    ranked = sorted(parts.items(), key=lambda item: -item[1])[:count]
+    return [(name, gas, hint(name)) for name, gas in ranked]
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def write_csv(rows: Sequence[Row], path: Path, gas_price: float | None,
+              eth_usd: float | None) -> None:
+    extra = [] if gas_price is None else ["eth"] + ([] if eth_usd is None else ["usd"])
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS + extra)
+        for row in rows:
+            values = asdict(row)
+            cost = money(row.gas, gas_price, eth_usd)
+            writer.writerow([values[name] for name in CSV_FIELDS]
+                            + [f"{cost[k]:.8f}" if k == "eth" else f"{cost[k]:.4f}"
+                               for k in extra])
+
+
+def _md_table(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(v) for v in line) + " |" for line in lines]
+    return "\n".join(out) + "\n"
+
+
+def table_i_markdown(rows: Sequence[Row]) -> str:
+    """The paper's Table I beside our figures (and the original framework's on py-evm)."""
+    forks = [f for f in ("petersburg", "cancun") if any(r.fork == f for r in rows)]
+    header = ["figure", "paper (Table I)"]
+    for fork in forks:
+        header += [f"original on py-evm, {fork}", f"sumchain, {fork}", "vs paper"]
+    lines = []
+    for name, paper in PAPER_TABLE_I.items():
+        line: list[Any] = [name, paper]
+        for fork in forks:
+            ours = table_i(rows, fork).get(name)
+            line += [ORIGINAL_PY_EVM.get(fork, {}).get(name, "-"), ours if ours else "-",
+                     f"{(ours - paper) / paper:+.1%}" if ours else "-"]
+        lines.append(line)
+    return (
+        "SparsePerceptron, 100 features, 15 words per sample, Stakeable, optimizer on. "
+        "\"deployment\" is every transaction: the model with 100 non-zero weights and "
+        "their initialisation, the mechanism, the data handler, the trainer, and the three "
+        "ownership transfers.\n\n" + _md_table(header, lines))
+
+
+def markdown(results: Sequence[ChainResult], gas_price: float | None,
+             eth_usd: float | None) -> str:
+    rows = [row for result in results for row in result.measured.rows]
+    text = ["# Gas per model update on sumchain\n"]
+    text.append("## The paper's Table I setting\n")
+    text.append(table_i_markdown(rows))
+    update = next((r for r in rows if r.fork == "petersburg" and r.optimizer == "on"
+                   and r.operation == "addData" and r.model == TABLE_I["model"]
+                   and r.incentive == TABLE_I["incentive"] and r.features == TABLE_I["features"]
+                   and r.words == TABLE_I["words"] and r.agreement == "disagree"), None)
+    if update is None:
+        update = next((r for r in rows if r.operation == "addData"
+                       and r.agreement == "disagree"), None)
+    if update is not None:
+        text.append(f"\n## The five most expensive parts of an update\n\n`addData` of "
+                    f"{update.model} / {update.incentive}, {update.features} features, "
+                    f"{update.words} words, model disagrees, {update.fork} "
+                    f"(optimizer {update.optimizer}): {update.gas:,} gas.\n\n")
+        text.append(_md_table(["part (contract:opcode)", "gas", "what would cut it"],
+                              expensive_parts(update)))
+    text.append("\n## Gas per fork (Table I setting)\n\n")
+    fork_lines = []
+    for result in results:
+        m = result.measured
+        figures = table_i(m.rows, m.fork, m.optimizer)
+        if figures:
+            fork_lines.append([m.fork, m.optimizer, figures.get("addData agree", "-"),
+                               figures.get("addData disagree", "-"),
+                               figures.get("deployment", "-")])
+    text.append(_md_table(["fork", "optimizer", "addData agree", "addData disagree",
+                           "deployment"], fork_lines))
+    money_header = [] if gas_price is None else [f"ETH at {gas_price:g} gwei"] + (
+        [] if eth_usd is None else [f"USD at {eth_usd:g}/ETH"])
+
+    def cost(gas: int) -> list[str]:
+        values = money(gas, gas_price, eth_usd)
+        return ([f"{values['eth']:.6f}"] if "eth" in values else []) + (
+            [f"{values['usd']:.2f}"] if "usd" in values else [])
+
+    text.append("\n## Deployment and initialisation (totals)\n\n")
+    text.append(_md_table(
+        ["fork", "optimizer", "model", "incentive", "features", "gas", "intrinsic", "trainer",
+         "incentive", "data handler", "model"] + money_header,
+        [[r.fork, r.optimizer, r.model, r.incentive, r.features, r.gas, r.intrinsic, r.trainer,
+          r.incentive_gas, r.data_handler, r.model_gas] + cost(r.gas)
+         for r in rows if r.operation == "deploy total"]))
+    text.append("\n## addData, refund and report\n\nParts from the call trace; they add up to "
+                "the gas used (gas = intrinsic + trainer + incentive + data handler + model "
+                "- refund).\n\n")
+    text.append(_md_table(
+        ["fork", "optimizer", "operation", "model", "incentive", "features", "words",
+         "agreement", "gas", "intrinsic (calldata)", "trainer", "incentive", "data handler",
+         "model", "refund"] + money_header,
+        [[r.fork, r.optimizer, r.step, r.model, r.incentive, r.features, r.words, r.agreement,
+          r.gas, f"{r.intrinsic:,} ({r.calldata:,})", r.trainer, r.incentive_gas,
+          r.data_handler, r.model_gas, r.refund] + cost(r.gas)
+         for r in rows if r.operation in ("addData", "refund", "report")]))
+    return "".join(text)
+
+
+def plot(rows: Sequence[Row], out: Path) -> list[Path]:
+    """gas_vs_words.png (addData by words per sample, per model) and gas_per_fork.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    reference_fork = "cancun" if any(r.fork == "cancun" for r in rows) else rows[0].fork
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for model in MODELS:
+        for agreement in ("agree", "disagree", "-"):
+            points = sorted((r.words, r.gas) for r in rows
+                            if r.operation == "addData" and r.step == "addData"
+                            and r.model == model and r.agreement == agreement
+                            and r.fork == reference_fork and r.optimizer == "on"
+                            and r.incentive == "Stakeable" and model in SPARSE_MODELS
+                            and r.features == UPDATE_FEATURES)
+            if points:
+                label = model if agreement == "-" else f"{model} ({agreement})"
+                axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    axis.set_xscale("log")
+    axis.set_xlabel("words per sample")
+    axis.set_ylabel("gas per addData")
+    axis.set_title(f"addData gas, Stakeable, {UPDATE_FEATURES} features, {reference_fork}")
+    axis.legend(fontsize=8)
+    axis.grid(True, alpha=0.3)
+    path = out / "gas_vs_words.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    written.append(path)
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    forks = [f for f in FORKS if any(r.fork == f for r in rows)]
+    for optimizer in ("on", "off"):
+        for name in ("addData agree", "addData disagree"):
+            values = [table_i(rows, fork, optimizer).get(name) for fork in forks]
+            if any(values):
+                axis.plot(forks, [v or float("nan") for v in values], marker="o",
+                          linestyle="-" if optimizer == "on" else "--",
+                          label=f"{name}, optimizer {optimizer}")
+    axis.set_ylabel("gas")
+    axis.set_title("Table I setting per fork (SparsePerceptron, 100 features, 15 words)")
+    axis.legend(fontsize=8)
+    axis.grid(True, alpha=0.3)
+    path = out / "gas_per_fork.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    written.append(path)
+    return written
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for package in ("py-evm", "web3"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    for package in (EDR_PACKAGE, "@foundry-rs/anvil", "solc"):
+        manifest = NODE_MODULES / package / "package.json"
+        if manifest.exists():
+            out[package] = json.loads(manifest.read_text()).get("version", "?")
+    try:
+        out["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                                     timeout=10).stdout.strip()
+    except OSError:
+        out["node"] = "not found"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def write_outputs(results: Sequence[ChainResult], out: Path, command: str, seconds: float,
+                  gas_price: float | None, eth_usd: float | None) -> list[Path]:
+    """CSV, Markdown, Table I, PNG plots and run.json (command, versions, machine)."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [row for result in results for row in result.measured.rows]
+    if not rows:
+        raise BenchError("nothing was measured")
+    written = [out / "gas.csv", out / "gas.md", out / "table_i.md", out / "run.json"]
+    write_csv(rows, written[0], gas_price, eth_usd)
+    written[1].write_text(markdown(results, gas_price, eth_usd))
+    written[2].write_text("# The paper's Table I setting under Petersburg rules\n\n"
+                          + table_i_markdown(rows))
+    written[3].write_text(json.dumps({
+        "command": command, "wall_time_s": round(seconds, 1),
+        "versions": _versions(), "machine": _machine(),
+        "gas_price_gwei": gas_price, "eth_usd": eth_usd,
+        "chains": [{"fork": r.measured.fork, "optimizer": r.measured.optimizer,
+                    "transactions": sum(len(b.transactions) for b in r.measured.blocks),
+                    "measure_s": round(r.measured.seconds, 1),
+                    "replayed": r.replayed, "mismatches": [asdict(m) for m in r.mismatches]}
+                   for r in results],
+        "snapshot": snapshot_figures(rows)}, indent=2) + "\n")
+    written += plot(rows, out)
+    return written
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def _csv_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise BenchError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise BenchError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _csv_names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        raise BenchError(f"unknown {what} {unknown or text!r}; choose from {', '.join(allowed)}")
+    return values
+
+
+def add_arguments(parser: Any) -> None:
+    """The flags of ``sumchain bench gas`` (and ``python -m bench.gas``)."""
+    parser.add_argument("--out", required=True, help="directory for CSV, Markdown and PNG")
+    parser.add_argument("--verify", action="store_true",
+                        help="replay every transaction on EDR (and anvil for Cancun); "
+                             "fail if any gas figure differs")
+    parser.add_argument("--quick", action="store_true", help="a small sweep (two forks)")
+    parser.add_argument("--forks", help=f"comma-separated, from {','.join(FORKS)}")
+    parser.add_argument("--optimizer", choices=("on", "off", "both"), default=None)
+    parser.add_argument("--models", help=f"comma-separated, from {','.join(MODELS)}")
+    parser.add_argument("--incentives", help="comma-separated: Stakeable,Points")
+    parser.add_argument("--features", help="feature counts of deployments, e.g. 100,1000,10000")
+    parser.add_argument("--words", help="words per sparse sample, e.g. 1,15,20,50,100,500")
+    parser.add_argument("--gas-price", type=float, default=None, help="gwei per gas")
+    parser.add_argument("--eth-usd", type=float, default=None, help="US dollars per ether")
+    parser.add_argument("--jobs", type=int, default=1, help="chains measured in parallel")
+    parser.add_argument("--check-snapshot", action="store_true",
+                        help=f"fail if a figure pinned in {SNAPSHOT_FILE.name} moved")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def sweep_from_args(args: Any) -> Sweep:
+    from dataclasses import replace
+
+    sweep = QUICK if args.quick else Sweep()
+    changes: dict[str, Any] = {}
+    if args.forks:
+        changes["forks"] = _csv_names(args.forks, FORKS, "fork")
+    if args.optimizer:
+        changes["optimizer"] = ("on", "off") if args.optimizer == "both" else (args.optimizer,)
+    if args.models:
+        changes["models"] = _csv_names(args.models, MODELS, "model")
+    if args.incentives:
+        changes["incentives"] = _csv_names(args.incentives, INCENTIVES, "incentive mechanism")
+    if args.features:
+        changes["feature_counts"] = _csv_ints(args.features)
+    if args.words:
+        changes["words"] = _csv_ints(args.words)
+    return replace(sweep, **changes)
+
+
+def main_with_args(args: Any, command: str) -> int:
+    """Run the benchmark as the flags say; 0 if every check passed, 1 otherwise."""
+    if args.gas_price is not None and not args.gas_price > 0:
+        raise BenchError("--gas-price must be a positive number of gwei")
+    if args.eth_usd is not None and args.gas_price is None:
+        raise BenchError("--eth-usd needs --gas-price")
+    if args.jobs < 1:
+        raise BenchError("--jobs must be at least 1")
+    sweep = sweep_from_args(args)
+    started = time.perf_counter()
+    results = run(sweep, check=args.verify, jobs=args.jobs, verbose=not args.quiet)
+    seconds = time.perf_counter() - started
+    out = Path(args.out)
+    written = write_outputs(results, out, command, seconds, args.gas_price, args.eth_usd)
+    rows = [row for result in results for row in result.measured.rows]
+    print(table_i_markdown(rows))
+    print(f"{len(rows)} rows in {seconds:.0f} s; wrote {', '.join(str(p) for p in written)}")
+    failed = False
+    if args.verify:
+        total = sum(sum(r.replayed.values()) for r in results)
+        mismatches = [m for r in results for m in r.mismatches]
+        for m in mismatches:
+            print(f"MISMATCH {m.reference} {m.fork}/{m.optimizer} block {m.block} tx {m.index}: "
+                  f"sumchain {m.sumchain:,}, {m.reference} {m.other:,}", file=sys.stderr)
+        print(f"verify: {total} replayed transactions, {len(mismatches)} gas differences")
+        failed |= bool(mismatches)
+    if args.check_snapshot:
+        committed = json.loads(SNAPSHOT_FILE.read_text())
+        current = snapshot_figures(rows)
+        changes = check_snapshot(current, {k: v for k, v in committed.items() if k in current})
+        for change in changes:
+            print(f"SNAPSHOT {change}", file=sys.stderr)
+        failed |= bool(changes)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.gas", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return main_with_args(args, "python -m bench.gas " + " ".join(
+            sys.argv[1:] if argv is None else argv))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
