@@ -31,6 +31,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
 
 from vm_contracts.encoding import SCALE
@@ -575,6 +576,10 @@ class _Sender:
         revert = self.decoder.from_exception(exc)
         if revert is not None:
             raise revert from exc
+        if isinstance(exc, Web3RPCError):  # e.g. insufficient funds, nonce too low
+            error = (exc.rpc_response or {}).get("error")
+            reason = error.get("message") if isinstance(error, Mapping) else None
+            raise TransactionFailed(f"the node refused: {reason or exc.message}") from exc
         raise exc
 
     def estimate(self, built: Any, params: dict[str, Any]) -> int:
@@ -616,13 +621,17 @@ class _Sender:
             limit = int(self.w3.eth.get_block("latest")["gasLimit"])
             margin = int(estimated * GAS_ESTIMATE_MARGIN) + GAS_ESTIMATE_EXTRA
             params["gas"] = min(margin, limit)
-        if isinstance(account, str):
-            tx_hash = built.transact(params)
-        else:
-            params["nonce"] = self.w3.eth.get_transaction_count(sender, "pending")
-            transaction = built.build_transaction(params)
-            signed = account.sign_transaction(transaction)
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            if isinstance(account, str):
+                tx_hash = built.transact(params)
+            else:
+                params["nonce"] = self.w3.eth.get_transaction_count(sender, "pending")
+                transaction = built.build_transaction(params)
+                signed = account.sign_transaction(transaction)
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Web3RPCError as exc:
+            self.revert_or_raise(exc)
+            raise
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         self.receipts.append((label, receipt))
         if receipt["status"] != 1:

@@ -16,7 +16,7 @@ from vm_contracts.client import (
     deploy_framework,
 )
 from vm_contracts.encoding import SCALE
-from vm_contracts.errors import ClientError, ContractRevert, VmContractsError
+from vm_contracts.errors import ClientError, ContractRevert, TransactionFailed, VmContractsError
 
 REFUND_WAIT_S = 10
 OWNER_CLAIM_WAIT_S = 20
@@ -273,3 +273,8 @@ def test_attach_finds_the_components_of_a_deployed_trainer(w3):
     attached = Framework.attach(w3, framework.address, "NearestCentroid", "Stakeable")
     assert attached.model.address == framework.model.address
     assert attached.read_model() == framework.read_model()
+
+
+def test_a_node_refusal_is_a_transaction_failed_error(w3):
+    with pytest.raises(TransactionFailed, match="the node refused"):
+        deploy(w3, "SparsePerceptron", "Points", account=Account.create())
