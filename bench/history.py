@@ -42,7 +42,9 @@ EXTRAPOLATED_DEPTH = 100_000  # blocks: the depth the issue asks about, extrapol
 MEGA = 1_000_000
 
 
-def build_chain(features: int, updates: int, empty_blocks: int, store: str, workdir: Path) -> dict[str, Any]:
+def build_chain(
+    features: int, updates: int, empty_blocks: int, store: str, workdir: Path
+) -> dict[str, Any]:
     from chain.chain import Chain
     from chain.config import ChainConfig
     from node.provider import SumchainProvider, poa_web3
@@ -53,8 +55,9 @@ def build_chain(features: int, updates: int, empty_blocks: int, store: str, work
     chain = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=False)
     w3 = poa_web3(SumchainProvider(chain))
     dispatcher = w3.provider.dispatcher
-    framework = deploy_framework(w3, "SparsePerceptron", "Points",
-                                 params={"num_features": features, "learning_rate": SCALE})
+    framework = deploy_framework(
+        w3, "SparsePerceptron", "Points", params={"num_features": features, "learning_rate": SCALE}
+    )
     contributor = w3.eth.accounts[1]
     for index in range(updates):
         sample = [(index * 37 + k * 11) % features for k in range(20)]
@@ -68,8 +71,14 @@ def build_chain(features: int, updates: int, empty_blocks: int, store: str, work
 
     dispatcher.run_sync(seal_empty, empty_blocks)
     seal_seconds = time.perf_counter() - started
-    return {"chain": chain, "w3": w3, "framework": framework, "trained": trained,
-            "seal_seconds": seal_seconds, "dispatcher": dispatcher}
+    return {
+        "chain": chain,
+        "w3": w3,
+        "framework": framework,
+        "trained": trained,
+        "seal_seconds": seal_seconds,
+        "dispatcher": dispatcher,
+    }
 
 
 def timed_read(framework: Any, block: int, repeats: int) -> tuple[float, dict[str, Any]]:
@@ -83,7 +92,9 @@ def timed_read(framework: Any, block: int, repeats: int) -> tuple[float, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.history", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--depths", type=int, nargs="+", default=list(DEFAULT_DEPTHS))
     parser.add_argument("--features", type=int, default=DEFAULT_FEATURES)
     parser.add_argument("--updates", type=int, default=DEFAULT_UPDATES)
@@ -101,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         built = build_chain(args.features, args.updates, deepest, args.store, workdir)
         chain, framework, dispatcher = built["chain"], built["framework"], built["dispatcher"]
         head = int(built["w3"].eth.block_number)
-        print(f"chain: {head} blocks ({built['trained']} with the trainer's history, {deepest} empty, "
-              f"sealed at {deepest / built['seal_seconds']:.0f} blocks/s)", file=sys.stderr)
+        print(
+            f"chain: {head} blocks ({built['trained']} with the trainer's history, "
+            f"{deepest} empty, "
+            f"sealed at {deepest / built['seal_seconds']:.0f} blocks/s)",
+            file=sys.stderr,
+        )
         reads = {}
         for depth in sorted(args.depths):
             seconds, state = timed_read(framework, head - depth, args.repeats)
@@ -129,17 +144,33 @@ def main(argv: list[str] | None = None) -> int:
     for depth in sorted(args.depths):
         target = head - depth
         seconds, state = reads[depth]
-        rows.append({"depth_blocks": depth, "block": target, "parameters": sum(
-            len(v) if isinstance(v, list) else 1 for v in parameters(state).values()),
-            "read_ms": round(seconds * 1000, 2), "replay_to_block_s": round(reached[target], 3),
-            "replay_over_read": round(reached[target] / seconds, 1), "extrapolated": False})
+        rows.append(
+            {
+                "depth_blocks": depth,
+                "block": target,
+                "parameters": sum(
+                    len(v) if isinstance(v, list) else 1 for v in parameters(state).values()
+                ),
+                "read_ms": round(seconds * 1000, 2),
+                "replay_to_block_s": round(reached[target], 3),
+                "replay_over_read": round(reached[target] / seconds, 1),
+                "extrapolated": False,
+            }
+        )
     if EXTRAPOLATED_DEPTH not in args.depths and empty_rate > 0:
         read_ms = statistics.median(r["read_ms"] for r in rows)
         replay_s = reached[trained] + EXTRAPOLATED_DEPTH / empty_rate
-        rows.append({"depth_blocks": EXTRAPOLATED_DEPTH, "block": trained + EXTRAPOLATED_DEPTH,
-                     "parameters": rows[0]["parameters"], "read_ms": read_ms,
-                     "replay_to_block_s": round(replay_s, 1),
-                     "replay_over_read": round(replay_s / (read_ms / 1000), 1), "extrapolated": True})
+        rows.append(
+            {
+                "depth_blocks": EXTRAPOLATED_DEPTH,
+                "block": trained + EXTRAPOLATED_DEPTH,
+                "parameters": rows[0]["parameters"],
+                "read_ms": read_ms,
+                "replay_to_block_s": round(replay_s, 1),
+                "replay_over_read": round(replay_s / (read_ms / 1000), 1),
+                "extrapolated": True,
+            }
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "history.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -147,32 +178,43 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(rows)
     command = "python -m bench.history " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
-        "# Reading a model at an old block vs replaying to it", "",
+        "# Reading a model at an old block vs replaying to it",
+        "",
         f"Command: `{command.strip()}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; store {args.store}; "
-        "the machine was shared with other jobs (2 cores), so absolute times are pessimistic.", "",
+        "the machine was shared with other jobs (2 cores), so absolute times are pessimistic.",
+        "",
         f"Chain: {head} blocks — trainer with a SparsePerceptron of {args.features} weights, "
-        f"{args.updates} addData updates (blocks 1..{trained}), then {deepest} empty blocks.", "",
-        "| depth (blocks back) | block | parameters | read full model (ms) | replay to that block (s) | replay / read |",
+        f"{args.updates} addData updates (blocks 1..{trained}), then {deepest} empty blocks.",
+        "",
+        "| depth (blocks back) | block | parameters | read full model (ms) "
+        "| replay to that block (s) | replay / read |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         mark = " (extrapolated)" if row["extrapolated"] else ""
-        lines.append(f"| {row['depth_blocks']:,}{mark} | {row['block']} | {row['parameters']} | "
-                     f"{row['read_ms']} | {row['replay_to_block_s']} | {row['replay_over_read']}x |")
-    lines += ["",
-              f"Replay: {result.imported} blocks in {result.seconds:.1f} s = {result.blocks_per_second:.0f} blocks/s, "
-              f"{result.mgas_per_second:.2f} Mgas/s over the whole chain; "
-              f"{training_mgas:.2f} Mgas/s over the training blocks (1..{trained}); "
-              f"empty blocks replay at {empty_rate:.0f} blocks/s.", "",
-              "Every replayed block is fully verified: seal, signer rules, header rules, and "
-              "re-execution checked against the state root, receipts root, bloom and gas used.",
-              ]
+        lines.append(
+            f"| {row['depth_blocks']:,}{mark} | {row['block']} | {row['parameters']} | "
+            f"{row['read_ms']} | {row['replay_to_block_s']} | {row['replay_over_read']}x |"
+        )
+    lines += [
+        "",
+        f"Replay: {result.imported} blocks in {result.seconds:.1f} s = "
+        f"{result.blocks_per_second:.0f} blocks/s, "
+        f"{result.mgas_per_second:.2f} Mgas/s over the whole chain; "
+        f"{training_mgas:.2f} Mgas/s over the training blocks (1..{trained}); "
+        f"empty blocks replay at {empty_rate:.0f} blocks/s.",
+        "",
+        "Every replayed block is fully verified: seal, signer rules, header rules, and "
+        "re-execution checked against the state root, receipts root, bloom and gas used.",
+    ]
     if EXTRAPOLATED_DEPTH not in args.depths:
-        lines.append(f"The {EXTRAPOLATED_DEPTH:,}-block row is not measured: its read time is the "
-                     "median of the measured reads (flat in depth) and its replay time is the training "
-                     "blocks' replay time plus 100,000 empty blocks at the measured empty-block rate.")
+        lines.append(
+            f"The {EXTRAPOLATED_DEPTH:,}-block row is not measured: its read time is the "
+            "median of the measured reads (flat in depth) and its replay time is the training "
+            "blocks' replay time plus 100,000 empty blocks at the measured empty-block rate."
+        )
     (args.out / "history.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

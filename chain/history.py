@@ -79,9 +79,10 @@ class ReplayFailed(InvalidBlock):
     def __init__(self, number: int, cause: InvalidBlock) -> None:
         text = str(cause)
         prefix = f"block {number}: "
-        text = text[len(prefix):] if text.startswith(prefix) else text
-        super().__init__(f"block {number} is invalid ({cause.check} check failed): {text}",
-                         check=cause.check)
+        text = text[len(prefix) :] if text.startswith(prefix) else text
+        super().__init__(
+            f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check
+        )
         self.number = number
 
 
@@ -169,8 +170,7 @@ def genesis_description(chain: Chain) -> dict[str, Any]:
     }
 
 
-def export_blocks(chain: Chain, path: str | Path, first: int = 1,
-                  last: int | None = None) -> int:
+def export_blocks(chain: Chain, path: str | Path, first: int = 1, last: int | None = None) -> int:
     """Write canonical blocks ``first..last`` (default: to the head) to ``path`` as
     concatenated RLP, plus the genesis file beside it; returns the number of blocks.
 
@@ -180,8 +180,10 @@ def export_blocks(chain: Chain, path: str | Path, first: int = 1,
     head = chain.head.block_number
     last = head if last is None else last
     if first < 1:
-        raise UnknownBlock(f"export starts at block 1 or later (genesis is rebuilt from "
-                           f"{GENESIS_SUFFIX}), got {first}")
+        raise UnknownBlock(
+            f"export starts at block 1 or later (genesis is rebuilt from "
+            f"{GENESIS_SUFFIX}), got {first}"
+        )
     if last > head:
         raise UnknownBlock(f"block {last} is beyond the head (block {head})")
     if first > last:
@@ -219,19 +221,22 @@ def _list_length(head: bytes, offset: int, index: int) -> tuple[int, int]:
     if first < RLP_SHORT_LIST:
         raise ExportFileError(
             f"damaged export at byte {offset} (block #{index + 1} of the file): "
-            f"expected an RLP list, found byte 0x{first:02x}")
+            f"expected an RLP list, found byte 0x{first:02x}"
+        )
     if first <= RLP_LONG_LIST:
         return 1, first - RLP_SHORT_LIST
     size_bytes = first - RLP_LONG_LIST
     if len(head) < 1 + size_bytes:
         raise ExportFileError(
             f"truncated export at byte {offset} (block #{index + 1} of the file): "
-            "the file ends inside a block's length prefix")
-    length = int.from_bytes(head[1:1 + size_bytes], "big")
+            "the file ends inside a block's length prefix"
+        )
+    length = int.from_bytes(head[1 : 1 + size_bytes], "big")
     if length > MAX_BLOCK_BYTES:
         raise ExportFileError(
             f"damaged export at byte {offset} (block #{index + 1} of the file): "
-            f"a block of {length} bytes is not plausible")
+            f"a block of {length} bytes is not plausible"
+        )
     return 1 + size_bytes, length
 
 
@@ -253,7 +258,8 @@ def iter_raw_blocks(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             if not more:
                 raise ExportFileError(
                     f"truncated export at byte {offset} (block #{index + 1} of the file): "
-                    f"the block needs {total} bytes, the file holds {len(buffer)} more")
+                    f"the block needs {total} bytes, the file holds {len(buffer)} more"
+                )
             buffer += more
         yield offset, buffer[:total]
         buffer = buffer[total:]
@@ -268,7 +274,8 @@ def decode_block(raw: bytes, block_class: type[BlockAPI], offset: int, index: in
     except Exception as exc:  # noqa: BLE001 - rlp raises many kinds on damaged bytes
         raise ExportFileError(
             f"damaged export at byte {offset} (block #{index + 1} of the file): "
-            f"not a {block_class.__name__} ({type(exc).__name__}: {exc})") from None
+            f"not a {block_class.__name__} ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def read_genesis_file(export_path: str | Path) -> dict[str, Any]:
@@ -279,7 +286,8 @@ def read_genesis_file(export_path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ExportFileError(
             f"{path}: missing; an export's genesis file must sit beside it "
-            f"(or give the chain configuration with --config)") from None
+            f"(or give the chain configuration with --config)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ExportFileError(f"{path}: not a readable genesis file ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != GENESIS_FILE_FORMAT:
@@ -289,8 +297,9 @@ def read_genesis_file(export_path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def open_for_import(export_path: str | Path, data_dir: str | Path | None = None,
-                    config: ChainConfig | None = None) -> Chain:
+def open_for_import(
+    export_path: str | Path, data_dir: str | Path | None = None, config: ChainConfig | None = None
+) -> Chain:
     """A fresh chain with the export's genesis, in ``data_dir`` (which must be empty or
     absent) or in memory; ``config`` overrides the export's genesis file."""
     export_path = Path(export_path)
@@ -305,7 +314,8 @@ def open_for_import(export_path: str | Path, data_dir: str | Path | None = None,
         if description.get("forked") and not state_nodes.is_file():
             raise ExportFileError(
                 f"{state_nodes}: missing; this export comes from a forked chain whose "
-                "genesis state travels in that file")
+                "genesis state travels in that file"
+            )
     if data_dir is not None:
         _require_empty(Path(data_dir), "import into")
     if state_nodes.is_file():
@@ -317,7 +327,8 @@ def open_for_import(export_path: str | Path, data_dir: str | Path | None = None,
         chain.close()
         raise ExportFileError(
             f"{genesis_path(export_path)}: rebuilding genesis gives {got}, the export was made "
-            f"on a chain with genesis {expected_hash}")
+            f"on a chain with genesis {expected_hash}"
+        )
     return chain
 
 
@@ -325,15 +336,21 @@ def _require_empty(path: Path, doing: str) -> None:
     if path.exists() and not path.is_dir():
         raise DataDirError(f"cannot {doing} {path}: it is a file")
     if path.exists() and any(path.iterdir()):
-        raise DataDirError(f"cannot {doing} {path}: the directory is not empty "
-                           "(nothing was changed; use a new directory)")
+        raise DataDirError(
+            f"cannot {doing} {path}: the directory is not empty "
+            "(nothing was changed; use a new directory)"
+        )
 
 
 # --- import and replay --------------------------------------------------------------------------
 
 
-def import_blocks(chain: Chain, path: str | Path, to_block: int | None = None,
-                  progress: ProgressCallback | None = None) -> ImportResult:
+def import_blocks(
+    chain: Chain,
+    path: str | Path,
+    to_block: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
     """Verify and add the blocks of export file ``path`` to ``chain``, up to block
     ``to_block`` (default: all). Blocks the chain already has are skipped.
 
@@ -365,11 +382,21 @@ def import_blocks(chain: Chain, path: str | Path, to_block: int | None = None,
             imported += 1
             gas += block.header.gas_used
             if progress is not None:
-                progress(Progress(number, imported, gas, time.perf_counter() - start,
-                                  offset + len(raw), file_bytes))
+                progress(
+                    Progress(
+                        number,
+                        imported,
+                        gas,
+                        time.perf_counter() - start,
+                        offset + len(raw),
+                        file_bytes,
+                    )
+                )
     head = chain.head.block_number
     if to_block is not None and head < to_block:
-        raise ExportFileError(f"{path}: ends at block {head}, before the requested block {to_block}")
+        raise ExportFileError(
+            f"{path}: ends at block {head}, before the requested block {to_block}"
+        )
     return ImportResult(imported, skipped, gas, time.perf_counter() - start, head)
 
 
@@ -388,7 +415,9 @@ def _root_cause(block: BlockAPI, exc: InvalidBlock) -> InvalidBlock:
         return InvalidBlock(
             f"block {block.header.block_number}: the transactions do not match the header's "
             f"transaction_root (header says 0x{block.header.transaction_root.hex()}, the body "
-            f"gives 0x{root.hex()}); execution then failed with: {exc}", check="transaction_root")
+            f"gives 0x{root.hex()}); execution then failed with: {exc}",
+            check="transaction_root",
+        )
     return exc
 
 
@@ -407,9 +436,13 @@ def _already_canonical(chain: Chain, block: BlockAPI) -> bool:
     return chain.header(number).hash == block.header.hash
 
 
-def replay(path: str | Path, to_block: int | None = None, config: ChainConfig | None = None,
-           data_dir: str | Path | None = None,
-           progress: ProgressCallback | None = None) -> tuple[Chain, ImportResult]:
+def replay(
+    path: str | Path,
+    to_block: int | None = None,
+    config: ChainConfig | None = None,
+    data_dir: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Chain, ImportResult]:
     """Re-execute an export from genesis into a fresh chain (memory, or an empty
     ``data_dir``), verifying every block, and stop at ``to_block``. Returns the chain
     (the caller closes it) and what the import did."""
@@ -498,8 +531,9 @@ class ForkResult:
     chain_id: int
 
 
-def fork_chain(src_dir: str | Path, block: int | str, dst_dir: str | Path,
-               chain_id: int | None = None) -> ForkResult:
+def fork_chain(
+    src_dir: str | Path, block: int | str, dst_dir: str | Path, chain_id: int | None = None
+) -> ForkResult:
     """A new chain in ``dst_dir`` whose genesis state is the state after ``block`` of
     the chain in ``src_dir``; it then continues on its own (same signers, same fork and
     gas limit; the source's chain id unless ``chain_id`` is given).
@@ -509,8 +543,9 @@ def fork_chain(src_dir: str | Path, block: int | str, dst_dir: str | Path,
     """
     src, dst = Path(src_dir), Path(dst_dir)
     if not (src / META_FILENAME).is_file() or not (src / LMDB_DIRNAME).is_dir():
-        raise DataDirError(f"{src} is not a sumchain data directory (no {META_FILENAME} "
-                           f"and {LMDB_DIRNAME} in it)")
+        raise DataDirError(
+            f"{src} is not a sumchain data directory (no {META_FILENAME} and {LMDB_DIRNAME} in it)"
+        )
     _require_empty(dst, "fork into")
     source = Chain.open(data_dir=src, sync=False)
     try:
@@ -521,7 +556,8 @@ def fork_chain(src_dir: str | Path, block: int | str, dst_dir: str | Path,
             genesis_timestamp=header.timestamp,
             base_fee=getattr(header, "base_fee_per_gas", None) or source.config.base_fee,
             authorities=tuple(consensus.signers_as_hex(signers)),
-            data_dir=None)
+            data_dir=None,
+        )
         nodes: dict[bytes, bytes] = {}
         accounts = contracts = 0
         db = source.store.db
@@ -540,28 +576,41 @@ def fork_chain(src_dir: str | Path, block: int | str, dst_dir: str | Path,
         source_genesis = source.genesis.hash.hex()
     finally:
         source.close()
-    fork_meta = {"source_genesis_hash": "0x" + source_genesis, "source_block": header.block_number,
-                 "source_block_hash": "0x" + header.hash.hex()}
+    fork_meta = {
+        "source_genesis_hash": "0x" + source_genesis,
+        "source_block": header.block_number,
+        "source_block_hash": "0x" + header.hash.hex(),
+    }
     store = Store.open(dst, sync=True)
     with open(dst / GENESIS_STATE_FILENAME, "wb") as out:
         out.write(rlp.encode([STATE_ROOT_KEY, header.state_root]))
         for key, value in nodes.items():
             out.write(rlp.encode([key, value]))
     try:
-        genesis_hash = _write_genesis(store, config, header.state_root, nodes.items(), dst, fork_meta)
+        genesis_hash = _write_genesis(
+            store, config, header.state_root, nodes.items(), dst, fork_meta
+        )
     finally:
         store.close()
-    return ForkResult(dst, header.block_number, accounts, contracts, len(nodes),
-                      genesis_hash, config.chain_id)
+    return ForkResult(
+        dst, header.block_number, accounts, contracts, len(nodes), genesis_hash, config.chain_id
+    )
 
 
-def _write_genesis(store: Store, config: ChainConfig, state_root: bytes,
-                   nodes: Any, data_dir: Path | None, extra_meta: dict[str, Any]) -> str:
+def _write_genesis(
+    store: Store,
+    config: ChainConfig,
+    state_root: bytes,
+    nodes: Any,
+    data_dir: Path | None,
+    extra_meta: dict[str, Any],
+) -> str:
     """Write a genesis block whose state is the given trie nodes (rooted at
     ``state_root``), the way :class:`Chain` writes its own genesis otherwise."""
     vm_class = vm_class_for(config.fork)
-    evm_class = PyEvmChain.configure(__name__="SumchainForkEVM",
-                                     vm_configuration=((0, vm_class),), chain_id=config.chain_id)
+    evm_class = PyEvmChain.configure(
+        __name__="SumchainForkEVM", vm_configuration=((0, vm_class),), chain_id=config.chain_id
+    )
     for key, value in nodes:
         store.db[key] = value
     signers = [bytes.fromhex(a[2:]) for a in config.signers]
@@ -583,8 +632,10 @@ def _write_genesis(store: Store, config: ChainConfig, state_root: bytes,
         params["excess_blob_gas"] = 0
     genesis = vm_class.create_genesis_header(**params)
     evm_class.from_genesis_header(store.db, genesis)
-    store.write_meta({"config": config.to_dict(), "genesis_hash": genesis.hash.hex(),
-                      "forked_from": extra_meta}, data_dir)
+    store.write_meta(
+        {"config": config.to_dict(), "genesis_hash": genesis.hash.hex(), "forked_from": extra_meta},
+        data_dir,
+    )
     store.commit()
     return "0x" + genesis.hash.hex()
 
@@ -595,12 +646,15 @@ def _read_node_pairs(path: Path) -> Iterator[tuple[bytes, bytes]]:
             try:
                 key, value = rlp.decode(raw)
             except Exception:  # noqa: BLE001 - damaged pair
-                raise ExportFileError(f"{path}: damaged at byte {offset} (entry #{index + 1})") from None
+                raise ExportFileError(
+                    f"{path}: damaged at byte {offset} (entry #{index + 1})"
+                ) from None
             yield key, value
 
 
-def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path,
-                             data_dir: str | Path | None) -> Chain:
+def _open_with_genesis_nodes(
+    config: ChainConfig, state_nodes: Path, data_dir: str | Path | None
+) -> Chain:
     """A chain whose genesis state comes from a forked chain's exported trie nodes."""
     pairs = list(_read_node_pairs(state_nodes))
     if not pairs or pairs[0][0] != STATE_ROOT_KEY:
@@ -618,7 +672,7 @@ def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path,
         from chain.store import StoreJournal
 
         chain = Chain(config, store, signer_key=_default_signer(config, None))
-        chain.pool = TxPool(chain, journal=StoreJournal(store))
+        chain.pool = TxPool(chain, journal=StoreJournal(store))  # type: ignore[arg-type]  # as Chain.open
         return chain
     store.close()
     return Chain.open(data_dir=data_dir, sync=False)

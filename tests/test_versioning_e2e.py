@@ -44,11 +44,17 @@ def story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     """The deployed, trained and then corrupted model, with its chain exported."""
     dataset = load_default("sparse-binary")
     train, test = dataset.split(TEST_FRACTION, seed=SPLIT_SEED)
-    test_set = TestSet(Path("held-out"), [list(x) for x in test.samples], [int(y) for y in test.labels])
+    test_set = TestSet(
+        Path("held-out"), [list(x) for x in test.samples], [int(y) for y in test.labels]
+    )
     node = InProcessNode.create(config=ChainConfig(genesis_timestamp=1_700_000_000))
     w3 = node.w3
-    framework = deploy_framework(w3, "SparsePerceptron", "Points",
-                                 params={"num_features": dataset.n_features, "learning_rate": SCALE})
+    framework = deploy_framework(
+        w3,
+        "SparsePerceptron",
+        "Points",
+        params={"num_features": dataset.n_features, "learning_rate": SCALE},
+    )
     contributor = w3.eth.accounts[1]
     recorded: dict[int, float] = {}
     for index in range(GOOD_SAMPLES):
@@ -66,8 +72,16 @@ def story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
             break
     export = tmp_path_factory.mktemp("export") / "chain.rlp"
     node.dispatcher.run_sync(export_blocks, node.backend.chain, export)
-    yield {"node": node, "w3": w3, "framework": framework, "test_set": test_set,
-           "recorded": recorded, "best_good": best_good, "dropped_at": dropped_at, "export": export}
+    yield {
+        "node": node,
+        "w3": w3,
+        "framework": framework,
+        "test_set": test_set,
+        "recorded": recorded,
+        "best_good": best_good,
+        "dropped_at": dropped_at,
+        "export": export,
+    }
     node.close()
 
 
@@ -124,11 +138,17 @@ def test_history_names_who_changed_the_model_with_which_data(story) -> None:  # 
     assert updates and all(v.block in story["recorded"] for v in updates)
     added = {c.block_number: c for c in framework.contributions(to_block=story["dropped_at"])}
     for version in updates:
-        (who, label, data, _tx), = version.changes
-        assert (who, label, data) == (added[version.block].contributor, added[version.block].label,
-                                      added[version.block].data)
+        ((who, label, data, _tx),) = version.changes
+        assert (who, label, data) == (
+            added[version.block].contributor,
+            added[version.block].label,
+            added[version.block].data,
+        )
     # versions are exactly the blocks where the parameters changed
     blocks = sorted(story["recorded"])
-    changed = {b for prev, b in zip(blocks, blocks[1:])
-               if parameters(framework.read_model(block=prev)) != parameters(framework.read_model(block=b))}
+    changed = {
+        b
+        for prev, b in zip(blocks[:-1], blocks[1:], strict=True)
+        if parameters(framework.read_model(block=prev)) != parameters(framework.read_model(block=b))
+    }
     assert changed <= {v.block for v in updates}

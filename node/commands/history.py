@@ -33,20 +33,26 @@ BAR_UNIT = "block"
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = subparsers.add_parser("export", help="write the chain's blocks to an RLP file")
     export.add_argument("file", type=Path, help="the export file to write")
-    export.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
+    export.add_argument(
+        "--datadir", type=Path, required=True, help="data directory of a stopped node"
+    )
     export.add_argument("--first", type=int, default=1, help="first block (default 1)")
     export.add_argument("--last", type=int, help="last block (default the head)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
     export.set_defaults(func=run_export)
 
-    imp = subparsers.add_parser("import", help="verify and import an RLP export into an empty directory")
+    imp = subparsers.add_parser(
+        "import", help="verify and import an RLP export into an empty directory"
+    )
     imp.add_argument("file", type=Path, help="the export file")
     imp.add_argument("--datadir", type=Path, required=True, help="new (empty) data directory")
     imp.add_argument("--to-block", type=int, help="stop after this block")
     imp.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
     imp.set_defaults(func=run_import)
 
-    rep = subparsers.add_parser("replay", help="re-execute an export from genesis, verifying every block")
+    rep = subparsers.add_parser(
+        "replay", help="re-execute an export from genesis, verifying every block"
+    )
     rep.add_argument("file", type=Path, help="the export file")
     rep.add_argument("--to-block", type=int, help="stop after this block (default: all)")
     rep.add_argument("--datadir", type=Path, help="keep the replayed chain in this new directory")
@@ -57,18 +63,34 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     rew = subparsers.add_parser("rewind", help="move a stopped node's head back to block N")
     rew.add_argument("number", type=int, help="the new head")
     rew.add_argument("--datadir", type=Path, help="data directory of a stopped node")
-    rew.add_argument("--rpc", metavar="URL", help="a running node: calls its debug_setHead "
-                     "(which does not return the dropped transactions to the pool)")
-    rew.add_argument("--drop-txs", action="store_true",
-                     help="forget the dropped blocks' transactions instead of returning them to the pool")
+    rew.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="a running node: calls its debug_setHead "
+        "(which does not return the dropped transactions to the pool)",
+    )
+    rew.add_argument(
+        "--drop-txs",
+        action="store_true",
+        help="forget the dropped blocks' transactions instead of returning them to the pool",
+    )
     rew.set_defaults(func=run_rewind)
 
     fork = subparsers.add_parser("fork", help="start a new chain from the state at a block")
-    fork.add_argument("--from", dest="source", type=Path, required=True, help="source data directory")
-    fork.add_argument("--block", required=True, help="block number or tag whose state starts the new chain")
-    fork.add_argument("--to", dest="target", type=Path, required=True, help="new (empty) data directory")
-    fork.add_argument("--chain-id", type=lambda text: int(text, 0),
-                      help="chain id of the new chain (default: the source's)")
+    fork.add_argument(
+        "--from", dest="source", type=Path, required=True, help="source data directory"
+    )
+    fork.add_argument(
+        "--block", required=True, help="block number or tag whose state starts the new chain"
+    )
+    fork.add_argument(
+        "--to", dest="target", type=Path, required=True, help="new (empty) data directory"
+    )
+    fork.add_argument(
+        "--chain-id",
+        type=lambda text: int(text, 0),
+        help="chain id of the new chain (default: the source's)",
+    )
     fork.set_defaults(func=run_fork)
 
 
@@ -115,10 +137,19 @@ class _Bar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=progress.file_bytes, unit="B", unit_scale=True,
-                             desc="replay", file=sys.stderr, leave=True)
-        self._bar.set_postfix_str(f"block {progress.number}, {progress.blocks_per_second:.1f} blocks/s, "
-                                  f"{progress.mgas_per_second:.2f} Mgas/s", refresh=False)
+            self._bar = tqdm(
+                total=progress.file_bytes,
+                unit="B",
+                unit_scale=True,
+                desc="replay",
+                file=sys.stderr,
+                leave=True,
+            )
+        self._bar.set_postfix_str(
+            f"block {progress.number}, {progress.blocks_per_second:.1f} blocks/s, "
+            f"{progress.mgas_per_second:.2f} Mgas/s",
+            refresh=False,
+        )
         self._bar.update(progress.offset - self._bar.n)  # redraws at most every mininterval
 
     def close(self) -> None:
@@ -127,9 +158,11 @@ class _Bar:
 
 
 def _summary(result: Any) -> str:
-    return (f"{result.imported} blocks verified ({result.skipped} already known), head {result.head}, "
-            f"{result.seconds:.2f} s, {result.blocks_per_second:.1f} blocks/s, "
-            f"{result.mgas_per_second:.2f} Mgas/s")
+    return (
+        f"{result.imported} blocks verified ({result.skipped} already known), head {result.head}, "
+        f"{result.seconds:.2f} s, {result.blocks_per_second:.1f} blocks/s, "
+        f"{result.mgas_per_second:.2f} Mgas/s"
+    )
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -156,8 +189,10 @@ def run_replay(args: argparse.Namespace) -> int:
         bar.close()
     try:
         head = chain.head
-        print(f"replayed: {_summary(result)}; block {head.block_number} hash 0x{head.hash.hex()} "
-              f"state root 0x{head.state_root.hex()}")
+        print(
+            f"replayed: {_summary(result)}; block {head.block_number} hash 0x{head.hash.hex()} "
+            f"state root 0x{head.state_root.hex()}"
+        )
     finally:
         chain.close()
     return 0
@@ -167,7 +202,9 @@ def run_rewind(args: argparse.Namespace) -> int:
     from chain.history import rewind
 
     if (args.rpc is None) == (args.datadir is None):
-        raise UsageError("give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)")
+        raise UsageError(
+            "give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)"
+        )
     if args.rpc is not None:
         return _rewind_over_rpc(args.rpc, args.number)
     chain = _open_existing(args.datadir)
@@ -179,13 +216,16 @@ def run_rewind(args: argparse.Namespace) -> int:
         chain.close()
     txs = sum(len(block.transactions) for block in dropped)
     fate = "dropped" if args.drop_txs else f"returned to the pool ({pending} pending now)"
-    print(f"head moved from block {before} to block {args.number}: {len(dropped)} blocks dropped "
-          f"(kept in the archive), their {txs} transactions {fate}")
+    print(
+        f"head moved from block {before} to block {args.number}: {len(dropped)} blocks dropped "
+        f"(kept in the archive), their {txs} transactions {fate}"
+    )
     return 0
 
 
 def _rewind_over_rpc(url: str, number: int) -> int:
     from web3 import HTTPProvider
+    from web3.types import RPCEndpoint
 
     from node.provider import poa_web3
 
@@ -196,7 +236,7 @@ def _rewind_over_rpc(url: str, number: int) -> int:
         raise UsageError(f"cannot reach a node at {url} ({type(exc).__name__})") from None
     if number > before:
         raise UsageError(f"block {number} is beyond the head (block {before})")
-    response = w3.provider.make_request("debug_setHead", [hex(number)])
+    response = w3.provider.make_request(RPCEndpoint("debug_setHead"), [hex(number)])
     if "error" in response:
         raise UsageError(f"the node refused debug_setHead: {response['error'].get('message')}")
     print(f"head moved from block {before} to block {number} (via debug_setHead at {url})")
@@ -212,7 +252,10 @@ def run_fork(args: argparse.Namespace) -> int:
     except ValueError:
         pass
     result = fork_chain(args.source, block, args.target, chain_id=args.chain_id)
-    print(f"new chain in {result.data_dir}: genesis {result.genesis_hash} = the state of block "
-          f"{result.block} of {args.source} ({result.accounts} accounts, {result.contracts} contracts, "
-          f"{result.trie_nodes} trie nodes), chain id {result.chain_id}")
+    print(
+        f"new chain in {result.data_dir}: genesis {result.genesis_hash} = the state of block "
+        f"{result.block} of {args.source} ({result.accounts} accounts, "
+        f"{result.contracts} contracts, "
+        f"{result.trie_nodes} trie nodes), chain id {result.chain_id}"
+    )
     return 0

@@ -63,7 +63,7 @@ def connect(rpc: str | None, datadir: Path | None) -> Iterator[Any]:
 
         w3 = poa_web3(HTTPProvider(rpc))
         try:
-            w3.eth.block_number
+            _ = w3.eth.block_number
         except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
             raise UsageError(f"cannot reach a node at {rpc} ({type(exc).__name__})") from None
         yield w3
@@ -94,7 +94,9 @@ def resolve_block(w3: Any, block: str | int) -> int:
         try:
             block = int(block, 0)
         except ValueError:
-            raise UsageError(f"not a block number or tag: {block!r} (tags: {', '.join(TAGS)})") from None
+            raise UsageError(
+                f"not a block number or tag: {block!r} (tags: {', '.join(TAGS)})"
+            ) from None
     if block < 0:
         raise UsageError(f"block {block} is negative")
     if block > head:
@@ -111,10 +113,12 @@ def _code_matches(code: bytes, deployed_hex: str) -> bool:
     expected = bytes.fromhex(deployed_hex[2:] if deployed_hex.startswith("0x") else deployed_hex)
     if len(code) != len(expected):
         return False
-    return all(a == b or b == ZERO_BYTE for a, b in zip(code, expected))
+    return all(a == b or b == ZERO_BYTE for a, b in zip(code, expected, strict=True))
 
 
-def _which(code: bytes, names: Sequence[str], builds: Sequence[tuple[str, bool]]) -> tuple[str, str, bool] | None:
+def _which(
+    code: bytes, names: Sequence[str], builds: Sequence[tuple[str, bool]]
+) -> tuple[str, str, bool] | None:
     from vm_contracts.build import load_artifact
 
     for evm, optimized in builds:
@@ -138,7 +142,9 @@ def attach_trainer(w3: Any, trainer: str, block: int | None = None) -> Any:
     at = "latest" if block is None else block
     code = bytes(w3.eth.get_code(address, block_identifier=at))
     if not code:
-        raise UsageError(f"no contract at {address}" + (f" at block {block}" if block is not None else ""))
+        raise UsageError(
+            f"no contract at {address}" + (f" at block {block}" if block is not None else "")
+        )
     builds = [(evm, opt) for evm in reversed(EVM_VERSIONS) for opt in (True, False)]
     found = _which(code, ["CollaborativeTrainer"], builds)
     if found is None:
@@ -147,20 +153,28 @@ def attach_trainer(w3: Any, trainer: str, block: int | None = None) -> Any:
     probe = w3.eth.contract(address=address, abi=_trainer_abi(evm, optimized))
     model_address = probe.functions.model().call(block_identifier=at)
     incentive_address = probe.functions.incentiveMechanism().call(block_identifier=at)
-    model = _which(bytes(w3.eth.get_code(model_address, block_identifier=at)), MODELS, [(evm, optimized)])
-    incentive = _which(bytes(w3.eth.get_code(incentive_address, block_identifier=at)), INCENTIVES,
-                       [(evm, optimized)])
+    model = _which(
+        bytes(w3.eth.get_code(model_address, block_identifier=at)), MODELS, [(evm, optimized)]
+    )
+    incentive = _which(
+        bytes(w3.eth.get_code(incentive_address, block_identifier=at)),
+        INCENTIVES,
+        [(evm, optimized)],
+    )
     if model is None or incentive is None:
-        raise UsageError(f"the trainer at {address} uses a model or incentive mechanism "
-                         "this sumchain does not know")
+        raise UsageError(
+            f"the trainer at {address} uses a model or incentive mechanism "
+            "this sumchain does not know"
+        )
 
     def loader(name: str) -> Any:
         from vm_contracts.build import load_artifact
 
         return artifact_from_json(name, load_artifact(name, evm, optimized))
 
-    return Framework.attach(w3, address, model[0], incentive[0], evm_version=evm,
-                            artifact_loader=loader)
+    return Framework.attach(
+        w3, address, model[0], incentive[0], evm_version=evm, artifact_loader=loader
+    )
 
 
 def _trainer_abi(evm: str, optimized: bool) -> list[dict[str, Any]]:
@@ -230,8 +244,9 @@ def load_test_set(path: str | Path) -> TestSet:
                     sample = [int(v) for v in row["data"]]
                     label = int(row["label"])
                 except (ValueError, KeyError, TypeError):
-                    raise UsageError(f"{path}:{line_number}: expected {{\"data\": [integers], "
-                                     "\"label\": integer}") from None
+                    raise UsageError(
+                        f'{path}:{line_number}: expected {{"data": [integers], "label": integer}}'
+                    ) from None
                 data.append(sample)
                 labels.append(label)
     except OSError as exc:
@@ -244,7 +259,9 @@ def load_test_set(path: str | Path) -> TestSet:
 def accuracy(state: Mapping[str, Any], test_set: TestSet) -> float:
     """Share of the test set the model of ``state`` classifies correctly."""
     model = reference_model(state)
-    right = sum(1 for x, y in zip(test_set.data, test_set.labels, strict=True) if model.predict(x) == y)
+    right = sum(
+        1 for x, y in zip(test_set.data, test_set.labels, strict=True) if model.predict(x) == y
+    )
     return right / len(test_set.labels)
 
 
@@ -277,22 +294,30 @@ def model_versions(framework: Any, to_block: int) -> list[Version]:
     trainer = framework.address
     deployed = first_block_with_code(w3, trainer, to_block)
     versions: dict[int, Version] = {deployed: Version(deployed, "deployed")}
-    data_added = {}
-    for event in framework.trainer.events.DataAdded.get_logs(from_block=deployed, to_block=to_block):
+    data_added: dict[bytes, list[tuple[str, int | None, list[int] | None]]] = {}
+    for event in framework.trainer.events.DataAdded.get_logs(
+        from_block=deployed, to_block=to_block
+    ):
         args = event["args"]
         data_added.setdefault(bytes(event["transactionHash"]), []).append(
-            (args["contributor"], int(args["label"]), [int(v) for v in args["data"]]))
+            (args["contributor"], int(args["label"]), [int(v) for v in args["data"]])
+        )
     models = {framework.trainer.functions.model().call(block_identifier=deployed)}
-    for event in framework.trainer.events.ModelReplaced.get_logs(from_block=deployed, to_block=to_block):
+    for event in framework.trainer.events.ModelReplaced.get_logs(
+        from_block=deployed, to_block=to_block
+    ):
         number = int(event["blockNumber"])
         version = versions.setdefault(number, Version(number, "replaced"))
         version.kind = "replaced"
         tx = w3.eth.get_transaction(event["transactionHash"])
-        version.changes.append((tx["from"], None, None, "0x" + bytes(event["transactionHash"]).hex()))
+        version.changes.append(
+            (tx["from"], None, None, "0x" + bytes(event["transactionHash"]).hex())
+        )
         models.add(event["args"]["newModel"])
     topic = "0x" + keccak(text=MODEL_UPDATED_SIGNATURE).hex()
-    logs = w3.eth.get_logs({"fromBlock": deployed, "toBlock": to_block,
-                            "address": sorted(models), "topics": [topic]})
+    logs = w3.eth.get_logs(
+        {"fromBlock": deployed, "toBlock": to_block, "address": sorted(models), "topics": [topic]}
+    )
     for log in logs:
         number = int(log["blockNumber"])
         tx_hash = bytes(log["transactionHash"])
@@ -354,15 +379,24 @@ def diff_states(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Par
     for name in sorted(set(parameters(before)) | set(parameters(after))):
         old = dict(_flatten(before.get(name, 0)))
         new = dict(_flatten(after.get(name, 0)))
-        deltas = [(index, old.get(index, 0), new.get(index, 0))
-                  for index in sorted(set(old) | set(new)) if old.get(index, 0) != new.get(index, 0)]
+        deltas = [
+            (index, old.get(index, 0), new.get(index, 0))
+            for index in sorted(set(old) | set(new))
+            if old.get(index, 0) != new.get(index, 0)
+        ]
         if not deltas:
             continue
         deltas.sort(key=lambda d: -abs(d[2] - d[1]))
-        out.append(ParameterChange(
-            name=name, changed=len(deltas), size=max(len(old), len(new)),
-            max_abs_delta=abs(deltas[0][2] - deltas[0][1]),
-            l1_delta=sum(abs(b - a) for _, a, b in deltas), top=tuple(deltas[:DIFF_TOP])))
+        out.append(
+            ParameterChange(
+                name=name,
+                changed=len(deltas),
+                size=max(len(old), len(new)),
+                max_abs_delta=abs(deltas[0][2] - deltas[0][1]),
+                l1_delta=sum(abs(b - a) for _, a, b in deltas),
+                top=tuple(deltas[:DIFF_TOP]),
+            )
+        )
     return out
 
 
@@ -372,14 +406,20 @@ def diff_states(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Par
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trainer", help="address of the CollaborativeTrainer")
     parser.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of a running node")
-    parser.add_argument("--datadir", type=Path, metavar="DIR",
-                        help="data directory of a stopped sumchain node (read in this process)")
+    parser.add_argument(
+        "--datadir",
+        type=Path,
+        metavar="DIR",
+        help="data directory of a stopped sumchain node (read in this process)",
+    )
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "model", help="a model's versions: show, history, diff, revert",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        "model",
+        help="a model's versions: show, history, diff, revert",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     commands = parser.add_subparsers(dest="model_command", metavar="ACTION")
     commands.required = True
 
@@ -392,11 +432,17 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     history = commands.add_parser("history", help="every block where the model changed")
     _common(history)
     history.add_argument("--to-block", default="latest", help="last block to look at")
-    history.add_argument("--test-set", type=Path, metavar="PATH",
-                         help=".jsonl(.gz) of {\"data\": [...], \"label\": n} to score each version")
+    history.add_argument(
+        "--test-set",
+        type=Path,
+        metavar="PATH",
+        help='.jsonl(.gz) of {"data": [...], "label": n} to score each version',
+    )
     history.add_argument("--best", action="store_true", help="name the most accurate version")
     history.add_argument("--csv", type=Path, metavar="FILE", help="write the versions as CSV")
-    history.add_argument("--plot", type=Path, metavar="FILE", help="write accuracy over blocks as PNG")
+    history.add_argument(
+        "--plot", type=Path, metavar="FILE", help="write accuracy over blocks as PNG"
+    )
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(func=run_history)
 
@@ -407,13 +453,23 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.set_defaults(func=run_diff)
 
-    revert = commands.add_parser("revert", help="point the trainer at a fresh copy of block N's model")
+    revert = commands.add_parser(
+        "revert", help="point the trainer at a fresh copy of block N's model"
+    )
     _common(revert)
     revert.add_argument("--to-block", required=True, help="the block whose model to restore")
-    revert.add_argument("--from", dest="sender", metavar="ADDRESS",
-                        help="owner account the node signs for (default: the trainer's owner)")
-    revert.add_argument("--private-key-file", type=Path, metavar="FILE",
-                        help="file holding the owner's private key as hex (signs locally)")
+    revert.add_argument(
+        "--from",
+        dest="sender",
+        metavar="ADDRESS",
+        help="owner account the node signs for (default: the trainer's owner)",
+    )
+    revert.add_argument(
+        "--private-key-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the owner's private key as hex (signs locally)",
+    )
     revert.set_defaults(func=run_revert)
 
 
@@ -469,30 +525,49 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def _version_json(version: Version) -> dict[str, Any]:
-    return {"block": version.block, "kind": version.kind, "accuracy": version.accuracy,
-            "changes": [{"by": who, "label": label, "data": data, "transaction": tx}
-                        for who, label, data, tx in version.changes]}
+    return {
+        "block": version.block,
+        "kind": version.kind,
+        "accuracy": version.accuracy,
+        "changes": [
+            {"by": who, "label": label, "data": data, "transaction": tx}
+            for who, label, data, tx in version.changes
+        ],
+    }
 
 
 def _print_versions(versions: Sequence[Version]) -> None:
     print(f"{'block':>8}  {'kind':<9} {'accuracy':>8}  changed by (label: data)")
     for v in versions:
         score = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
-        who = "; ".join(f"{c[0]}" + (f" ({c[1]}: {_short(c[2])})" if c[2] is not None else "")
-                        for c in v.changes) or "-"
+        who = (
+            "; ".join(
+                f"{c[0]}" + (f" ({c[1]}: {_short(c[2])})" if c[2] is not None else "")
+                for c in v.changes
+            )
+            or "-"
+        )
         print(f"{v.block:>8}  {v.kind:<9} {score:>8}  {who}")
 
 
 def _write_csv(path: Path, versions: Sequence[Version]) -> None:
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["block", "kind", "accuracy", "changed_by", "labels", "data", "transactions"])
+        writer.writerow(
+            ["block", "kind", "accuracy", "changed_by", "labels", "data", "transactions"]
+        )
         for v in versions:
-            writer.writerow([v.block, v.kind, "" if v.accuracy is None else f"{v.accuracy:.6f}",
-                             " ".join(c[0] for c in v.changes),
-                             " ".join("" if c[1] is None else str(c[1]) for c in v.changes),
-                             " | ".join("" if c[2] is None else " ".join(map(str, c[2])) for c in v.changes),
-                             " ".join(c[3] for c in v.changes)])
+            writer.writerow(
+                [
+                    v.block,
+                    v.kind,
+                    "" if v.accuracy is None else f"{v.accuracy:.6f}",
+                    " ".join(c[0] for c in v.changes),
+                    " ".join("" if c[1] is None else str(c[1]) for c in v.changes),
+                    " | ".join("" if c[2] is None else " ".join(map(str, c[2])) for c in v.changes),
+                    " ".join(c[3] for c in v.changes),
+                ]
+            )
 
 
 def _write_plot(path: Path, versions: Sequence[Version], trainer: str) -> None:
@@ -502,7 +577,7 @@ def _write_plot(path: Path, versions: Sequence[Version], trainer: str) -> None:
     import matplotlib.pyplot as plt
 
     blocks = [v.block for v in versions]
-    scores = [v.accuracy for v in versions]
+    scores = [v.accuracy if v.accuracy is not None else float("nan") for v in versions]
     figure, axes = plt.subplots(figsize=(7, 3.5))
     axes.step(blocks, scores, where="post", marker="o", markersize=3)
     for v in versions:
@@ -526,18 +601,34 @@ def run_diff(args: argparse.Namespace) -> int:
         after = framework.read_model(block=b)
     changes = diff_states(before, after)
     if args.json:
-        print(json.dumps([{"parameter": c.name, "changed": c.changed, "size": c.size,
-                           "max_abs_delta": c.max_abs_delta, "l1_delta": c.l1_delta,
-                           "top": [{"index": list(i), "before": x, "after": y} for i, x, y in c.top]}
-                          for c in changes], indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "parameter": c.name,
+                        "changed": c.changed,
+                        "size": c.size,
+                        "max_abs_delta": c.max_abs_delta,
+                        "l1_delta": c.l1_delta,
+                        "top": [{"index": list(i), "before": x, "after": y} for i, x, y in c.top],
+                    }
+                    for c in changes
+                ],
+                indent=1,
+            )
+        )
         return 0
     if not changes:
         print(f"no parameter changed between block {a} and block {b}")
         return 0
-    print(f"{'parameter':<16} {'changed':>9} {'max |delta|':>14} {'sum |delta|':>14}  largest changes")
+    print(
+        f"{'parameter':<16} {'changed':>9} {'max |delta|':>14} {'sum |delta|':>14}  largest changes"
+    )
     for c in changes:
         top = ", ".join(f"{list(i) if i else ''}{x}->{y}" for i, x, y in c.top)
-        print(f"{c.name:<16} {c.changed:>4}/{c.size:<4} {c.max_abs_delta:>14} {c.l1_delta:>14}  {top}")
+        print(
+            f"{c.name:<16} {c.changed:>4}/{c.size:<4} {c.max_abs_delta:>14} {c.l1_delta:>14}  {top}"
+        )
     return 0
 
 
@@ -550,8 +641,10 @@ def run_revert(args: argparse.Namespace) -> int:
         receipt = framework.replace_model(state, account)
         head = int(receipt["blockNumber"])
         new_address = framework.model.address
-    print(f"trainer {framework.address} now uses model {new_address} (block {head}), "
-          f"a copy of the model at block {number}")
+    print(
+        f"trainer {framework.address} now uses model {new_address} (block {head}), "
+        f"a copy of the model at block {number}"
+    )
     return 0
 
 
@@ -570,4 +663,3 @@ def _owner_account(w3: Any, framework: Any, args: argparse.Namespace) -> Any:
     if sender.lower() not in managed:
         raise UsageError(f"the node does not sign for the owner {owner}; give --private-key-file")
     return owner
-

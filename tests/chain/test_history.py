@@ -30,8 +30,12 @@ def source(tmp_path: Path) -> Chain:
     chain.build_block([sender.tx(data=init_code(LOGGER_RUNTIME))])
     logger = to_checksum_address(chain.receipts(chain.head)[0].contract_address)
     for index in range(BLOCKS - 1):
-        chain.build_block([sender.tx(to=logger, data=(index + 7).to_bytes(32, "big")),
-                           sender.tx(to=chain.config.dev_accounts[3][0], value=index + 1)])
+        chain.build_block(
+            [
+                sender.tx(to=logger, data=(index + 7).to_bytes(32, "big")),
+                sender.tx(to=chain.config.dev_accounts[3][0], value=index + 1),
+            ]
+        )
     yield chain
     chain.close()
 
@@ -56,7 +60,7 @@ def rewrite_block(path: Path, number: int, change) -> None:  # type: ignore[no-u
 
 
 def flip(raw: bytes, position: int) -> bytes:
-    return raw[:position] + bytes([raw[position] ^ 0x01]) + raw[position + 1:]
+    return raw[:position] + bytes([raw[position] ^ 0x01]) + raw[position + 1 :]
 
 
 def test_export_is_concatenated_block_rlp_as_geth_writes(source: Chain, exported: Path) -> None:
@@ -87,7 +91,9 @@ def test_replay_stops_at_the_requested_block(exported: Path, source: Chain) -> N
         replayed.close()
 
 
-def test_import_into_a_data_directory_then_again_skips_known_blocks(exported: Path, tmp_path: Path) -> None:
+def test_import_into_a_data_directory_then_again_skips_known_blocks(
+    exported: Path, tmp_path: Path
+) -> None:
     chain = history.open_for_import(exported, tmp_path / "copy")
     try:
         assert history.import_blocks(chain, exported).imported == BLOCKS
@@ -97,7 +103,9 @@ def test_import_into_a_data_directory_then_again_skips_known_blocks(exported: Pa
         chain.close()
 
 
-def test_import_into_a_non_empty_directory_is_refused_and_left_alone(exported: Path, tmp_path: Path) -> None:
+def test_import_into_a_non_empty_directory_is_refused_and_left_alone(
+    exported: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "busy"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
@@ -131,7 +139,9 @@ def test_a_byte_changed_in_a_state_root_breaks_the_seal_at_its_block(exported: P
     assert (raised.value.number, raised.value.check) == (3, "unauthorized_signer")
 
 
-def test_a_wrong_state_root_resealed_by_the_authority_fails_re_execution(source: Chain, exported: Path) -> None:
+def test_a_wrong_state_root_resealed_by_the_authority_fails_re_execution(
+    source: Chain, exported: Path
+) -> None:
     block_class = source.vm_class.get_block_class()
 
     def tamper(raw: bytes) -> bytes:
@@ -161,8 +171,11 @@ def test_a_truncated_export_names_the_offset_of_the_cut_block(exported: Path) ->
     offsets = block_offsets(exported)
     cut = offsets[3][0] + 20
     exported.write_bytes(exported.read_bytes()[:cut])
-    with pytest.raises(history.ExportFileError, match=f"truncated export at byte {offsets[3][0]} "
-                       r"\(block #4 of the file\)"):
+    with pytest.raises(
+        history.ExportFileError,
+        match=f"truncated export at byte {offsets[3][0]} "
+        r"\(block #4 of the file\)",
+    ):
         history.replay(exported)
 
 
@@ -181,7 +194,9 @@ def test_an_export_without_its_genesis_file_is_refused(exported: Path) -> None:
         history.replay(exported)
 
 
-def test_export_beyond_the_head_is_refused_and_writes_nothing(source: Chain, tmp_path: Path) -> None:
+def test_export_beyond_the_head_is_refused_and_writes_nothing(
+    source: Chain, tmp_path: Path
+) -> None:
     with pytest.raises(UnknownBlock, match="beyond the head"):
         history.export_blocks(source, tmp_path / "x.rlp", last=BLOCKS + 1)
     assert not (tmp_path / "x.rlp").exists()
@@ -217,7 +232,11 @@ def test_fork_starts_from_the_state_at_a_block_and_continues(source: Chain, tmp_
     try:
         state = fork.state_at()
         assert fork.genesis.state_root == expected.state_root
-        assert (state.get_balance(payee), state.get_storage(logger, 0), state.get_code(logger)) == want
+        assert (
+            state.get_balance(payee),
+            state.get_storage(logger, 0),
+            state.get_code(logger),
+        ) == want
         assert result.contracts == 1 and fork.config.chain_id == 4242
         sender = Sender(fork)
         fork.build_block([sender.tx(to=to_checksum_address(payee), value=5)])
@@ -226,7 +245,9 @@ def test_fork_starts_from_the_state_at_a_block_and_continues(source: Chain, tmp_
         fork.close()
 
 
-def test_a_forked_chain_exports_and_replays_with_its_genesis_state(source: Chain, tmp_path: Path) -> None:
+def test_a_forked_chain_exports_and_replays_with_its_genesis_state(
+    source: Chain, tmp_path: Path
+) -> None:
     src_dir = source.data_dir
     source.close()
     history.fork_chain(src_dir, 2, tmp_path / "fork")
