@@ -3,6 +3,10 @@ reads, chunked initialisation, model replacement and named reverts."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from vm_contracts.client import (
 from vm_contracts.encoding import SCALE
 from vm_contracts.errors import ClientError, ContractRevert, TransactionFailed, VmContractsError
 
+REPO = Path(__file__).resolve().parents[2]
 REFUND_WAIT_S = 10
 OWNER_CLAIM_WAIT_S = 20
 ANY_ADDRESS_CLAIM_WAIT_S = 30
@@ -278,3 +283,50 @@ def test_attach_finds_the_components_of_a_deployed_trainer(w3):
 def test_a_node_refusal_is_a_transaction_failed_error(w3):
     with pytest.raises(TransactionFailed, match="the node refused"):
         deploy(w3, "SparsePerceptron", "Points", account=Account.create())
+
+
+ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+ANVIL_START_TIMEOUT_S = 20
+
+
+@pytest.fixture
+def anvil_w3():
+    """A web3 over HTTP to a fresh anvil (Cancun): the SDK must work on any node."""
+    if not ANVIL.exists():
+        pytest.fail(f"anvil not installed at {ANVIL}; run npm install")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
+        deadline = time.monotonic() + ANVIL_START_TIMEOUT_S
+        while not w3.is_connected():
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail("anvil did not start")
+            time.sleep(0.1)
+        yield w3
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.anvil
+def test_the_sdk_works_unchanged_against_anvil_over_http(anvil_w3):
+    w3 = anvil_w3
+    alice = w3.eth.accounts[1]
+    framework = deploy(w3, "SparsePerceptron", "Stakeable")
+    start_block = w3.eth.block_number
+    with pytest.raises(ContractRevert, match=r"^DepositTooLow\(required="):
+        framework.add_data([1, 2, 3], 1, alice, deposit=1)
+    (contribution,) = framework.contributions_in(framework.add_data([1, 2, 3], 1, alice))
+    assert framework.predict([1, 2, 3]) == 1
+    assert framework.predict([1, 2, 3], block=start_block) == 0
+    advance_time(w3, REFUND_WAIT_S + 1)
+    assert framework.refund(contribution, alice)["status"] == 1
+    assert framework.read_model(block=start_block)["weights"] == [0] * SPARSE_FEATURES
+    assert framework.contributions()[0].refunded
