@@ -26,9 +26,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
+from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import Web3RPCError
@@ -43,7 +44,6 @@ from vm_contracts.errors import (
     VmContractsError,
 )
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_EVM_VERSION = "cancun"
 
 GAS_ESTIMATE_MARGIN = 1.25  # multiply gas estimates by this before sending
@@ -104,20 +104,14 @@ ArtifactLoader = Callable[[str], Artifact]
 def load_contract(
     name: str, evm_version: str = DEFAULT_EVM_VERSION, optimized: bool = True
 ) -> Artifact:
-    """The committed artifact of contract ``name`` (via ``vm_contracts.build`` when present)."""
+    """The committed artifact of contract ``name`` (see ``vm_contracts.build``)."""
+    from vm_contracts.build import load_artifact
+
     try:
-        from vm_contracts.build import load_artifact  # type: ignore[attr-defined]
-    except ImportError:
-        load_artifact = None
-    if load_artifact is not None:
-        try:
-            raw = load_artifact(name, evm_version, optimized)
-        except VmContractsError:
-            raise
-        except Exception as exc:  # the loader's own errors become one clear line
-            raise ClientError(f"cannot load artifact {name} ({evm_version}): {exc}") from exc
-        return artifact_from_json(name, raw)
-    return load_artifact_file(ARTIFACTS_DIR / evm_version / f"{name}.json", name)
+        raw = load_artifact(name, evm_version, optimized)
+    except Exception as exc:  # the loader's own errors become one clear line
+        raise ClientError(f"cannot load artifact {name} ({evm_version}): {exc}") from exc
+    return artifact_from_json(name, raw)
 
 
 def load_artifact_file(path: str | Path, name: str | None = None) -> Artifact:
@@ -554,7 +548,7 @@ def reference_twin(model: str, state: Mapping[str, Any]) -> Any:
 # --- transactions ----------------------------------------------------------------------------
 
 
-def _address_of(account: Account) -> str:
+def _address_of(account: Account) -> ChecksumAddress:
     if isinstance(account, str):
         return Web3.to_checksum_address(account)
     address = getattr(account, "address", None)
@@ -728,7 +722,8 @@ class Framework:
         self.decoder = ErrorDecoder(artifact.abi for artifact in self.artifacts.values())
         self._sender = _Sender(w3, self.decoder, self.receipts)
         self.trainer = w3.eth.contract(
-            address=trainer_address, abi=self.artifacts["CollaborativeTrainer"].abi
+            address=Web3.to_checksum_address(trainer_address),
+            abi=self.artifacts["CollaborativeTrainer"].abi,
         )
         self.data_handler = w3.eth.contract(
             address=self.trainer.functions.dataHandler().call(),
@@ -763,7 +758,8 @@ class Framework:
         )
 
     def _model_at(self, address: str) -> Any:
-        return self.w3.eth.contract(address=address, abi=self.artifacts[self.model_name].abi)
+        checksum = Web3.to_checksum_address(address)
+        return self.w3.eth.contract(address=checksum, abi=self.artifacts[self.model_name].abi)
 
     @property
     def address(self) -> str:
@@ -926,7 +922,7 @@ class Framework:
     def _block_number(self, block: BlockId) -> int:
         if isinstance(block, int):
             return block
-        return int(self.w3.eth.get_block(block)["number"])
+        return int(self.w3.eth.get_block(cast(Any, block))["number"])
 
     def gas_used(self, label: str | None = None) -> list[int]:
         """gasUsed of the recorded receipts (those with ``label`` if given)."""

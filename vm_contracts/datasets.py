@@ -67,7 +67,7 @@ class Dataset:
 
     name: str
     form: SampleForm
-    samples: Sequence[Any]
+    samples: Sequence[Any] | np.ndarray
     labels: np.ndarray
     n_features: int
     n_classes: int
@@ -80,7 +80,7 @@ class Dataset:
     def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> Dataset:
         """The rows at ``indices``, in that order."""
         rows = [int(i) for i in indices]
-        samples: Sequence[Any]
+        samples: Sequence[Any] | np.ndarray
         if self.form == "dense":
             samples = np.asarray(self.samples)[rows]
         else:
