@@ -3,21 +3,31 @@
 Runs one contract-calling workload — the same signed transactions, byte for byte — on
 sumchain in-process (memory store; LMDB store with and without fsync) and on
 eth-tester's py-evm backend, side by side in one process and one environment, in
-automine mode (a block per transaction), and reports the ratios. A cProfile of the
-sumchain run is grouped into where the time goes.
+automine mode (a block per transaction), and reports the ratios (wall time and this
+process's CPU time: on a shared machine the CPU figure is the steadier one). A cProfile
+of the sumchain run is grouped into where the time goes.
 
-    python -m bench.throughput --txs 400 --out bench/results/throughput
+Then the same Python client (web3 over HTTP and the framework SDK) adds data to a
+deployed SparsePerceptron/Stakeable trainer on a ``sumchain devnet`` subprocess and on
+an ``anvil`` subprocess, both on loopback, in turn, and reports add-data calls per
+second, each node's CPU per call and the client's time per JSON-RPC method.
+
+    python -m bench.throughput --txs 400 --rpc-adds 40 --out bench/results/throughput
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import collections
 import csv
 import io
+import os
 import platform
 import pstats
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -70,8 +80,9 @@ def _sign(nonce: int, to: str | None, data: bytes, gas: int) -> bytes:
 class Result:
     runner: str
     txs: int
-    seconds: float
+    seconds: float  # wall
     store_bytes: int
+    cpu_seconds: float = 0.0  # this process's CPU time over the same span
 
     @property
     def tps(self) -> float:
@@ -85,26 +96,28 @@ class Result:
 # --- runners ---------------------------------------------------------------------------
 
 
-def _sumchain(store: str) -> Callable[[Sequence[bytes]], Result]:
+def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Sequence[bytes]], Result]:
     def run(txs: Sequence[bytes]) -> Result:
         tmp = Path(tempfile.mkdtemp(prefix="sumchain-bench-"))
         try:
             config = ChainConfig(chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME,
                                  alloc={SENDER: 10**24})
             data_dir = None if store == "memory" else tmp / "node"
-            chain = Chain.open(config, data_dir=data_dir, sync=(store == "lmdb-fsync"))
+            chain = Chain.open(config, data_dir=data_dir, sync=(store == "lmdb-fsync"),
+                               fast_paths=fast_paths)
             producer = BlockProducer(chain, mode="automine")
             _sumchain_send(chain, producer, txs[:1])
             before = _store_bytes(chain)
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             _sumchain_send(chain, producer, txs[1:])
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             assert chain.head.block_number == len(txs), "every transaction must be mined"
             receipt = chain.receipt(chain.block(chain.head.block_number).transactions[0].hash)
             assert receipt is not None and receipt.status == 1
             size = _store_bytes(chain) - before
             chain.close()
-            return Result(f"sumchain ({store})", len(txs) - 1, seconds, size)
+            name = f"sumchain ({store})" if fast_paths else f"sumchain ({store}, fast paths off)"
+            return Result(name, len(txs) - 1, seconds, size, cpu)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return run
@@ -132,55 +145,181 @@ def _eth_tester(txs: Sequence[bytes]) -> Result:
     tester.send_raw_transaction("0x" + txs[0].hex())
     memory = backend.chain.chaindb.db.wrapped_db
     before = sum(len(k) + len(v) for k, v in memory.kv_store.items())
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for raw in txs[1:]:
         tester.send_raw_transaction("0x" + raw.hex())
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     head = tester.get_block_by_number("latest")
     assert head["number"] == len(txs), "every transaction must be mined"
     size = sum(len(k) + len(v) for k, v in memory.kv_store.items()) - before
-    return Result("eth-tester (py-evm)", len(txs) - 1, seconds, size)
+    return Result("eth-tester (py-evm)", len(txs) - 1, seconds, size, cpu)
 
 
 RUNNERS: dict[str, Callable[[Sequence[bytes]], Result]] = {
     "sumchain-memory": _sumchain("memory"),
     "sumchain-lmdb": _sumchain("lmdb"),
     "sumchain-lmdb-fsync": _sumchain("lmdb-fsync"),
+    "sumchain-memory-plain": _sumchain("memory", fast_paths=False),
+    "sumchain-lmdb-plain": _sumchain("lmdb", fast_paths=False),
     "eth-tester": _eth_tester,
 }
 
+# --- JSON-RPC: the same Python client against sumchain and anvil -------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+NODE_READY_S = 60.0  # seconds a node may take to answer its first request
+NODE_STOP_S = 15.0  # seconds a node may take to exit after SIGTERM
+RPC_MODEL = "SparsePerceptron"
+RPC_INCENTIVE = "Stakeable"
+RPC_FEATURES = 16  # features of the sparse model; each sample names two of them
+
+
+@dataclass
+class RpcResult:
+    node: str
+    adds: int
+    seconds: float  # wall, client side
+    node_cpu_seconds: float  # CPU of the node's processes over the same span
+    client_cpu_seconds: float
+    per_method: dict[str, tuple[int, float]]  # method -> (calls, seconds), client side
+
+    @property
+    def adds_per_s(self) -> float:
+        return self.adds / self.seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _group_cpu(group: int) -> float:
+    """CPU seconds (user + system) of the live processes in a process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _node_command(node: str, port: int) -> list[str]:
+    if node == "sumchain":
+        return [sys.executable, "-m", "node.cli", "devnet", "--host", "127.0.0.1", "--port", str(port)]
+    return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
+
+
+def _rpc_run(node: str, adds: int) -> RpcResult:
+    """Start ``node`` on loopback, deploy the trainer, add one sample to warm up, then time
+    ``adds`` more, each through Framework.add_data (deposit read, gas estimate, send, receipt)."""
+    from web3 import HTTPProvider
+
+    from node.provider import poa_web3
+    from vm_contracts.client import deploy_framework
+    from vm_contracts.encoding import SCALE
+
+    calls: dict[str, list[float]] = collections.defaultdict(list)
+
+    class TimedHTTPProvider(HTTPProvider):
+        def make_request(self, method, params):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return super().make_request(method, params)
+            finally:
+                calls[str(method)].append(time.perf_counter() - start)
+
+    port = _free_port()
+    process = subprocess.Popen(_node_command(node, port), cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        w3 = poa_web3(TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120}))
+        deadline = time.monotonic() + NODE_READY_S
+        while True:
+            try:
+                w3.eth.chain_id
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{node} did not start (exit code {process.poll()})") from None
+                time.sleep(0.2)
+        owner, contributor = w3.eth.accounts[:2]
+        framework = deploy_framework(w3, model=RPC_MODEL, incentive=RPC_INCENTIVE, account=owner,
+                                     params={"num_features": RPC_FEATURES, "learning_rate": SCALE})
+        framework.add_data([1, 2], 1, contributor)
+        calls.clear()
+        node_cpu, client_cpu, start = _group_cpu(process.pid), time.process_time(), time.perf_counter()
+        for i in range(adds):
+            receipt = framework.add_data([i % RPC_FEATURES, (i + 5) % RPC_FEATURES], i % 2, contributor)
+            assert receipt["status"] == 1, "every add must succeed"
+        seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu
+        node_cpu = _group_cpu(process.pid) - node_cpu
+        per_method = {m: (len(ts), sum(ts)) for m, ts in calls.items()}
+        return RpcResult(node, adds, seconds, node_cpu, client_cpu, per_method)
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the node's process group (the anvil launcher has a child), then kill."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(NODE_STOP_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # a child that outlived its launcher
+    except ProcessLookupError:
+        pass
+
+
+RPC_NODES = ("sumchain", "anvil")
+
+
 # --- profile ---------------------------------------------------------------------------
 
-PROFILE_GROUPS = (
-    ("signature recovery", ("ecdsa_raw_recover", "recover_public_key", "_recover", "get_sender",
-                            "extract_transaction_sender", "recover_signer")),
-    ("interpreter (EVM execution)", ("apply_computation", "apply_message", "apply_create_message")),
-    ("state root and trie writes", ("make_state_root", "persist", "_make_storage_root",
-                                    "make_trie_root_and_nodes")),
-    ("store commit", ("commit", "write")),
-    ("mempool validation", ("TxPool.add", "_validate")),
-    ("block assembly and sealing", ("build_block", "sign_header", "persist_block", "mine_block")),
+PROFILE_GROUPS = (  # (part, functions heading it as "path/file.py:function" suffixes)
+    ("whole block production (build_block)", ("chain/chain.py:build_block",)),
+    ("EVM execution (interpreter, per transaction)", ("eth/vm/base.py:apply_transaction",)),
+    ("state root (account and storage tries)", ("eth/db/account.py:make_state_root",)),
+    ("transaction and receipt tries", ("eth/db/trie.py:make_trie_root_and_nodes",)),
+    ("block persistence (header, body, indices)", ("eth/db/chain.py:persist_block",)),
+    ("header creation (new_header)", ("chain/vm.py:new_header",)),
+    ("seal signing", ("chain/consensus.py:sign_header",)),
+    ("after the block (snapshot, pool reset)", ("chain/chain.py:_after_block",)),
+    ("pool admission (decode, checks)", ("chain/mempool.py:add",)),
+    ("sender signature recovery (pool)", ("chain/mempool.py:_recover_sender",)),
+    ("store commit", ("chain/store.py:commit",)),
 )
 
 
 def profile(txs: Sequence[bytes], store: str = "memory") -> list[tuple[str, float]]:
-    """Share of sumchain's time per part, from cProfile cumulative times of the functions
-    that head each part (parts nest, so shares are not additive)."""
+    """Share of sumchain's time per part, from cProfile cumulative times of the function
+    heading each part (parts nest, so shares are not additive; cProfile inflates
+    Python-heavy parts relative to C ones)."""
     profiler = cProfile.Profile()
     run = _sumchain(store)
     profiler.enable()
     run(txs)
     profiler.disable()
-    stats = pstats.Stats(profiler)
-    total = max(v[3] for v in stats.stats.values())  # type: ignore[attr-defined]
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = max(v[3] for v in stats.values())
     shares = []
     for group, names in PROFILE_GROUPS:
         best = 0.0
-        for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-            qualified = f"{Path(filename).stem}.{func}"
-            if any(func == n or qualified.endswith(n) for n in names):
-                if "sumchain" in filename or "site-packages" in filename or True:
-                    best = max(best, ct)
+        for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.items():
+            where = f"{filename}:{func}"
+            if any(where.endswith(name) for name in names):
+                best = max(best, ct)
         shares.append((group, best / total))
     return shares
 
@@ -211,9 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated subset of: " + ", ".join(RUNNERS))
     parser.add_argument("--out", type=Path, help="directory for throughput.csv and throughput.md")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--rpc-adds", type=int, default=40,
+                        help="add-data calls per JSON-RPC run against sumchain and anvil (0: skip)")
     args = parser.parse_args(argv)
     if args.txs < 1 or args.rounds < 1:
         parser.error("--txs and --rounds must be >= 1")
+    if args.rpc_adds < 0:
+        parser.error("--rpc-adds must be >= 0")
+    if args.rpc_adds and not ANVIL.exists():
+        parser.error(f"--rpc-adds needs anvil at {ANVIL} (npm install), or pass --rpc-adds 0")
     names = [n.strip() for n in args.runners.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:
@@ -224,16 +369,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in names:
             results[name].append(RUNNERS[name](txs))
     medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items()}
+    cpu_medians = {n: sorted(r.cpu_seconds for r in rs)[len(rs) // 2] for n, rs in results.items()}
     reference = medians.get("eth-tester")
     rows = []
     for name, r in medians.items():
         ratio = r.tps / reference.tps if reference else float("nan")
+        cpu_ratio = cpu_medians["eth-tester"] / cpu_medians[name] if reference else float("nan")
         rows.append({"runner": r.runner, "txs": r.txs, "median_seconds": round(r.seconds, 3),
                      "tx_per_s": round(r.tps, 1), "ratio_vs_eth_tester": round(ratio, 2),
+                     "median_cpu_seconds": round(cpu_medians[name], 3),
+                     "cpu_ratio_vs_eth_tester": round(cpu_ratio, 2),
                      "store_bytes_per_tx": round(r.bytes_per_tx)})
+    rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
+    for _round in range(args.rounds if args.rpc_adds else 0):
+        for node in RPC_NODES:
+            rpc_results[node].append(_rpc_run(node, args.rpc_adds))
+    rpc_rows, rpc_methods = _rpc_rows(rpc_results)
     shares = [] if args.no_profile else profile(txs)
     command = "python -m bench.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(rows, shares, command)
+    report = render(rows, shares, command, rpc_rows, rpc_methods)
     print(report)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -241,11 +395,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+        if rpc_rows:
+            with open(args.out / "rpc.csv", "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
+                writer.writeheader()
+                writer.writerows(rpc_rows)
         (args.out / "throughput.md").write_text(report)
     return 0
 
 
-def render(rows: list[dict], shares: list[tuple[str, float]], command: str) -> str:
+def _rpc_rows(results: dict[str, list[RpcResult]]) -> tuple[list[dict], list[dict]]:
+    """Median run per node (by wall time), the ratio to anvil, and per-method latencies."""
+    medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items() if rs}
+    if not medians:
+        return [], []
+    anvil = medians["anvil"]
+    rows = []
+    for node, r in medians.items():
+        rows.append({"node": node, "adds": r.adds, "median_seconds": round(r.seconds, 3),
+                     "adds_per_s": round(r.adds_per_s, 2),
+                     "ratio_vs_anvil": round(r.adds_per_s / anvil.adds_per_s, 2),
+                     "node_cpu_ms_per_add": round(1000 * r.node_cpu_seconds / r.adds, 1),
+                     "client_cpu_ms_per_add": round(1000 * r.client_cpu_seconds / r.adds, 1)})
+    methods = []
+    names = sorted({m for r in medians.values() for m in r.per_method},
+                   key=lambda m: -medians["sumchain"].per_method.get(m, (0, 0.0))[1])
+    for method in names:
+        row: dict = {"method": method}
+        for node, r in medians.items():
+            count, seconds = r.per_method.get(method, (0, 0.0))
+            row[f"{node}_calls_per_add"] = round(count / r.adds, 2)
+            row[f"{node}_ms_per_call"] = round(1000 * seconds / count, 1) if count else None
+        methods.append(row)
+    return rows, methods
+
+
+def render(rows: list[dict], shares: list[tuple[str, float]], command: str,
+           rpc_rows: Sequence[dict] = (), rpc_methods: Sequence[dict] = ()) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls in automine mode (a block per transaction)\n\n")
     out.write(f"Command: `{command}`  \nMachine: {machine()}  \nVersions: {versions()}  \n")
@@ -256,12 +442,33 @@ def render(rows: list[dict], shares: list[tuple[str, float]], command: str) -> s
         rev = ""
     out.write(f"Commit: {rev or 'unknown'}; date {time.strftime('%Y-%m-%d')}\n\n")
     out.write("Each call writes a fresh storage slot and emits a log; the same signed bytes run on\n"
-              "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run.\n"
+              "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run\n"
+              "(wall), and eth-tester's CPU seconds over the runner's (this process's CPU time for the\n"
+              "same span; steadier than wall time when the machine is shared).\n"
               "Store bytes: LMDB pages used (lmdb runners) or key+value bytes held (memory runners).\n\n")
-    out.write("| runner | txs | median s | tx/s | vs eth-tester | store bytes/tx |\n|---|---:|---:|---:|---:|---:|\n")
+    out.write("| runner | txs | median s | tx/s | vs eth-tester | median CPU s | vs eth-tester (CPU) "
+              "| store bytes/tx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
     for r in rows:
         out.write(f"| {r['runner']} | {r['txs']} | {r['median_seconds']} | {r['tx_per_s']} | "
-                  f"{r['ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n")
+                  f"{r['ratio_vs_eth_tester']}x | {r['median_cpu_seconds']} | "
+                  f"{r['cpu_ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n")
+    if rpc_rows:
+        out.write("\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n")
+        out.write(f"web3 HTTP + vm_contracts.client: deploy_framework({RPC_MODEL}, {RPC_INCENTIVE}), then\n"
+                  "Framework.add_data from an unlocked dev account (each: deposit eth_call, eth_estimateGas,\n"
+                  "eth_sendTransaction, receipt). Nodes run as subprocesses on loopback, in turn, a fresh\n"
+                  "chain per round; median round by wall time. Node CPU: user+system time of the node's\n"
+                  "processes over the timed span.\n\n")
+        out.write("| node | adds | median s | adds/s | vs anvil | node CPU ms/add | client CPU ms/add |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|\n")
+        for r in rpc_rows:
+            out.write(f"| {r['node']} | {r['adds']} | {r['median_seconds']} | {r['adds_per_s']} | "
+                      f"{r['ratio_vs_anvil']}x | {r['node_cpu_ms_per_add']} | {r['client_cpu_ms_per_add']} |\n")
+        out.write("\nClient-side time per JSON-RPC method (median round):\n\n")
+        out.write("| method | calls/add | sumchain ms/call | anvil ms/call |\n|---|---:|---:|---:|\n")
+        for m in rpc_methods:
+            out.write(f"| {m['method']} | {m.get('sumchain_calls_per_add')} | {m.get('sumchain_ms_per_call')} | "
+                      f"{m.get('anvil_ms_per_call')} |\n")
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")
         out.write("Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n")

@@ -169,7 +169,7 @@ class Chain:
             path = None
         else:
             path = Path(directory)
-            store = Store.open(path, sync=sync)
+            store = Store.open(path, sync=sync, fast_reads=fast_paths)
             meta = store.read_meta()
             if meta is not None:
                 config = _config_from_meta(meta, config)
@@ -454,6 +454,8 @@ class Chain:
             # fast path: the head's state is the one just persisted; reads of it (the
             # pool's nonces and balances) need not build another VM
             self._head_state_cache = (block.hash, state)
+        if self.fast_paths and self.store.get(TABLE_CHAIN, HEAD_KEY) == block.hash:
+            self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
         if self.pool is not None:
             self.pool.reset()
 

@@ -234,7 +234,7 @@ class Store:
         return cls(MemoryBackend())
 
     @classmethod
-    def open(cls, data_dir: str | Path, sync: bool = True) -> Store:
+    def open(cls, data_dir: str | Path, sync: bool = True, fast_reads: bool = True) -> Store:
         """Open (creating if empty) the data directory's store."""
         path = Path(data_dir)
         if path.exists() and not path.is_dir():
@@ -247,7 +247,7 @@ class Store:
             raise DataDirError(
                 f"data directory {path} is not empty and holds no sumchain store; "
                 "refusing to write into it")
-        return cls(LmdbBackend(path, sync=sync))
+        return cls(LmdbBackend(path, sync=sync, fast_reads=fast_reads))
 
     # --- reads and writes ---------------------------------------------------------------
 

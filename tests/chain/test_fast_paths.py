@@ -178,3 +178,19 @@ def test_lmdb_reads_see_every_write_from_any_thread(tmp_path: Path) -> None:
         assert seen == [b"one", b"two"]
     finally:
         backend.close()
+
+
+def test_gas_estimates_agree_with_the_full_binary_search(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)
+    _build_both(fast, plain, [alice.raw(data=init_code(LOGGER_RUNTIME))], GENESIS_TIME + 1)
+    logger = generate_contract_address(alice.canonical, 0)
+    bob = bytes.fromhex(fast.config.dev_accounts[2][0][2:])
+    requests = [
+        {"from": alice.canonical, "to": logger, "data": (5).to_bytes(32, "big")},  # fresh slot
+        {"from": alice.canonical, "to": logger, "data": bytes(32)},  # slot cleared: a refund
+        {"from": alice.canonical, "to": bob, "value": 1},
+        {"from": alice.canonical, "data": init_code(LOGGER_RUNTIME)},
+    ]
+    for request in requests:
+        assert fast.estimate_gas(request) == plain.estimate_gas(request)
