@@ -149,9 +149,12 @@ class Sweep:
         feature_counts: features of the deployments measured.
         words: words per sparse sample for addData.
         update_features: features of the models addData is measured on.
-        large_features, large_feature_chains: deployments with ``large_features`` or more
-            are measured only on these (fork, optimizer) chains: initialising 10,000
-            weights is ~250 Mgas, minutes of py-evm time per model.
+        large_features, large_feature_models: deployments with ``large_features`` or
+            more are measured only for these models: initialising 10,000 weights is
+            ~250 Mgas, minutes of py-evm time per array.
+        grid_chains: (fork, optimizer) chains that measure the whole grid above; the
+            others measure the core: the paper's Table I setting (deployment, addData
+            agree and disagree, refund, report). None: the whole grid everywhere.
         dense_features: features of dense models' deployments (a dense update reads and
             writes every weight, so the block gas limit bounds them).
         dense_update_features: features of dense models' addData.
@@ -169,12 +172,14 @@ class Sweep:
     dense_update_features: tuple[int, ...] = (100,)
     refund_report: bool = True
     large_features: int = 10_000
-    large_feature_chains: tuple[tuple[str, str], ...] = (("cancun", "on"),)
+    large_feature_models: tuple[str, ...] = ("SparsePerceptron",)
+    grid_chains: tuple[tuple[str, str], ...] | None = (("cancun", "on"),)
 
 
 QUICK = Sweep(forks=("petersburg", "cancun"), optimizer=("on",),
               models=("SparsePerceptron", "DensePerceptron"), incentives=("Stakeable",),
-              feature_counts=(100,), words=(15,), update_features=100, dense_features=(100,))
+              feature_counts=(100,), words=(15,), update_features=100, dense_features=(100,),
+              grid_chains=None)
 RECEIPT_TIMEOUT_S = 900  # py-evm runs a 30 Mgas transaction in minutes, not seconds
 
 
@@ -500,9 +505,21 @@ def _disagreement(deployment: _Deployment) -> str:
     return "disagree" if deployment.model in PERCEPTRONS else "-"
 
 
+def core_sweep(sweep: Sweep) -> Sweep:
+    """The Table I setting alone: what every fork x optimizer chain measures."""
+    from dataclasses import replace
+
+    return replace(sweep, models=(TABLE_I["model"],), incentives=(TABLE_I["incentive"],),
+                   feature_counts=(TABLE_I["features"],), words=(TABLE_I["words"],),
+                   update_features=TABLE_I["features"])
+
+
 def measure_chain(fork: str, optimizer: str, sweep: Sweep,
                   progress: Callable[[str], None] = lambda _: None) -> Measured:
-    """Every measurement of ``sweep`` on one new chain running ``fork``."""
+    """Every measurement of ``sweep`` on one new chain running ``fork`` (the core only
+    unless the chain is one of ``sweep.grid_chains``)."""
+    if sweep.grid_chains is not None and (fork, optimizer) not in sweep.grid_chains:
+        sweep = core_sweep(sweep)
     bench = _Bench(fork, optimizer, BLOCK_GAS_LIMIT)
     deployed: dict[tuple[str, str, int], _Deployment] = {}
 
@@ -518,8 +535,7 @@ def measure_chain(fork: str, optimizer: str, sweep: Sweep,
         for features in sweep.feature_counts:
             if dense and features > max(sweep.dense_features):
                 continue
-            if (features >= sweep.large_features
-                    and (fork, optimizer) not in sweep.large_feature_chains):
+            if features >= sweep.large_features and model not in sweep.large_feature_models:
                 continue
             deployment(model, sweep.incentives[0], features)
         for incentive in sweep.incentives:
@@ -754,6 +770,8 @@ def run(sweep: Sweep, check: bool = False, jobs: int = 1,
         if fork not in FORKS:
             raise BenchError(f"unknown fork {fork!r}; choose from {', '.join(FORKS)}")
     configs = [(fork, optimizer) for fork in sweep.forks for optimizer in sweep.optimizer]
+    grid = sweep.grid_chains or ()
+    configs.sort(key=lambda config: config not in grid)  # the long chains start first
     if jobs <= 1:
         return [_measure_and_verify(f, o, sweep, check, verbose) for f, o in configs]
     from concurrent.futures import ProcessPoolExecutor
@@ -1103,6 +1121,18 @@ def _csv_names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
     return values
 
 
+def _grid_chains(text: str) -> tuple[tuple[str, str], ...] | None:
+    if text.strip() == "all":
+        return None
+    chains = []
+    for item in text.split(","):
+        fork, _, optimizer = item.strip().partition("/")
+        if fork not in FORKS or optimizer not in ("on", "off"):
+            raise BenchError(f"--grid: expected fork/on or fork/off (or 'all'), got {item!r}")
+        chains.append((fork, optimizer))
+    return tuple(chains)
+
+
 def add_arguments(parser: Any) -> None:
     """The flags of ``sumchain bench gas`` (and ``python -m bench.gas``)."""
     parser.add_argument("--out", required=True, help="directory for CSV, Markdown and PNG")
@@ -1118,6 +1148,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--words", help="words per sparse sample, e.g. 1,15,20,50,100,500")
     parser.add_argument("--gas-price", type=float, default=None, help="gwei per gas")
     parser.add_argument("--eth-usd", type=float, default=None, help="US dollars per ether")
+    parser.add_argument("--grid", default="cancun/on",
+                        help="fork/optimizer chains measuring the whole grid, comma-separated, "
+                             "or 'all'; the others measure the Table I setting only")
     parser.add_argument("--jobs", type=int, default=1, help="chains measured in parallel")
     parser.add_argument("--check-snapshot", action="store_true",
                         help=f"fail if a figure pinned in {SNAPSHOT_FILE.name} moved")
@@ -1141,6 +1174,8 @@ def sweep_from_args(args: Any) -> Sweep:
         changes["feature_counts"] = _csv_ints(args.features)
     if args.words:
         changes["words"] = _csv_ints(args.words)
+    if not args.quick:
+        changes["grid_chains"] = _grid_chains(args.grid)
     return replace(sweep, **changes)
 
 
