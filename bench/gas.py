@@ -1012,7 +1012,11 @@ def plot(rows: Sequence[Row], out: Path) -> list[Path]:
     axis.set_xlabel("words per sample")
     axis.set_ylabel("gas per addData")
     axis.set_title(f"addData gas, Stakeable, {UPDATE_FEATURES} features, {reference_fork}")
-    axis.legend(fontsize=8)
+    if axis.lines:
+        axis.legend(fontsize=8)
+    else:
+        axis.text(0.5, 0.5, "no sparse addData rows in this run", ha="center",
+                  transform=axis.transAxes)
     axis.grid(True, alpha=0.3)
     path = out / "gas_vs_words.png"
     figure.tight_layout()
