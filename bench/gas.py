@@ -857,6 +857,8 @@ HINTS = {  # (role, opcode prefix) -> what would cut it
     ("model", "SLOAD"): "read packed weights (fewer slots); from Berlin on, repeat reads are warm",
     ("trainer", "CALL"): "fewer cross-contract calls: the trainer calls three contracts per "
                          "update; merging handler and mechanism saves a call and its cold access",
+    ("intrinsic", "base"): "every transaction pays 21,000: a batched addData taking several "
+                           "samples would share it",
     ("intrinsic", "calldata"): "encode features as packed uint16/uint32 instead of ABI int64 "
                                "words padded to 32 bytes",
 }
@@ -930,18 +932,18 @@ def table_i_markdown(rows: Sequence[Row]) -> str:
 def markdown(results: Sequence[ChainResult], gas_price: float | None,
              eth_usd: float | None) -> str:
     rows = [row for result in results for row in result.measured.rows]
-    text = ["# Gas per model update on sumchain\n"]
-    text.append("## The paper's Table I setting\n")
+    text = ["# Gas per model update on sumchain\n\n"]
+    text.append("## The paper's Table I setting\n\n")
     text.append(table_i_markdown(rows))
-    update = next((r for r in rows if r.fork == "petersburg" and r.optimizer == "on"
-                   and r.operation == "addData" and r.model == TABLE_I["model"]
-                   and r.incentive == TABLE_I["incentive"] and r.features == TABLE_I["features"]
-                   and r.words == TABLE_I["words"] and r.agreement == "disagree"), None)
-    if update is None:
-        update = next((r for r in rows if r.operation == "addData"
+    for fork in dict.fromkeys(r.fork for r in rows):
+        update = next((r for r in rows if r.fork == fork and r.optimizer == "on"
+                       and r.operation == "addData" and r.step == "addData"
+                       and r.model == TABLE_I["model"] and r.incentive == TABLE_I["incentive"]
+                       and r.features == TABLE_I["features"] and r.words == TABLE_I["words"]
                        and r.agreement == "disagree"), None)
-    if update is not None:
-        text.append(f"\n## The five most expensive parts of an update\n\n`addData` of "
+        if update is None or fork not in ("petersburg", "cancun"):
+            continue
+        text.append(f"\n## The five most expensive parts of an update ({fork})\n\n`addData` of "
                     f"{update.model} / {update.incentive}, {update.features} features, "
                     f"{update.words} words, model disagrees, {update.fork} "
                     f"(optimizer {update.optimizer}): {update.gas:,} gas.\n\n")

@@ -200,7 +200,7 @@ def recording() -> Iterator[Recorder]:
         _recorder.reset(token)
 
 
-def _frame_kind(message: MessageAPI, parent: CallFrame | None, parent_static: bool) -> str:
+def _frame_kind(message: MessageAPI, parent_static: bool) -> str:
     if message.is_create:
         return "CREATE"
     if message.storage_address != message.code_address:
@@ -268,9 +268,8 @@ def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]
         def _traced(cls, apply: Any, recorder: Recorder, state: StateAPI, message: MessageAPI,
                     transaction_context: TransactionContextAPI,
                     parent_computation: ComputationAPI | None) -> ComputationAPI:
-            parent = recorder.current
             parent_static = bool(recorder.stack and recorder.stack[-1][0].is_static)
-            frame = recorder.open(message, _frame_kind(message, parent, parent_static))
+            frame = recorder.open(message, _frame_kind(message, parent_static))
             try:
                 computation = apply(state, message, transaction_context, parent_computation)
             except Exception as exc:
@@ -368,9 +367,7 @@ def trace_call(chain: Chain, request: dict[str, Any],
     tx = SpoofTransaction(unsigned, from_=sender)
     with vm.in_costless_state() as state, recording() as recorder:
         computation = state.costless_execute_transaction(tx)
-    gas_used = gas - computation.get_gas_remaining()
-    if computation.is_error:
-        gas_used = gas - computation.get_gas_remaining()
+    gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund
     trace = _trace_of(recorder, tx, 0)
     trace.root.gas_used = trace.gas_used = gas_used
     trace.refund = 0
