@@ -1,0 +1,251 @@
+"""Ding & Hu's parameter study, each point a full simulation on its own chain.
+
+Ding & Hu ("An Investigation of Smart Contract for Collaborative Machine Learning
+Model Training") vary one parameter at a time around Harris & Waggoner's Fig. 3
+setting: the number of words (100 to 1,000), the initial training fraction (1% to
+32%), the honest agent's mean deposit (0.5 to 5,000 units, against the malicious
+agent's 100) and the submission cost (Stakeable's cost weight). For each point this
+module reports the test accuracy after the simulation, its gap to the same model
+trained on all good data, and the simulated days until the malicious agent's balance
+can no longer cover a deposit.
+
+Points run in parallel on a local process pool (spawned processes, one chain each) or,
+with ``ray_address``, as Ray tasks (``"local"`` starts Ray inside this process; Ray is
+the optional ``ray`` extra).
+
+    sumchain sweep --imdb /work/shared/data/imdb --train-limit 3000 --max-days 20
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.simulate import (
+    SimulationConfig,
+    SimulationError,
+    config_with,
+    good_data_accuracy,
+    load_data,
+    MODEL_CHOICES,
+    Simulation,
+    machine,
+)
+
+# Ding & Hu's ranges (deposits and cost weight in units; cost weight in unit-seconds).
+DEFAULT_PARAMS: dict[str, list[float]] = {
+    "words": [100, 250, 500, 1000],
+    "initial_fraction": [0.01, 0.02, 0.04, 0.08, 0.16, 0.32],
+    "honest_mean_deposit": [0.5, 5, 50, 500, 5000],
+    "cost_weight": [100, 1000, 10_000],
+}
+DEPOSIT_STDEV_SHARE = 0.2  # a swept mean deposit keeps the Fig. 3 ratio: stdev = mean / 5
+INTEGER_PARAMS = frozenset({"words"})
+CONFIG_FIELDS = {"cost_weight": "cost_weight_units_s"}  # sweep name -> SimulationConfig field
+TABLE_COLUMNS = ("param", "value", "final_accuracy", "initial_accuracy", "good_data_accuracy",
+                 "gap_to_good_data", "days_to_exhaust", "honest_final_pct", "malicious_final_pct",
+                 "days", "honest_submitted", "honest_rejected", "txs", "wall_s")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sweep point: which parameter, its value, and the full run configuration."""
+
+    param: str
+    value: float
+    config: SimulationConfig
+
+
+def parse_params(specs: Sequence[str] | None) -> dict[str, list[float]]:
+    """``["words=100,500", ...]`` as a dict; None or empty gives ``DEFAULT_PARAMS``."""
+    if not specs:
+        return {name: list(values) for name, values in DEFAULT_PARAMS.items()}
+    params: dict[str, list[float]] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip()
+        if not sep or not values.strip():
+            raise SimulationError(f"sweep parameter {spec!r}: expected NAME=V1,V2,...")
+        if name not in DEFAULT_PARAMS:
+            raise SimulationError(f"unknown sweep parameter {name!r}; choose from {sorted(DEFAULT_PARAMS)}")
+        try:
+            parsed = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise SimulationError(f"sweep parameter {name}: values must be numbers, got {values!r}") from None
+        if any(not v > 0 for v in parsed):
+            raise SimulationError(f"sweep parameter {name}: values must be positive")
+        params[name] = parsed
+    return params
+
+
+def points(params: Mapping[str, Iterable[float]], base: SimulationConfig) -> list[Point]:
+    """One point per (parameter, value), all other settings as in ``base``."""
+    out = []
+    for name, values in params.items():
+        for value in values:
+            if name == "honest_mean_deposit":
+                config = config_with(base, honest_mean_deposit=value,
+                                     honest_stdev_deposit=value * DEPOSIT_STDEV_SHARE)
+            elif name in INTEGER_PARAMS:
+                config = config_with(base, **{name: int(value)})
+            else:
+                config = config_with(base, **{CONFIG_FIELDS.get(name, name): value})
+            config.check()
+            out.append(Point(name, value, config))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _data(imdb: str, config: SimulationConfig) -> Any:
+    return load_data(imdb, config)
+
+
+def _data_key(config: SimulationConfig) -> SimulationConfig:
+    """The settings that change the encoded data (others share one load per process)."""
+    return SimulationConfig(words=config.words, initial_fraction=config.initial_fraction,
+                            train_limit=config.train_limit, test_limit=config.test_limit, seed=config.seed)
+
+
+def run_point(imdb: str, point: Point, max_days: float | None) -> dict[str, Any]:
+    """Run one point on a fresh chain; returns its table row."""
+    data = _data(str(imdb), _data_key(point.config))
+    started = time.perf_counter()
+    result = Simulation(point.config, data).run(max_days)
+    good = good_data_accuracy(MODEL_CHOICES[point.config.model], data, point.config)
+    last = result.rows[-1]
+    return {
+        "param": point.param, "value": point.value,
+        "final_accuracy": round(result.final_accuracy, 4),
+        "initial_accuracy": round(result.initial_accuracy, 4),
+        "good_data_accuracy": round(good, 4),
+        "gap_to_good_data": round(good - result.final_accuracy, 4),
+        "days_to_exhaust": None if result.days_to_exhaust is None else round(result.days_to_exhaust, 2),
+        "honest_final_pct": round(last["honest"], 2), "malicious_final_pct": round(last["malicious"], 2),
+        "days": round(last["day"], 2),
+        "honest_submitted": result.submitted["honest"], "honest_rejected": result.rejected["honest"],
+        "txs": result.txs, "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_sweep(imdb: str | Path, params: Mapping[str, Iterable[float]], model: str = "perceptron",
+              incentive: str = "Stakeable", seed: int = 0, train_limit: int | None = None,
+              test_limit: int | None = None, eval_every_s: int = 86_400, max_days: float | None = None,
+              workers: int | None = None, ray_address: str | None = None,
+              progress: Callable[[str], None] | None = None,
+              base: SimulationConfig | None = None) -> list[dict[str, Any]]:
+    """Every point's row, in the order of ``params``. Each point runs in its own process
+    (pool) or Ray task, on its own chain; the same seed gives the same rows."""
+    report = progress or (lambda _line: None)
+    if not Path(imdb).exists():
+        raise SimulationError(f"{imdb}: no such file or directory (expected IMDB data)")
+    base = base or SimulationConfig(model=model, incentive=incentive, seed=seed, train_limit=train_limit,
+                                    test_limit=test_limit, eval_every_s=eval_every_s)
+    todo = points(params, base)
+    if not todo:
+        raise SimulationError("the sweep has no points")
+    report(f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}")
+    if ray_address:
+        rows = _on_ray(str(imdb), todo, max_days, ray_address, report)
+    else:
+        rows = _on_pool(str(imdb), todo, max_days, workers, report)
+    return rows
+
+
+def _on_pool(imdb: str, todo: list[Point], max_days: float | None, workers: int | None,
+             report: Callable[[str], None]) -> list[dict[str, Any]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    count = min(len(todo), workers or os.cpu_count() or 1)
+    context = multiprocessing.get_context("spawn")  # each process builds its own chain and threads
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        futures = [pool.submit(run_point, imdb, point, max_days) for point in todo]
+        rows = []
+        for point, future in zip(todo, futures, strict=True):
+            rows.append(future.result())
+            report(f"{point.param}={point.value:g}: accuracy {rows[-1]['final_accuracy']:.4f}")
+    return rows
+
+
+def _on_ray(imdb: str, todo: list[Point], max_days: float | None, address: str,
+            report: Callable[[str], None]) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise SimulationError("--ray needs Ray: pip install 'sumchain[ray]' (ray==2.60.0)") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        root = str(Path(__file__).resolve().parents[1])
+        runtime_env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}
+        if address == "local":
+            ray.init(include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        else:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    try:
+        remote = ray.remote(run_point)
+        refs = [remote.remote(imdb, point, max_days) for point in todo]
+        rows = ray.get(refs)
+        for point, row in zip(todo, rows, strict=True):
+            report(f"{point.param}={point.value:g}: accuracy {row['final_accuracy']:.4f}")
+        return rows
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "") -> dict[str, Path]:
+    """sweep.csv, sweep.md (table with the command and machine) and one PNG per parameter."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out / "sweep.csv", "md": out / "sweep.md"}
+    with paths["csv"].open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TABLE_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k) for k in TABLE_COLUMNS})
+    lines = ["# Parameter sweep (Ding & Hu) on sumchain", "", f"Command: `{command}`", "",
+             f"Machine: {machine()}", "",
+             "| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join("" if row.get(k) is None else str(row.get(k)) for k in TABLE_COLUMNS) + " |")
+    paths["md"].write_text("\n".join(lines) + "\n")
+    for param in dict.fromkeys(row["param"] for row in rows):
+        chosen = [row for row in rows if row["param"] == param]
+        paths[f"png:{param}"] = out / f"sweep-{param}.png"
+        _plot(param, chosen, paths[f"png:{param}"])
+    (out / "sweep.json").write_text(json.dumps(list(rows), indent=2) + "\n")
+    return paths
+
+
+def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = [row["value"] for row in rows]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(values, [100 * row["final_accuracy"] for row in rows], "o-", color="tab:blue",
+              label="accuracy after simulation")
+    left.plot(values, [100 * row["good_data_accuracy"] for row in rows], "s--", color="tab:gray",
+              label="trained on all good data")
+    left.set_xlabel(param)
+    left.set_ylabel("test accuracy (%)")
+    if param in ("honest_mean_deposit", "cost_weight"):
+        left.set_xscale("log")
+    right = left.twinx()
+    days = [row["days_to_exhaust"] for row in rows]
+    right.plot([v for v, d in zip(values, days, strict=True) if d is not None],
+               [d for d in days if d is not None], "^:", color="tab:red", label="days until malicious exhausted")
+    right.set_ylabel("days")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,217 @@
+"""``sumchain simulate imdb`` and ``sumchain sweep``: the papers' experiments on chain.
+
+``simulate imdb`` runs Harris & Waggoner's honest-vs-malicious experiment as real
+transactions (``bench.simulate``) and writes a CSV, a PNG and a JSON summary.
+``sweep`` runs Ding & Hu's parameter study (``bench.sweep``), each point on its own
+chain, on a local process pool or on Ray (``--ray ADDRESS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+DEFAULT_OUT = Path("bench/results/simulation")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    from bench.simulate import INCENTIVE_CHOICES, MODEL_CHOICES
+
+    parser.add_argument(
+        "--imdb",
+        type=Path,
+        required=True,
+        help="IMDB: an aclImdb folder, aclImdb_v1.tar.gz, or a folder of .jsonl.gz splits",
+    )
+    parser.add_argument("--model", choices=sorted(MODEL_CHOICES), default="perceptron")
+    parser.add_argument("--incentive", choices=INCENTIVE_CHOICES, default="Stakeable")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds data order and agents (default 0)"
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=_positive_int,
+        metavar="N",
+        help="keep N training reviews (default: all 25,000)",
+    )
+    parser.add_argument(
+        "--test-limit",
+        type=_positive_int,
+        metavar="N",
+        help="keep N test reviews (default: all 25,000)",
+    )
+    parser.add_argument(
+        "--eval-every-days",
+        type=_positive_float,
+        default=0.25,
+        metavar="DAYS",
+        help="simulated days between accuracy measurements (default 0.25)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    simulate = subparsers.add_parser(
+        "simulate",
+        help="run a paper's experiment as real transactions",
+        description="Honest and malicious agents add, refund and report data on a fresh "
+        "in-process chain; simulated time moves with the chain's clock.",
+    )
+    experiments = simulate.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    experiments.required = True
+    imdb = experiments.add_parser("imdb", help="Harris & Waggoner 2019 Fig. 3 on IMDB")
+    _common(imdb)
+    imdb.add_argument(
+        "--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)"
+    )
+    imdb.add_argument(
+        "--initial-fraction",
+        type=_fraction,
+        default=0.08,
+        help="share of the training set the deployed model is trained on (default 0.08)",
+    )
+    imdb.add_argument(
+        "--max-days",
+        type=_positive_float,
+        metavar="DAYS",
+        help="stop after this many simulated days",
+    )
+    imdb.add_argument(
+        "--name", help="file name stem of the outputs (default: derived from the settings)"
+    )
+    imdb.set_defaults(func=run_simulate)
+
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="Ding & Hu's parameter study, each point on its own chain",
+        description="Vary one parameter at a time around the Fig. 3 setting; report accuracy "
+        "after the simulation, its gap to a model trained on all good data, and the "
+        "days until the malicious agent is exhausted.",
+    )
+    _common(sweep)
+    sweep.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        help="a parameter and its values: words, initial_fraction, honest_mean_deposit, "
+        "cost_weight (repeatable; default: Ding & Hu's four ranges)",
+    )
+    sweep.add_argument(
+        "--workers", type=_positive_int, help="processes in the local pool (default: CPU count)"
+    )
+    sweep.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run points on Ray at ADDRESS ('local' starts Ray in this process)",
+    )
+    sweep.add_argument(
+        "--max-days", type=_positive_float, metavar="DAYS", help="stop each point after DAYS"
+    )
+    sweep.set_defaults(func=run_sweep)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from bench.simulate import SimulationConfig, simulate, write_outputs
+
+    config = SimulationConfig(
+        model=args.model,
+        incentive=args.incentive,
+        words=args.words,
+        initial_fraction=args.initial_fraction,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
+        seed=args.seed,
+    )
+    config.check()
+    stem = args.name or f"imdb-{args.model}-{args.incentive.lower()}-seed{args.seed}"
+    command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    def checkpoint(result):  # type: ignore[no-untyped-def]
+        write_outputs(result, args.out, stem, command + "  (checkpoint: run still in progress)")
+
+    result = simulate(
+        args.imdb, config, progress=_progress, checkpoint=checkpoint, max_days=args.max_days
+    )
+    paths = write_outputs(result, args.out, stem, command)
+    last = result.rows[-1]
+    print(
+        f"accuracy {result.initial_accuracy:.4f} -> {result.final_accuracy:.4f} "
+        f"(all good data: {result.good_data_accuracy:.4f}); balances after {last['day']:.1f} days: "
+        f"honest {last['honest']:.1f}, malicious {last['malicious']:.1f}"
+        f"{'%' if args.incentive == 'Stakeable' else ' points'}"
+    )
+    for name, gas in result.gas.items():
+        print(
+            f"{name}: {gas['gas_used']} gas ({gas['gas_paid_wei']} wei), transactions {gas['txs']}"
+        )
+    print(
+        f"{result.txs} transactions in {result.blocks} blocks, {result.wall_s:.1f} s wall "
+        f"({result.tx_per_s:.2f} tx/s)"
+    )
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from bench.sweep import parse_params, run_sweep as sweep, write_sweep
+
+    params = parse_params(args.param)
+    command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    points = sweep(
+        args.imdb,
+        params,
+        model=args.model,
+        incentive=args.incentive,
+        seed=args.seed,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
+        max_days=args.max_days,
+        workers=args.workers,
+        ray_address=args.ray,
+        progress=_progress,
+    )
+    paths = write_sweep(points, args.out, command)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0

@@ -1,0 +1,67 @@
+"""A two-point sweep on real chains (on Ray in local mode when Ray is installed,
+otherwise on the local process pool): an honest agent whose deposits cannot cover the
+submission cost contributes nothing, one that can contributes and wins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.simulate import HONEST, MALICIOUS, SimulationConfig, SimulationError
+from bench.sweep import DEFAULT_PARAMS, parse_params, points, run_sweep, write_sweep
+
+IMDB = Path("/work/shared/data/imdb")
+HOUR = 3600  # seconds
+
+try:
+    import ray  # noqa: F401
+
+    RAY = "local"
+except ImportError:
+    RAY = None
+
+
+def small_base() -> SimulationConfig:
+    return SimulationConfig(
+        words=100, train_limit=500, test_limit=300, initial_fraction=0.97,
+        honest=replace(HONEST, start_balance=1000, mean_wait_s=600),
+        malicious=replace(MALICIOUS, start_balance=1000, mean_wait_s=1200),
+        refund_wait_s=HOUR, claim_wait_s=2 * HOUR, eval_every_s=4 * HOUR, seed=11)
+
+
+@pytest.mark.skipif(not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present")
+def test_two_point_deposit_sweep(tmp_path: Path) -> None:
+    rows = run_sweep(IMDB, {"honest_mean_deposit": [50, 0.5]}, base=small_base(),
+                     workers=2, ray_address=RAY)
+    able, unable = rows
+    assert (able["value"], unable["value"]) == (50, 0.5)
+    assert able["honest_submitted"] == 15 and unable["honest_submitted"] == 0
+    assert unable["honest_rejected"] > 0  # 0.5 units never covers the 1-unit least cost
+    assert able["malicious_final_pct"] < 100 < able["honest_final_pct"]
+    assert unable["honest_final_pct"] == 100
+    for row in rows:
+        assert 0.0 <= row["gap_to_good_data"] + 0.1 and 0.5 < row["final_accuracy"] <= 1.0
+    paths = write_sweep(rows, tmp_path, "test")
+    assert "honest_mean_deposit" in paths["md"].read_text()
+    assert paths["png:honest_mean_deposit"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_parameters_parse_and_refuse_nonsense() -> None:
+    assert parse_params(None) == DEFAULT_PARAMS
+    assert parse_params(["words=100,500"]) == {"words": [100.0, 500.0]}
+    with pytest.raises(SimulationError, match="unknown sweep parameter"):
+        parse_params(["depth=3"])
+    with pytest.raises(SimulationError, match="NAME=V1"):
+        parse_params(["words"])
+    with pytest.raises(SimulationError, match="must be numbers"):
+        parse_params(["words=ten"])
+
+
+def test_points_vary_one_parameter_around_the_base() -> None:
+    base = small_base()
+    made = points({"words": [300], "honest_mean_deposit": [5], "cost_weight": [10]}, base)
+    assert made[0].config.words == 300 and made[0].config.honest == base.honest
+    assert made[1].config.honest.mean_deposit == 5 and made[1].config.honest.stdev_deposit == 1
+    assert made[2].config.cost_weight_units_s == 10 and made[2].config.words == base.words
