@@ -17,7 +17,8 @@ context, so a traced VM that is not tracing behaves exactly like the plain one.
 
 For the node's ``debug_traceTransaction(hash, {"tracer": "callTracer"})`` and
 ``debug_traceCall``: ``trace_transaction(chain, tx_hash).to_geth()`` and
-``trace_call(chain, request, header).to_geth()``.
+``trace_call(chain, request, header).to_geth()``; without a tracer (geth's struct
+logger): ``trace_transaction(chain, tx_hash, steps=True).struct_logs()``.
 """
 
 from __future__ import annotations
@@ -133,23 +134,37 @@ class TransactionTrace:
         intrinsic_gas: gas charged before execution (base cost, call data, access list).
         refund: gas given back at the end (storage clearing), already deducted from
             ``gas_used``: ``gas_used == intrinsic_gas + root.execution_gas - refund``.
+        steps: geth ``structLogs`` entries (pc, op, gas, gasCost, depth, stack), one per
+            executed opcode, when asked for; gasCost excludes gas a call forwards to its
+            child frame.
     """
 
     root: CallFrame
     gas_used: int
     intrinsic_gas: int
     refund: int
+    steps: list[dict[str, Any]] | None = None
 
     def to_geth(self) -> dict[str, Any]:
+        """geth's ``callTracer`` result."""
         return self.root.to_geth()
+
+    def struct_logs(self) -> dict[str, Any]:
+        """geth's default (struct logger) result; needs a trace taken with ``steps``."""
+        if self.steps is None:
+            raise TraceError("this trace was taken without steps")
+        return {"gas": self.gas_used, "failed": self.root.error is not None,
+                "returnValue": self.root.output.hex(), "structLogs": self.steps}
 
 
 class Recorder:
-    """Collects the call frames of one execution (the open ones on a stack)."""
+    """Collects the call frames of one execution (the open ones on a stack) and, when
+    ``steps`` is set, one geth ``structLogs`` entry per executed opcode."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps: bool = False) -> None:
         self.stack: list[tuple[MessageAPI, CallFrame]] = []
         self.roots: list[CallFrame] = []
+        self.steps: list[dict[str, Any]] | None = [] if steps else None
 
     def open(self, message: MessageAPI, kind: str) -> CallFrame:
         frame = CallFrame(
@@ -190,9 +205,10 @@ _recorder: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def recording() -> Iterator[Recorder]:
-    """Record the call frames of every traced execution inside the ``with`` block."""
-    recorder = Recorder()
+def recording(steps: bool = False) -> Iterator[Recorder]:
+    """Record the call frames (and with ``steps``, every opcode) of every traced
+    execution inside the ``with`` block."""
+    recorder = Recorder(steps)
     token = _recorder.set(recorder)
     try:
         yield recorder
@@ -227,12 +243,25 @@ class _CountingOpcode:
             return
         before = computation.get_gas_remaining()
         children = len(frame.calls)
+        step = None
+        if recorder.steps is not None:
+            step = {"pc": max(0, computation.code.program_counter - 1), "op": self.mnemonic,
+                    "gas": before, "gasCost": 0, "depth": frame.depth + 1,
+                    "stack": [hex(_stack_int(item)) for item in
+                              computation._stack.values]}
+            recorder.steps.append(step)
         try:
             self.opcode(computation=computation)
         finally:
             spent = before - computation.get_gas_remaining()
             spent -= sum(child.execution_gas for child in frame.calls[children:])
             frame.opcode_gas[self.mnemonic] = frame.opcode_gas.get(self.mnemonic, 0) + spent
+            if step is not None:
+                step["gasCost"] = spent
+
+
+def _stack_int(item: int | bytes) -> int:
+    return item if isinstance(item, int) else int.from_bytes(item, "big")  # py-evm keeps both
 
 
 def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]:
@@ -310,11 +339,13 @@ def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> Tr
     root.gas = int(tx.gas)
     root.gas_used = gas_used
     refund = intrinsic + root.execution_gas - gas_used
-    return TransactionTrace(root=root, gas_used=gas_used, intrinsic_gas=intrinsic, refund=refund)
+    return TransactionTrace(root=root, gas_used=gas_used, intrinsic_gas=intrinsic, refund=refund,
+                            steps=recorder.steps)
 
 
-def trace_transaction(chain: Chain, tx_hash: bytes) -> TransactionTrace:
-    """The call trace of the mined transaction ``tx_hash``.
+def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False) -> TransactionTrace:
+    """The call trace of the mined transaction ``tx_hash`` (with ``steps``, also every
+    opcode executed, for geth's struct logger output).
 
     Re-executes its block on the parent's state (earlier transactions untraced), so
     the chain is not changed. Raises TraceError if the transaction is unknown.
@@ -334,7 +365,7 @@ def trace_transaction(chain: Chain, tx_hash: bytes) -> TransactionTrace:
             receipt, _ = vm.apply_transaction(current, tx)
             current = vm.add_receipt_to_header(current, receipt)
             continue
-        with recording() as recorder:
+        with recording(steps) as recorder:
             try:
                 receipt, _ = vm.apply_transaction(current, tx)
             except ValidationError as exc:
@@ -346,8 +377,8 @@ def trace_transaction(chain: Chain, tx_hash: bytes) -> TransactionTrace:
     raise TraceError(f"transaction index {index} is beyond block {header.block_number}")
 
 
-def trace_call(chain: Chain, request: dict[str, Any],
-               header: BlockHeaderAPI | None = None) -> TransactionTrace:
+def trace_call(chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | None = None,
+               steps: bool = False) -> TransactionTrace:
     """The call trace of a message call on the state after ``header`` (default: head).
 
     ``request`` keys as for ``Chain.call``: from, to (20-byte, or None to create), gas,
@@ -365,7 +396,7 @@ def trace_call(chain: Chain, request: dict[str, Any],
         to=request.get("to") or b"", value=int(request.get("value") or 0),
         data=request.get("data") or b"")
     tx = SpoofTransaction(unsigned, from_=sender)
-    with vm.in_costless_state() as state, recording() as recorder:
+    with vm.in_costless_state() as state, recording(steps) as recorder:
         computation = state.costless_execute_transaction(tx)
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund
     trace = _trace_of(recorder, tx, 0)

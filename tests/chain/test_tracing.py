@@ -120,3 +120,23 @@ def test_reverting_call_reports_the_revert_and_its_data(framework: dict) -> None
 def test_unknown_transaction_is_a_trace_error(framework: dict) -> None:
     with pytest.raises(TraceError, match="not in the canonical chain"):
         trace_transaction(framework["chain"], b"\x11" * 32)
+
+
+def test_struct_logs_list_every_opcode_with_its_gas(framework: dict) -> None:
+    receipt = framework["update"]
+    trace = trace_transaction(framework["chain"], bytes(receipt["transactionHash"]), steps=True)
+    logs = trace.struct_logs()
+    steps = logs["structLogs"]
+    assert logs["gas"] == receipt["gasUsed"] and logs["failed"] is False
+    assert steps[0]["pc"] == 0 and steps[0]["depth"] == 1
+    assert {step["depth"] for step in steps} == {1, 2}
+    assert "SSTORE" in {step["op"] for step in steps}
+    top = sum(step["gasCost"] for step in steps if step["depth"] == 1)
+    assert top == trace.root.self_gas
+    assert all(step["gas"] >= step["gasCost"] >= 0 for step in steps)
+
+
+def test_struct_logs_need_steps(framework: dict) -> None:
+    trace = trace_transaction(framework["chain"], bytes(framework["update"]["transactionHash"]))
+    with pytest.raises(TraceError, match="without steps"):
+        trace.struct_logs()
