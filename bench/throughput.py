@@ -18,8 +18,8 @@ second, each node's CPU per call and the client's time per JSON-RPC method.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import collections
+import cProfile
 import csv
 import io
 import os
@@ -69,8 +69,15 @@ def workload(count: int) -> list[bytes]:
 
 
 def _sign(nonce: int, to: str | None, data: bytes, gas: int) -> bytes:
-    tx: dict[str, object] = {"nonce": nonce, "gas": gas, "data": data, "value": 0, "chainId": CHAIN_ID,
-                             "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx: dict[str, object] = {
+        "nonce": nonce,
+        "gas": gas,
+        "data": data,
+        "value": 0,
+        "chainId": CHAIN_ID,
+        "maxFeePerGas": 10 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     if to:
         tx["to"] = to
     return bytes(Account.sign_transaction(tx, KEY).raw_transaction)
@@ -100,11 +107,13 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Sequence[bytes]]
     def run(txs: Sequence[bytes]) -> Result:
         tmp = Path(tempfile.mkdtemp(prefix="sumchain-bench-"))
         try:
-            config = ChainConfig(chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME,
-                                 alloc={SENDER: 10**24})
+            config = ChainConfig(
+                chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24}
+            )
             data_dir = None if store == "memory" else tmp / "node"
-            chain = Chain.open(config, data_dir=data_dir, sync=(store == "lmdb-fsync"),
-                               fast_paths=fast_paths)
+            chain = Chain.open(
+                config, data_dir=data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths
+            )
             producer = BlockProducer(chain, mode="automine")
             _sumchain_send(chain, producer, txs[:1])
             before = _store_bytes(chain)
@@ -120,6 +129,7 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Sequence[bytes]]
             return Result(name, len(txs) - 1, seconds, size, cpu)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
     return run
 
 
@@ -212,7 +222,16 @@ def _group_cpu(group: int) -> float:
 
 def _node_command(node: str, port: int) -> list[str]:
     if node == "sumchain":
-        return [sys.executable, "-m", "node.cli", "devnet", "--host", "127.0.0.1", "--port", str(port)]
+        return [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "devnet",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
     return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
 
 
@@ -236,27 +255,47 @@ def _rpc_run(node: str, adds: int) -> RpcResult:
                 calls[str(method)].append(time.perf_counter() - start)
 
     port = _free_port()
-    process = subprocess.Popen(_node_command(node, port), cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        _node_command(node, port),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        w3 = poa_web3(TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120}))
+        w3 = poa_web3(
+            TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120})
+        )
         deadline = time.monotonic() + NODE_READY_S
         while True:
             try:
-                w3.eth.chain_id
+                _ = w3.eth.chain_id  # the first answer means the node is up
                 break
             except Exception:  # noqa: BLE001 - not listening yet
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{node} did not start (exit code {process.poll()})") from None
+                    raise RuntimeError(
+                        f"{node} did not start (exit code {process.poll()})"
+                    ) from None
                 time.sleep(0.2)
         owner, contributor = w3.eth.accounts[:2]
-        framework = deploy_framework(w3, model=RPC_MODEL, incentive=RPC_INCENTIVE, account=owner,
-                                     params={"num_features": RPC_FEATURES, "learning_rate": SCALE})
+        framework = deploy_framework(
+            w3,
+            model=RPC_MODEL,
+            incentive=RPC_INCENTIVE,
+            account=owner,
+            params={"num_features": RPC_FEATURES, "learning_rate": SCALE},
+        )
         framework.add_data([1, 2], 1, contributor)
         calls.clear()
-        node_cpu, client_cpu, start = _group_cpu(process.pid), time.process_time(), time.perf_counter()
+        node_cpu, client_cpu, start = (
+            _group_cpu(process.pid),
+            time.process_time(),
+            time.perf_counter(),
+        )
         for i in range(adds):
-            receipt = framework.add_data([i % RPC_FEATURES, (i + 5) % RPC_FEATURES], i % 2, contributor)
+            receipt = framework.add_data(
+                [i % RPC_FEATURES, (i + 5) % RPC_FEATURES], i % 2, contributor
+            )
             assert receipt["status"] == 1, "every add must succeed"
         seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_cpu
@@ -330,28 +369,47 @@ def profile(txs: Sequence[bytes], store: str = "memory") -> list[tuple[str, floa
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = cpu
     import os
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def versions() -> str:
     from importlib.metadata import version
+
     return ", ".join(f"{p} {version(p)}" for p in ("py-evm", "eth-tester", "lmdb", "coincurve"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.throughput", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--txs", type=int, default=400, help="contract calls per run (default 400)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per runner; the median is reported")
-    parser.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated subset of: " + ", ".join(RUNNERS))
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs per runner; the median is reported"
+    )
+    parser.add_argument(
+        "--runners",
+        default=",".join(RUNNERS),
+        help="comma-separated subset of: " + ", ".join(RUNNERS),
+    )
     parser.add_argument("--out", type=Path, help="directory for throughput.csv and throughput.md")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--rpc-adds", type=int, default=40,
-                        help="add-data calls per JSON-RPC run against sumchain and anvil (0: skip)")
+    parser.add_argument(
+        "--rpc-adds",
+        type=int,
+        default=40,
+        help="add-data calls per JSON-RPC run against sumchain and anvil (0: skip)",
+    )
     args = parser.parse_args(argv)
     if args.txs < 1 or args.rounds < 1:
         parser.error("--txs and --rounds must be >= 1")
@@ -375,11 +433,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, r in medians.items():
         ratio = r.tps / reference.tps if reference else float("nan")
         cpu_ratio = cpu_medians["eth-tester"] / cpu_medians[name] if reference else float("nan")
-        rows.append({"runner": r.runner, "txs": r.txs, "median_seconds": round(r.seconds, 3),
-                     "tx_per_s": round(r.tps, 1), "ratio_vs_eth_tester": round(ratio, 2),
-                     "median_cpu_seconds": round(cpu_medians[name], 3),
-                     "cpu_ratio_vs_eth_tester": round(cpu_ratio, 2),
-                     "store_bytes_per_tx": round(r.bytes_per_tx)})
+        rows.append(
+            {
+                "runner": r.runner,
+                "txs": r.txs,
+                "median_seconds": round(r.seconds, 3),
+                "tx_per_s": round(r.tps, 1),
+                "ratio_vs_eth_tester": round(ratio, 2),
+                "median_cpu_seconds": round(cpu_medians[name], 3),
+                "cpu_ratio_vs_eth_tester": round(cpu_ratio, 2),
+                "store_bytes_per_tx": round(r.bytes_per_tx),
+            }
+        )
     rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
     for _round in range(args.rounds if args.rpc_adds else 0):
         for node in RPC_NODES:
@@ -406,20 +471,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _rpc_rows(results: dict[str, list[RpcResult]]) -> tuple[list[dict], list[dict]]:
     """Median run per node (by wall time), the ratio to anvil, and per-method latencies."""
-    medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items() if rs}
+    medians = {
+        n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items() if rs
+    }
     if not medians:
         return [], []
     anvil = medians["anvil"]
     rows = []
     for node, r in medians.items():
-        rows.append({"node": node, "adds": r.adds, "median_seconds": round(r.seconds, 3),
-                     "adds_per_s": round(r.adds_per_s, 2),
-                     "ratio_vs_anvil": round(r.adds_per_s / anvil.adds_per_s, 2),
-                     "node_cpu_ms_per_add": round(1000 * r.node_cpu_seconds / r.adds, 1),
-                     "client_cpu_ms_per_add": round(1000 * r.client_cpu_seconds / r.adds, 1)})
+        rows.append(
+            {
+                "node": node,
+                "adds": r.adds,
+                "median_seconds": round(r.seconds, 3),
+                "adds_per_s": round(r.adds_per_s, 2),
+                "ratio_vs_anvil": round(r.adds_per_s / anvil.adds_per_s, 2),
+                "node_cpu_ms_per_add": round(1000 * r.node_cpu_seconds / r.adds, 1),
+                "client_cpu_ms_per_add": round(1000 * r.client_cpu_seconds / r.adds, 1),
+            }
+        )
     methods = []
-    names = sorted({m for r in medians.values() for m in r.per_method},
-                   key=lambda m: -medians["sumchain"].per_method.get(m, (0, 0.0))[1])
+    names = sorted(
+        {m for r in medians.values() for m in r.per_method},
+        key=lambda m: -medians["sumchain"].per_method.get(m, (0, 0.0))[1],
+    )
     for method in names:
         row: dict = {"method": method}
         for node, r in medians.items():
@@ -430,48 +505,75 @@ def _rpc_rows(results: dict[str, list[RpcResult]]) -> tuple[list[dict], list[dic
     return rows, methods
 
 
-def render(rows: list[dict], shares: list[tuple[str, float]], command: str,
-           rpc_rows: Sequence[dict] = (), rpc_methods: Sequence[dict] = ()) -> str:
+def render(
+    rows: list[dict],
+    shares: list[tuple[str, float]],
+    command: str,
+    rpc_rows: Sequence[dict] = (),
+    rpc_methods: Sequence[dict] = (),
+) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls in automine mode (a block per transaction)\n\n")
     out.write(f"Command: `{command}`  \nMachine: {machine()}  \nVersions: {versions()}  \n")
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=False).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         rev = ""
     out.write(f"Commit: {rev or 'unknown'}; date {time.strftime('%Y-%m-%d')}\n\n")
-    out.write("Each call writes a fresh storage slot and emits a log; the same signed bytes run on\n"
-              "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run\n"
-              "(wall), and eth-tester's CPU seconds over the runner's (this process's CPU time for the\n"
-              "same span; steadier than wall time when the machine is shared).\n"
-              "Store bytes: LMDB pages used (lmdb runners) or key+value bytes held (memory runners).\n\n")
-    out.write("| runner | txs | median s | tx/s | vs eth-tester | median CPU s | vs eth-tester (CPU) "
-              "| store bytes/tx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+    out.write(
+        "Each call writes a fresh storage slot and emits a log; the same signed bytes run on\n"
+        "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run\n"
+        "(wall), and eth-tester's CPU seconds over the runner's (this process's CPU time for the\n"
+        "same span; steadier than wall time when the machine is shared).\n"
+        "Store bytes: LMDB pages used (lmdb runners) or key+value bytes held (memory runners).\n\n"
+    )
+    out.write(
+        "| runner | txs | median s | tx/s | vs eth-tester | median CPU s | vs eth-tester (CPU) "
+        "| store bytes/tx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
     for r in rows:
-        out.write(f"| {r['runner']} | {r['txs']} | {r['median_seconds']} | {r['tx_per_s']} | "
-                  f"{r['ratio_vs_eth_tester']}x | {r['median_cpu_seconds']} | "
-                  f"{r['cpu_ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n")
+        out.write(
+            f"| {r['runner']} | {r['txs']} | {r['median_seconds']} | {r['tx_per_s']} | "
+            f"{r['ratio_vs_eth_tester']}x | {r['median_cpu_seconds']} | "
+            f"{r['cpu_ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n"
+        )
     if rpc_rows:
-        out.write("\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n")
-        out.write(f"web3 HTTP + vm_contracts.client: deploy_framework({RPC_MODEL}, {RPC_INCENTIVE}), then\n"
-                  "Framework.add_data from an unlocked dev account (each: deposit eth_call, eth_estimateGas,\n"
-                  "eth_sendTransaction, receipt). Nodes run as subprocesses on loopback, in turn, a fresh\n"
-                  "chain per round; median round by wall time. Node CPU: user+system time of the node's\n"
-                  "processes over the timed span.\n\n")
-        out.write("| node | adds | median s | adds/s | vs anvil | node CPU ms/add | client CPU ms/add |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|\n")
+        out.write(
+            "\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n"
+        )
+        out.write(
+            f"web3 HTTP + vm_contracts.client: deploy_framework({RPC_MODEL}, {RPC_INCENTIVE}),\n"
+            "then Framework.add_data from an unlocked dev account (each: deposit eth_call,\n"
+            "eth_estimateGas, eth_sendTransaction, receipt). Nodes run as subprocesses on\n"
+            "loopback, in turn, a fresh chain per round; median round by wall time. Node CPU:\n"
+            "user+system time of the node's processes over the timed span.\n\n"
+        )
+        out.write(
+            "| node | adds | median s | adds/s | vs anvil | node CPU ms/add | client CPU ms/add |\n"
+            "|---|---:|---:|---:|---:|---:|---:|\n"
+        )
         for r in rpc_rows:
-            out.write(f"| {r['node']} | {r['adds']} | {r['median_seconds']} | {r['adds_per_s']} | "
-                      f"{r['ratio_vs_anvil']}x | {r['node_cpu_ms_per_add']} | {r['client_cpu_ms_per_add']} |\n")
+            out.write(
+                f"| {r['node']} | {r['adds']} | {r['median_seconds']} | {r['adds_per_s']} | "
+                f"{r['ratio_vs_anvil']}x | {r['node_cpu_ms_per_add']} | "
+                f"{r['client_cpu_ms_per_add']} |\n"
+            )
         out.write("\nClient-side time per JSON-RPC method (median round):\n\n")
-        out.write("| method | calls/add | sumchain ms/call | anvil ms/call |\n|---|---:|---:|---:|\n")
+        out.write(
+            "| method | calls/add | sumchain ms/call | anvil ms/call |\n|---|---:|---:|---:|\n"
+        )
         for m in rpc_methods:
-            out.write(f"| {m['method']} | {m.get('sumchain_calls_per_add')} | {m.get('sumchain_ms_per_call')} | "
-                      f"{m.get('anvil_ms_per_call')} |\n")
+            out.write(
+                f"| {m['method']} | {m.get('sumchain_calls_per_add')} | "
+                f"{m.get('sumchain_ms_per_call')} | {m.get('anvil_ms_per_call')} |\n"
+            )
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")
-        out.write("Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n")
+        out.write(
+            "Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n"
+        )
         out.write("| part | share of run |\n|---|---:|\n")
         for group, share in shares:
             out.write(f"| {group} | {share:.0%} |\n")

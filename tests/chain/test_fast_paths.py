@@ -97,7 +97,9 @@ def test_blocks_built_with_fast_paths_pass_full_import_validation(pair) -> None:
     alice = Sender(fast)
     for offset in range(1, 4):
         fast.add_transaction(alice.raw(data=init_code(LOGGER_RUNTIME)))
-        built = fast.build_block([p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset)
+        built = fast.build_block(
+            [p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset
+        )
         plain.import_block(built.block)
     _assert_same_chains(fast, plain)
 
@@ -112,10 +114,12 @@ def test_archive_reads_stay_right_after_accounts_are_carried_forward(pair) -> No
     for number in range(4):
         header_fast, header_plain = fast.header(number), plain.header(number)
         for address in (carol_address, alice.canonical):
-            assert (fast.state_at(header_fast).get_balance(address)
-                    == plain.state_at(header_plain).get_balance(address))
-            assert (fast.state_at(header_fast).get_nonce(address)
-                    == plain.state_at(header_plain).get_nonce(address))
+            assert fast.state_at(header_fast).get_balance(address) == plain.state_at(
+                header_plain
+            ).get_balance(address)
+            assert fast.state_at(header_fast).get_nonce(address) == plain.state_at(
+                header_plain
+            ).get_nonce(address)
 
 
 def test_rewind_then_a_different_block_agrees_with_the_plain_chain(pair) -> None:
@@ -153,7 +157,7 @@ def test_sealing_records_the_signer_recovery_would_find(pair) -> None:
     built = fast.build_block([], timestamp=GENESIS_TIME + 1)
     header = built.block.header
     assert consensus.recover_signer(header) == fast.signer
-    signature = consensus.keys.Signature(signature_bytes=header.extra_data[-consensus.EXTRA_SEAL:])
+    signature = consensus.keys.Signature(signature_bytes=header.extra_data[-consensus.EXTRA_SEAL :])
     recovered = signature.recover_public_key_from_msg_hash(consensus.seal_hash(header))
     assert recovered.to_canonical_address() == fast.signer
 
