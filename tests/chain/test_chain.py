@@ -180,3 +180,20 @@ def test_a_changed_chain_id_is_refused_for_an_existing_directory(tmp_path) -> No
     Chain.open(ChainConfig(), data_dir=tmp_path / "d", sync=False).close()
     with pytest.raises(DataDirError, match="created with chain_id = 31337"):
         Chain.open(ChainConfig(chain_id=5), data_dir=tmp_path / "d")
+
+
+def test_a_store_from_another_format_version_is_refused_and_left_alone(tmp_path) -> None:
+    import json
+
+    from chain.store import TABLE_META, Store
+
+    data = tmp_path / "d"
+    Chain.open(ChainConfig(), data_dir=data, sync=False).close()
+    store = Store.open(data, sync=False)
+    meta = json.loads(store.backend.get(TABLE_META, b"meta"))
+    store.backend.write({TABLE_META: {b"meta": json.dumps({**meta, "format": 99}).encode()}})
+    store.close()
+    before = (data / "chain.lmdb" / "data.mdb").read_bytes()
+    with pytest.raises(DataDirError, match="format version 99"):
+        Chain.open(ChainConfig(), data_dir=data)
+    assert (data / "chain.lmdb" / "data.mdb").read_bytes() == before
