@@ -80,25 +80,33 @@ class Market:
 
     # --- transactions --------------------------------------------------------------
 
-    def commit(self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account) -> Any:
+    def commit(
+        self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account
+    ) -> Any:
         """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes."""
         built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts])
         return self._sender.send(built, provider, "commit", value=bounty)
 
     def draw_test_parts(self, account: Account) -> list[int]:
         """Draw the initial parts (needs one block after the commit); their indices."""
-        receipt = self._sender.send(self.contract.functions.drawTestParts(), account, "drawTestParts")
+        receipt = self._sender.send(
+            self.contract.functions.drawTestParts(), account, "drawTestParts"
+        )
         events = self.contract.events.TestPartsDrawn().process_receipt(receipt)
         return [int(i) for i in events[0]["args"]["parts"]]
 
-    def reveal_part(self, index: int, part: TestPart, provider: Account, label: str = "revealTestPart") -> Any:
+    def reveal_part(
+        self, index: int, part: TestPart, provider: Account, label: str = "revealTestPart"
+    ) -> Any:
         """Reveal one part (checked against its hash on chain)."""
         built = self.contract.functions.revealTestPart(
-            index, part.salt, [list(x) for x in part.data], list(part.labels))
+            index, part.salt, [list(x) for x in part.data], list(part.labels)
+        )
         return self._sender.send(built, provider, label)
 
-    def reveal_initial_parts(self, parts: Sequence[TestPart], provider: Account,
-                             round_id: int | None = None) -> list[int]:
+    def reveal_initial_parts(
+        self, parts: Sequence[TestPart], provider: Account, round_id: int | None = None
+    ) -> list[int]:
         """Reveal the drawn parts; returns their indices."""
         rid = self.current_round() if round_id is None else round_id
         drawn = self.selected_parts(rid, len(parts))
@@ -106,8 +114,9 @@ class Market:
             self.reveal_part(i, parts[i], provider, "revealTestPart initial")
         return drawn
 
-    def reveal_remaining_parts(self, parts: Sequence[TestPart], provider: Account,
-                               round_id: int | None = None) -> list[int]:
+    def reveal_remaining_parts(
+        self, parts: Sequence[TestPart], provider: Account, round_id: int | None = None
+    ) -> list[int]:
         """Reveal every part not yet revealed (after participation has ended)."""
         rid = self.current_round() if round_id is None else round_id
         remaining = [i for i in range(len(parts)) if not self.part_status(rid, i)[1]]
@@ -115,8 +124,14 @@ class Market:
             self.reveal_part(i, parts[i], provider, "revealTestPart remaining")
         return remaining
 
-    def contribute(self, data: Sequence[int], label: int, account: Account, stake: int | None = None,
-                   gas: int | None = None) -> Any:
+    def contribute(
+        self,
+        data: Sequence[int],
+        label: int,
+        account: Account,
+        stake: int | None = None,
+        gas: int | None = None,
+    ) -> Any:
         """Add (data, label) with one stake unit (read from the round unless given);
         gas is estimated unless given."""
         value = self.terms().stake_unit if stake is None else stake
@@ -125,7 +140,9 @@ class Market:
 
     def advance(self, max_steps: int, account: Account, gas: int | None = None) -> Any:
         """One ``advance(max_steps)`` transaction (gas estimated unless given)."""
-        return self._sender.send(self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas)
+        return self._sender.send(
+            self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas
+        )
 
     def compute_rewards(self, account: Account) -> int:
         """Push the reward computation to the end; each transaction's step count aims
@@ -138,7 +155,9 @@ class Market:
         sent = 0
         while self.phase() == "Computing":
             if sent >= ADVANCE_MAX_TRANSACTIONS:
-                raise ClientError(f"reward computation unfinished after {sent} advance transactions")
+                raise ClientError(
+                    f"reward computation unfinished after {sent} advance transactions"
+                )
             try:
                 receipt = self.advance(steps, account, gas=gas)
             except TransactionFailed:
@@ -177,10 +196,17 @@ class Market:
     def round_info(self, round_id: int | None = None) -> dict[str, Any]:
         rid = self.current_round() if round_id is None else round_id
         provider, bounty, terms, parts, seed, started, closed = self._sender.call(
-            self.contract.functions.roundInfo(rid))
-        return {"provider": provider, "bounty": int(bounty), "terms": MarketTerms(*[int(v) for v in terms]),
-                "num_parts": int(parts), "seed_block": int(seed), "started_at": int(started),
-                "closed_at": int(closed)}
+            self.contract.functions.roundInfo(rid)
+        )
+        return {
+            "provider": provider,
+            "bounty": int(bounty),
+            "terms": MarketTerms(*[int(v) for v in terms]),
+            "num_parts": int(parts),
+            "seed_block": int(seed),
+            "started_at": int(started),
+            "closed_at": int(closed),
+        }
 
     def counts(self, round_id: int | None = None) -> tuple[int, int, bool]:
         rid = self.current_round() if round_id is None else round_id
@@ -198,22 +224,32 @@ class Market:
         """Test errors of h(0) .. h(T) as computed on chain."""
         rid = self.current_round() if round_id is None else round_id
         total = self.counts(rid)[0]
-        return [int(self._sender.call(self.contract.functions.errorsOf(rid, t))) for t in range(total + 1)]
+        return [
+            int(self._sender.call(self.contract.functions.errorsOf(rid, t)))
+            for t in range(total + 1)
+        ]
 
     def balances(self, round_id: int | None = None) -> list[int]:
         """b_1 .. b_T (wei times the test-set size)."""
         rid = self.current_round() if round_id is None else round_id
         total = self.counts(rid)[0]
-        return [int(self._sender.call(self.contract.functions.balanceOf(rid, t))) for t in range(1, total + 1)]
+        return [
+            int(self._sender.call(self.contract.functions.balanceOf(rid, t)))
+            for t in range(1, total + 1)
+        ]
 
     def owed_to(self, account: Account, round_id: int | None = None) -> tuple[int, bool]:
         rid = self.current_round() if round_id is None else round_id
         amount, done = self._sender.call(self.contract.functions.owedTo(rid, _address_of(account)))
         return int(amount), bool(done)
 
-    def predict(self, data: Sequence[int], round_id: int | None = None, block: BlockId = "latest") -> int:
+    def predict(
+        self, data: Sequence[int], round_id: int | None = None, block: BlockId = "latest"
+    ) -> int:
         rid = self.current_round(block) if round_id is None else round_id
-        return int(self._sender.call(self.contract.functions.predict(rid, [int(i) for i in data]), block))
+        return int(
+            self._sender.call(self.contract.functions.predict(rid, [int(i) for i in data]), block)
+        )
 
     def gas_used(self, label: str | None = None) -> list[int]:
         return [int(r["gasUsed"]) for lab, r in self.receipts if label is None or lab == label]

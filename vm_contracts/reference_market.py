@@ -60,8 +60,16 @@ class MarketTerms:
 
     def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int]:
         """The ABI tuple ``commit`` takes."""
-        return (self.stake_unit, self.num_features, self.learning_rate, self.intercept,
-                self.initial_parts, self.duration_s, self.max_contributions, self.reveal_window_s)
+        return (
+            self.stake_unit,
+            self.num_features,
+            self.learning_rate,
+            self.intercept,
+            self.initial_parts,
+            self.duration_s,
+            self.max_contributions,
+            self.reveal_window_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,10 @@ class MarketOutcome:
 
 def part_hash(salt: bytes, data: Sequence[Sequence[int]], labels: Sequence[int]) -> bytes:
     """``PredictionMarket.partHash``: keccak256(abi.encode(salt, data, labels))."""
-    encoded = encode(["bytes32", "int64[][]", "uint64[]"],
-                     [salt, [list(map(int, x)) for x in data], [int(y) for y in labels]])
+    encoded = encode(
+        ["bytes32", "int64[][]", "uint64[]"],
+        [salt, [list(map(int, x)) for x in data], [int(y) for y in labels]],
+    )
     return keccak(encoded)
 
 
@@ -114,30 +124,43 @@ def draw_parts(seed: bytes, round_id: int, num_parts: int, k: int) -> list[int]:
     order = list(range(num_parts))
     chosen = []
     for i in range(k):
-        draw = int.from_bytes(keccak(encode(["bytes32", "uint256", "uint256"], [seed, round_id, i])), "big")
+        draw = int.from_bytes(
+            keccak(encode(["bytes32", "uint256", "uint256"], [seed, round_id, i])), "big"
+        )
         j = i + draw % (num_parts - i)
         order[i], order[j] = order[j], order[i]
         chosen.append(order[i])
     return chosen
 
 
-def split_test_set(samples: Sequence[Sample], num_parts: int, salt_seed: bytes = b"") -> list[TestPart]:
+def split_test_set(
+    samples: Sequence[Sample], num_parts: int, salt_seed: bytes = b""
+) -> list[TestPart]:
     """Split a test set into ``num_parts`` parts of (almost) equal size, in order, each
     with its own salt derived from ``salt_seed`` (keep it secret until the reveals)."""
     if num_parts < 2:
         raise ReferenceMarketError(f"a test set is split into at least 2 parts, not {num_parts}")
     if len(samples) < num_parts:
-        raise ReferenceMarketError(f"{len(samples)} test samples cannot fill {num_parts} non-empty parts")
+        raise ReferenceMarketError(
+            f"{len(samples)} test samples cannot fill {num_parts} non-empty parts"
+        )
     parts = []
     for p in range(num_parts):
-        chunk = samples[p * len(samples) // num_parts:(p + 1) * len(samples) // num_parts]
+        chunk = samples[p * len(samples) // num_parts : (p + 1) * len(samples) // num_parts]
         salt = keccak(salt_seed + p.to_bytes(32, "big"))
-        parts.append(TestPart(tuple(tuple(int(i) for i in x) for x, _ in chunk),
-                              tuple(int(y) for _, y in chunk), salt))
+        parts.append(
+            TestPart(
+                tuple(tuple(int(i) for i in x) for x, _ in chunk),
+                tuple(int(y) for _, y in chunk),
+                salt,
+            )
+        )
     return parts
 
 
-def model_errors(terms: MarketTerms, contributions: Sequence[Sample], test: Sequence[Sample]) -> list[int]:
+def model_errors(
+    terms: MarketTerms, contributions: Sequence[Sample], test: Sequence[Sample]
+) -> list[int]:
     """Test errors of h(0) .. h(T): the contributions re-applied in order to a fresh
     SparsePerceptron (zero weights, the terms' intercept), as the contract does."""
     _check_samples(test, terms.num_features, "test sample")
@@ -150,7 +173,9 @@ def model_errors(terms: MarketTerms, contributions: Sequence[Sample], test: Sequ
     return errors
 
 
-def balances_iterated(errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int) -> list[int]:
+def balances_iterated(
+    errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int
+) -> list[int]:
     """The paper's rule, round by round: b_t starts at one stake; each round, for each t
     still in S in order, b_t += stake * (errors[t'] - errors[t]) with t' the previous
     member (0 first); then members below one stake leave S. Wei times n."""
@@ -169,9 +194,16 @@ def balances_iterated(errors: Sequence[int], stake_unit: int, n: int, bounty_rou
     return balance[1:]
 
 
-def balances(errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int) -> tuple[list[int], list[int]]:
+def balances(
+    errors: Sequence[int],
+    stake_unit: int,
+    n: int,
+    bounty_rounds: int,
+    history: list[list[int]] | None = None,
+) -> tuple[list[int], list[int]]:
     """Same result as :func:`balances_iterated`, applying each run of rounds without a
-    drop-out at once; also returns the run lengths (as the contract's BalanceRounds)."""
+    drop-out at once; also returns the run lengths (as the contract's BalanceRounds).
+    If ``history`` is given, b_1 .. b_T after each run are appended to it."""
     one = stake_unit * n
     total = len(errors) - 1
     balance = [one] * (total + 1)
@@ -195,6 +227,8 @@ def balances(errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int)
         members = [t for t in members if balance[t] >= one]
         left -= run
         runs.append(run)
+        if history is not None:
+            history.append(balance[1:])
     return balance[1:], runs
 
 
@@ -207,7 +241,9 @@ def settle(
     """The whole reward phase of a round: ``contributions`` as (contributor, data, label)
     in order, ``test`` the full test set D (all parts, in reveal order)."""
     if bounty <= 0 or bounty % terms.stake_unit:
-        raise ReferenceMarketError(f"bounty {bounty} is not a positive multiple of the stake {terms.stake_unit}")
+        raise ReferenceMarketError(
+            f"bounty {bounty} is not a positive multiple of the stake {terms.stake_unit}"
+        )
     if not test:
         raise ReferenceMarketError("the test set is empty")
     errors = model_errors(terms, [(d, y) for _, d, y in contributions], test)
@@ -231,4 +267,6 @@ def _check_samples(samples: Sequence[Sample], num_features: int, what: str) -> N
             raise ReferenceMarketError(f"{what} {position}: label {label} is not 0 or 1")
         for i in data:
             if not 0 <= i < num_features:
-                raise ReferenceMarketError(f"{what} {position}: feature index {i} not in [0, {num_features})")
+                raise ReferenceMarketError(
+                    f"{what} {position}: feature index {i} not in [0, {num_features})"
+                )

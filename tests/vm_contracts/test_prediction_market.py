@@ -389,10 +389,39 @@ def test_mislabelled_test_set_with_matching_bad_data_does_not_profit_the_provide
     # come out of its own bounty first, would not have profited.
     rng = random.Random(10)
     blind: list[tuple[str, list[int], int]] = []
-    for i in range(4):
+    for _ in range(4):
         x, y = _sample(rng)
         blind.append((accounts[2], x, y))  # honest first
         blind.append((sybil, x, 1 - y))  # then the provider's matching bad copy
     outcome = settle(_terms(), bounty, blind, _test_set(market, parts, 1))
     assert outcome.owed[accounts[2]] < 4 * STAKE  # the honest contributor loses
     assert outcome.owed[sybil] <= bounty + 4 * STAKE
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_simulate_market_names_a_missing_dataset_in_one_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-imdb-here"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "simulate-market",
+            "--imdb",
+            str(missing),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert str(missing) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("market*"))
