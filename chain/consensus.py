@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+import coincurve
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.constants import EMPTY_UNCLE_HASH, ZERO_ADDRESS, ZERO_HASH32
@@ -136,11 +137,20 @@ def seal_hash(header: BlockHeaderAPI) -> bytes:
     return keccak(rlp.encode(unsealed))
 
 
+@dataclass(frozen=True)
+class _SigningKey:
+    """A sealing key's objects, derived once (deriving a public key costs more than the
+    signature a node makes with it every block)."""
+
+    key: keys.PrivateKey  # eth-keys' object: validates the secret
+    native: coincurve.PrivateKey  # signs directly; eth-keys would rebuild it per signature
+    address: bytes  # 20-byte signer address
+
+
 @functools.lru_cache(maxsize=SIGNING_KEY_CACHE_SIZE)
-def _private_key(secret: bytes) -> keys.PrivateKey:
-    """The key object of a 32-byte secret; kept, since deriving its public key costs more
-    than the signature a node makes with it every block."""
-    return keys.PrivateKey(secret)
+def _signing_key(secret: bytes) -> _SigningKey:
+    key = keys.PrivateKey(secret)
+    return _SigningKey(key, coincurve.PrivateKey(secret), key.public_key.to_canonical_address())
 
 
 def sign_header(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
@@ -154,13 +164,14 @@ def sign_header(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
             f"{EXTRA_VANITY + EXTRA_SEAL} (vanity + seal), see make_extra_data"
         )
     try:
-        key = _private_key(bytes(private_key))
+        signing = _signing_key(bytes(private_key))
     except KeyValidationError as error:
         raise ConfigError(f"signer private key: {error}") from error
-    signature = key.sign_msg_hash(seal_hash(header)).to_bytes()
+    # the same 65 bytes as eth-keys' sign_msg_hash(...).to_bytes(): RFC 6979 r || s || v
+    signature = signing.native.sign_recoverable(seal_hash(header), hasher=None)
     sealed = header.copy(extra_data=header.extra_data[:-EXTRA_SEAL] + signature)
     # the signer is known here; recording it spares the snapshot an ecrecover
-    _signer_cache.put(sealed.hash, key.public_key.to_canonical_address())
+    _signer_cache.put(sealed.hash, signing.address)
     return sealed
 
 

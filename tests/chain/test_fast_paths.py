@@ -160,6 +160,10 @@ def test_sealing_records_the_signer_recovery_would_find(pair) -> None:
     signature = consensus.keys.Signature(signature_bytes=header.extra_data[-consensus.EXTRA_SEAL :])
     recovered = signature.recover_public_key_from_msg_hash(consensus.seal_hash(header))
     assert recovered.to_canonical_address() == fast.signer
+    # the seal is byte for byte what eth-keys' own signing gives
+    plain_key = consensus.keys.PrivateKey(fast._signer_key.to_bytes())
+    expected = plain_key.sign_msg_hash(consensus.seal_hash(header)).to_bytes()
+    assert header.extra_data[-consensus.EXTRA_SEAL :] == expected
 
 
 def test_lmdb_reads_see_every_write_from_any_thread(tmp_path: Path) -> None:
