@@ -773,6 +773,40 @@ class Backend:
     def raw_header(self, block: BlockId) -> bytes:
         return bytes(rlp.encode(self.header(block)))
 
+    # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
+
+    def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
+        from chain.tracing import TraceError, trace_transaction
+
+        try:
+            trace = trace_transaction(self.chain, tx_hash, steps=options.tracer is None)
+        except TraceError as exc:
+            raise errors.ResourceNotFound(str(exc)) from None
+        return self._trace_result(trace, options)
+
+    def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
+        from chain.tracing import trace_call
+
+        self._check_gas(request)
+        header = self.header(block)
+        try:
+            trace = trace_call(self.chain, self._call_dict(request), header,
+                               steps=options.tracer is None)
+        except ValidationError as exc:
+            raise errors.ServerError(str(exc)) from None
+        return self._trace_result(trace, options)
+
+    @staticmethod
+    def _trace_result(trace: Any, options: Any) -> dict[str, Any]:
+        if options.tracer is None:
+            result = trace.struct_logs()
+            result["returnValue"] = result["returnValue"].removeprefix("0x")
+            return result
+        call = trace.to_geth()
+        if options.only_top_call:
+            call.pop("calls", None)
+        return call
+
     def raw_transaction(self, tx_hash: bytes) -> bytes | None:
         found = self.chain.transaction(tx_hash)
         if found is not None:

@@ -8,6 +8,8 @@ from node.rpc import params as p
 from node.rpc.dispatcher import Context, rpc
 from node.rpc.errors import ResourceNotFound
 
+LATEST = "latest"
+
 
 @rpc("debug_getRawBlock", p.Param("block", p.block_id))
 def debug_getRawBlock(ctx: Context, block: p.BlockId) -> str:
@@ -36,3 +38,23 @@ def debug_getRawReceipts(ctx: Context, block: p.BlockId) -> list[str]:
 def debug_setHead(ctx: Context, number: int) -> None:
     ctx.backend.set_head(number)
     return None
+
+
+@rpc("debug_traceTransaction", p.Param("hash", p.hash32), p.optional("options", p.trace_options))
+def debug_traceTransaction(ctx: Context, tx_hash: bytes, options: p.TraceOptions | None) -> dict:
+    """Re-execute a mined transaction with a tracer: geth's struct logger (default) or
+    ``callTracer``. The chain is not changed."""
+    return ctx.backend.trace_transaction(tx_hash, options or p.TraceOptions())
+
+
+@rpc(
+    "debug_traceCall",
+    p.Param("transaction", p.tx_request),
+    p.optional("block", p.block_id, LATEST),
+    p.optional("options", p.trace_options),
+)
+def debug_traceCall(
+    ctx: Context, request: p.TxRequest, block: p.BlockId, options: p.TraceOptions | None
+) -> dict:
+    """Trace a message call on the state after ``block`` without mining it."""
+    return ctx.backend.trace_call(request, block, options or p.TraceOptions())

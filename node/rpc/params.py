@@ -418,3 +418,28 @@ def decode_params(method: str, spec: tuple[Param, ...], raw: Any) -> list[Any]:
             continue
         args.append(param.decode(value, param.name))
     return args
+
+
+TRACERS = (None, "callTracer")  # the struct logger (no tracer named) and geth's call tracer
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """debug_trace* options: which tracer, and the struct logger's switches."""
+
+    tracer: str | None = None
+    only_top_call: bool = False
+
+
+def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
+    if value is None:
+        return TraceOptions()
+    raw = _object(value, what)
+    tracer = raw.get("tracer")
+    if tracer is not None and tracer not in TRACERS:
+        raise InvalidParams(f"{what}: tracer {tracer!r} is not supported (supported: callTracer, "
+                            "or none for the struct logger)")
+    config = raw.get("tracerConfig") or {}
+    if not isinstance(config, dict):
+        raise InvalidParams(f"{what}: tracerConfig must be an object")
+    return TraceOptions(tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)))
