@@ -773,6 +773,25 @@ class Backend:
     def raw_header(self, block: BlockId) -> bytes:
         return bytes(rlp.encode(self.header(block)))
 
+    def create_access_list(self, request: TxRequest, block: BlockId) -> dict[str, Any]:
+        from chain.access_list import create_access_list
+
+        self._check_gas(request)
+        header = self.header(block)
+        try:
+            result = create_access_list(self.chain, self._call_dict(request), header)
+        except ValidationError as exc:
+            raise errors.ServerError(str(exc)) from None
+        out: dict[str, Any] = {
+            "accessList": [{"address": fmt.addr(address),
+                            "storageKeys": [fmt.word(slot.to_bytes(32, "big")) for slot in slots]}
+                           for address, slots in result.access_list],
+            "gasUsed": fmt.qty(result.gas_used),
+        }
+        if result.error:
+            out["error"] = result.error
+        return out
+
     # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:

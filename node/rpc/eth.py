@@ -412,3 +412,9 @@ def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
     if ctx.connection is None:
         raise MethodNotSupported("notifications not supported: subscriptions live on a WebSocket")
     return ctx.backend.subscriptions.unsubscribe(ctx.connection, subscription_id)
+
+
+@rpc("eth_createAccessList", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST))
+def eth_createAccessList(ctx: Context, request: p.TxRequest, block: p.BlockId) -> dict:
+    """The accounts and storage slots the call touches, and its gas with that list."""
+    return ctx.backend.create_access_list(request, block)
