@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
+import {Packed} from "../lib/Packed.sol";
+
 /// @title PredictionMarket
 /// @notice A bounty-funded prediction market with a committed test set (Harris &
 /// Waggoner 2019, section III-B and Fig. 2). A provider funds a bounty of B stake units
@@ -50,7 +52,8 @@ pragma solidity ^0.8.20;
 ///
 /// Units: balances are kept in wei times n (n = test samples), so L(h, D) = errors / n
 /// enters as whole numbers and the arithmetic is exact.
-/// @dev Feature indices are packed as uint16 (numFeatures <= 65536), labels 0 or 1.
+/// @dev Feature indices are packed as uint16 (numFeatures <= 65536), labels 0 or 1;
+/// weights and intercept are int80 (PackedValueOutOfRange beyond), as in SparsePerceptron.
 contract PredictionMarket {
     /// @notice A round's phase (Participation also covers the time after its end
     /// condition until the first reward-phase reveal; see `phaseOf`).
@@ -145,8 +148,9 @@ contract PredictionMarket {
     uint256 public currentRound;
 
     mapping(uint256 => Round) private _rounds;
-    // generation (2 * round live, 2 * round + 1 working copy) => feature => weight
-    mapping(uint256 => mapping(uint256 => int256)) private _weights;
+    // generation (2 * round live, 2 * round + 1 working copy) => int80 weights, three
+    // to a storage word (lib/Packed.sol)
+    mapping(uint256 => mapping(uint256 => uint256)) private _weights;
 
     /// @notice `provider` opened `round` with `bounty` wei and `numParts` part hashes.
     event Committed(uint256 indexed round, address indexed provider, uint256 bounty, uint256 numParts, Terms terms);
@@ -680,7 +684,8 @@ contract PredictionMarket {
         return steps;
     }
 
-    /// A perceptron step on generation `gen`: learn (x, y) if mispredicted.
+    /// A perceptron step on generation `gen`: learn (x, y) if mispredicted. Indices in
+    /// one storage word in a row (sorted data) write that word once.
     function _train(uint256 gen, int256 bias, bytes memory x, uint8 y, int80 learningRate)
         private
         returns (bool changed, int256 newBias)
@@ -688,18 +693,30 @@ contract PredictionMarket {
         uint8 predicted = _score(gen, bias, x) > 0 ? 1 : 0;
         if (predicted == y) return (false, bias);
         int256 step = y == 1 ? int256(learningRate) : -int256(learningRate);
-        mapping(uint256 => int256) storage w = _weights[gen];
+        mapping(uint256 => uint256) storage w = _weights[gen];
+        uint256 slot = type(uint256).max;
+        uint256 word;
         for (uint256 k = 0; k + 1 < x.length; k += 2) {
-            w[_index(x, k)] += step;
+            uint256 i = _index(x, k);
+            uint256 s = i / 3;
+            if (s != slot) {
+                if (slot != type(uint256).max) w[slot] = word;
+                slot = s;
+                word = w[s];
+            }
+            word = Packed.withInt80(word, i, int256(Packed.int80At(word, i)) + step);
         }
-        return (true, bias + step);
+        if (slot != type(uint256).max) w[slot] = word;
+        newBias = bias + step;
+        if (newBias < type(int80).min || newBias > type(int80).max) revert Packed.PackedValueOutOfRange(newBias);
+        return (true, newBias);
     }
 
     function _score(uint256 gen, int256 bias, bytes memory x) private view returns (int256 score) {
-        mapping(uint256 => int256) storage w = _weights[gen];
+        mapping(uint256 => uint256) storage w = _weights[gen];
         score = bias;
         for (uint256 k = 0; k + 1 < x.length; k += 2) {
-            score += w[_index(x, k)];
+            score += Packed.getInt80(w, _index(x, k));
         }
     }
 
