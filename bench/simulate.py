@@ -598,6 +598,7 @@ class Simulation:
                 return
             self.last_update = now
             self.held_wei[index] -= cost
+        self.last_add = now
         data = self.data.train_rows[row]
         self.twin.update(data, label)
         started = time.perf_counter()
@@ -672,6 +673,7 @@ class Simulation:
         self.submitted = [0, 0]
         self.held_wei = [self._units_wei(a.spec.start_balance) for a in self.agents]
         self.honest_done = False
+        self.last_add = self.start_time
         rows = [self._measure(self.start_time)]
         initial_accuracy = rows[0]["accuracy"]
         self.progress(f"deployed {self.model} under {self.config.incentive}; initial test accuracy "
@@ -684,7 +686,6 @@ class Simulation:
         end_time: float | None = None
         txs = 0
         started = time.perf_counter()
-        chain_s = 0.0
         honest = self.agents[0]
         while queue:
             when, index = heapq.heappop(queue)
@@ -693,6 +694,8 @@ class Simulation:
                 break
             if end_time is not None and now > end_time:
                 break
+            if now > self.last_add + self.config.claim_wait_s + self.config.refund_wait_s:
+                break  # nobody could add for a whole claim period: nothing new will happen
             while now >= next_eval:
                 rows.append(self._measure(next_eval))
                 next_eval += self.config.eval_every_s
@@ -707,7 +710,7 @@ class Simulation:
             if raws:
                 tick = time.perf_counter()
                 self._mine(raws, now)
-                chain_s += time.perf_counter() - tick
+                self.timings["chain (execute, seal, commit)"] += time.perf_counter() - tick
                 txs += len(raws)
                 last_time = now
             if not self.honest_done and honest.next_sample + self.data.initial >= len(self.data.train_rows):
@@ -716,8 +719,6 @@ class Simulation:
                 self.progress(f"honest agent submitted all its samples on day {(now - self.start_time) / DAY_S:.1f}")
             if agent.active and not (self.honest_done and not self.pending):
                 heapq.heappush(queue, (when + agent.rng.exponential(agent.spec.mean_wait_s), index))
-        self.timings["chain (execute, seal, commit)"] = chain_s
-        self.timings["twin and decisions"] -= self.timings["signing and encoding"]
         wall = time.perf_counter() - started
         if last_time > self.start_time + rows[-1]["day"] * DAY_S:
             rows.append(self._measure(last_time))
@@ -741,7 +742,8 @@ class Simulation:
             days_to_exhaust=malicious.stopped_at,
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
-            timings=dict(self.timings))
+            timings={**self.timings, "twin and decisions": self.timings["twin and decisions"]
+                     - self.timings["signing and encoding"]})
 
 
 def good_data_accuracy(model: str, data: Data, config: SimulationConfig) -> float:

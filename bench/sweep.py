@@ -185,6 +185,8 @@ def _on_ray(imdb: str, todo: list[Point], max_days: float | None, address: str,
         root = str(Path(__file__).resolve().parents[1])
         runtime_env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}
         if address == "local":
+            # Ray lowers its workers' priority by default; a local sweep is the main work
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
         else:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
