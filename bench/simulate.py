@@ -156,13 +156,19 @@ class SimulationConfig:
 
     def check(self) -> None:
         if self.model not in MODEL_CHOICES:
-            raise SimulationError(f"unknown model {self.model!r}; choose one of {sorted(MODEL_CHOICES)}")
+            raise SimulationError(
+                f"unknown model {self.model!r}; choose one of {sorted(MODEL_CHOICES)}"
+            )
         if self.incentive not in INCENTIVE_CHOICES:
-            raise SimulationError(f"unknown incentive {self.incentive!r}; choose one of {INCENTIVE_CHOICES}")
+            raise SimulationError(
+                f"unknown incentive {self.incentive!r}; choose one of {INCENTIVE_CHOICES}"
+            )
         if not 1 <= self.words <= 100_000:
             raise SimulationError(f"words must be from 1 to 100000, got {self.words}")
         if not 0.0 < self.initial_fraction < 1.0:
-            raise SimulationError(f"initial fraction must lie in (0, 1), got {self.initial_fraction}")
+            raise SimulationError(
+                f"initial fraction must lie in (0, 1), got {self.initial_fraction}"
+            )
         if self.refund_wait_s > self.claim_wait_s:
             raise SimulationError("the refund wait must not exceed the claim wait")
         if self.eval_every_s <= 0:
@@ -218,10 +224,20 @@ def load_data(imdb: str | Path, config: SimulationConfig) -> Data:
     test_rows = vocabulary.encode_many(test.samples)
     initial = int(round(len(train_rows) * config.initial_fraction))
     if not 2 <= initial < len(train_rows):
-        raise SimulationError(f"initial training set of {initial} reviews out of {len(train_rows)} is unusable")
+        raise SimulationError(
+            f"initial training set of {initial} reviews out of {len(train_rows)} is unusable"
+        )
     n = len(vocabulary)
-    return Data(vocabulary.words, train_rows, np.asarray(train.labels), test_rows,
-                np.asarray(test.labels), rows_to_matrix(train_rows, n), rows_to_matrix(test_rows, n), initial)
+    return Data(
+        vocabulary.words,
+        train_rows,
+        np.asarray(train.labels),
+        test_rows,
+        np.asarray(test.labels),
+        rows_to_matrix(train_rows, n),
+        rows_to_matrix(test_rows, n),
+        initial,
+    )
 
 
 # --- models: initial state, fast batch prediction --------------------------------------------
@@ -243,8 +259,13 @@ def initial_state(model: str, data: Data, config: SimulationConfig) -> dict[str,
     counts = [np.asarray(x[y == c].sum(axis=0)).ravel().astype(int).tolist() for c in (0, 1)]
     samples = [int((y == c).sum()) for c in (0, 1)]
     if model == "NaiveBayes":
-        return {"num_classes": 2, "num_features": n, "smoothing": fp.SCALE,
-                "feature_counts": counts, "sample_counts": samples}
+        return {
+            "num_classes": 2,
+            "num_features": n,
+            "smoothing": fp.SCALE,
+            "feature_counts": counts,
+            "sample_counts": samples,
+        }
     return {"num_classes": 2, "num_features": n, "sums": counts, "sample_counts": samples}
 
 
@@ -252,14 +273,26 @@ def twin_from_state(model: str, state: dict[str, Any]) -> Any:
     """The off-chain twin holding ``state`` (as the SDK reads or deploys it)."""
     n = int(state["num_features"])
     if model == "SparsePerceptron":
-        return reference.SparsePerceptron(n, int(state["learning_rate"]), int(state.get("intercept", 0)),
-                                          [int(w) for w in state["weights"]])
+        return reference.SparsePerceptron(
+            n,
+            int(state["learning_rate"]),
+            int(state.get("intercept", 0)),
+            [int(w) for w in state["weights"]],
+        )
     if model == "NaiveBayes":
-        return reference.NaiveBayes(2, n, int(state["smoothing"]),
-                                    [[int(v) for v in row] for row in state["feature_counts"]],
-                                    [int(v) for v in state["sample_counts"]])
-    return reference.SparseNearestCentroid(2, n, [[int(v) for v in row] for row in state["sums"]],
-                                           [int(v) for v in state["sample_counts"]])
+        return reference.NaiveBayes(
+            2,
+            n,
+            int(state["smoothing"]),
+            [[int(v) for v in row] for row in state["feature_counts"]],
+            [int(v) for v in state["sample_counts"]],
+        )
+    return reference.SparseNearestCentroid(
+        2,
+        n,
+        [[int(v) for v in row] for row in state["sums"]],
+        [int(v) for v in state["sample_counts"]],
+    )
 
 
 def predict_many(model: str, twin: Any, matrix: sparse.csr_matrix) -> np.ndarray:
@@ -273,7 +306,9 @@ def predict_many(model: str, twin: Any, matrix: sparse.csr_matrix) -> np.ndarray
         s, a, v = fp.SCALE, twin.smoothing, twin.num_features
         scores = []
         for c in range(twin.num_classes):
-            table = np.array([fp.log2(count * s + a) for count in twin.feature_counts[c]], dtype=np.int64)
+            table = np.array(
+                [fp.log2(count * s + a) for count in twin.feature_counts[c]], dtype=np.int64
+            )
             prior = fp.log2(twin.sample_counts[c] * s + a)
             per_word = fp.log2(twin.total_counts[c] * s + a * v)
             scores.append(prior - lengths * per_word + matrix @ table)
@@ -291,8 +326,13 @@ def predict_many(model: str, twin: Any, matrix: sparse.csr_matrix) -> np.ndarray
         dot = (matrix @ np.asarray(twin.sums[c], dtype=np.int64)).astype(object)
         num = sum(x * x for x in twin.sums[c]) - 2 * n * dot
         den = n * n
-        better = np.array([bd == 0 or nu * bd < bn * den
-                           for nu, bn, bd in zip(num, best_num, best_den, strict=True)], dtype=bool)
+        better = np.array(
+            [
+                bd == 0 or nu * bd < bn * den
+                for nu, bn, bd in zip(num, best_num, best_den, strict=True)
+            ],
+            dtype=bool,
+        )
         best[better] = c
         best_num[better] = num[better]
         best_den[better] = den
@@ -398,14 +438,22 @@ class Result:
     def summary(self) -> dict[str, Any]:
         last = self.rows[-1] if self.rows else {}
         return {
-            "model": self.config.model, "incentive": self.config.incentive, "seed": self.config.seed,
-            "initial_accuracy": self.initial_accuracy, "final_accuracy": self.final_accuracy,
+            "model": self.config.model,
+            "incentive": self.config.incentive,
+            "seed": self.config.seed,
+            "initial_accuracy": self.initial_accuracy,
+            "final_accuracy": self.final_accuracy,
             "good_data_accuracy": self.good_data_accuracy,
             "final_balance_pct": {k: last.get(k) for k in ("honest", "malicious")},
-            "days": last.get("day"), "days_to_exhaust": self.days_to_exhaust,
-            "submitted": self.submitted, "rejected": self.rejected,
-            "txs": self.txs, "blocks": self.blocks, "wall_s": round(self.wall_s, 1),
-            "tx_per_s": round(self.tx_per_s, 1), "gas": self.gas,
+            "days": last.get("day"),
+            "days_to_exhaust": self.days_to_exhaust,
+            "submitted": self.submitted,
+            "rejected": self.rejected,
+            "txs": self.txs,
+            "blocks": self.blocks,
+            "wall_s": round(self.wall_s, 1),
+            "tx_per_s": round(self.tx_per_s, 1),
+            "gas": self.gas,
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
             "units": f"1 unit = {UNIT_WEI} wei; balances exclude gas",
             "config": _jsonable(asdict(self.config)),
@@ -419,9 +467,13 @@ def _jsonable(value: Any) -> Any:
 class Simulation:
     """One run on its own fresh in-process chain (see the module docstring)."""
 
-    def __init__(self, config: SimulationConfig, data: Data,
-                 progress: Callable[[str], None] | None = None,
-                 checkpoint: Callable[[Result], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulationConfig,
+        data: Data,
+        progress: Callable[[str], None] | None = None,
+        checkpoint: Callable[[Result], None] | None = None,
+    ) -> None:
         config.check()
         self.config = config
         self.data = data
@@ -430,10 +482,13 @@ class Simulation:
         self.checkpoint = checkpoint
         self.stakeable = config.incentive == "Stakeable"
         rng = np.random.default_rng(config.seed)
-        self.agents = [
-            self._agent(config.honest, 0, rng), self._agent(config.malicious, 1, rng)]
-        self.timings = {"chain (execute, seal, commit)": 0.0, "twin and decisions": 0.0,
-                        "signing and encoding": 0.0, "measurements (SDK read + test set)": 0.0}
+        self.agents = [self._agent(config.honest, 0, rng), self._agent(config.malicious, 1, rng)]
+        self.timings = {
+            "chain (execute, seal, commit)": 0.0,
+            "twin and decisions": 0.0,
+            "signing and encoding": 0.0,
+            "measurements (SDK read + test set)": 0.0,
+        }
 
     def _agent(self, spec: AgentSpec, index: int, rng: np.random.Generator) -> Agent:
         key = (MIN_AGENT_KEY + index).to_bytes(32, "big")
@@ -447,10 +502,14 @@ class Simulation:
         from node.provider import InProcessNode
         from vm_contracts.client import deploy_framework
 
-        alloc = {Account.from_key(a.key).address: self._units_wei(a.spec.start_balance) + GAS_ALLOWANCE_WEI
-                 for a in self.agents}
-        self.node = InProcessNode.create(config=ChainConfig(
-            chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc=alloc))
+        alloc = {
+            Account.from_key(a.key).address: self._units_wei(a.spec.start_balance)
+            + GAS_ALLOWANCE_WEI
+            for a in self.agents
+        }
+        self.node = InProcessNode.create(
+            config=ChainConfig(chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc=alloc)
+        )
         state = initial_state(self.model, self.data, self.config)
         incentive_params = None
         if self.stakeable:
@@ -459,18 +518,28 @@ class Simulation:
                 "owner_claim_wait_s": self.config.claim_wait_s,
                 "any_address_claim_wait_s": self.config.claim_wait_s,
                 "cost_weight": self._units_wei(self.config.cost_weight_units_s),
-                "min_deposit": self._units_wei(self.config.min_deposit_units)}
+                "min_deposit": self._units_wei(self.config.min_deposit_units),
+            }
         else:
             incentive_params = {"refund_wait_s": self.config.refund_wait_s}
         self.framework = deploy_framework(
-            self.node.w3, self.model, self.config.incentive, initial=state,
-            incentive_params=incentive_params, name="imdb-simulation",
-            encoder=f"bag-of-words/top-{len(self.data.vocabulary_words)}")
+            self.node.w3,
+            self.model,
+            self.config.incentive,
+            initial=state,
+            incentive_params=incentive_params,
+            name="imdb-simulation",
+            encoder=f"bag-of-words/top-{len(self.data.vocabulary_words)}",
+        )
         self.trainer = to_canonical_address(self.framework.address)
         self.twin = twin_from_state(self.model, state)
         self.rules = reference.StakeableRules(
-            self.config.refund_wait_s, self.config.claim_wait_s, self.config.claim_wait_s,
-            self._units_wei(self.config.cost_weight_units_s), self._units_wei(self.config.min_deposit_units))
+            self.config.refund_wait_s,
+            self.config.claim_wait_s,
+            self.config.claim_wait_s,
+            self._units_wei(self.config.cost_weight_units_s),
+            self._units_wei(self.config.min_deposit_units),
+        )
         backend = self.node.backend
         self.node.dispatcher.run_sync(backend.producer.set_mode, "manual")
         self.start_time = int(backend.chain.head.timestamp) + 1
@@ -484,10 +553,19 @@ class Simulation:
 
     # -- transactions
 
-    def _sign(self, agent: Agent, selector: bytes, types: list[str], args: list[Any], value: int = 0) -> bytes:
-        tx = {"nonce": agent.nonce, "gas": GAS_LIMIT_PER_TX, "to": self.framework.address,
-              "value": value, "data": selector + abi_encode(types, args), "chainId": CHAIN_ID,
-              "maxFeePerGas": MAX_FEE_PER_GAS, "maxPriorityFeePerGas": PRIORITY_FEE_PER_GAS}
+    def _sign(
+        self, agent: Agent, selector: bytes, types: list[str], args: list[Any], value: int = 0
+    ) -> bytes:
+        tx = {
+            "nonce": agent.nonce,
+            "gas": GAS_LIMIT_PER_TX,
+            "to": self.framework.address,
+            "value": value,
+            "data": selector + abi_encode(types, args),
+            "chainId": CHAIN_ID,
+            "maxFeePerGas": MAX_FEE_PER_GAS,
+            "maxPriorityFeePerGas": PRIORITY_FEE_PER_GAS,
+        }
         agent.nonce += 1
         return bytes(Account.sign_transaction(tx, agent.key).raw_transaction)
 
@@ -505,16 +583,20 @@ class Simulation:
 
         block, receipts = self.node.dispatcher.run_sync(work)
         if len(receipts) != len(raws):
-            raise SimulationError(f"block {block.header.block_number}: {len(raws)} transactions sent, "
-                                  f"{len(receipts)} included")
+            raise SimulationError(
+                f"block {block.header.block_number}: {len(raws)} transactions sent, "
+                f"{len(receipts)} included"
+            )
         base_fee = int(getattr(block.header, "base_fee_per_gas", 0) or 0)
         previous = 0
         for (agent, kind, _raw), receipt in zip(raws, receipts, strict=True):
             gas = receipt.gas_used - previous
             previous = receipt.gas_used
             if receipt.state_root != b"\x01":
-                raise SimulationError(f"{agent.spec.name}'s {kind} failed on chain in block "
-                                      f"{block.header.block_number} although the twin expected success")
+                raise SimulationError(
+                    f"{agent.spec.name}'s {kind} failed on chain in block "
+                    f"{block.header.block_number} although the twin expected success"
+                )
             agent.gas_used += gas
             agent.gas_paid_wei += gas * (base_fee + PRIORITY_FEE_PER_GAS)
             agent.txs[kind] += 1
@@ -536,10 +618,14 @@ class Simulation:
         state = self.framework.read_model(head)
         onchain = twin_from_state(self.model, state)
         if onchain.parameters() != self.twin.parameters():
-            raise SimulationError(f"block {head}: the model on chain differs from the off-chain twin")
-        row: dict[str, float] = {"day": (now - self.start_time) / DAY_S, "block": head,
-                                 "accuracy": accuracy(self.model, onchain, self.data.test_matrix,
-                                                      self.data.test_labels)}
+            raise SimulationError(
+                f"block {head}: the model on chain differs from the off-chain twin"
+            )
+        row: dict[str, float] = {
+            "day": (now - self.start_time) / DAY_S,
+            "block": head,
+            "accuracy": accuracy(self.model, onchain, self.data.test_matrix, self.data.test_labels),
+        }
         for agent in self.agents:
             if self.stakeable:
                 row[agent.spec.name] = 100.0 * self._balance_units(agent) / agent.spec.start_balance
@@ -578,19 +664,25 @@ class Simulation:
             self._claims(index, now, raws)
         return raws
 
-    def _add(self, index: int, sample: tuple[int, int], now: int, raws: list[tuple[Agent, str, bytes]]) -> None:
+    def _add(
+        self, index: int, sample: tuple[int, int], now: int, raws: list[tuple[Agent, str, bytes]]
+    ) -> None:
         agent = self.agents[index]
         row, label = sample
         value = 0
         cost = 0
         if self.stakeable:
-            deposit = max(0.0, float(agent.rng.normal(agent.spec.mean_deposit, agent.spec.stdev_deposit)))
+            deposit = max(
+                0.0, float(agent.rng.normal(agent.spec.mean_deposit, agent.spec.stdev_deposit))
+            )
             value = self._units_wei(deposit)
             if value > self.held_wei[index]:
                 agent.active = False
                 agent.stopped_at = (now - self.start_time) / DAY_S
-                self.progress(f"{agent.spec.name} stops on day {agent.stopped_at:.1f}: "
-                              f"balance {self.held_wei[index] / UNIT_WEI:.2f} units < deposit {deposit:.2f}")
+                self.progress(
+                    f"{agent.spec.name} stops on day {agent.stopped_at:.1f}: "
+                    f"balance {self.held_wei[index] / UNIT_WEI:.2f} units < deposit {deposit:.2f}"
+                )
                 return
             cost = self.rules.add_data_cost(now, self.last_update)
             if value < cost:
@@ -602,7 +694,13 @@ class Simulation:
         data = self.data.train_rows[row]
         self.twin.update(data, label)
         started = time.perf_counter()
-        raws.append((agent, "addData", self._sign(agent, ADD_DATA, ["int64[]", "uint64"], [data, label], value)))
+        raws.append(
+            (
+                agent,
+                "addData",
+                self._sign(agent, ADD_DATA, ["int64[]", "uint64"], [data, label], value),
+            )
+        )
         self.timings["signing and encoding"] += time.perf_counter() - started
         if not agent.spec.flips_labels:
             agent.next_sample += 1
@@ -641,8 +739,16 @@ class Simulation:
                     continue
                 if age < self.config.claim_wait_s and (agrees or agent.good == 0):
                     continue
-                amount = self.rules.report_amount(now, item.added_time, item.deposit, item.claimable, agrees,
-                                                  agent.good, self.total_good, False)
+                amount = self.rules.report_amount(
+                    now,
+                    item.added_time,
+                    item.deposit,
+                    item.claimable,
+                    agrees,
+                    agent.good,
+                    self.total_good,
+                    False,
+                )
                 kind, selector = "report", REPORT
             item.claimable -= amount
             item.claimed_by.add(index)
@@ -651,9 +757,18 @@ class Simulation:
                 settled = True
             started = time.perf_counter()
             owner = "0x" + self.agents[item.owner].address.hex()
-            raws.append((agent, kind, self._sign(
-                agent, selector, ["address", "int64[]", "uint64", "uint256"],
-                [owner, self.data.train_rows[item.row], item.label, item.added_time])))
+            raws.append(
+                (
+                    agent,
+                    kind,
+                    self._sign(
+                        agent,
+                        selector,
+                        ["address", "int64[]", "uint64", "uint256"],
+                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
+                    ),
+                )
+            )
             self.timings["signing and encoding"] += time.perf_counter() - started
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
@@ -676,11 +791,15 @@ class Simulation:
         self.last_add = self.start_time
         rows = [self._measure(self.start_time)]
         initial_accuracy = rows[0]["accuracy"]
-        self.progress(f"deployed {self.model} under {self.config.incentive}; initial test accuracy "
-                      f"{initial_accuracy:.4f}; {len(self.data.train_rows) - self.data.initial} honest samples to submit")
+        self.progress(
+            f"deployed {self.model} under {self.config.incentive}; initial test accuracy "
+            f"{initial_accuracy:.4f}; {len(self.data.train_rows) - self.data.initial} honest samples to submit"
+        )
         queue: list[tuple[float, int]] = []
         for index, agent in enumerate(self.agents):
-            heapq.heappush(queue, (self.start_time + agent.rng.exponential(agent.spec.mean_wait_s), index))
+            heapq.heappush(
+                queue, (self.start_time + agent.rng.exponential(agent.spec.mean_wait_s), index)
+            )
         next_eval = self.start_time + self.config.eval_every_s
         last_time = self.start_time - 1
         end_time: float | None = None
@@ -702,7 +821,9 @@ class Simulation:
                 if len(rows) % max(1, DAY_S // self.config.eval_every_s) == 0:
                     self._report_progress(rows[-1], txs, time.perf_counter() - started)
                     if self.checkpoint is not None:
-                        self.checkpoint(self._result(rows, initial_accuracy, time.perf_counter() - started, txs))
+                        self.checkpoint(
+                            self._result(rows, initial_accuracy, time.perf_counter() - started, txs)
+                        )
             agent = self.agents[index]
             decide = time.perf_counter()
             raws = self._turn(index, now)
@@ -713,10 +834,14 @@ class Simulation:
                 self.timings["chain (execute, seal, commit)"] += time.perf_counter() - tick
                 txs += len(raws)
                 last_time = now
-            if not self.honest_done and honest.next_sample + self.data.initial >= len(self.data.train_rows):
+            if not self.honest_done and honest.next_sample + self.data.initial >= len(
+                self.data.train_rows
+            ):
                 self.honest_done = True
                 end_time = now + self.config.claim_wait_s + self.config.refund_wait_s
-                self.progress(f"honest agent submitted all its samples on day {(now - self.start_time) / DAY_S:.1f}")
+                self.progress(
+                    f"honest agent submitted all its samples on day {(now - self.start_time) / DAY_S:.1f}"
+                )
             if agent.active and not (self.honest_done and not self.pending):
                 heapq.heappush(queue, (when + agent.rng.exponential(agent.spec.mean_wait_s), index))
         wall = time.perf_counter() - started
@@ -727,23 +852,41 @@ class Simulation:
         return result
 
     def _report_progress(self, row: dict[str, float], txs: int, wall: float) -> None:
-        self.progress(f"day {row['day']:.1f}: honest {row['honest']:.1f} malicious {row['malicious']:.1f} "
-                      f"accuracy {row['accuracy']:.4f}; {txs} txs in {wall:.0f} s ({txs / max(wall, 1e-9):.1f} tx/s)")
+        self.progress(
+            f"day {row['day']:.1f}: honest {row['honest']:.1f} malicious {row['malicious']:.1f} "
+            f"accuracy {row['accuracy']:.4f}; {txs} txs in {wall:.0f} s ({txs / max(wall, 1e-9):.1f} tx/s)"
+        )
 
-    def _result(self, rows: list[dict[str, float]], initial_accuracy: float, wall: float, txs: int) -> Result:
+    def _result(
+        self, rows: list[dict[str, float]], initial_accuracy: float, wall: float, txs: int
+    ) -> Result:
         malicious = self.agents[1]
         return Result(
-            config=self.config, rows=list(rows),
-            gas={a.spec.name: {"gas_used": a.gas_used, "gas_paid_wei": a.gas_paid_wei,
-                               "gas_paid_units": a.gas_paid_wei / UNIT_WEI, "txs": dict(a.txs)}
-                 for a in self.agents},
-            wall_s=wall, txs=txs, blocks=self.blocks, initial_accuracy=initial_accuracy,
+            config=self.config,
+            rows=list(rows),
+            gas={
+                a.spec.name: {
+                    "gas_used": a.gas_used,
+                    "gas_paid_wei": a.gas_paid_wei,
+                    "gas_paid_units": a.gas_paid_wei / UNIT_WEI,
+                    "txs": dict(a.txs),
+                }
+                for a in self.agents
+            },
+            wall_s=wall,
+            txs=txs,
+            blocks=self.blocks,
+            initial_accuracy=initial_accuracy,
             final_accuracy=rows[-1]["accuracy"],
             days_to_exhaust=malicious.stopped_at,
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
-            timings={**self.timings, "twin and decisions": self.timings["twin and decisions"]
-                     - self.timings["signing and encoding"]})
+            timings={
+                **self.timings,
+                "twin and decisions": self.timings["twin and decisions"]
+                - self.timings["signing and encoding"],
+            },
+        )
 
 
 def good_data_accuracy(model: str, data: Data, config: SimulationConfig) -> float:
@@ -756,9 +899,14 @@ def good_data_accuracy(model: str, data: Data, config: SimulationConfig) -> floa
     return accuracy(model, twin, data.test_matrix, data.test_labels)
 
 
-def simulate(imdb: str | Path, config: SimulationConfig, progress: Callable[[str], None] | None = None,
-             checkpoint: Callable[[Result], None] | None = None, max_days: float | None = None,
-             data: Data | None = None) -> Result:
+def simulate(
+    imdb: str | Path,
+    config: SimulationConfig,
+    progress: Callable[[str], None] | None = None,
+    checkpoint: Callable[[Result], None] | None = None,
+    max_days: float | None = None,
+    data: Data | None = None,
+) -> Result:
     """Load IMDB (unless ``data`` is given), run the simulation, return its result."""
     config.check()
     data = data if data is not None else load_data(imdb, config)
@@ -779,7 +927,9 @@ def write_csv(result: Result, path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in result.rows:
-            writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS})
+            writer.writerow(
+                {k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS}
+            )
 
 
 def plot(result: Result, path: Path, title: str | None = None) -> None:
@@ -797,15 +947,20 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     left.set_xlabel("simulated time (days)")
     left.set_ylabel("balance (% of start)" if stakeable else "points")
     right = left.twinx()
-    right.plot(days, [100 * r["accuracy"] for r in result.rows], color="tab:blue", label="model accuracy")
+    right.plot(
+        days, [100 * r["accuracy"] for r in result.rows], color="tab:blue", label="model accuracy"
+    )
     right.set_ylabel("test accuracy (%)")
     right.set_ylim(0, 100)
     if stakeable:
         left.set_ylim(bottom=0)
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="lower left")
-    left.set_title(title or f"{result.config.model} + {result.config.incentive} on sumchain "
-                   f"(seed {result.config.seed})")
+    left.set_title(
+        title
+        or f"{result.config.model} + {result.config.incentive} on sumchain "
+        f"(seed {result.config.seed})"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -816,8 +971,11 @@ def machine() -> str:
     import os
 
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = platform.machine()
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -843,7 +1001,7 @@ def config_with(base: SimulationConfig, **changes: Any) -> SimulationConfig:
     for key, value in changes.items():
         for name in agent_changes:
             if key.startswith(name + "_"):
-                agent_changes[name][key[len(name) + 1:]] = value
+                agent_changes[name][key[len(name) + 1 :]] = value
                 break
         else:
             top[key] = value

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.simulate import (
+    MODEL_CHOICES,
+    Simulation,
     SimulationConfig,
     SimulationError,
     config_with,
     good_data_accuracy,
     load_data,
-    MODEL_CHOICES,
-    Simulation,
     machine,
 )
 
@@ -49,9 +49,22 @@ DEFAULT_PARAMS: dict[str, list[float]] = {
 DEPOSIT_STDEV_SHARE = 0.2  # a swept mean deposit keeps the Fig. 3 ratio: stdev = mean / 5
 INTEGER_PARAMS = frozenset({"words"})
 CONFIG_FIELDS = {"cost_weight": "cost_weight_units_s"}  # sweep name -> SimulationConfig field
-TABLE_COLUMNS = ("param", "value", "final_accuracy", "initial_accuracy", "good_data_accuracy",
-                 "gap_to_good_data", "days_to_exhaust", "honest_final_pct", "malicious_final_pct",
-                 "days", "honest_submitted", "honest_rejected", "txs", "wall_s")
+TABLE_COLUMNS = (
+    "param",
+    "value",
+    "final_accuracy",
+    "initial_accuracy",
+    "good_data_accuracy",
+    "gap_to_good_data",
+    "days_to_exhaust",
+    "honest_final_pct",
+    "malicious_final_pct",
+    "days",
+    "honest_submitted",
+    "honest_rejected",
+    "txs",
+    "wall_s",
+)
 
 
 @dataclass(frozen=True)
@@ -74,11 +87,15 @@ def parse_params(specs: Sequence[str] | None) -> dict[str, list[float]]:
         if not sep or not values.strip():
             raise SimulationError(f"sweep parameter {spec!r}: expected NAME=V1,V2,...")
         if name not in DEFAULT_PARAMS:
-            raise SimulationError(f"unknown sweep parameter {name!r}; choose from {sorted(DEFAULT_PARAMS)}")
+            raise SimulationError(
+                f"unknown sweep parameter {name!r}; choose from {sorted(DEFAULT_PARAMS)}"
+            )
         try:
             parsed = [float(v) for v in values.split(",")]
         except ValueError:
-            raise SimulationError(f"sweep parameter {name}: values must be numbers, got {values!r}") from None
+            raise SimulationError(
+                f"sweep parameter {name}: values must be numbers, got {values!r}"
+            ) from None
         if any(not v > 0 for v in parsed):
             raise SimulationError(f"sweep parameter {name}: values must be positive")
         params[name] = parsed
@@ -91,8 +108,11 @@ def points(params: Mapping[str, Iterable[float]], base: SimulationConfig) -> lis
     for name, values in params.items():
         for value in values:
             if name == "honest_mean_deposit":
-                config = config_with(base, honest_mean_deposit=value,
-                                     honest_stdev_deposit=value * DEPOSIT_STDEV_SHARE)
+                config = config_with(
+                    base,
+                    honest_mean_deposit=value,
+                    honest_stdev_deposit=value * DEPOSIT_STDEV_SHARE,
+                )
             elif name in INTEGER_PARAMS:
                 config = config_with(base, **{name: int(value)})
             else:
@@ -109,8 +129,13 @@ def _data(imdb: str, config: SimulationConfig) -> Any:
 
 def _data_key(config: SimulationConfig) -> SimulationConfig:
     """The settings that change the encoded data (others share one load per process)."""
-    return SimulationConfig(words=config.words, initial_fraction=config.initial_fraction,
-                            train_limit=config.train_limit, test_limit=config.test_limit, seed=config.seed)
+    return SimulationConfig(
+        words=config.words,
+        initial_fraction=config.initial_fraction,
+        train_limit=config.train_limit,
+        test_limit=config.test_limit,
+        seed=config.seed,
+    )
 
 
 def run_point(imdb: str, point: Point, max_days: float | None) -> dict[str, Any]:
@@ -121,36 +146,59 @@ def run_point(imdb: str, point: Point, max_days: float | None) -> dict[str, Any]
     good = good_data_accuracy(MODEL_CHOICES[point.config.model], data, point.config)
     last = result.rows[-1]
     return {
-        "param": point.param, "value": point.value,
+        "param": point.param,
+        "value": point.value,
         "final_accuracy": round(result.final_accuracy, 4),
         "initial_accuracy": round(result.initial_accuracy, 4),
         "good_data_accuracy": round(good, 4),
         "gap_to_good_data": round(good - result.final_accuracy, 4),
-        "days_to_exhaust": None if result.days_to_exhaust is None else round(result.days_to_exhaust, 2),
-        "honest_final_pct": round(last["honest"], 2), "malicious_final_pct": round(last["malicious"], 2),
+        "days_to_exhaust": None
+        if result.days_to_exhaust is None
+        else round(result.days_to_exhaust, 2),
+        "honest_final_pct": round(last["honest"], 2),
+        "malicious_final_pct": round(last["malicious"], 2),
         "days": round(last["day"], 2),
-        "honest_submitted": result.submitted["honest"], "honest_rejected": result.rejected["honest"],
-        "txs": result.txs, "wall_s": round(time.perf_counter() - started, 1),
+        "honest_submitted": result.submitted["honest"],
+        "honest_rejected": result.rejected["honest"],
+        "txs": result.txs,
+        "wall_s": round(time.perf_counter() - started, 1),
     }
 
 
-def run_sweep(imdb: str | Path, params: Mapping[str, Iterable[float]], model: str = "perceptron",
-              incentive: str = "Stakeable", seed: int = 0, train_limit: int | None = None,
-              test_limit: int | None = None, eval_every_s: int = 86_400, max_days: float | None = None,
-              workers: int | None = None, ray_address: str | None = None,
-              progress: Callable[[str], None] | None = None,
-              base: SimulationConfig | None = None) -> list[dict[str, Any]]:
+def run_sweep(
+    imdb: str | Path,
+    params: Mapping[str, Iterable[float]],
+    model: str = "perceptron",
+    incentive: str = "Stakeable",
+    seed: int = 0,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    eval_every_s: int = 86_400,
+    max_days: float | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    base: SimulationConfig | None = None,
+) -> list[dict[str, Any]]:
     """Every point's row, in the order of ``params``. Each point runs in its own process
     (pool) or Ray task, on its own chain; the same seed gives the same rows."""
     report = progress or (lambda _line: None)
     if not Path(imdb).exists():
         raise SimulationError(f"{imdb}: no such file or directory (expected IMDB data)")
-    base = base or SimulationConfig(model=model, incentive=incentive, seed=seed, train_limit=train_limit,
-                                    test_limit=test_limit, eval_every_s=eval_every_s)
+    base = base or SimulationConfig(
+        model=model,
+        incentive=incentive,
+        seed=seed,
+        train_limit=train_limit,
+        test_limit=test_limit,
+        eval_every_s=eval_every_s,
+    )
     todo = points(params, base)
     if not todo:
         raise SimulationError("the sweep has no points")
-    report(f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}")
+    report(
+        f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}"
+    )
     if ray_address:
         rows = _on_ray(str(imdb), todo, max_days, ray_address, report)
     else:
@@ -158,8 +206,13 @@ def run_sweep(imdb: str | Path, params: Mapping[str, Iterable[float]], model: st
     return rows
 
 
-def _on_pool(imdb: str, todo: list[Point], max_days: float | None, workers: int | None,
-             report: Callable[[str], None]) -> list[dict[str, Any]]:
+def _on_pool(
+    imdb: str,
+    todo: list[Point],
+    max_days: float | None,
+    workers: int | None,
+    report: Callable[[str], None],
+) -> list[dict[str, Any]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -174,16 +227,25 @@ def _on_pool(imdb: str, todo: list[Point], max_days: float | None, workers: int 
     return rows
 
 
-def _on_ray(imdb: str, todo: list[Point], max_days: float | None, address: str,
-            report: Callable[[str], None]) -> list[dict[str, Any]]:
+def _on_ray(
+    imdb: str,
+    todo: list[Point],
+    max_days: float | None,
+    address: str,
+    report: Callable[[str], None],
+) -> list[dict[str, Any]]:
     try:
         import ray
     except ImportError:
-        raise SimulationError("--ray needs Ray: pip install 'sumchain[ray]' (ray==2.60.0)") from None
+        raise SimulationError(
+            "--ray needs Ray: pip install 'sumchain[ray]' (ray==2.60.0)"
+        ) from None
     started_here = not ray.is_initialized()
     if started_here:
         root = str(Path(__file__).resolve().parents[1])
-        runtime_env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}
+        runtime_env = {
+            "env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        }
         if address == "local":
             # Ray lowers its workers' priority by default; a local sweep is the main work
             os.environ.setdefault("RAY_worker_niceness", "0")
@@ -211,11 +273,22 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: row.get(k) for k in TABLE_COLUMNS})
-    lines = ["# Parameter sweep (Ding & Hu) on sumchain", "", f"Command: `{command}`", "",
-             f"Machine: {machine()}", "",
-             "| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines = [
+        "# Parameter sweep (Ding & Hu) on sumchain",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine()}",
+        "",
+        "| " + " | ".join(TABLE_COLUMNS) + " |",
+        "|" + "---|" * len(TABLE_COLUMNS),
+    ]
     for row in rows:
-        lines.append("| " + " | ".join("" if row.get(k) is None else str(row.get(k)) for k in TABLE_COLUMNS) + " |")
+        lines.append(
+            "| "
+            + " | ".join("" if row.get(k) is None else str(row.get(k)) for k in TABLE_COLUMNS)
+            + " |"
+        )
     paths["md"].write_text("\n".join(lines) + "\n")
     for param in dict.fromkeys(row["param"] for row in rows):
         chosen = [row for row in rows if row["param"] == param]
@@ -233,18 +306,33 @@ def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
 
     values = [row["value"] for row in rows]
     fig, left = plt.subplots(figsize=(7, 4))
-    left.plot(values, [100 * row["final_accuracy"] for row in rows], "o-", color="tab:blue",
-              label="accuracy after simulation")
-    left.plot(values, [100 * row["good_data_accuracy"] for row in rows], "s--", color="tab:gray",
-              label="trained on all good data")
+    left.plot(
+        values,
+        [100 * row["final_accuracy"] for row in rows],
+        "o-",
+        color="tab:blue",
+        label="accuracy after simulation",
+    )
+    left.plot(
+        values,
+        [100 * row["good_data_accuracy"] for row in rows],
+        "s--",
+        color="tab:gray",
+        label="trained on all good data",
+    )
     left.set_xlabel(param)
     left.set_ylabel("test accuracy (%)")
     if param in ("honest_mean_deposit", "cost_weight"):
         left.set_xscale("log")
     right = left.twinx()
     days = [row["days_to_exhaust"] for row in rows]
-    right.plot([v for v, d in zip(values, days, strict=True) if d is not None],
-               [d for d in days if d is not None], "^:", color="tab:red", label="days until malicious exhausted")
+    right.plot(
+        [v for v, d in zip(values, days, strict=True) if d is not None],
+        [d for d in days if d is not None],
+        "^:",
+        color="tab:red",
+        label="days until malicious exhausted",
+    )
     right.set_ylabel("days")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8)

@@ -193,7 +193,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from bench.sweep import parse_params, run_sweep as sweep, write_sweep
+    from bench.sweep import parse_params, write_sweep
+    from bench.sweep import run_sweep as sweep
 
     params = parse_params(args.param)
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -10,16 +10,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bench.simulate import (
     HONEST,
     MALICIOUS,
     MODEL_CHOICES,
+    Simulation,
     SimulationConfig,
     SimulationError,
-    Simulation,
     initial_state,
     load_data,
     predict_many,
@@ -29,10 +28,14 @@ from bench.simulate import (
 
 IMDB = Path("/work/shared/data/imdb")
 HOUR = 3600  # seconds
-FINAL_ACCURACY_BAND = 0.08  # final accuracy ends within this of the initial one (18 honest vs ~9 flipped samples)
+FINAL_ACCURACY_BAND = (
+    0.08  # final accuracy ends within this of the initial one (18 honest vs ~9 flipped samples)
+)
 DIP_BAND = 0.20  # a flipped-label update may dip accuracy this far, briefly
 
-pytestmark = pytest.mark.skipif(not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present")
+pytestmark = pytest.mark.skipif(
+    not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present"
+)
 
 
 def small_config(**changes: object) -> SimulationConfig:
@@ -41,10 +44,17 @@ def small_config(**changes: object) -> SimulationConfig:
     training reviews (18 left for the honest agent) and 400 test reviews. The run goes
     on until every claim has settled."""
     base = SimulationConfig(
-        words=200, train_limit=600, test_limit=400, initial_fraction=0.97,
+        words=200,
+        train_limit=600,
+        test_limit=400,
+        initial_fraction=0.97,
         honest=replace(HONEST, start_balance=1000, mean_wait_s=600),
         malicious=replace(MALICIOUS, start_balance=1000, mean_wait_s=1200),
-        refund_wait_s=HOUR, claim_wait_s=2 * HOUR, eval_every_s=2 * HOUR, seed=7)
+        refund_wait_s=HOUR,
+        claim_wait_s=2 * HOUR,
+        eval_every_s=2 * HOUR,
+        seed=7,
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -115,9 +125,22 @@ def test_bad_settings_are_refused_with_a_clear_error(data) -> None:
 
 
 def test_cli_missing_imdb_path_is_one_line_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "node.cli", "simulate", "imdb", "--imdb",
-                           str(tmp_path / "missing"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "simulate",
+            "imdb",
+            "--imdb",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "no such file or directory" in proc.stderr
     assert "Traceback" not in proc.stderr

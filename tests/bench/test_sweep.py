@@ -26,16 +26,29 @@ except ImportError:
 
 def small_base() -> SimulationConfig:
     return SimulationConfig(
-        words=200, train_limit=600, test_limit=400, initial_fraction=0.97,
+        words=200,
+        train_limit=600,
+        test_limit=400,
+        initial_fraction=0.97,
         honest=replace(HONEST, start_balance=1000, mean_wait_s=600),
         malicious=replace(MALICIOUS, start_balance=1000, mean_wait_s=1200),
-        refund_wait_s=HOUR, claim_wait_s=2 * HOUR, eval_every_s=4 * HOUR, seed=7)
+        refund_wait_s=HOUR,
+        claim_wait_s=2 * HOUR,
+        eval_every_s=4 * HOUR,
+        seed=7,
+    )
 
 
 @pytest.mark.skipif(not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present")
 def test_two_point_deposit_sweep(tmp_path: Path) -> None:
-    rows = run_sweep(IMDB, {"honest_mean_deposit": [50, 0.5]}, base=small_base(),
-                     workers=2, ray_address=RAY, max_days=MAX_HOURS * HOUR / 86_400)
+    rows = run_sweep(
+        IMDB,
+        {"honest_mean_deposit": [50, 0.5]},
+        base=small_base(),
+        workers=2,
+        ray_address=RAY,
+        max_days=MAX_HOURS * HOUR / 86_400,
+    )
     able, unable = rows
     assert (able["value"], unable["value"]) == (50, 0.5)
     assert able["honest_submitted"] > 0 and unable["honest_submitted"] == 0
