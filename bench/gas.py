@@ -745,6 +745,7 @@ class ChainResult:
     measured: Measured
     replayed: dict[str, int] = field(default_factory=dict)  # reference -> transactions
     mismatches: list[Mismatch] = field(default_factory=list)
+    verify_error: str | None = None  # why the replay could not run (results are kept)
 
 
 def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
@@ -759,7 +760,10 @@ def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
     result = ChainResult(measured)
     if check:
         progress(f"{fork}/{optimizer}: replaying {len(measured.blocks)} blocks on reference nodes")
-        result.replayed, result.mismatches = verify(measured)
+        try:
+            result.replayed, result.mismatches = verify(measured)
+        except BenchError as exc:  # keep the measurements; the run fails at the end
+            result.verify_error = str(exc)
     return result
 
 
@@ -1099,7 +1103,8 @@ def write_outputs(results: Sequence[ChainResult], out: Path, command: str, secon
         "chains": [{"fork": r.measured.fork, "optimizer": r.measured.optimizer,
                     "transactions": sum(len(b.transactions) for b in r.measured.blocks),
                     "measure_s": round(r.measured.seconds, 1),
-                    "replayed": r.replayed, "mismatches": [asdict(m) for m in r.mismatches]}
+                    "replayed": r.replayed, "mismatches": [asdict(m) for m in r.mismatches],
+                    "verify_error": r.verify_error}
                    for r in results],
         "snapshot": snapshot_figures(rows)}, indent=2) + "\n")
     written += plot(rows, out)
@@ -1209,8 +1214,13 @@ def main_with_args(args: Any, command: str) -> int:
         for m in mismatches:
             print(f"MISMATCH {m.reference} {m.fork}/{m.optimizer} block {m.block} tx {m.index}: "
                   f"sumchain {m.sumchain:,}, {m.reference} {m.other:,}", file=sys.stderr)
-        print(f"verify: {total} replayed transactions, {len(mismatches)} gas differences")
-        failed |= bool(mismatches)
+        errors = [r for r in results if r.verify_error]
+        for r in errors:
+            print(f"VERIFY FAILED {r.measured.fork}/{r.measured.optimizer}: {r.verify_error}",
+                  file=sys.stderr)
+        print(f"verify: {total} replayed transactions, {len(mismatches)} gas differences, "
+              f"{len(errors)} chains not replayed")
+        failed |= bool(mismatches) or bool(errors)
     if args.check_snapshot:
         committed = json.loads(SNAPSHOT_FILE.read_text())
         current = snapshot_figures(rows)
