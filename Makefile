@@ -13,8 +13,10 @@ $(STAMP_PY): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# `npm install` rather than `npm ci`: with EDR's per-platform bindings in the lock, npm 11's
+# `npm ci` refuses the lock (npm/cli#4828); `npm install` still takes the locked versions.
 $(STAMP_NPM): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: $(STAMP_PY)
