@@ -10,7 +10,7 @@ STAMP_NPM := node_modules/.installed
 $(STAMP_PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,ray]'
 	touch $@
 
 # `npm install` rather than `npm ci`: with EDR's per-platform bindings in the lock, npm 11's

@@ -34,7 +34,7 @@ paper (which treated transactions as free): each agent's account also holds a
 separate gas allowance, and the gas each agent spent is reported on its own (gas
 units and wei).
 
-    sumchain simulate imdb --imdb /work/shared/data/imdb --out bench/results/simulation
+    sumchain simulate imdb --imdb ../shared/data/imdb --out bench/results/simulation
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Points run in parallel on a local process pool (spawned processes, one chain eac
 with ``ray_address``, as Ray tasks (``"local"`` starts Ray inside this process; Ray is
 the optional ``ray`` extra).
 
-    sumchain sweep --imdb /work/shared/data/imdb --train-limit 3000 --max-days 20
+    sumchain sweep --imdb ../shared/data/imdb --train-limit 3000 --max-days 20
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ chain in chunks and withdrawn. Writes ``market.png`` (accuracy of h(t) and balan
 the bounty rounds), ``market_gas.csv`` (gas of each phase), ``market_accuracy.csv``,
 ``market_balances.csv`` and ``market.md`` to ``--out``. See ``bench.market``.
 
-    sumchain simulate-market --imdb /work/shared/data/imdb --out bench/results/simulation
+    sumchain simulate-market --imdb ../shared/data/imdb --out bench/results/simulation
 """
 
 from __future__ import annotations

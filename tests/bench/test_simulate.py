@@ -26,16 +26,19 @@ from bench.simulate import (
     write_outputs,
 )
 
-IMDB = Path("/work/shared/data/imdb")
+IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"  # ../shared beside the repo
 HOUR = 3600  # seconds
 FINAL_ACCURACY_BAND = (
     0.08  # final accuracy ends within this of the initial one (18 honest vs ~9 flipped samples)
 )
 DIP_BAND = 0.20  # a flipped-label update may dip accuracy this far, briefly
 
-pytestmark = pytest.mark.skipif(
-    not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present"
-)
+
+
+@pytest.fixture(autouse=True)
+def _require_imdb() -> None:
+    if not (IMDB / "train.jsonl.gz").is_file():
+        pytest.fail(f"the IMDB data is not beside the repository (looked in {IMDB})")
 
 
 def small_config(**changes: object) -> SimulationConfig:

@@ -12,9 +12,15 @@ import pytest
 from bench.simulate import HONEST, MALICIOUS, SimulationConfig, SimulationError
 from bench.sweep import DEFAULT_PARAMS, parse_params, points, run_sweep, write_sweep
 
-IMDB = Path("/work/shared/data/imdb")
+IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"  # ../shared beside the repo
 HOUR = 3600  # seconds
 MAX_HOURS = 8  # simulated hours per point at most (the able point settles before)
+
+
+@pytest.fixture(autouse=True)
+def _require_imdb() -> None:
+    if not (IMDB / "train.jsonl.gz").is_file():
+        pytest.fail(f"the IMDB data is not beside the repository (looked in {IMDB})")
 
 try:
     import ray  # noqa: F401
@@ -39,7 +45,6 @@ def small_base() -> SimulationConfig:
     )
 
 
-@pytest.mark.skipif(not (IMDB / "train.jsonl.gz").is_file(), reason="IMDB data not present")
 def test_two_point_deposit_sweep(tmp_path: Path) -> None:
     rows = run_sweep(
         IMDB,
