@@ -793,7 +793,8 @@ class Simulation:
         initial_accuracy = rows[0]["accuracy"]
         self.progress(
             f"deployed {self.model} under {self.config.incentive}; initial test accuracy "
-            f"{initial_accuracy:.4f}; {len(self.data.train_rows) - self.data.initial} honest samples to submit"
+            f"{initial_accuracy:.4f}; {len(self.data.train_rows) - self.data.initial} "
+            "honest samples to submit"
         )
         queue: list[tuple[float, int]] = []
         for index, agent in enumerate(self.agents):

@@ -325,7 +325,8 @@ class Chain:
         if raw[0] <= 0x7F:
             if not self.config.fork_at_least("berlin"):
                 raise UnsupportedTransactionType(
-                    f"typed transaction (type {raw[0]}) needs Berlin or later; this chain runs {self.config.fork}")
+                    f"typed transaction (type {raw[0]}) needs Berlin or later; "
+                    f"this chain runs {self.config.fork}")
             allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
             if raw[0] not in allowed:
                 raise UnsupportedTransactionType(

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             params = framework.read_model()
             twin = reference.SparsePerceptron(params["num_features"], params["learning_rate"],
                                               params["intercept"], list(params["weights"]))
-            hits = sum(twin.predict(list(s)) == int(y) for s, y in zip(test.samples, test.labels, strict=True))
+            pairs = zip(test.samples, test.labels, strict=True)
+            hits = sum(twin.predict(list(s)) == int(y) for s, y in pairs)
             accuracy.append((label, hits / len(test)))
 
         evaluate("initial (off-chain training)")
@@ -181,7 +182,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        padded = (c.ljust(w) if i == 0 else c.rjust(w)
+                  for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        lines.append("  ".join(padded))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

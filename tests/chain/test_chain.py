@@ -60,7 +60,8 @@ def test_receipts_logs_and_transaction_lookups(chain: Chain, sender: Sender) -> 
 
 
 def test_call_returns_revert_data_and_estimate_matches_execution(chain: Chain, sender: Sender) -> None:
-    chain.build_block([sender.tx(data=init_code(REVERTER_RUNTIME)), sender.tx(data=init_code(LOGGER_RUNTIME))])
+    chain.build_block([sender.tx(data=init_code(REVERTER_RUNTIME)),
+                       sender.tx(data=init_code(LOGGER_RUNTIME))])
     reverter = generate_contract_address(sender.canonical, 0)
     logger = generate_contract_address(sender.canonical, 1)
     result = chain.call({"from": sender.canonical, "to": reverter, "data": b""})
