@@ -23,6 +23,7 @@ demo: $(STAMP_PY)
 	$(VENV)/bin/sumchain demo
 
 test: $(STAMP_PY) $(STAMP_NPM)
+	$(VENV)/bin/ruff check chain vm_contracts node bench tests
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 bench: $(STAMP_PY) $(STAMP_NPM)
