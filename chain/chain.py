@@ -37,6 +37,7 @@ from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import (
     ChainError,
+    IntrinsicGasTooLow,
     DataDirError,
     InvalidBlock,
     MalformedTransaction,
@@ -600,6 +601,10 @@ class Chain:
         header = header or self.head
         vm = self.evm.get_vm(header)
         tx = self._call_transaction(vm, request, header)
+        if tx.gas < tx.intrinsic_gas:
+            raise IntrinsicGasTooLow(
+                f"intrinsic gas too low: the call needs at least {tx.intrinsic_gas} gas, "
+                f"it was given {tx.gas}")
         with vm.in_costless_state() as state:
             _apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)

@@ -198,3 +198,10 @@ def test_a_store_from_another_format_version_is_refused_and_left_alone(tmp_path)
     with pytest.raises(DataDirError, match="format version 99"):
         Chain.open(ChainConfig(), data_dir=data)
     assert (data / "chain.lmdb" / "data.mdb").read_bytes() == before
+
+
+def test_a_call_with_less_than_intrinsic_gas_is_refused_clearly(chain: Chain) -> None:
+    from chain.errors import IntrinsicGasTooLow
+
+    with pytest.raises(IntrinsicGasTooLow, match="needs at least 21000 gas, it was given 100"):
+        chain.call({"to": b"\x01" * 20, "gas": 100})
