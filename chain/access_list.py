@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, StateAPI, VirtualMachineAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, VirtualMachineAPI
 from eth.constants import ZERO_ADDRESS
 from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address
 
 from chain.chain import Chain
 from chain.errors import ChainError
@@ -55,7 +56,7 @@ def _recording_vm(chain: Chain, header: BlockHeaderAPI,
 
 
 def _execute(vm: VirtualMachineAPI, request: dict[str, Any], gas: int,
-             access: list[tuple[bytes, list[int]]]) -> tuple[StateAPI, Any]:
+             access: list[tuple[bytes, list[int]]]) -> tuple[ComputationAPI, Any]:
     sender = request.get("from") or ZERO_ADDRESS
     fields = dict(nonce=vm.state.get_nonce(sender), gas_price=0, gas=gas,
                   to=request.get("to") or b"", value=int(request.get("value") or 0),
@@ -100,7 +101,7 @@ def create_access_list(chain: Chain, request: dict[str, Any],
     else:
         from eth._utils.address import generate_contract_address
 
-        exclude.add(generate_contract_address(sender, tx.nonce))
+        exclude.add(generate_contract_address(Address(sender), tx.nonce))
     # as geth: an excluded address still appears when its storage was touched
     access = [(address, sorted(slots)) for address, slots in touched.items()
               if (slots or address not in exclude)
