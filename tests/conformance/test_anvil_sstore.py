@@ -22,7 +22,12 @@ from bench.gas import ANVIL, Measured, _reference_node, _rpc
 from chain.config import ChainConfig
 from node.provider import InProcessNode
 
-pytestmark = pytest.mark.skipif(not ANVIL.exists(), reason="anvil is not installed (npm install)")
+
+@pytest.fixture(autouse=True)
+def _require_anvil() -> None:
+    if not ANVIL.exists():
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `make test` (it runs npm install)")
+
 
 # SSTORE(CALLDATALOAD(0), CALLDATALOAD(32)); SSTORE(CALLDATALOAD(64), CALLDATALOAD(96)); STOP
 RUNTIME = bytes.fromhex("602035600035556060356040355500")

@@ -68,8 +68,9 @@ def test_loading_an_unknown_artifact_says_how_to_build(tmp_path):
         build.load_artifact("DataHandler", "frontier")
 
 
-@pytest.mark.skipif(not HAS_SOLC, reason="node_modules/solc is not installed")
 def test_a_fresh_compile_reproduces_the_committed_bytecode(monkeypatch):
+    if not HAS_SOLC:
+        pytest.fail("node_modules/solc is not installed: run `make test` (it runs npm install)")
     # one unoptimised set (seconds, where the IR optimizer takes a minute): enough to
     # catch a drifted compiler or hand-edited artifacts
     monkeypatch.setattr(build, "all_sets", lambda: [("cancun", False)])
