@@ -37,8 +37,8 @@ from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import (
     ChainError,
-    IntrinsicGasTooLow,
     DataDirError,
+    IntrinsicGasTooLow,
     InvalidBlock,
     MalformedTransaction,
     RecentlySigned,
