@@ -30,7 +30,7 @@ from vm_contracts.client import (
     load_contract,
 )
 from vm_contracts.errors import ClientError, TransactionFailed
-from vm_contracts.reference_market import MarketTerms, TestPart
+from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample
 
 CONTRACT = "PredictionMarket"
 PHASES = ("None", "Commitment", "Participation", "Reveal", "Computing", "Finished", "Aborted")
@@ -100,7 +100,7 @@ class Market:
     ) -> Any:
         """Reveal one part (checked against its hash on chain)."""
         built = self.contract.functions.revealTestPart(
-            index, part.salt, [list(x) for x in part.data], list(part.labels)
+            index, part.salt, [pack_sample(x) for x in part.data], list(part.labels)
         )
         return self._sender.send(built, provider, label)
 

@@ -30,7 +30,8 @@ Sample = tuple[Sequence[int], int]  # (feature indices, label 0 or 1)
 
 class ReferenceMarketError(VmContractsError, ValueError):
     """Raised when the twin is given a round the contract would refuse (e.g. a part
-    with no samples, a label other than 0 or 1, a feature index out of range)."""
+    with no samples, a label other than 0 or 1, a feature index out of range or not
+    above the one before)."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,20 @@ class MarketOutcome:
     rounds_applied: list[int] = field(default_factory=list)
 
 
+def pack_sample(indices: Sequence[int]) -> bytes:
+    """A test sample as ``revealTestPart`` takes it: each feature index as 2 bytes,
+    big-endian (indices must be below 65536; the contract checks the order)."""
+    if any(not 0 <= int(i) < MAX_FEATURES for i in indices):
+        raise ReferenceMarketError(f"feature indices must be in [0, {MAX_FEATURES})")
+    return b"".join(int(i).to_bytes(2, "big") for i in indices)
+
+
 def part_hash(salt: bytes, data: Sequence[Sequence[int]], labels: Sequence[int]) -> bytes:
-    """``PredictionMarket.partHash``: keccak256(abi.encode(salt, data, labels))."""
+    """``PredictionMarket.partHash``: keccak256(abi.encode(salt, data, labels)), data
+    as ``bytes[]`` of :func:`pack_sample` s."""
     encoded = encode(
-        ["bytes32", "int64[][]", "uint64[]"],
-        [salt, [list(map(int, x)) for x in data], [int(y) for y in labels]],
+        ["bytes32", "bytes[]", "uint64[]"],
+        [salt, [pack_sample(x) for x in data], [int(y) for y in labels]],
     )
     return keccak(encoded)
 
@@ -265,8 +275,15 @@ def _check_samples(samples: Sequence[Sample], num_features: int, what: str) -> N
     for position, (data, label) in enumerate(samples):
         if label not in (0, 1):
             raise ReferenceMarketError(f"{what} {position}: label {label} is not 0 or 1")
+        previous = -1
         for i in data:
             if not 0 <= i < num_features:
                 raise ReferenceMarketError(
                     f"{what} {position}: feature index {i} not in [0, {num_features})"
                 )
+            if i <= previous:
+                raise ReferenceMarketError(
+                    f"{what} {position}: feature indices must be strictly increasing "
+                    f"({i} after {previous})"
+                )
+            previous = i

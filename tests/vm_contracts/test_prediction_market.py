@@ -37,7 +37,7 @@ DURATION_S = 3_600
 
 def _sample(rng: random.Random) -> tuple[list[int], int]:
     """Label 1 when most indices are in the upper half: learnable by a perceptron."""
-    x = sorted(rng.randrange(FEATURES) for _ in range(4))
+    x = sorted(rng.sample(range(FEATURES), 4))
     return x, int(sum(i >= FEATURES // 2 for i in x) > 2)
 
 
@@ -342,6 +342,81 @@ def test_random_rounds_balances_equal_the_twin(
     assert market.balances() == twin.balances
     assert {who: market.owed_to(who)[0] for who in twin.owed} == twin.owed
     assert sum(twin.owed.values()) <= STAKE * (rounds + len(labels_flipped))
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    contributions=st.integers(1, 40),
+    flip_share=st.floats(0.0, 0.7),
+    rounds=st.integers(1, 500),
+    learning_rate=st.sampled_from([1, 3, SCALE]),
+    intercept_steps=st.integers(-8, 8),
+    intercept_offset=st.floats(0.0, 0.999),
+    test_samples=st.sampled_from([7, 256, 300, 530]),
+)
+def test_bit_sliced_losses_and_scheduled_balances_equal_the_twin(
+    w3: Web3,
+    seed: int,
+    contributions: int,
+    flip_share: float,
+    rounds: int,
+    learning_rate: int,
+    intercept_steps: int,
+    intercept_offset: float,
+    test_samples: int,
+) -> None:
+    """The contract keeps the test scores bit-sliced (256 samples a word, so 256, 300
+    and 530 samples cross word boundaries) and jumps between drop-out rounds; the twin
+    re-scores D with the weights and iterates; any intercept and learning rate."""
+    accounts = w3.eth.accounts
+    market = deploy_market(w3, accounts[0])
+    rng = random.Random(seed)
+
+    def sample() -> tuple[list[int], int]:
+        x = sorted(rng.sample(range(FEATURES), rng.randint(1, 12)))
+        return x, int(sum(i >= FEATURES // 2 for i in x) * 2 > len(x))
+
+    test = [sample() for _ in range(test_samples)]
+    parts = split_test_set(test, PARTS if test_samples >= PARTS else 2, seed.to_bytes(8, "big"))
+    intercept = intercept_steps * learning_rate + int(intercept_offset * learning_rate)
+    terms = MarketTerms(
+        stake_unit=STAKE,
+        num_features=FEATURES,
+        learning_rate=learning_rate,
+        intercept=intercept,
+        initial_parts=1,
+        max_contributions=contributions,
+        reveal_window_s=REVEAL_WINDOW_S,
+    )
+    _open(w3, market, parts, terms, bounty=STAKE * rounds)
+    sent: list[tuple[str, list[int], int]] = []
+    for i in range(contributions):
+        x, y = sample()
+        y = 1 - y if rng.random() < flip_share else y
+        who = accounts[1 + i % 4]
+        market.contribute(x, y, who)
+        sent.append((who, x, y))
+    market.reveal_remaining_parts(parts, accounts[0])
+    market.compute_rewards(accounts[8])
+    twin = settle(terms, STAKE * rounds, sent, _test_set(market, parts, 1))
+    assert market.errors() == twin.errors
+    assert market.balances() == twin.balances
+    assert {who: market.owed_to(who)[0] for who in twin.owed} == twin.owed
+    runs = [e["args"]["rounds"] for e in market.contract.events.BalanceRounds().get_logs(from_block=0)]
+    assert runs == twin.rounds_applied
+
+
+def test_feature_indices_must_be_strictly_increasing(w3: Web3, market: Market) -> None:
+    parts = _parts(5)
+    _open(w3, market, parts, _terms(max_contributions=3))
+    for data, position in (([3, 3], 1), ([5, 2, 9], 1), ([1, 4, 4], 2)):
+        with pytest.raises(ContractRevert) as exc:
+            market.contribute(data, 1, w3.eth.accounts[1])
+        assert exc.value.name == "FeatureIndicesNotIncreasing"
+        assert exc.value.args_by_name == {"position": position}
 
 
 # --- the attack the commitment guards against -----------------------------------------------------
