@@ -139,6 +139,36 @@ CSV_FIELDS = [f.name for f in fields(Row) if f.name != "opcodes"]
 
 
 @dataclass(frozen=True)
+class MarketSetting:
+    """The prediction-market round the grid chains measure, phase by phase: the
+    setting of ``sumchain simulate-market`` (1,000 words, 1,000 test samples in 10
+    parts, one revealed first, samples of about 90 distinct words as IMDB reviews are,
+    bounty 100,000 stakes) with fewer contributions, since a phase's gas per
+    transaction hardly depends on their number (the full round's totals are in
+    bench/results/simulation/market_gas.csv).
+
+    Fields:
+        features, words: model features; distinct feature indices per sample.
+        test_samples, parts, initial_parts: D, K and k.
+        contributions: T.
+        bounty_units: B; stake_wei: wei per stake.
+        advance_steps: steps per ``advance`` transaction in each stage (each well under
+            the block gas limit).
+    """
+
+    features: int = 1_000
+    words: int = 90
+    test_samples: int = 1_000
+    parts: int = 10
+    initial_parts: int = 1
+    contributions: int = 40
+    bounty_units: int = 100_000
+    stake_wei: int = 10**12
+    advance_steps: tuple[tuple[str, int], ...] = (
+        ("Index", 50), ("Losses", 400), ("Balances", 2_000), ("Credit", 2_000))
+
+
+@dataclass(frozen=True)
 class Sweep:
     """What a run measures.
 
@@ -174,12 +204,14 @@ class Sweep:
     large_features: int = 10_000
     large_feature_models: tuple[str, ...] = ("SparsePerceptron",)
     grid_chains: tuple[tuple[str, str], ...] | None = (("cancun", "on"),)
+    market: MarketSetting | None = MarketSetting()
 
 
 QUICK = Sweep(forks=("petersburg", "cancun"), optimizer=("on",),
               models=("SparsePerceptron", "DensePerceptron"), incentives=("Stakeable",),
               feature_counts=(100,), words=(15,), update_features=100, dense_features=(100,),
-              grid_chains=None)
+              grid_chains=None, market=None)
+MARKET_STAGES = ("Index", "Losses", "Balances", "Credit", "Done")  # PredictionMarket.Stage
 RECEIPT_TIMEOUT_S = 900  # py-evm runs a 30 Mgas transaction in minutes, not seconds
 
 
@@ -215,6 +247,11 @@ class Measured:
         base_fee: genesis base fee (wei; 0 before London).
         gas_limit: block gas limit (gas).
         seconds: wall time of the measurement (s).
+        replay_until: blocks from this number on are not replayed on reference nodes
+            (None: all are). The prediction market draws its first test parts from a
+            block hash, and block hashes differ between chains (sumchain's headers
+            carry Clique seals), so a reference node would draw other parts and refuse
+            the reveal; its round is replayed up to and including the draw.
     """
 
     fork: str
@@ -225,6 +262,11 @@ class Measured:
     base_fee: int
     gas_limit: int
     seconds: float = 0.0
+    replay_until: int | None = None
+
+    def replayable(self) -> list[ReplayBlock]:
+        """The blocks a reference node can replay (see ``replay_until``)."""
+        return [b for b in self.blocks if self.replay_until is None or b.number < self.replay_until]
 
 
 class _Bench:
@@ -243,6 +285,7 @@ class _Bench:
         self.gas_limit = gas_limit
         self.legacy = "baseFeePerGas" not in self.w3.eth.get_block("latest")
         self.rows: list[Row] = []
+        self.replay_until: int | None = None
 
     # -- sending
 
@@ -286,7 +329,8 @@ class _Bench:
         finally:
             self.node.close()
         return Measured(self.fork, self.optimizer, self.rows, blocks,
-                        int(genesis.timestamp), base_fee, self.gas_limit)
+                        int(genesis.timestamp), base_fee, self.gas_limit,
+                        replay_until=self.replay_until)
 
     # -- recording
 
@@ -553,8 +597,96 @@ def measure_chain(fork: str, optimizer: str, sweep: Sweep,
                 measure_updates(target, words)
                 if sweep.refund_report and features == max(feature_set):
                     measure_refund_report(target, TABLE_I["words"])
+    if sweep.market is not None and (sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains):
+        progress(f"{fork}/{optimizer}: a prediction-market round")
+        measure_market(bench, sweep.market)
     measured = bench.finish()
     return measured
+
+
+def measure_market(bench: _Bench, setting: MarketSetting) -> None:
+    """One round of PredictionMarket, every transaction a row (operation "market
+    <phase>"): deploy, commit, draw, reveal (initial), contribute (agreement "disagree"
+    when the sample changed the model), reveal (remaining), advance (step names the
+    stage it started in, and the one it ended in if another; words = its step count),
+    withdraw."""
+    import random
+
+    from vm_contracts import client
+    from vm_contracts.reference import SparsePerceptron
+    from vm_contracts.reference_market import MarketTerms, pack_sample, split_test_set
+
+    artifact = client.load_contract("PredictionMarket", bench.fork, bench.optimizer == "on")
+    owner, pusher = bench.accounts[0], bench.accounts[6]
+    contributors = bench.accounts[1:6]
+    labels = dict(model="PredictionMarket", incentive="PredictionMarket",
+                  features=setting.features)
+    market, receipt = bench.deploy(artifact, [], owner)
+    roles = {bytes.fromhex(market.address[2:]): "incentive_gas"}
+
+    def record(receipt: Any, operation: str, step: str, words: int = 0,
+               agreement: str = "-") -> None:
+        bench.record(receipt, roles, operation=f"market {operation}", step=step, words=words,
+                     agreement=agreement, **labels)
+
+    bench.record(receipt, roles, operation="market deploy", step="deploy PredictionMarket",
+                 words=0, agreement="-", _deployed_role="incentive_gas", **labels)
+    rng = random.Random(0)
+
+    def sample() -> tuple[list[int], int]:
+        x = sorted(rng.sample(range(setting.features), setting.words))
+        return x, int(sum(i < setting.features // 2 for i in x) * 2 > setting.words)
+
+    test = [sample() for _ in range(setting.test_samples)]
+    parts = split_test_set(test, setting.parts, b"gas benchmark")
+    terms = MarketTerms(stake_unit=setting.stake_wei, num_features=setting.features,
+                        learning_rate=SCALE, intercept=0, initial_parts=setting.initial_parts,
+                        max_contributions=setting.contributions, reveal_window_s=86_400)
+    receipt = bench.send(market.functions.commit(terms.as_tuple(), [p.hash for p in parts]),
+                         owner, value=setting.bounty_units * setting.stake_wei)
+    record(receipt, "commit", f"commit ({setting.parts} part hashes)")
+    bench.w3.provider.make_request("evm_mine", [])
+    receipt = bench.send(market.functions.drawTestParts(), pusher)
+    record(receipt, "draw", "drawTestParts")
+    if bench.replay_until is None:
+        bench.replay_until = int(receipt["blockNumber"]) + 1  # see Measured.replay_until
+    drawn = [int(i) for i in market.events.TestPartsDrawn().process_receipt(receipt)[0]["args"]["parts"]]
+
+    def reveal(index: int, when: str) -> None:
+        part = parts[index]
+        built = market.functions.revealTestPart(index, part.salt,
+                                                [pack_sample(x) for x in part.data],
+                                                list(part.labels))
+        record(bench.send(built, owner), "reveal", f"revealTestPart ({when})", len(part.data))
+
+    for index in drawn:
+        reveal(index, "initial")
+    twin = SparsePerceptron(setting.features, SCALE, 0)
+    for t in range(setting.contributions):
+        x, y = sample()
+        changed = twin.update(x, y)
+        receipt = bench.send(market.functions.contribute(x, y), contributors[t % len(contributors)],
+                             value=setting.stake_wei)
+        record(receipt, "contribute", "contribute", len(x), "disagree" if changed else "agree")
+    for index in range(setting.parts):
+        if index not in drawn:
+            reveal(index, "remaining")
+    steps = dict(setting.advance_steps)
+    for _ in range(10_000):
+        stage = MARKET_STAGES[market.functions.progress(1).call()[0]]
+        if stage == "Done":
+            break
+        receipt = bench.send(market.functions.advance(steps[stage]), pusher)
+        after = MARKET_STAGES[market.functions.progress(1).call()[0]]
+        # steps left at the end of a stage go on into the next one
+        span = stage if after == stage else f"{stage} to {after}"
+        record(receipt, "advance", f"advance ({span})", steps[stage])
+    else:
+        raise BenchError(f"{bench.fork}: the market's reward computation did not finish")
+    for account in contributors:
+        owed, _ = market.functions.owedTo(1, account).call()
+        if owed:
+            record(bench.send(market.functions.withdraw(1), account), "withdraw", "withdraw")
 
 
 # --- the reference nodes ----------------------------------------------------------------------
@@ -695,7 +827,7 @@ def replay(kind: str, measured: Measured) -> tuple[int, list[Mismatch]]:
     mismatches: list[Mismatch] = []
     count = 0
     with _reference_node(kind, measured) as url:
-        for block in measured.blocks:
+        for block in measured.replayable():
             _rpc(url, "evm_setNextBlockTimestamp", [hex(block.timestamp)])
             if not block.transactions:
                 _rpc(url, "evm_mine", [])
@@ -759,7 +891,7 @@ def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
     measured.seconds = time.perf_counter() - started
     result = ChainResult(measured)
     if check:
-        progress(f"{fork}/{optimizer}: replaying {len(measured.blocks)} blocks on reference nodes")
+        progress(f"{fork}/{optimizer}: replaying {len(measured.replayable())} blocks on reference nodes")
         try:
             result.replayed, result.mismatches = verify(measured)
         except BenchError as exc:  # keep the measurements; the run fails at the end
@@ -990,7 +1122,30 @@ def markdown(results: Sequence[ChainResult], gas_price: float | None,
           r.gas, f"{r.intrinsic:,} ({r.calldata:,})", r.trainer, r.incentive_gas,
           r.data_handler, r.model_gas, r.refund] + cost(r.gas)
          for r in rows if r.operation in ("addData", "refund", "report")]))
+    market_rows = [r for r in rows if r.operation.startswith("market ")]
+    if market_rows:
+        text.append("\n## Prediction market, phase by phase\n\n" + market_markdown(market_rows))
     return "".join(text)
+
+
+def market_markdown(rows: Sequence[Row]) -> str:
+    """Per fork and phase: transactions, total, mean and largest gas (market rows)."""
+    groups: dict[tuple[str, str, str, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.fork, r.optimizer, r.step, r.agreement), []).append(r)
+    setting = next(iter(rows))
+    intro = (f"One round of PredictionMarket with {setting.features:,} features (see "
+             f"`MarketSetting`); contribute \"disagree\" = the sample changed the model; an "
+             f"advance row's words = its steps.\n\n")
+    return intro + _md_table(
+        ["fork", "optimizer", "phase", "model changed", "transactions", "total gas", "mean gas",
+         "max gas", "mean intrinsic (calldata)"],
+        [[fork, optimizer, step, {"disagree": "yes", "agree": "no"}.get(agreement, "-"),
+          len(group), sum(r.gas for r in group), sum(r.gas for r in group) // len(group),
+          max(r.gas for r in group),
+          f"{sum(r.intrinsic for r in group) // len(group):,} "
+          f"({sum(r.calldata for r in group) // len(group):,})"]
+         for (fork, optimizer, step, agreement), group in groups.items()])
 
 
 def plot(rows: Sequence[Row], out: Path) -> list[Path]:
@@ -1102,6 +1257,8 @@ def write_outputs(results: Sequence[ChainResult], out: Path, command: str, secon
         "gas_price_gwei": gas_price, "eth_usd": eth_usd,
         "chains": [{"fork": r.measured.fork, "optimizer": r.measured.optimizer,
                     "transactions": sum(len(b.transactions) for b in r.measured.blocks),
+                    "replayable_transactions": sum(len(b.transactions)
+                                                   for b in r.measured.replayable()),
                     "measure_s": round(r.measured.seconds, 1),
                     "replayed": r.replayed, "mismatches": [asdict(m) for m in r.mismatches],
                     "verify_error": r.verify_error}
