@@ -6,8 +6,11 @@ One round of ``PredictionMarket.sol`` on a fresh in-process sumchain chain:
 1. The provider (a funded dev account) deposits the bounty (100,000 units by default),
    splits the first ``test_size`` IMDB test reviews into ``parts`` parts, commits to
    their hashes, and reveals the ``initial_parts`` drawn from the next block's hash.
-2. The five contributors take the first ``train_size`` IMDB training reviews in turn
-   (review i goes to contributor i mod 5), each contribution staking one unit. Honest
+2. The five contributors take the first ``train_size`` IMDB training reviews in the
+   order their turns come: as in the framework's Python simulation of the market, each
+   waits an exponential time between contributions, 10, 20 and 30 minutes on average
+   for the honest ones and an hour for each malicious one (so about 15% of the data is
+   malicious), drawn from ``seed``. Each contribution stakes one unit. Honest
    contributors send the true label, malicious ones the flipped label. Participation
    ends at ``train_size`` contributions.
 3. The provider reveals the remaining parts; one contributor pushes ``advance`` until the
@@ -47,11 +50,32 @@ DEFAULT_PARTS = 10  # K
 DEFAULT_INITIAL_PARTS = 1  # k, revealed before participation
 DEFAULT_VOCAB = 1_000  # words
 LEARNING_RATE = 10**9  # fixed point 1.0
+# Block gas limit of the simulation's chain: revealing a part of 100 IMDB reviews
+# (about 90 word indices each) costs some 25 M gas, near the default 30 M.
+BLOCK_GAS_LIMIT = 100_000_000
 CONTRIBUTE_GAS = 8_000_000  # gas given to each contribution (not estimated: speed)
 REVEAL_WINDOW_S = 86_400  # s the provider has for each reveal step
 AGENTS = ("honest 1", "honest 2", "honest 3", "malicious 1", "malicious 2")
+# Mean seconds between an agent's contributions, as in the framework's simulation
+# (simulate_prediction_market: Good 1-3 every 10/20/30 min, Bad 1-2 every hour).
+MEAN_WAIT_S = {"honest 1": 600, "honest 2": 1200, "honest 3": 1800, "malicious 1": 3600, "malicious 2": 3600}
 MALICIOUS = frozenset({"malicious 1", "malicious 2"})
 ACCURACY_EVERY = 50  # contributions between accuracy points printed as progress
+
+
+def contribution_order(count: int, seed: int = 0) -> list[str]:
+    """Which agent makes each of ``count`` contributions: every agent waits an
+    exponential time (mean ``MEAN_WAIT_S``) between its turns; turns in time order."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    due = {agent: rng.exponential(MEAN_WAIT_S[agent]) for agent in AGENTS}
+    order = []
+    for _ in range(count):
+        agent = min(AGENTS, key=lambda a: due[a])
+        order.append(agent)
+        due[agent] += rng.exponential(MEAN_WAIT_S[agent])
+    return order
 
 
 class MarketSimulationError(VmContractsError):
@@ -91,6 +115,7 @@ def run(
     bounty_units: int = DEFAULT_BOUNTY_UNITS,
     vocab: int = DEFAULT_VOCAB,
     progress: Callable[[str], None] | None = None,
+    seed: int = 0,
 ) -> MarketResult:
     """Run one round; raise MarketSimulationError on bad settings or any disagreement."""
     from chain.config import ChainConfig
@@ -129,7 +154,7 @@ def run(
         )
         result.seconds[name] = result.seconds.get(name, 0.0) + time.time() - started
 
-    with InProcessNode.create(config=ChainConfig()) as node:
+    with InProcessNode.create(config=ChainConfig(gas_limit=BLOCK_GAS_LIMIT)) as node:
         w3 = node.w3
         accounts = w3.eth.accounts
         provider, pusher = accounts[0], accounts[6]
@@ -162,8 +187,9 @@ def run(
 
         started, mark = time.time(), len(market.receipts)
         contributions: list[tuple[str, list[int], int]] = []
+        order = contribution_order(train_size, seed)
         for i, (x, y) in enumerate(zip(train_x, train.labels, strict=True)):
-            agent = AGENTS[i % len(AGENTS)]
+            agent = order[i]
             label = 1 - int(y) if agent in MALICIOUS else int(y)
             market.contribute(x, label, agent_account[agent], stake=UNIT_WEI, gas=CONTRIBUTE_GAS)
             contributions.append((agent_account[agent], x, label))

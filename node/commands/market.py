@@ -44,6 +44,7 @@ def run_simulate_market(args: argparse.Namespace) -> int:
         "initial_parts": args.initial_parts,
         "bounty_units": args.bounty,
         "vocab": args.vocab,
+        "seed": args.seed,
     }
     result = market.run(args.imdb, progress=lambda line: print(line, file=sys.stderr), **settings)
     command = "sumchain simulate-market " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
@@ -120,5 +121,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         type=_positive,
         default=market.DEFAULT_VOCAB,
         help=f"vocabulary size (default {market.DEFAULT_VOCAB})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds the contributors' turns (default 0)"
     )
     parser.set_defaults(func=run_simulate_market)
