@@ -277,4 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module's importable twin: under ``python -m`` this file is ``__main__``,
+    # and the commands' ``UsageError`` (imported from ``node.cli``) would be another class.
+    from node.cli import main as _main
+
+    sys.exit(_main())

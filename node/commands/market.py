@@ -1,4 +1,4 @@
-"""``sumchain simulate-market``: one round of the bounty-funded prediction market
+"""``sumchain simulate market`` (also ``simulate-market``): one round of the bounty-funded prediction market
 (PredictionMarket.sol) on IMDB, as real transactions on an in-process chain.
 
 A provider funds the bounty and commits to a test set in parts; three honest and two
@@ -7,7 +7,7 @@ chain in chunks and withdrawn. Writes ``market.png`` (accuracy of h(t) and balan
 the bounty rounds), ``market_gas.csv`` (gas of each phase), ``market_accuracy.csv``,
 ``market_balances.csv`` and ``market.md`` to ``--out``. See ``bench.market``.
 
-    sumchain simulate-market --imdb ../shared/data/imdb --out bench/results/simulation
+    sumchain simulate market --imdb ../shared/data/imdb --out bench/results/simulation
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def run_simulate_market(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     result = market.run(args.imdb, progress=lambda line: print(line, file=sys.stderr), **settings)
-    command = "sumchain simulate-market " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
+    given = sys.argv[1:]
+    while given and given[0] in ("simulate", "market", "simulate-market"):
+        given = given[1:]
+    command = "sumchain simulate market " + shlex.join(given)
     written = market.write(result, args.out, command, settings)
     print(
         f"accuracy of h(0) {100 * result.accuracy[0]:.1f}%, "
@@ -69,13 +72,28 @@ def run_simulate_market(args: argparse.Namespace) -> int:
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from bench import market
-
+    """``simulate-market``, the older spelling of ``simulate market``."""
     parser = subparsers.add_parser(
         "simulate-market",
+        help="the same as: simulate market",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    arguments(parser)
+
+
+def add_experiment(experiments: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``simulate market`` (``experiments``: the subparsers of ``simulate``)."""
+    parser = experiments.add_parser(
+        "market",
         help="one round of the prediction market on IMDB, as transactions",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
+    arguments(parser)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    from bench import market
+
     parser.add_argument(
         "--imdb",
         type=Path,

@@ -13,6 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from node.commands import market
+
 DEFAULT_OUT = Path("bench/results/simulation")
 
 
@@ -94,6 +96,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     experiments = simulate.add_subparsers(dest="experiment", metavar="EXPERIMENT")
     experiments.required = True
     imdb = experiments.add_parser("imdb", help="Harris & Waggoner 2019 Fig. 3 on IMDB")
+    market.add_experiment(experiments)
     _common(imdb)
     imdb.add_argument(
         "--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)"
