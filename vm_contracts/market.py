@@ -38,6 +38,11 @@ ADVANCE_GAS_SHARE = 0.5  # share of the block gas limit one advance transaction 
 ADVANCE_GAS_GIVEN = 0.7  # gas each advance is given, as a share of the block gas limit
 ADVANCE_FIRST_STEPS = 64  # steps of the first advance, used to measure gas per step
 ADVANCE_MAX_STEPS = 1_000_000  # steps per advance transaction at most
+# Gas given to drawTestParts: a Fisher-Yates shuffle of K indices in memory, then k
+# fresh `selected` slots and the event (generous; what is not used is not paid).
+DRAW_GAS_BASE = 150_000
+DRAW_GAS_PER_PART = 3_000
+DRAW_GAS_PER_DRAWN = 40_000
 ADVANCE_MAX_TRANSACTIONS = 100_000  # give up after this many (a bug, not a workload)
 
 
@@ -88,9 +93,17 @@ class Market:
         return self._sender.send(built, provider, "commit", value=bounty)
 
     def draw_test_parts(self, account: Account) -> list[int]:
-        """Draw the initial parts (needs one block after the commit); their indices."""
+        """Draw the initial parts (needs one block after the commit); their indices.
+
+        Gas is given, not estimated: an estimate runs in the latest block's context,
+        where the draw is still TooEarly on nodes that mine the next block only when
+        the transaction arrives (anvil, geth's dev mode)."""
+        info = self.round_info()
+        gas = DRAW_GAS_BASE + DRAW_GAS_PER_PART * info["num_parts"] + DRAW_GAS_PER_DRAWN * int(
+            info["terms"].initial_parts
+        )
         receipt = self._sender.send(
-            self.contract.functions.drawTestParts(), account, "drawTestParts"
+            self.contract.functions.drawTestParts(), account, "drawTestParts", gas=gas
         )
         events = self.contract.events.TestPartsDrawn().process_receipt(receipt)
         return [int(i) for i in events[0]["args"]["parts"]]

@@ -1,6 +1,8 @@
-"""One SDK scenario, run unchanged over HTTP against `sumchain devnet` and against anvil:
+"""SDK scenarios, run unchanged over HTTP against `sumchain devnet` and against anvil:
 deploy a framework instance, add data the model agrees and disagrees with, refund,
-report. Every transaction must use exactly the same gas on both nodes."""
+report (every transaction must use exactly the same gas on both nodes); and a
+prediction-market round (the same gas where the drawn parts cannot matter, the twin's
+result on both)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from web3 import Web3
 
 from node.provider import poa_web3
 from vm_contracts.client import deploy_framework
+from vm_contracts.market import Market, deploy_market
 
 from .conftest import start_devnet, stop_devnet
 
@@ -103,3 +106,62 @@ def test_every_transaction_uses_the_same_gas_on_sumchain_and_anvil(sumchain_w3, 
     assert len(ours) >= 10
     differences = [(label, a, b) for (label, a), (_, b) in zip(ours, theirs, strict=True) if a != b]
     assert differences == [], f"gas differs (label, sumchain, anvil): {differences}"
+
+
+def market_scenario(w3: Web3) -> tuple[list[tuple[str, int]], Market, list[Any], Any]:
+    """One prediction-market round through the SDK; (label, gasUsed) of the transactions
+    whose work cannot depend on the drawn parts, the market, the contributions and the
+    twin's outcome for this node's order of the test set."""
+    import random
+
+    from vm_contracts.reference_market import MarketTerms, settle, split_test_set
+
+    owner, pusher = w3.eth.accounts[0], w3.eth.accounts[9]
+    rng = random.Random(7)
+
+    def sample() -> tuple[list[int], int]:
+        x = sorted(rng.sample(range(FEATURES), rng.randint(2, 10)))
+        return x, int(sum(i < FEATURES // 2 for i in x) * 2 > len(x))
+
+    # 300 samples: the contract's bit sets over D cross a 256-sample word
+    parts = split_test_set([sample() for _ in range(300)], 4, b"anvil market")
+    terms = MarketTerms(stake_unit=10**12, num_features=FEATURES, learning_rate=10**9,
+                        intercept=-(10**9) // 2, initial_parts=1, max_contributions=14,
+                        reveal_window_s=86_400)
+    market = deploy_market(w3, owner)
+    market.commit(terms, parts, 30 * 10**12, owner)
+    w3.provider.make_request("evm_mine", [])
+    drawn = market.draw_test_parts(pusher)
+    market.reveal_initial_parts(parts, owner)
+    contributions = []
+    for t in range(14):
+        x, y = sample()
+        if t % 4 == 3:
+            y = 1 - y
+        who = w3.eth.accounts[1 + t % 3]
+        market.contribute(x, y, who)
+        contributions.append((who, x, y))
+    market.reveal_remaining_parts(parts, owner)
+    market.compute_rewards(pusher)
+    order = drawn + [i for i in range(len(parts)) if i not in drawn]
+    test = [(x, y) for i in order for x, y in zip(parts[i].data, parts[i].labels, strict=True)]
+    twin = settle(terms, 30 * 10**12, contributions, test)
+    same = [(label, int(r["gasUsed"])) for label, r in market.receipts
+            if label in ("deploy PredictionMarket", "commit", "drawTestParts", "contribute")]
+    return same, market, contributions, twin
+
+
+@pytest.mark.anvil
+def test_prediction_market_runs_the_same_on_sumchain_and_anvil(sumchain_w3, anvil_w3) -> None:
+    """The round's reward computation (bit-sliced losses, scheduled balances) gives the
+    twin's result on anvil's EVM as on ours, and every transaction whose work does not
+    depend on the drawn test parts (they come from a block hash, which differs between
+    the nodes) uses the same gas."""
+    ours, ours_market, _, ours_twin = market_scenario(sumchain_w3)
+    theirs, theirs_market, _, theirs_twin = market_scenario(anvil_w3)
+    assert len(ours) == 17
+    assert ours == theirs
+    for market, twin in ((ours_market, ours_twin), (theirs_market, theirs_twin)):
+        assert market.phase() == "Finished"
+        assert market.errors() == twin.errors
+        assert market.balances() == twin.balances
