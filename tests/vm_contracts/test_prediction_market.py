@@ -498,5 +498,6 @@ def test_simulate_market_names_a_missing_dataset_in_one_line(tmp_path: Any) -> N
         timeout=120,
     )
     assert proc.returncode == 2
-    assert str(missing) in proc.stderr and "internal error" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert str(missing) in proc.stderr and "internal error" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.glob("market*"))
