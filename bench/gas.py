@@ -598,7 +598,10 @@ def measure_chain(fork: str, optimizer: str, sweep: Sweep,
                 measure_updates(target, words)
                 if sweep.refund_report and features == max(feature_set):
                     measure_refund_report(target, TABLE_I["words"])
-    if sweep.market is not None and (sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains):
+    # Without the optimizer PredictionMarket's runtime code is 31,635 bytes, over the
+    # 24,576-byte limit of EIP-170: it cannot be deployed, so only optimized chains.
+    grid_chain = sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains
+    if sweep.market is not None and grid_chain and optimizer == "on":
         progress(f"{fork}/{optimizer}: a prediction-market round")
         measure_market(bench, sweep.market)
     measured = bench.finish()
