@@ -179,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                     "extrapolated": True,
                 }
             )
-    out = args.out if args.out is not None else default_out("history")
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "history.csv", "w", newline="") as out:
+    out_dir = args.out if args.out is not None else default_out("history")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "history.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             "replay of the training blocks plus the empty blocks up to the target at the "
             "measured empty-block replay rate. Nothing in those rows was run at that length."
         )
-    (out / "history.md").write_text("\n".join(lines) + "\n")
+    (out_dir / "history.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"results in {out.resolve()}")
+    print(f"results in {out_dir.resolve()}")
     return 0
 
 
