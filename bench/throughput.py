@@ -427,7 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown runner {unknown[0]!r}")
     try:
-        anvil = find_anvil(args.anvil, "--rpc-adds (pass --rpc-adds 0 to skip it)") if args.rpc_adds else None
+        anvil = None
+        if args.rpc_adds:
+            anvil = find_anvil(args.anvil, "the JSON-RPC runs (--rpc-adds 0 skips them)")
         if "eth-tester" in names:
             require_eth_tester("the eth-tester runner")
     except ToolMissing as exc:  # one line, without argparse's usage text
