@@ -69,7 +69,8 @@ def find_anvil(given: Path | None, needed_by: str) -> Path:
         if (folder / ".bin" / "anvil").is_file():
             return folder / ".bin" / "anvil"
     raise ToolMissing(
-        "anvil", needed_by,
+        "anvil",
+        needed_by,
         f"run `npm install {ANVIL_PACKAGE}@{ANVIL_VERSION}` here, or pass --anvil PATH",
     )
 
@@ -93,6 +94,7 @@ def require_eth_tester(needed_by: str) -> None:
     """Refuse early, in one line, when eth-tester (a dev dependency) is not installed."""
     if importlib.util.find_spec("eth_tester") is None:
         raise ToolMissing(
-            "eth-tester", needed_by,
+            "eth-tester",
+            needed_by,
             f"run `pip install '{ETH_TESTER_REQUIREMENT}'`, or leave it out with --runners",
         )

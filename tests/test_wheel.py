@@ -71,7 +71,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     (wheel,) = (root / "dist").glob("sumchain-*.whl")
     _ok(_run([sys.executable, "-m", "venv", root / "venv"], root, env))
     venv_bin = root / "venv" / "bin"
-    _ok(_run([venv_bin / "pip", "install", "-q", "--no-compile", "--disable-pip-version-check", wheel], root, env))
+    _ok(
+        _run(
+            [venv_bin / "pip", "install", "-q", "--no-compile", "--disable-pip-version-check", wheel],
+            root,
+            env,
+        )
+    )
     work = root / "work"
     work.mkdir()
     return venv_bin, work, env
