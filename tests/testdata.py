@@ -38,7 +38,8 @@ def full_imdb() -> Path:
     for path in candidates:
         if (path / "train.jsonl.gz").is_file() or (path / "aclImdb").is_dir() or path.is_file():
             return path
-    reason = (f"needs the whole IMDB dataset: set {FULL_IMDB_ENV} to an aclImdb folder, its "
+    test = os.environ.get("PYTEST_CURRENT_TEST", "this test").split(" ")[0]
+    reason = (f"{test} needs the whole IMDB dataset: set {FULL_IMDB_ENV} to an aclImdb folder, its "
               f"tarball or a folder of train/test.jsonl.gz (looked in "
               f"{', '.join(str(p) for p in candidates)})")
     if full_data_required():
