@@ -47,10 +47,11 @@ def _ok(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    """(venv bin folder, an empty working directory outside the checkout, environment)."""
-    root = tmp_path_factory.mktemp("wheel")
+Installed = tuple[Path, Path, dict[str, str]]  # venv bin folder, working directory, environment
+
+
+def install_wheel(root: Path) -> Installed:
+    """Build the wheel from a copy of the sources and install it into a fresh venv."""
     source = root / "source"
     source.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
@@ -83,7 +84,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     return venv_bin, work, env
 
 
-def test_the_wheel_runs_from_its_own_site_packages(installed: tuple[Path, Path, dict[str, str]]) -> None:
+def check_the_wheel_runs_from_its_own_site_packages(installed: Installed) -> None:
     venv_bin, work, env = installed
     where = _ok(
         _run([venv_bin / "python", "-c", "import bench, chain, node; print(bench.__file__)"], work, env)
@@ -92,15 +93,13 @@ def test_the_wheel_runs_from_its_own_site_packages(installed: tuple[Path, Path, 
     assert not Path(where.strip()).is_relative_to(REPO), where
 
 
-def test_demo_runs_from_the_wheel(installed: tuple[Path, Path, dict[str, str]]) -> None:
+def check_demo_runs_from_the_wheel(installed: Installed) -> None:
     venv_bin, work, env = installed
     out = _ok(_run([venv_bin / "sumchain", "demo", "--good", "10", "--bad", "5"], work, env))
     assert "malicious samples" in out and "blocks" in out, out
 
 
-def test_devnet_from_the_wheel_answers_and_stops_on_sigterm(
-    installed: tuple[Path, Path, dict[str, str]],
-) -> None:
+def check_devnet_from_the_wheel_answers_and_stops_on_sigterm(installed: Installed) -> None:
     venv_bin, work, env = installed
     process = subprocess.Popen(
         [str(venv_bin / "sumchain"), "devnet", "--port", "0", "--datadir", "data"],
@@ -135,7 +134,7 @@ def test_devnet_from_the_wheel_answers_and_stops_on_sigterm(
             process.wait()
 
 
-def test_gas_snapshot_check_works_from_the_wheel(installed: tuple[Path, Path, dict[str, str]]) -> None:
+def check_gas_snapshot_check_works_from_the_wheel(installed: Installed) -> None:
     venv_bin, work, env = installed
     out = _ok(_run([venv_bin / "sumchain", "bench", "gas", "--quick", "--check-snapshot", "-q"], work, env))
     written = Path(out.strip().splitlines()[-1].removeprefix("results in "))
@@ -143,7 +142,7 @@ def test_gas_snapshot_check_works_from_the_wheel(installed: tuple[Path, Path, di
     assert (written / "gas.csv").is_file() and (written / "run.json").is_file()
 
 
-def test_missing_outside_tools_are_refused_in_one_line(installed: tuple[Path, Path, dict[str, str]]) -> None:
+def check_missing_outside_tools_are_refused_in_one_line(installed: Installed) -> None:
     """The wheel has neither node_modules nor eth-tester: each command says how to get them."""
     venv_bin, work, env = installed
     refusals = {
@@ -159,3 +158,13 @@ def test_missing_outside_tools_are_refused_in_one_line(installed: tuple[Path, Pa
         done = _run(argv, work, env)
         assert done.returncode == 2, (argv, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and how in done.stderr, done.stderr
+
+
+def test_the_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
+    """One test, so that the wheel is built and installed once, whatever the scheduling."""
+    installed = install_wheel(tmp_path)
+    check_the_wheel_runs_from_its_own_site_packages(installed)
+    check_demo_runs_from_the_wheel(installed)
+    check_devnet_from_the_wheel_answers_and_stops_on_sigterm(installed)
+    check_gas_snapshot_check_works_from_the_wheel(installed)
+    check_missing_outside_tools_are_refused_in_one_line(installed)
