@@ -346,8 +346,8 @@ class DroppedTransaction:
     nonce: int | None
     #: Why: the typed error of the rule it broke (``chain.errors``).
     error: InvalidTransaction
-    #: Number of the block being built when it was dropped; None when the journal restore
-    #: at start refused it.
+    #: Number of the block being built when it was dropped; None when it was dropped
+    #: outside block building (the journal restore at start, a head change).
     block_number: int | None
     #: Unix time of the drop (seconds).
     dropped_at: float
@@ -890,7 +890,8 @@ class TxPool:
         """Re-read the head after it moved; return the transactions dropped.
 
         Drops transactions whose nonce is below the account nonce (mined, or replaced
-        by a mined one) and those whose cost now exceeds the sender's balance; queued
+        by a mined one) and those whose cost now exceeds the sender's balance (these are
+        remembered, see :meth:`dropped`); queued
         transactions that became contiguous turn pending (and are announced). A drop
         that opens a gap turns later transactions queued; if that overfills the queue
         limits, the farthest (per sender) and cheapest (overall) queued ones go too.
@@ -907,6 +908,13 @@ class TxPool:
                     if tx.nonce < account_nonce or tx.cost > balance:
                         dropped.append(tx)
                         self._discard(tx)
+                    if tx.nonce >= account_nonce and tx.cost > balance:
+                        self._remember(DroppedTransaction(
+                            hash=tx.hash, sender=sender, nonce=tx.nonce,
+                            error=InsufficientFunds(
+                                f"insufficient funds: account {_address(sender)} has {balance} "
+                                f"wei at the new head, transaction may cost {tx.cost} wei"),
+                            block_number=None, dropped_at=time.time()))
             dropped.extend(self._truncate_queues())
             newly_pending = [tx for tx in self._all_pending() if tx.hash not in before]
             if dropped and self.journal is not None:
