@@ -960,19 +960,27 @@ class TxPool:
 
         ``error`` is the typed reason (a block builder's rejection); ``block_number`` the
         block being built. Later transactions of the sender turn queued, as with
-        :meth:`remove`. Return the record, or None when the pool did not hold the hash.
+        :meth:`remove`. Return the record, or None when the pool neither held the hash nor
+        had just dropped it.
         """
         with self._lock:
             pooled = self._by_hash.get(bytes(tx_hash))
-            if pooled is None:
-                return None
-            self.remove([pooled.hash])
+            if pooled is not None:
+                self.remove([pooled.hash])
+                sender, nonce = pooled.sender, pooled.nonce
+            else:
+                # the block's own reset may have dropped it already (it can no longer pay):
+                # the builder's reason is the more precise one
+                earlier = self._dropped.get(bytes(tx_hash))
+                if earlier is None or earlier.sender is None or earlier.nonce is None:
+                    return None
+                sender, nonce = earlier.sender, earlier.nonce
             record = DroppedTransaction(
-                hash=pooled.hash, sender=pooled.sender, nonce=pooled.nonce, error=error,
+                hash=bytes(tx_hash), sender=sender, nonce=nonce, error=error,
                 block_number=block_number, dropped_at=time.time())
             self._remember(record)
         logger.warning("txpool: dropped %s (sender %s, nonce %d) at block %d: %s: %s",
-                       _hex(pooled.hash), _address(pooled.sender), pooled.nonce, block_number,
+                       _hex(record.hash), _address(sender), nonce, block_number,
                        record.kind, record.reason)
         return record
 
