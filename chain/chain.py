@@ -58,7 +58,7 @@ from chain.mempool import (
     validate_against_state,
     validate_transaction,
 )
-from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal
+from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal, inspect_data_dir
 from chain.vm import FlatAccounts, intrinsic_gas, max_initcode_size, new_header, vm_class_for
 
 log = logging.getLogger(__name__)
@@ -185,10 +185,10 @@ class Chain:
             path = None
         else:
             path = Path(directory)
-            store = Store.open(path, sync=sync, fast_reads=fast_paths)
-            meta = store.read_meta()
+            meta = inspect_data_dir(path)  # refuses a damaged directory before anything writes
             if meta is not None:
                 config = _config_from_meta(meta, config)
+            store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
             chain = cls(config, store, signer_key=_default_signer(config, signer_key), data_dir=path,
                         fast_paths=fast_paths)
@@ -916,10 +916,23 @@ def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
     except (KeyError, TypeError, ChainError) as exc:
         raise DataDirError(f"the store's chain configuration is damaged ({exc})") from None
     defaults = ChainConfig()
-    for name in ("chain_id", "fork", "epoch", "gas_limit"):
+    for name in GENESIS_FIELDS:
         asked = getattr(requested, name)
         if asked != getattr(defaults, name) and asked != getattr(stored, name):
             raise DataDirError(
-                f"the data directory was created with {name} = {getattr(stored, name)!r}; "
-                f"it cannot be changed to {asked!r} (use a new data directory)")
+                f"the data directory was created with {name} = {_shown(getattr(stored, name))}; "
+                f"it cannot be changed to {_shown(asked)} (use a new data directory)")
     return stored
+
+
+#: The ``ChainConfig`` fields a data directory's genesis was made from: asking for another
+#: value of one (a flag or a config file) on an existing directory is refused.
+GENESIS_FIELDS = ("chain_id", "fork", "epoch", "gas_limit", "base_fee", "genesis_timestamp", "alloc",
+                  "authorities", "mnemonic", "accounts", "account_balance")
+
+
+def _shown(value: Any) -> str:
+    """A config value for an error line: the mnemonic is a secret, so never printed."""
+    if isinstance(value, str) and len(value.split()) >= 12:
+        return "(another mnemonic)"
+    return repr(value)
