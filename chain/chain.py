@@ -419,12 +419,16 @@ class Chain:
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
         header = new_header(self.vm_class, parent, **fields)
-        with self.store.block_write():
-            built = self._execute(header, transactions)
-            sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
-            block = built.block.copy(header=sealed)
-            self.evm.chaindb.persist_block(block)
-            self._after_block(block, built.state)
+        try:
+            with self.store.block_write():
+                built = self._execute(header, transactions)
+                sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
+                block = built.block.copy(header=sealed)
+                self.evm.chaindb.persist_block(block)
+                self._after_block(block, built.state)
+        except DataDirError:
+            self._forget_uncommitted_block()
+            raise
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
 
@@ -550,6 +554,14 @@ class Chain:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
         if self.pool is not None:
             self.pool.reset()
+
+    def _forget_uncommitted_block(self) -> None:
+        """After a block's commit failed (a full disk): drop what was derived from it in
+        memory, and give the pool back the transactions its reset let go."""
+        self._head_cache = None
+        self._head_state_cache = None
+        if self.pool is not None:
+            self.pool.resync()
 
     def _notify(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for listener in list(self._listeners):

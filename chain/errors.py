@@ -29,6 +29,19 @@ class DataDirError(ChainError):
     """
 
 
+class StoreWriteFailed(DataDirError):
+    """Raised when a store write fails (nothing of it was committed; the store stays whole).
+
+    ``disk_full`` is True when the file system holding the data directory had no free
+    space left; ``free_bytes`` is what it had when the write failed.
+    """
+
+    def __init__(self, message: str, disk_full: bool, free_bytes: int) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        self.free_bytes = free_bytes
+
+
 # --- blocks ------------------------------------------------------------------------
 
 

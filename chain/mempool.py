@@ -613,6 +613,10 @@ class TxPool:
         """
         with self._lock:
             entry, replaced, evicted, account_nonce = self._validate(bytes(raw))
+            journaled = self.journal is not None and not self._restoring
+            if journaled:
+                # first, so that a failed write (a full disk) leaves the pool unchanged
+                self.journal.add(entry.hash, entry.raw)  # type: ignore[union-attr]
             before = self._pending_hashes(entry.sender)
             for victim in evicted:
                 self._discard(victim)
@@ -621,13 +625,12 @@ class TxPool:
             self._insert(entry, account_nonce)
             after = self._pending_run(entry.sender)
             newly_pending = [tx for tx in after if tx.hash not in before]
-            if self.journal is not None and not self._restoring:
-                gone = [tx.hash for tx in evicted]
-                if replaced is not None:
-                    gone.append(replaced.hash)
-                if gone:
-                    self.journal.remove(gone)
-                self.journal.add(entry.hash, entry.raw)
+            gone = [tx.hash for tx in evicted] + ([replaced.hash] if replaced is not None else [])
+            if journaled and gone:
+                try:
+                    self.journal.remove(gone)  # type: ignore[union-attr]
+                except ChainError as error:  # kept on disk: a restart refuses or re-evicts them
+                    logger.warning("txpool journal: cannot record %d removals: %s", len(gone), error)
             self._dropped.pop(entry.hash, None)
         self._notify(newly_pending)
         return entry
@@ -938,6 +941,30 @@ class TxPool:
         with self._lock:
             self.reinject_skipped += skipped
         return skipped
+
+    def resync(self) -> int:
+        """Take back every journaled transaction the pool no longer holds; return how many.
+
+        For when a block's commit failed (a full disk): its reset already let the block's
+        transactions go from memory, but the journal on disk still holds them. Writes
+        nothing; refused ones (now invalid) are skipped.
+        """
+        if self.journal is None:
+            return 0
+        with self._lock:
+            raws = [raw for raw in self.journal.load() if keccak(raw) not in self._by_hash]
+            taken = 0
+            self._restoring = True
+            try:
+                for raw in sorted(raws, key=self._nonce_for_sorting):
+                    try:
+                        self.add(raw)
+                    except InvalidTransaction:
+                        continue
+                    taken += 1
+            finally:
+                self._restoring = False
+            return taken
 
     def remove(self, hashes: Iterable[bytes]) -> list[PooledTransaction]:
         """Remove the transactions ``hashes`` (unknown ones are ignored); return what left.

@@ -27,10 +27,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import stat
 import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +43,9 @@ from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 from eth.db.schema import SchemaV1
 
-from chain.errors import DataDirError
+from chain.errors import DataDirError, StoreWriteFailed
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # bump when the on-disk layout changes; older directories are refused
 LMDB_MAP_SIZE = 1 << 40  # bytes of address space LMDB may map (sparse; not allocated)
@@ -63,6 +67,8 @@ LMDB_META = struct.Struct("=IIQQ" + "IHHQQQQQ" * 2 + "QQ")
 LMDB_META_PAGES = 2
 LMDB_MIN_PAGE = 512  # bytes: the smallest page size LMDB builds with
 LMDB_MAX_PAGE = 65536  # bytes
+DISK_FULL_BELOW = 1 << 20  # bytes: free space under which a failed write counts as a full disk
+WRITE_FAILURE_LOG_EVERY = 60.0  # seconds between two log lines about failing store writes
 
 TABLE_CHAIN = b"chain"  # py-evm's keys: headers, bodies, tries, indices, head
 TABLE_META = b"meta"  # format version, chain config, genesis hash
@@ -130,6 +136,10 @@ class LmdbBackend:
         # with fast_reads, each thread's reads share one read transaction until a write
         self._readers: threading.local | None = threading.local() if fast_reads else None
         self._generation = 0  # bumped by every write; older read transactions are stale
+        self._data_dir = data_dir
+        self._failures = 0  # failed writes since the last one that succeeded
+        self._failing_since: float | None = None  # monotonic time of the first of them
+        self._last_failure_log = -WRITE_FAILURE_LOG_EVERY  # monotonic time of the last log line
         path = data_dir / LMDB_DIRNAME
         try:
             self._env = lmdb.open(
@@ -182,7 +192,36 @@ class LmdbBackend:
                         else:
                             txn.put(key, value, db=db)
         except lmdb.Error as exc:
-            raise DataDirError(f"store write failed, nothing of it was committed ({exc})") from None
+            raise self._write_failed(exc) from None
+        if self._failing_since is not None:
+            logger.warning("store writes succeed again in %s after %d failed", self._data_dir,
+                           self._failures)
+            self._failing_since, self._failures = None, 0
+
+    def _write_failed(self, exc: lmdb.Error) -> StoreWriteFailed:
+        """The typed error for a failed write, logged at most once a minute.
+
+        LMDB reports a full disk as an I/O error (a short write), so the free space of
+        the file system says whether that was the cause."""
+        try:
+            info = os.statvfs(self._data_dir)
+            free = info.f_bavail * info.f_frsize
+        except OSError:
+            free = -1
+        disk_full = 0 <= free < DISK_FULL_BELOW
+        cause = f"the disk is full ({free} bytes free)" if disk_full else str(exc)
+        error = StoreWriteFailed(
+            f"store write failed, nothing of it was committed: {cause}", disk_full=disk_full,
+            free_bytes=free)
+        now = time.monotonic()
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._last_failure_log >= WRITE_FAILURE_LOG_EVERY:
+            logger.error("%s in %s (%d failed writes so far; the store keeps its last commit, "
+                         "and the node keeps serving)", error, self._data_dir, self._failures)
+            self._last_failure_log = now
+        return error
 
     def items(self, table: bytes) -> Iterator[tuple[bytes, bytes]]:
         with self._env.begin(db=self._dbs[table]) as txn:
@@ -579,7 +618,11 @@ class StoreJournal:
         self._next += 1
         self._keys[tx_hash] = key
         self._store.put(TABLE_JOURNAL, key, raw)
-        self._flush()
+        try:
+            self._flush()
+        except DataDirError:
+            self._keys.pop(tx_hash, None)  # not on disk: nothing to remove later
+            raise
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         for tx_hash in hashes:

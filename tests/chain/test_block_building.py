@@ -4,7 +4,12 @@ admits adversarial transactions and checks that blocks keep coming."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,7 @@ from chain.errors import (
     InvalidTransaction,
     NonceGap,
     NotApplicable,
+    StoreWriteFailed,
 )
 from chain.mempool import DroppedTransaction
 from chain.producer import BlockProducer
@@ -456,3 +462,105 @@ def test_adversarial_transactions_never_stop_block_production(fork: str, actions
             assert "oversized_initcode" not in adversary.admitted.values()
     finally:
         ledger.close()
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 8 MB file system (tmpfs), so the disk really fills; root only."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def _fill(directory: Path) -> Path:
+    """Write a file until the file system has no space left; return it."""
+    filler = directory / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_full_disk_refuses_writes_logs_once_and_loses_nothing(
+    tiny_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tiny_disk / "data"
+    ledger = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=True)
+    producer = BlockProducer(ledger, mode="manual")
+    sender = Sender(ledger)
+    to = ledger.config.dev_accounts[2][0]
+    acknowledged: list[bytes] = []
+    failures: list[StoreWriteFailed] = []
+    filler = _fill(tiny_disk)
+    with open(filler, "r+b") as handle:  # room for a few blocks, so the disk fills mid-way
+        handle.truncate(filler.stat().st_size - 256 * 1024)
+    mine_failures = 0
+    caplog.set_level(logging.WARNING, logger="chain.store")
+    try:
+        for _ in range(300):
+            head = ledger.head.block_number
+            for _ in range(4):  # a few small journal writes, then one bigger block write
+                try:
+                    pooled = ledger.add_transaction(
+                        sender.raw(
+                            nonce=ledger.pool.pending_nonce(sender.canonical), to=to, value=1, gas=21_000
+                        )
+                    )
+                except StoreWriteFailed as exc:
+                    failures.append(exc)  # refused, so not acknowledged: the pool did not change
+                    assert len(ledger.pool) == len([h for h in acknowledged if ledger.receipt(h) is None])
+                else:
+                    acknowledged.append(pooled.hash)
+            waiting = {p.hash for p in ledger.pool.pending()}
+            try:
+                producer.mine()
+            except StoreWriteFailed as exc:
+                failures.append(exc)
+                mine_failures += 1
+                assert ledger.head.block_number == head  # the failed block left nothing behind
+                assert {p.hash for p in ledger.pool.pending()} == waiting  # its transactions still wait
+            if mine_failures >= 3 and len(failures) >= 20:
+                break
+        print(
+            "FAILS",
+            len(failures),
+            mine_failures,
+            "acked",
+            len(acknowledged),
+            "mined",
+            ledger.head.block_number,
+        )
+        assert mine_failures >= 3 and len(failures) >= 20 and all(f.disk_full for f in failures)
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "chain.store"]
+        assert len(errors) == 1 and "the disk is full" in errors[0].getMessage()  # once a minute
+        assert ledger.balance(sender.canonical) > 0  # reads keep working
+        head = ledger.head.block_number
+        filler.unlink()  # space again: the next block takes every waiting transaction
+        producer.mine()
+        assert ledger.head.block_number == head + 1 and len(ledger.pool) == 0
+        assert any("succeed again" in r.getMessage() for r in caplog.records)
+        assert all(ledger.receipt(h) is not None for h in acknowledged)
+    finally:
+        ledger.close()
+    reopened = Chain.open(data_dir=data_dir, sync=False)
+    try:
+        assert all(reopened.receipt(h) is not None for h in acknowledged)
+    finally:
+        reopened.close()
