@@ -315,6 +315,8 @@ def inspect_data_dir(data_dir: str | Path) -> dict | None:
         handle.close()
         if not lock_existed:
             (path / LOCK_FILENAME).unlink(missing_ok=True)  # leave the directory as it was
+    if meta_file.exists() and not meta_file.is_file():
+        raise DataDirError(f"data directory {path}: {META_FILENAME} is not a regular file")
     if not meta_file.is_file():
         raise DataDirError(f"data directory {path}: {META_FILENAME} is missing (the store is there)")
     try:
@@ -330,7 +332,7 @@ def inspect_data_dir(data_dir: str | Path) -> dict | None:
             differing = ["its whole content"]
         raise DataDirError(
             f"data directory {path}: {META_FILENAME} does not match the store's own metadata "
-            f"({', '.join(differing)} differ); it was edited or comes from another store")
+            f"(it differs in: {', '.join(differing)}); it was edited or comes from another store")
     return meta
 
 

@@ -117,8 +117,12 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("sumchain.json missing", lambda d: _meta(d).unlink(), "sumchain.json"),
     ("sumchain.json not JSON", lambda d: _meta(d).write_text("{not json"), "sumchain.json is damaged"),
     ("zero-length sumchain.json", lambda d: _truncate(_meta(d), 0), "sumchain.json is damaged"),
-    ("sumchain.json edited", _edit_meta, "does not match the store's own metadata (config differ)"),
-    ("sumchain.json is a directory", lambda d: _replace_with_dir(_meta(d)), "sumchain.json"),
+    ("sumchain.json edited", _edit_meta, "does not match the store's own metadata (it differs in: config)"),
+    (
+        "sumchain.json is a directory",
+        lambda d: _replace_with_dir(_meta(d)),
+        "sumchain.json is not a regular file",
+    ),
     ("LOCK is a directory", lambda d: _replace_with_dir(d / "LOCK"), "cannot open its LOCK file"),
 ]
 
