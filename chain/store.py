@@ -42,6 +42,7 @@ import lmdb
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 from eth.db.schema import SchemaV1
+from eth_typing import BlockNumber
 
 from chain.errors import DataDirError, StoreWriteFailed
 
@@ -75,7 +76,7 @@ TABLE_META = b"meta"  # format version, chain config, genesis hash
 TABLE_JOURNAL = b"txjournal"  # pending transactions: tx hash -> raw bytes
 TABLE_AUX = b"aux"  # sumchain's own indices and consensus snapshots
 _HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
-_GENESIS_KEY = SchemaV1.make_block_number_to_hash_lookup_key(0)  # py-evm's key of block 0's hash
+_GENESIS_KEY = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(0))  # py-evm's key of block 0's hash
 
 
 class Backend(Protocol):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from eth.abc import SignedTransactionAPI
 from eth_account import Account
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
@@ -240,8 +241,8 @@ def test_a_fee_cap_below_a_risen_base_fee_waits_in_the_pool(make_chain: Callable
     )
     # a block more than half full (the target) raises the next base fee
     built = ledger.build_block([filler.tx(to=waiter.address, data=b"\x01" * 3700, gas=90_000)])
-    ledger.pool.reset()
-    assert ledger.next_base_fee() > base_fee and len(built.block.transactions) == 1
+    risen = ledger.next_base_fee()
+    assert risen is not None and risen > base_fee and len(built.block.transactions) == 1
     [built] = producer.mine()
     assert [type(e) for _tx, e in built.rejected] == [FeeCapTooLow] and waiting.hash in ledger.pool
     for _ in range(10):  # empty blocks bring the base fee back down
@@ -398,7 +399,7 @@ class Adversary:
             else:
                 self.admitted[pooled.hash] = kind
 
-    def foreign_poisons(self) -> list[object]:
+    def foreign_poisons(self) -> list[SignedTransactionAPI]:
         """Transactions no admission would take, handed straight to the block builder."""
         ledger = self.ledger
         to = ledger.config.dev_accounts[0][0]

@@ -59,6 +59,11 @@ def _replace_with_dir(path: Path) -> None:
     path.mkdir()
 
 
+def _lmdb_as_file(directory: Path) -> None:
+    shutil.rmtree(_lmdb(directory))
+    _lmdb(directory).write_text("x")
+
+
 def _edit_meta(directory: Path) -> None:
     meta = json.loads(_meta(directory).read_text())
     meta["config"]["chain_id"] = 1
@@ -87,7 +92,7 @@ def _garbage(path: Path) -> None:
 
 
 #: (case id, damage, words the one line must contain)
-CASES: list[tuple[str, Callable[[Path], None], str]] = [
+CASES: list[tuple[str, Callable[[Path], object], str]] = [
     ("zero-length data.mdb", lambda d: _truncate(_data(d), 0), "data.mdb is empty (0 bytes)"),
     ("data.mdb cut inside the first meta page", lambda d: _truncate(_data(d), 100), "data.mdb is truncated"),
     ("data.mdb cut after one page", lambda d: _truncate(_data(d), 4096), "less than its 2 meta pages"),
@@ -102,7 +107,7 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("chain.lmdb missing", lambda d: shutil.rmtree(_lmdb(d)), "the store chain.lmdb/ is missing"),
     (
         "chain.lmdb is a file",
-        lambda d: (shutil.rmtree(_lmdb(d)), _lmdb(d).write_text("x")),
+        lambda d: _lmdb_as_file(d),
         "chain.lmdb is not a directory",
     ),
     ("foreign LMDB store", _foreign_lmdb, "an LMDB file but not a sumchain store"),
@@ -195,10 +200,10 @@ def assert_refused(result: subprocess.CompletedProcess[str], words: str) -> None
 
 
 @pytest.fixture
-def damaged(pristine: Path) -> Callable[[Callable[[Path], None]], Path]:
+def damaged(pristine: Path) -> Iterator[Callable[[Callable[[Path], object]], Path]]:
     made: list[Path] = []
 
-    def make(damage: Callable[[Path], None]) -> Path:
+    def make(damage: Callable[[Path], object]) -> Path:
         target = pristine.parent / f"case-{len(made)}-{os.getpid()}-{id(made)}"
         shutil.copytree(pristine, target)
         damage(target)
@@ -208,12 +213,14 @@ def damaged(pristine: Path) -> Callable[[Callable[[Path], None]], Path]:
     yield make
     for target in made:
         shutil.rmtree(target, ignore_errors=True)
-        target.unlink(missing_ok=True) if target.is_file() else None
 
 
 @pytest.mark.parametrize(("case", "damage", "words"), CASES, ids=[c[0] for c in CASES])
 def test_devnet_refuses_a_damaged_data_directory_and_changes_nothing(
-    damaged: Callable[[Callable[[Path], None]], Path], case: str, damage: Callable[[Path], None], words: str
+    damaged: Callable[[Callable[[Path], object]], Path],
+    case: str,
+    damage: Callable[[Path], object],
+    words: str,
 ) -> None:
     directory = damaged(damage)
     before = snapshot(directory)
@@ -246,12 +253,12 @@ SAMPLE_CASES = [
 @pytest.mark.parametrize(("command", "argv"), OTHER_COMMANDS, ids=[c[0] for c in OTHER_COMMANDS])
 @pytest.mark.parametrize(("case", "damage", "words"), SAMPLE_CASES, ids=[c[0] for c in SAMPLE_CASES])
 def test_every_command_refuses_a_damaged_data_directory_and_changes_nothing(
-    damaged: Callable[[Callable[[Path], None]], Path],
+    damaged: Callable[[Callable[[Path], object]], Path],
     tmp_path: Path,
     command: str,
     argv: Callable[[Path, Path], list[str]],
     case: str,
-    damage: Callable[[Path], None],
+    damage: Callable[[Path], object],
     words: str,
 ) -> None:
     directory = damaged(damage)
@@ -288,7 +295,7 @@ def test_a_directory_holding_something_else_is_refused(tmp_path: Path) -> None:
     ids=["chain id", "fork", "genesis alloc", "mnemonic"],
 )
 def test_a_config_whose_genesis_differs_from_the_store_is_refused(
-    damaged: Callable[[Callable[[Path], None]], Path], tmp_path: Path, flags: list[str], words: str
+    damaged: Callable[[Callable[[Path], object]], Path], tmp_path: Path, flags: list[str], words: str
 ) -> None:
     directory = damaged(lambda d: None)
     alloc = tmp_path / "alloc.json"
@@ -309,7 +316,7 @@ WITHOUT_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", 
 
 @pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root without setpriv(1)")
 def test_a_data_directory_the_user_cannot_write_is_refused(
-    damaged: Callable[[Callable[[Path], None]], Path],
+    damaged: Callable[[Callable[[Path], object]], Path],
 ) -> None:
     directory = damaged(lambda d: None)
     for path in [directory, *directory.rglob("*")]:
@@ -326,7 +333,7 @@ def test_a_data_directory_the_user_cannot_write_is_refused(
 
 
 @pytest.fixture
-def read_only_mount(damaged: Callable[[Callable[[Path], None]], Path]) -> Iterator[Path]:
+def read_only_mount(damaged: Callable[[Callable[[Path], object]], Path]) -> Iterator[Path]:
     """A real store on a read-only bind mount (root only; skipped where mounting is not allowed)."""
     directory = damaged(lambda d: None)
     if os.geteuid() != 0 or shutil.which("mount") is None:
