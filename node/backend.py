@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ MIN_BLOB_BASE_FEE = 1  # wei per blob gas
 MAX_LOG_RANGE = 100_000  # blocks one eth_getLogs may scan (a long simulation automines many)
 MAX_LOGS = 20_000  # logs one eth_getLogs may return
 FILTER_TIMEOUT = 300.0  # seconds a filter lives without being polled, as geth
-MAX_FILTERS = 1000
+MAX_FILTERS = 10_000  # filters installed at once, over all clients
 MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lock others out
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
@@ -139,6 +139,8 @@ class _Filter:
     hashes: list[str] = field(default_factory=list)
     """Block or transaction hashes seen since the last poll."""
     last_poll: float = field(default_factory=time.monotonic)
+    owner: Hashable | None = None
+    """The client that installed it (``Context.client``), for the per-client limit."""
 
 
 class Filters:
@@ -159,22 +161,31 @@ class Filters:
         self._expire()
         if len(self.installed) >= MAX_FILTERS:
             raise errors.LimitExceeded(f"too many filters installed (at most {MAX_FILTERS})")
+        if entry.owner is not None:
+            mine = sum(1 for f in self.installed.values() if f.owner == entry.owner)
+            if mine >= MAX_FILTERS_PER_CLIENT:
+                raise errors.LimitExceeded(
+                    f"too many filters installed by this connection (at most "
+                    f"{MAX_FILTERS_PER_CLIENT}); uninstall some with eth_uninstallFilter"
+                )
         filter_id = _new_id()
         self.installed[filter_id] = entry
         return filter_id
 
-    def new_log_filter(self, criteria: LogFilter) -> str:
+    def new_log_filter(self, criteria: LogFilter, owner: Hashable | None = None) -> str:
         if criteria.block_hash is not None:
             raise errors.InvalidParams("filter: eth_newFilter takes no blockHash (use eth_getLogs)")
         start = self.backend.range_start(criteria)
         floor = criteria.from_block.number if criteria.from_block is not None else None
-        return self._install(_Filter("logs", criteria, next_block=start, floor=floor or 0))
+        return self._install(
+            _Filter("logs", criteria, next_block=start, floor=floor or 0, owner=owner)
+        )
 
-    def new_block_filter(self) -> str:
-        return self._install(_Filter("blocks"))
+    def new_block_filter(self, owner: Hashable | None = None) -> str:
+        return self._install(_Filter("blocks", owner=owner))
 
-    def new_pending_filter(self) -> str:
-        return self._install(_Filter("pending"))
+    def new_pending_filter(self, owner: Hashable | None = None) -> str:
+        return self._install(_Filter("pending", owner=owner))
 
     def _get(self, filter_id: str) -> _Filter:
         self._expire()
@@ -647,9 +658,19 @@ class Backend:
             estimate = TxRequest(
                 sender=request.sender, to=request.to, value=request.value, data=request.data
             )
-            tx["gas"] = self.estimate_gas(estimate, BlockId(tag="latest"), None)
+            tx["gas"] = self._estimate_for_sending(estimate)
         signed = Account.sign_transaction(tx, key)
         return bytes(signed.raw_transaction)
+
+    def _estimate_for_sending(self, request: TxRequest) -> int:
+        """The gas estimate eth_sendTransaction fills in, under the call timeout (on a
+        reader, while this worker waits: the head it reads is the one it would)."""
+        latest = BlockId(tag="latest")
+        if self.dispatcher is None:
+            return self.estimate_gas(request, latest, None)
+        result: int = self.dispatcher.run_call(
+            lambda reader: reader.estimate_gas(request, latest, None))
+        return result
 
     def send_transaction(self, request: TxRequest) -> bytes:
         return self.send_raw_transaction(self.sign_transaction(request))

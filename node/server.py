@@ -306,7 +306,10 @@ class RpcServer:
             return response
         if len(body) > MAX_BODY:
             return self._json(too_big, status=413, origin=origin)
-        answer = await self.dispatcher.handle_body(body, client=request.protocol)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        answer = await self.dispatcher.handle_body(
+            body, client=tuple(peer) if peer else request.protocol
+        )
         if answer is None:
             return self._cors(web.Response(status=204), origin)
         return self._json(answer, origin=origin)

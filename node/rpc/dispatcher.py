@@ -108,6 +108,9 @@ class Context:
     """The chain adapter; only touch it on the worker thread (handlers always are)."""
     connection: Connection | None = None
     """The WebSocket the request came on, or None for HTTP and in-process calls."""
+    client: Hashable | None = None
+    """Who asks, for per-client limits: the WebSocket, the HTTP peer (address, port), or
+    None in process."""
 
 
 @dataclass(frozen=True)
@@ -282,14 +285,31 @@ class Dispatcher:
 
     def _execute_call(self, method: Method, raw_params: Any, connection: Connection | None) -> Any:
         """On a call's own thread: the method against a borrowed committed view."""
+        return self._with_reader(
+            lambda reader: self._execute(method, raw_params, Context(reader, connection))
+        )
+
+    def _with_reader(self, fn: Callable[[Backend], Any]) -> Any:
         try:
             reader = self._spare_readers.get_nowait()
         except queue.Empty:
             reader = self.backend.reader()
         try:
-            return self._execute(method, raw_params, Context(reader, connection))
+            return fn(reader)
         finally:
             self._spare_readers.put(reader)
+
+    def run_call(self, fn: Callable[[Backend], Any]) -> Any:
+        """``fn(reader)`` on a throwaway thread over the committed state, stopped at the
+        call timeout (ExecutionTimeout); from any thread, the worker's included."""
+        job = Job(self._with_reader, fn)
+        self._jobs.add(job)
+        try:
+            job.start()
+            finished = job.wait(self.limits.call_timeout)
+        finally:
+            self._jobs.discard(job)
+        return self._outcome(job, finished)
 
     def _outcome(self, job: Job, finished: bool) -> Any:
         if not finished:
@@ -402,7 +422,7 @@ class Dispatcher:
                 key = client if client is not None else (connection or "anonymous")
                 result = await self._run_call(method, raw_params, connection, key)
             else:
-                ctx = Context(self.backend, connection)
+                ctx = Context(self.backend, connection, client if client is not None else connection)
                 result = await self.run_async(self._execute, method, raw_params, ctx)
         except errors.RpcError as exc:
             return None if is_notification else _error_response(request_id, exc)
@@ -431,14 +451,9 @@ class Dispatcher:
         if method.lane == READ:
             return self.readers.submit(self._execute_read, method, raw_params, None).result()
         if method.lane == EXEC:
-            job = Job(self._execute_call, method, raw_params, None)
-            self._jobs.add(job)
-            try:
-                job.start()
-                finished = job.wait(self.limits.call_timeout)
-            finally:
-                self._jobs.discard(job)
-            return self._outcome(job, finished)
+            return self.run_call(
+                lambda reader: self._execute(method, raw_params, Context(reader, None))
+            )
         return self.run_sync(self._execute, method, raw_params, Context(self.backend, None))
 
     def handle_request_sync(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -359,17 +359,17 @@ def eth_getLogs(ctx: Context, criteria: p.LogFilter) -> list[dict[str, Any]]:
 
 @rpc("eth_newFilter", p.Param("filter", p.log_filter))
 def eth_newFilter(ctx: Context, criteria: p.LogFilter) -> str:
-    return ctx.backend.filters.new_log_filter(criteria)
+    return ctx.backend.filters.new_log_filter(criteria, ctx.client)
 
 
 @rpc("eth_newBlockFilter")
 def eth_newBlockFilter(ctx: Context) -> str:
-    return ctx.backend.filters.new_block_filter()
+    return ctx.backend.filters.new_block_filter(ctx.client)
 
 
 @rpc("eth_newPendingTransactionFilter")
 def eth_newPendingTransactionFilter(ctx: Context) -> str:
-    return ctx.backend.filters.new_pending_filter()
+    return ctx.backend.filters.new_pending_filter(ctx.client)
 
 
 def _filter_id(value: Any, what: str) -> str:
