@@ -258,6 +258,7 @@ def _banner(backend, url: str, ws_url: str) -> str:  # type: ignore[no-untyped-d
     return "\n".join(lines)
 
 
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL while another waits for it
 EXPOSED_WARNING = (
     "warning: listening on {host}: every machine that reaches it can use the unlocked "
     "dev accounts (their keys are printed below)"
@@ -283,6 +284,9 @@ def run_devnet(args: argparse.Namespace) -> int:
     from node.server import ServerOptions, serve_until_stopped
 
     install(logging.DEBUG if args.verbose else logging.WARNING)
+    # hand the GIL over every millisecond, not every five: a read waiting behind a call or
+    # a block build gets it sooner (bench/read_latency.py)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     config = _config(args)
     key = _read_key(args.authority_key) if args.authority_key else None
     limits = Limits(gas_cap=args.rpc_gascap, call_timeout=args.rpc_timeout)

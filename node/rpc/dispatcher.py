@@ -73,8 +73,9 @@ class Limits:
     """Bytes of answers one batch may produce; later requests get an error (geth's)."""
     trace_steps: int = 100_000
     """Struct-logger steps one debug_trace* may record without an explicit ``limit``."""
-    concurrent_calls: int = 4
-    """``exec``-lane requests running at once over all clients."""
+    concurrent_calls: int = 2
+    """``exec``-lane requests running at once over all clients (the GIL runs one at a time
+    anyway; two let a short call pass a long one)."""
     calls_per_client: int = 1
     """``exec``-lane requests running at once for one connection."""
 
