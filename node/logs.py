@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 WINDOW = 60.0  # seconds
 BURST = 10  # records of one message let through per window
@@ -22,10 +23,13 @@ QUIET_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.web
 class RateLimit(logging.Filter):
     """At most ``burst`` records per (logger, message template) per ``window`` seconds."""
 
-    def __init__(self, burst: int = BURST, window: float = WINDOW) -> None:
+    def __init__(
+        self, burst: int = BURST, window: float = WINDOW, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.burst = burst
         self.window = window
+        self.clock = clock
         self._seen: dict[tuple[str, str], list[float]] = {}  # key -> [window start, count, held]
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -36,7 +40,7 @@ class RateLimit(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         key = (record.name, str(record.msg))
-        now = time.monotonic()
+        now = self.clock()
         entry = self._seen.get(key)
         if entry is None or now - entry[0] > self.window:
             if entry is not None and entry[2]:
