@@ -152,8 +152,9 @@ def _deploy_gas_burner(node: Devnet) -> str:
     return receipt["contractAddress"]
 
 
-def test_reads_answer_the_committed_head_while_a_big_block_is_built() -> None:
-    node = start_devnet()
+@pytest.mark.parametrize("store", ["memory", "lmdb"])
+def test_reads_answer_the_committed_head_while_a_big_block_is_built(store: str, tmp_path: Any) -> None:
+    node = start_devnet(*(("--datadir", str(tmp_path / "data")) if store == "lmdb" else ()))
     try:
         burner = _deploy_gas_burner(node)
         node.rpc("evm_setAutomine", False)
