@@ -234,10 +234,9 @@ class RpcServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
             origin = request.headers.get("Origin")
-            if self.runner is not None and (
-                len(self.runner.server.connections) > self.options.max_connections
-            ):
-                log.warning("refusing a connection: %d open", len(self.runner.server.connections))
+            held = self._open_connections()
+            if len(held) > self.options.max_connections:
+                log.warning("refusing a connection: %d open", len(held))
                 response = self._json(
                     self._refusal(
                         f"too many connections (at most {self.options.max_connections})"
@@ -380,14 +379,18 @@ class RpcServer:
         if self.runner is not None:
             await self.runner.cleanup()
 
+    def _open_connections(self) -> list[Any]:
+        """aiohttp's protocol object of every open HTTP or WebSocket connection."""
+        server = self.runner.server if self.runner is not None else None
+        return server.connections if server is not None else []
+
     async def _sweep_connections(self) -> None:
         """Close connections that sent no whole request in time, idled too long, or are
         the oldest idle ones while there are too many (slow-loris, fd exhaustion)."""
-        assert self.runner is not None
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             now = time.monotonic()
-            open_now = self.runner.server.connections
+            open_now = self._open_connections()
             alive = set(open_now)
             for gone in [c for c in self._last_seen if c not in alive]:
                 self._last_seen.pop(gone, None)

@@ -118,7 +118,10 @@ class Job:
             if not finished.done():
                 finished.set_result(None)
 
-        self.on_done(lambda: loop.call_soon_threadsafe(wake))
+        def wake_soon() -> None:
+            loop.call_soon_threadsafe(wake)
+
+        self.on_done(wake_soon)
         try:
             await asyncio.wait_for(asyncio.shield(finished), timeout)
             return True

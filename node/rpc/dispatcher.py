@@ -412,6 +412,7 @@ class Dispatcher:
         except errors.RpcError as exc:
             return _error_response(None, exc)
         log.debug("-> %s %s", method.name, raw_params)
+        who: Hashable | None = client if client is not None else connection  # type: ignore[assignment]
         try:
             if method.lane == LOCAL:
                 result = self._execute(method, raw_params, Context(self.backend, connection))
@@ -420,10 +421,10 @@ class Dispatcher:
                 result = await loop.run_in_executor(
                     self.readers, self._execute_read, method, raw_params, connection)
             elif method.lane == EXEC:
-                key = client if client is not None else (connection or "anonymous")
+                key: Hashable = who if who is not None else "anonymous"
                 result = await self._run_call(method, raw_params, connection, key)
             else:
-                ctx = Context(self.backend, connection, client if client is not None else connection)
+                ctx = Context(self.backend, connection, who)
                 result = await self.run_async(self._execute, method, raw_params, ctx)
         except errors.RpcError as exc:
             return None if is_notification else _error_response(request_id, exc)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import websockets
+from websockets.typing import Origin
 
 from tests.node.conftest import DEV_ADDRESS, OTHER_ADDRESS, Devnet, start_devnet, stop_devnet
 
@@ -220,11 +221,11 @@ def test_foreign_host_header_is_refused(devnet: Devnet) -> None:
 def test_websocket_from_a_foreign_origin_is_refused(devnet: Devnet) -> None:
     async def scenario() -> None:
         with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-            async with websockets.connect(devnet.ws_url, origin="http://evil.example"):
+            async with websockets.connect(devnet.ws_url, origin=Origin("http://evil.example")):
                 pass
         assert refused.value.response.status_code == 403
         port = urlsplit(devnet.url).port
-        async with websockets.connect(devnet.ws_url, origin=f"http://localhost:{port}") as ws:
+        async with websockets.connect(devnet.ws_url, origin=Origin(f"http://localhost:{port}")) as ws:
             await ws.send(json.dumps(request("eth_chainId")))
             assert json.loads(await asyncio.wait_for(ws.recv(), 30))["result"] == "0x7a69"
 

@@ -41,6 +41,7 @@ def test_batch_answers_stop_at_the_response_limit(dispatcher: Dispatcher) -> Non
         for i in range(10)
     ]
     answers = asyncio.run(dispatcher.handle_payload(batch))
+    assert isinstance(answers, list)
     assert [a["id"] for a in answers] == list(range(10))
     served = [a for a in answers if "result" in a]
     refused = [a for a in answers if "error" in a]
