@@ -530,13 +530,14 @@ class Backend:
 
     def _call_dict(self, request: TxRequest) -> dict[str, Any]:
         """The call as the chain runs it: without a gas limit it gets the block's, and
-        never more than the gas cap (geth's RPCGasCap: a request for more is capped,
-        not refused)."""
+        never more than the gas cap or the block gas limit, whichever is larger (geth's
+        RPCGasCap: a request for more is capped, not refused)."""
         gas = request.gas if request.gas is not None else self.config.gas_limit
+        cap = max(self.limits.gas_cap, self.config.gas_limit)
         return {
             "from": request.sender,
             "to": request.to,
-            "gas": min(gas, self.limits.gas_cap),
+            "gas": min(gas, cap),
             "value": request.value,
             "data": request.data or b"",
         }

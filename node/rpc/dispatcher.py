@@ -65,10 +65,12 @@ class Limits:
 
     gas_cap: int = 50_000_000
     """Gas at most for eth_call, eth_estimateGas, eth_createAccessList and debug_traceCall
-    (geth's ``--rpc.gascap``); a request asking for more runs with this much."""
-    call_timeout: float = 5.0
+    (geth's ``--rpc.gascap``); a request asking for more runs with this much. Never less
+    than the chain's block gas limit, so any transaction a block can hold can be estimated."""
+    call_timeout: float | None = 5.0
     """Seconds an ``exec``-lane request may run before it is stopped (geth's
-    ``--rpc.evmtimeout``)."""
+    ``--rpc.evmtimeout``); None for no deadline (the in-process provider, whose caller
+    is the process itself)."""
     batch_response_bytes: int = 25_000_000
     """Bytes of answers one batch may produce; later requests get an error (geth's)."""
     trace_steps: int = 100_000
@@ -314,7 +316,7 @@ class Dispatcher:
 
     def _outcome(self, job: Job, finished: bool) -> Any:
         if not finished:
-            raise errors.ExecutionTimeout(self.limits.call_timeout)
+            raise errors.ExecutionTimeout(self.limits.call_timeout or 0.0)
         if job.error is not None:
             raise job.error
         return job.result

@@ -67,7 +67,22 @@ def test_struct_logger_refuses_past_the_step_cap_and_keeps_the_first_limit_steps
     assert tree["to"].lower() == loop.lower()  # the call tracer has no step cap
 
 
-def test_endless_call_from_the_in_process_provider_is_stopped(dispatcher: Dispatcher) -> None:
+def test_the_gas_cap_is_never_below_the_block_gas_limit() -> None:
+    from chain.config import ChainConfig
+
+    backend = Backend.open(ChainConfig(gas_limit=60_000_000))
+    node = Dispatcher(backend, Limits(gas_cap=1_000_000))
+    try:
+        code = {"0x00000000000000000000000000000000000c0de1": {"code": "0x5a60005260206000f3"}}
+        call = {"from": DEV_ADDRESS, "to": "0x00000000000000000000000000000000000c0de1"}
+        given = node.call("eth_call", [{**call, "gas": hex(90_000_000)}, "latest", code])
+        assert 59_900_000 < int(given, 16) < 60_000_000  # capped at the block's 60 M
+    finally:
+        node.run_sync(backend.close)
+        node.close()
+
+
+def test_endless_call_with_a_deadline_is_stopped(dispatcher: Dispatcher) -> None:
     loop = _deploy_loop(dispatcher)
     with pytest.raises(errors.ExecutionTimeout):
         dispatcher.call("eth_call", [{"from": DEV_ADDRESS, "to": loop, "gas": hex(50_000_000)}])
