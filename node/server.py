@@ -306,12 +306,41 @@ class RpcServer:
         if len(body) > MAX_BODY:
             return self._json(too_big, status=413, origin=origin)
         peer = request.transport.get_extra_info("peername") if request.transport else None
-        answer = await self.dispatcher.handle_body(
-            body, client=tuple(peer) if peer else request.protocol
-        )
+        client = tuple(peer) if peer else request.protocol
+        try:
+            payload = self.dispatcher.parse_body(body)
+        except (ParseError, InvalidRequest) as exc:
+            return self._json({"jsonrpc": "2.0", "id": None, "error": exc.to_json()}, origin=origin)
+        if self.dispatcher.is_batch(payload):
+            return await self._stream_batch(request, payload, client, origin)
+        answer = await self.dispatcher.handle_payload(payload, client=client)
         if answer is None:
             return self._cors(web.Response(status=204), origin)
         return self._json(answer, origin=origin)
+
+    async def _stream_batch(
+        self, request: web.Request, payload: list[Any], client: Any, origin: str | None
+    ) -> web.StreamResponse:
+        """A batch's answers written as each is ready: the node holds one answer's text at
+        a time, not the whole array (up to the 25 MB limit) twice."""
+        response: web.StreamResponse | None = None
+        try:
+            async for _answer, text in self.dispatcher.batch(payload, client=client):
+                if response is None:
+                    response = self._cors(web.StreamResponse(headers=JSON_HEADERS), origin)
+                    await response.prepare(request)
+                    await response.write(b"[")
+                else:
+                    await response.write(b",")
+                await response.write(text.encode())
+            if response is None:  # only notifications
+                return self._cors(web.Response(status=204), origin)
+            await response.write(b"]")
+            await response.write_eof()
+        except ConnectionError:  # the client went away mid-answer: nothing to tell it
+            log.info("a client closed its connection during a batch answer")
+        assert response is not None
+        return response
 
     # --- WebSocket -------------------------------------------------------------------------
 

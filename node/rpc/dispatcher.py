@@ -30,7 +30,7 @@ import math
 import queue
 import re
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
@@ -386,23 +386,41 @@ class Dispatcher:
                         f"invalid request: batch of {len(payload)} requests, at most {MAX_BATCH}"
                     ),
                 )
-            responses = []
-            size = 0
-            too_large = False
-            for request in payload:
-                if too_large:
-                    response = _too_large(request)
-                else:
-                    response = await self.handle_request(request, connection, client)
-                    if response is not None:
-                        size += len(dumps(response))
-                        if size > self.limits.batch_response_bytes:
-                            too_large = True
-                            response = _too_large(request)
-                if response is not None:
-                    responses.append(response)
+            responses = [response async for response, _text in self.batch(payload, connection, client)]
             return responses or None
         return await self.handle_request(payload, connection, client)
+
+    @staticmethod
+    def is_batch(payload: Any) -> bool:
+        """A batch that :meth:`batch` will serve (not empty, not over ``MAX_BATCH``)."""
+        return isinstance(payload, list) and 0 < len(payload) <= MAX_BATCH
+
+    async def batch(
+        self, payload: list[Any], connection: Connection | None = None, client: Hashable | None = None
+    ) -> AsyncIterator[tuple[dict[str, Any], str]]:
+        """Each answer of a batch with its JSON text, in order, as it is ready (so the server
+        can stream them); notifications have none. Once the texts pass
+        ``batch_response_bytes``, that answer and every later one is geth's "response too
+        large" error, and the later requests are not run."""
+        size = 0
+        too_large = False
+        for request in payload:
+            if too_large:
+                response = _too_large(request)
+            else:
+                response = await self.handle_request(request, connection, client)
+            if response is None:
+                continue
+            text = dumps(response)
+            if not too_large:
+                size += len(text)
+                if size > self.limits.batch_response_bytes:
+                    too_large = True
+                    response = _too_large(request)
+                    if response is None:
+                        continue
+                    text = dumps(response)
+            yield response, text
 
     async def handle_request(
         self, request: Any, connection: Connection | None = None, client: Hashable | None = None

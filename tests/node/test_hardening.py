@@ -364,3 +364,14 @@ def test_listening_beyond_loopback_warns_about_the_dev_accounts() -> None:
     local = start_devnet()
     stop_devnet(local.process)
     assert "unlocked" not in (local.process.stderr.read() if local.process.stderr else "")
+
+
+def test_streamed_batch_answers_are_one_json_array(devnet: Devnet) -> None:
+    batch = [request("eth_getBlockByNumber", "0x0", True, request_id=i) for i in range(300)]
+    batch.insert(7, {"jsonrpc": "2.0", "method": "eth_chainId"})  # a notification: no answer
+    response = devnet.post(batch)
+    assert response.headers["Content-Type"].startswith("application/json")
+    answers = response.json()
+    assert [a["id"] for a in answers] == list(range(300))
+    only_notifications = devnet.post([{"jsonrpc": "2.0", "method": "eth_chainId"}] * 3)
+    assert only_notifications.status_code == 204 and only_notifications.content == b""
