@@ -93,6 +93,20 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def _client_key(request: web.BaseRequest) -> Any:
+    """Who a request is from, for the per-client limits: the remote IP address for a
+    client off this machine (however many connections it opens), the connection
+    (address, port) on loopback, where every client has the same address."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not peer:
+        return request.protocol
+    try:
+        loopback = ipaddress.ip_address(peer[0]).is_loopback
+    except ValueError:
+        loopback = False
+    return tuple(peer) if loopback else str(peer[0])
+
+
 def _is_loopback_origin(origin: str) -> bool:
     return (urlsplit(origin).hostname or "") in LOOPBACK_NAMES
 
@@ -305,8 +319,7 @@ class RpcServer:
             return response
         if len(body) > MAX_BODY:
             return self._json(too_big, status=413, origin=origin)
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        client = tuple(peer) if peer else request.protocol
+        client = _client_key(request)
         try:
             payload = self.dispatcher.parse_body(body)
         except (ParseError, InvalidRequest) as exc:
@@ -348,6 +361,8 @@ class RpcServer:
         ws = web.WebSocketResponse(max_msg_size=MAX_BODY, heartbeat=WS_HEARTBEAT)
         await ws.prepare(request)
         connection = WsConnection(ws, asyncio.get_running_loop())
+        key = _client_key(request)
+        remote = key if isinstance(key, str) else None  # one client per remote address
         self.connections.add(connection)
         writer = asyncio.create_task(connection.writer())
         try:
@@ -362,7 +377,7 @@ class RpcServer:
                     break
                 else:
                     continue
-                answer = await self.dispatcher.handle_body(body, connection)
+                answer = await self.dispatcher.handle_body(body, connection, remote or connection)
                 if answer is not None:
                     connection.send_soon(_dumps(answer))
         finally:

@@ -112,8 +112,8 @@ class Context:
     connection: Connection | None = None
     """The WebSocket the request came on, or None for HTTP and in-process calls."""
     client: Hashable | None = None
-    """Who asks, for per-client limits: the WebSocket, the HTTP peer (address, port), or
-    None in process."""
+    """Who asks, for per-client limits: the remote IP address for a client off this
+    machine; on loopback the WebSocket or the HTTP peer (address, port); None in process."""
 
 
 @dataclass(frozen=True)

@@ -375,3 +375,16 @@ def test_streamed_batch_answers_are_one_json_array(devnet: Devnet) -> None:
     assert [a["id"] for a in answers] == list(range(300))
     only_notifications = devnet.post([{"jsonrpc": "2.0", "method": "eth_chainId"}] * 3)
     assert only_notifications.status_code == 204 and only_notifications.content == b""
+
+
+def test_one_client_with_many_calls_does_not_starve_another(devnet: Devnet) -> None:
+    # a million gas of endless loop ends out of gas after about a second of py-evm
+    heavy = [dict(endless_call(1_000_000), id=i) for i in range(10)]
+    answers: list[Any] = []
+    greedy = _in_background(lambda: answers.append(devnet.post(heavy).json()))
+    time.sleep(0.5)  # setup only: let the batch start
+    other = devnet.post(endless_call(1_000_000)).json()
+    assert "error" in other and "out of gas" in other["error"]["message"].lower()
+    assert greedy.is_alive(), "the batch was done before the other client was served"
+    greedy.join(300)
+    assert len(answers[0]) == 10
