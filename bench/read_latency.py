@@ -80,9 +80,9 @@ def _rpc(session: requests.Session, url: str, method: str, *params: Any) -> Any:
     return answer["result"]
 
 
-def _start(node: str, port: int) -> subprocess.Popen[bytes]:
+def _start(node: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
     if node == "sumchain":
-        command = [sys.executable, "-m", "node.cli", "devnet", "--port", str(port)]
+        command = [sys.executable, "-m", "node.cli", "devnet", "--port", str(port), *extra]
     else:
         command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
     process = subprocess.Popen(
