@@ -49,7 +49,11 @@ log = logging.getLogger("sumchain.rpc")
 MAX_BATCH = 1000  # requests in one batch
 MAX_BODY = 5 * 1024 * 1024  # bytes in one HTTP body or WebSocket message
 MAX_METHOD_NAME = 128  # characters
-MAX_DEPTH = 128  # nesting of JSON arrays and objects in one request (json.loads recurses)
+# Nesting of JSON arrays and objects in one request. json.loads recurses in C, guarded
+# only by the recursion limit, which py_ecc raises to 100,000 when it is imported
+# (py_ecc/__init__.py; py-evm's eth/__init__.py raises it to 12,288): 66,000 levels then
+# overflow the C stack (SIGSEGV) before any RecursionError. So depth is checked first.
+MAX_DEPTH = 128
 READ_THREADS = 2  # reader threads (the read lane)
 
 LOCAL, READ, EXEC, WORKER = "local", "read", "exec", "worker"  # lanes, see the module doc
