@@ -128,13 +128,14 @@ class Chain:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
         # tests/chain/test_fast_paths.py): accounts carried between blocks, the head
-        # header kept decoded, and no re-validation of blocks this node just built.
+        # header kept decoded, no re-validation of blocks this node just built, and the
+        # lean interpreter loop (chain/interpreter.py).
         self.fast_paths = fast_paths
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
         store.db.flat_accounts = FlatAccounts() if fast_paths else None
         self.store = store
         self.data_dir = data_dir
-        self.vm_class = vm_class_for(config.fork)
+        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
         self._evm_class = _PyEvmChain.configure(
             __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id)
         self._signer_key = keys.PrivateKey(signer_key) if signer_key else None

@@ -34,6 +34,7 @@ from eth.vm.forks import (
 )
 
 from chain.config import FORKS
+from chain.interpreter import lean_computation_class
 
 MAX_SIGNERS = 256  # signers a checkpoint's extraData may list
 EXTRA_DATA_MAX = 32 + 20 * MAX_SIGNERS + 65  # bytes: vanity + signer list + seal
@@ -80,10 +81,10 @@ def _create_genesis_header(cls: type[VM], **genesis_params: Any) -> BlockHeaderA
     return header.copy(**clique_fields)
 
 
-def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
+def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     base = _BASE_VMS[fork]
     overrides: dict[str, Any] = {
-        "__name__": f"PoA{base.__name__}",
+        "__name__": f"{'Lean' if lean else ''}PoA{base.__name__}",
         "consensus_class": NoProofConsensus,
         "extra_data_max_bytes": EXTRA_DATA_MAX,
         "get_block_reward": staticmethod(_no_reward),
@@ -92,11 +93,14 @@ def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
     }
     state_class = base.get_state_class()
     account_db_class = state_class.get_account_db_class()
-    overrides["_state_class"] = state_class.configure(
-        __name__=f"PoA{state_class.__name__}",
-        account_db_class=type(f"Flat{account_db_class.__name__}",
-                              (_FlatAccountDBMixin, account_db_class), {}),
-    )
+    state_fields: dict[str, Any] = {
+        "__name__": f"PoA{state_class.__name__}",
+        "account_db_class": type(f"Flat{account_db_class.__name__}",
+                                 (_FlatAccountDBMixin, account_db_class), {}),
+    }
+    if lean:
+        state_fields["computation_class"] = lean_computation_class(state_class.computation_class)
+    overrides["_state_class"] = state_class.configure(**state_fields)
     if fork in POST_MERGE:
         overrides["validate_header"] = classmethod(_pre_merge_header_rules)
         overrides["create_genesis_header"] = classmethod(_create_genesis_header)
@@ -207,12 +211,18 @@ class _FlatAccountDBMixin:
         return after
 
 
-VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork) for fork in FORKS}
+VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, False) for fork in FORKS}
+# The same VMs with the lean interpreter loop (chain/interpreter.py): a fast path
+# (``Chain(fast_paths=True)``) whose blocks tests/chain/test_fast_paths.py compares.
+LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {
+    fork: _make_poa_vm(fork, True) for fork in FORKS
+}
 
 
-def vm_class_for(fork: str) -> type[VirtualMachineAPI]:
-    """The proof-of-authority VM class running ``fork``'s rules."""
-    return VM_CLASSES[fork]
+def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
+    """The proof-of-authority VM class running ``fork``'s rules; with ``fast_paths``,
+    its computations run in the lean interpreter loop (same gas, same results)."""
+    return (LEAN_VM_CLASSES if fast_paths else VM_CLASSES)[fork]
 
 
 def new_header(
