@@ -47,6 +47,7 @@ from eth.vm.opcode import as_opcode
 from eth.vm.opcode_values import JUMPDEST, PUSH1, PUSH32
 
 UINT_256_MAX = 2**256 - 1
+SIGN_BIT = 2**255  # flipping it maps two's-complement order onto unsigned order
 STACK_LIMIT = 1024  # items
 JUMP_CACHE_MAX = 4_096  # distinct codes whose jump destinations are remembered
 
@@ -56,7 +57,8 @@ _PLAIN_OPCODE = type(as_opcode(logic_fn=flow.stop, mnemonic="STOP", gas_cost=0))
 # Kinds of table entry; the loop tests them in about the order Solidity code runs them.
 GENERIC, PUSH, DUP, SWAP, POP, JUMP_DEST, JUMPI, JUMP = range(8)
 ADD, SUB, MUL, DIV, AND, OR, XOR, NOT, ISZERO, EQ, LT, GT, SHL, SHR = range(8, 22)
-MLOAD, MSTORE, CALLDATALOAD = range(22, 25)
+SLT, SGT, MOD, SIGNEXTEND = range(22, 26)
+MLOAD, MSTORE, CALLDATALOAD = range(26, 29)
 
 _SIMPLE: dict[Any, int] = {
     stack.pop: POP,
@@ -69,6 +71,10 @@ _SIMPLE: dict[Any, int] = {
     arithmetic.div: DIV,
     arithmetic.shl: SHL,  # Constantinople on
     arithmetic.shr: SHR,
+    arithmetic.mod: MOD,
+    arithmetic.signextend: SIGNEXTEND,
+    comparison.slt: SLT,
+    comparison.sgt: SGT,
     comparison.and_op: AND,
     comparison.or_op: OR,
     comparison.xor: XOR,
@@ -239,7 +245,7 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
                 if target not in destinations:
                     raise _bad_jump(code, target)
                 pc = target
-        elif kind <= SHR:
+        elif kind <= SIGNEXTEND:
             if kind == NOT or kind == ISZERO:
                 if not values:
                     raise InsufficientStack("Wanted 1 stack item, had none")
@@ -260,6 +266,14 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
                 push((a + b) & UINT_256_MAX)
             elif kind == AND:
                 push(a & b)
+            elif kind == SIGNEXTEND:
+                if a <= 31:
+                    sign = 1 << (a * 8 + 7)
+                    push(b | (UINT_256_MAX + 1 - sign) if b & sign else b & (sign - 1))
+                else:
+                    push(b)
+            elif kind == SLT:
+                push(1 if a ^ SIGN_BIT < b ^ SIGN_BIT else 0)
             elif kind == EQ:
                 push(1 if a == b else 0)
             elif kind == LT:
@@ -278,6 +292,10 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
                 push((a * b) & UINT_256_MAX)
             elif kind == DIV:
                 push(0 if b == 0 else a // b)
+            elif kind == MOD:
+                push(0 if b == 0 else a % b)
+            elif kind == SGT:
+                push(1 if a ^ SIGN_BIT > b ^ SIGN_BIT else 0)
             else:  # XOR
                 push(a ^ b)
         elif kind == MLOAD or kind == MSTORE:
