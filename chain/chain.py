@@ -48,7 +48,7 @@ from chain.errors import (
 )
 from chain.mempool import PooledTransaction, TxPool
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal
-from chain.vm import FlatAccounts, new_header, vm_class_for
+from chain.vm import FlatAccounts, StorageCache, new_header, vm_class_for
 
 BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
@@ -128,11 +128,12 @@ class Chain:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
         # tests/chain/test_fast_paths.py): accounts carried between blocks, the head
-        # header kept decoded, no re-validation of blocks this node just built, and the
-        # lean interpreter loop (chain/interpreter.py).
+        # header kept decoded, no re-validation of blocks this node just built, storage
+        # values carried between blocks, and the lean interpreter loop (chain/interpreter.py).
         self.fast_paths = fast_paths
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
         store.db.flat_accounts = FlatAccounts() if fast_paths else None
+        store.db.storage_cache = StorageCache() if fast_paths else None
         self.store = store
         self.data_dir = data_dir
         self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
