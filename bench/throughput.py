@@ -241,6 +241,33 @@ def _sumchain_send(
         chain.build_block([p.tx for p in chain.pool.pending()], timestamp=chain.next_timestamp())
 
 
+def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
+    """(gas, CPU seconds) to import the timed blocks of ``load`` (built in automine on a
+    chain with fast paths on) into a chain with ``fast_paths``: full validation and
+    re-execution, as a node replays history."""
+    config = ChainConfig(
+        chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24}, gas_limit=BLOCK_GAS
+    )
+    source = Chain.open(config, fast_paths=True)
+    target = Chain.open(config, fast_paths=fast_paths)
+    try:
+        producer = BlockProducer(source, mode="automine")
+        _sumchain_send(source, producer, load.txs, 1)
+        for number in range(1, load.setup + 1):
+            target.import_block(source.block(source.header(number)))
+        gas, cpu = 0, time.process_time()
+        for number in range(load.setup + 1, source.head.block_number + 1):
+            block = source.block(source.header(number))
+            target.import_block(block)
+            gas += block.header.gas_used
+        cpu = time.process_time() - cpu
+        assert target.head.hash == source.head.hash
+        return gas, cpu
+    finally:
+        source.close()
+        target.close()
+
+
 def _store_bytes(chain: Chain) -> int:
     backend = chain.store.backend
     if hasattr(backend, "size_bytes"):
@@ -297,7 +324,9 @@ NODE_READY_S = 60.0  # seconds a node may take to answer its first request
 NODE_STOP_S = 15.0  # seconds a node may take to exit after SIGTERM
 RPC_MODEL = "SparsePerceptron"
 RPC_INCENTIVE = "Stakeable"
-RPC_FEATURES = 16  # features of the sparse model; each sample names two of them
+RPC_FEATURES = 1_000  # features of the sparse model; each sample names two of them
+# Samples must be distinct: on a node that seals several blocks in one second (anvil),
+# the same sample from the same contributor at the same timestamp is a DuplicateContribution.
 
 
 @dataclass
@@ -400,7 +429,7 @@ def _rpc_run(node: str, adds: int) -> RpcResult:
             account=owner,
             params={"num_features": RPC_FEATURES, "learning_rate": SCALE},
         )
-        framework.add_data([1, 2], 1, contributor)
+        framework.add_data([0, RPC_FEATURES - 1], 1, contributor)  # unlike any timed sample
         calls.clear()
         node_cpu, client_cpu, start = (
             _group_cpu(process.pid),
@@ -409,7 +438,7 @@ def _rpc_run(node: str, adds: int) -> RpcResult:
         )
         for i in range(adds):
             receipt = framework.add_data(
-                [i % RPC_FEATURES, (i + 5) % RPC_FEATURES], i % 2, contributor
+                [i % RPC_FEATURES, (i + 1 + i // RPC_FEATURES) % RPC_FEATURES], i % 2, contributor
             )
             assert receipt["status"] == 1, "every add must succeed"
         seconds = time.perf_counter() - start
@@ -500,8 +529,19 @@ def machine() -> str:
 
 def versions() -> str:
     from importlib.metadata import version
+    from importlib.util import find_spec
 
-    return ", ".join(f"{p} {version(p)}" for p in ("py-evm", "eth-tester", "lmdb", "coincurve"))
+    from eth_hash.auto import keccak
+
+    keccak(b"")  # eth-hash picks its backend on the first hash
+    backend = type(getattr(keccak.hasher, "__self__", keccak.hasher)).__name__
+    packages = ("py-evm", "eth-tester", "lmdb", "coincurve", "rlp", "eth-hash")
+    listed = ", ".join(f"{p} {version(p)}" for p in packages)
+    rlp_codec = f"rusty-rlp {version('rusty-rlp')}" if find_spec("rusty_rlp") else "pure Python"
+    return (
+        f"{listed}; keccak backend {backend}, RLP codec {rlp_codec} "
+        "(one process: eth-tester runs on the same keccak and RLP libraries)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -549,6 +589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for load in loads:
         for per_block in (1, args.per_block):
             rows += _measure(load, per_block, names, args.rounds)
+    replays = []
+    for load in loads[1:]:
+        for fast in (True, False):
+            gas, cpu = replay(load, fast)
+            replays.append((load.name, fast, gas, cpu))
     rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
     for _round in range(args.rounds if args.rpc_adds else 0):
         for node in RPC_NODES:
@@ -556,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
     shares = [] if args.no_profile else profile(loads[-1])
     command = "python -m bench.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(rows, shares, command, rpc_rows, rpc_methods)
+    report = render(rows, shares, command, rpc_rows, rpc_methods, replays)
     print(report)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -647,6 +692,7 @@ def render(
     command: str,
     rpc_rows: Sequence[dict] = (),
     rpc_methods: Sequence[dict] = (),
+    replays: Sequence[tuple[str, bool, int, float]] = (),
 ) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls in automine mode (a block per transaction)\n\n")
@@ -709,6 +755,13 @@ def render(
             out.write(
                 f"| {m['method']} | {m.get('sumchain_calls_per_add')} | "
                 f"{m.get('sumchain_ms_per_call')} | {m.get('anvil_ms_per_call')} |\n"
+            )
+    if replays:
+        out.write("\n## Replay: importing the timed blocks (full validation, re-execution)\n\n")
+        out.write("| workload | fast paths | gas | CPU s | Mgas/s (CPU) |\n|---|---|---:|---:|---:|\n")
+        for name, fast, gas, cpu in replays:
+            out.write(
+                f"| {name} | {'on' if fast else 'off'} | {gas} | {cpu:.2f} | {gas / cpu / 1e6:.2f} |\n"
             )
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")
