@@ -695,7 +695,7 @@ def render(
     replays: Sequence[tuple[str, bool, int, float]] = (),
 ) -> str:
     out = io.StringIO()
-    out.write("# Throughput: contract calls in automine mode (a block per transaction)\n\n")
+    out.write("# Throughput: contract calls, automine and batched blocks\n\n")
     out.write(f"Command: `{command}`  \nMachine: {machine()}  \nVersions: {versions()}  \n")
     try:
         rev = subprocess.run(
@@ -705,8 +705,9 @@ def render(
         rev = ""
     out.write(f"Commit: {rev or 'unknown'}; date {time.strftime('%Y-%m-%d')}\n\n")
     out.write(
-        "Each call writes a fresh storage slot and emits a log; the same signed bytes run on\n"
-        "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run\n"
+        "Workloads: the micro one (each call writes a fresh storage slot and emits a log) and\n"
+        "realistic add-data; the same signed bytes run on every runner. Median of the rounds;\n"
+        "ratio = tx/s over eth-tester's tx/s in the same run\n"
         "(wall), and eth-tester's CPU seconds over the runner's (this process's CPU time for the\n"
         "same span; steadier than wall time when the machine is shared).\n"
         "Store bytes: LMDB pages used (lmdb runners) or key+value bytes held (memory runners).\n\n"
