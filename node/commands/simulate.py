@@ -77,9 +77,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-every-days",
         type=_positive_float,
-        default=0.25,
+        default=None,
         metavar="DAYS",
-        help="simulated days between accuracy measurements (default 0.25)",
+        help="simulated days between accuracy measurements (default: the profile's; "
+        "0.25 for sweeps)",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
@@ -98,6 +99,18 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     imdb = experiments.add_parser("imdb", help="Harris & Waggoner 2019 Fig. 3 on IMDB")
     market.add_experiment(experiments)
     _common(imdb)
+    imdb.add_argument(
+        "--profile",
+        choices=("paper", "legacy"),
+        default="paper",
+        help="rules of the run: 'paper' (the original framework's simulation, default) or "
+        "'legacy' (sumchain's first rules); every rule is written to the JSON",
+    )
+    imdb.add_argument(
+        "--off-chain",
+        action="store_true",
+        help="run with the exact off-chain engine (the twins alone, no transactions)",
+    )
     imdb.add_argument(
         "--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)"
     )
@@ -152,27 +165,39 @@ def _progress(line: str) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from bench.simulate import SimulationConfig, simulate, write_outputs
+    from bench.simulate import profile_config, simulate, write_outputs
 
-    config = SimulationConfig(
+    changes = {}
+    if args.eval_every_days is not None:
+        changes["eval_every_s"] = max(1, int(args.eval_every_days * 86_400))
+    config = profile_config(
+        args.profile,
         model=args.model,
         incentive=args.incentive,
         words=args.words,
         initial_fraction=args.initial_fraction,
         train_limit=args.train_limit,
         test_limit=args.test_limit,
-        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
         seed=args.seed,
+        **changes,
     )
     config.check()
-    stem = args.name or f"imdb-{args.model}-{args.incentive.lower()}-seed{args.seed}"
+    stem = args.name or (
+        f"imdb-{args.model}-{args.incentive.lower()}-{args.profile}-seed{args.seed}"
+        + ("-offchain" if args.off_chain else "")
+    )
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     def checkpoint(result):  # type: ignore[no-untyped-def]
         write_outputs(result, args.out, stem, command + "  (checkpoint: run still in progress)")
 
     result = simulate(
-        args.imdb, config, progress=_progress, checkpoint=checkpoint, max_days=args.max_days
+        args.imdb,
+        config,
+        progress=_progress,
+        checkpoint=checkpoint,
+        max_days=args.max_days,
+        on_chain=not args.off_chain,
     )
     paths = write_outputs(result, args.out, stem, command)
     last = result.rows[-1]
@@ -209,7 +234,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         seed=args.seed,
         train_limit=args.train_limit,
         test_limit=args.test_limit,
-        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
+        eval_every_s=max(1, int((args.eval_every_days or 0.25) * 86_400)),
         max_days=args.max_days,
         workers=args.workers,
         ray_address=args.ray,
