@@ -157,6 +157,21 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     sweep.add_argument(
         "--max-days", type=_positive_float, metavar="DAYS", help="stop each point after DAYS"
     )
+    sweep.add_argument(
+        "--profile",
+        choices=("paper", "legacy"),
+        default="legacy",
+        help="rules of every point (default legacy); 'paper' with no --param runs Ding & Hu's "
+        "full grids on the square-root law",
+    )
+    sweep.add_argument(
+        "--seeds", metavar="S1,S2,...", help="seeds per point (default: --seed alone)"
+    )
+    sweep.add_argument(
+        "--off-chain",
+        action="store_true",
+        help="run the points with the exact off-chain engine (no transactions)",
+    )
     sweep.set_defaults(func=run_sweep)
 
 
@@ -221,10 +236,29 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from bench.sweep import parse_params, write_sweep
+    from bench.simulate import SimulationError, profile_config
+    from bench.sweep import DING_HU_GRIDS, parse_params, write_sweep
     from bench.sweep import run_sweep as sweep
 
     params = parse_params(args.param)
+    if args.profile == "paper" and not args.param:
+        params = {name: list(values) for name, values in DING_HU_GRIDS.items()}
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    except ValueError:
+        raise SimulationError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    changes = {}
+    if args.eval_every_days is not None or args.profile == "legacy":
+        changes["eval_every_s"] = max(1, int((args.eval_every_days or 0.25) * 86_400))
+    base = profile_config(
+        args.profile,
+        model=args.model,
+        incentive=args.incentive,
+        seed=args.seed,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+        **changes,
+    )
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     points = sweep(
         args.imdb,
@@ -239,6 +273,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         workers=args.workers,
         ray_address=args.ray,
         progress=_progress,
+        base=base,
+        seeds=seeds,
+        on_chain=not args.off_chain,
     )
     paths = write_sweep(points, args.out, command)
     for kind, path in paths.items():

@@ -84,3 +84,18 @@ def test_points_vary_one_parameter_around_the_base() -> None:
     assert made[0].config.words == 300 and made[0].config.honest == base.honest
     assert made[1].config.honest.mean_deposit == 5 and made[1].config.honest.stdev_deposit == 1
     assert made[2].config.cost_weight_units_s == 10 and made[2].config.words == base.words
+
+
+def test_paper_points_price_cost_weight_on_the_square_root_law_for_each_seed() -> None:
+    from bench.simulate import profile_config
+    from bench.sweep import DING_HU_DEPOSIT_STDEV, SQRT_LAW_UNITS
+
+    base = profile_config("paper")
+    chosen = points({"cost_weight": [2], "honest_mean_deposit": [500]}, base, seeds=[0, 1, 2])
+    assert [(p.param, p.config.seed) for p in chosen] == [
+        ("cost_weight", 0), ("cost_weight", 1), ("cost_weight", 2),
+        ("honest_mean_deposit", 0), ("honest_mean_deposit", 1), ("honest_mean_deposit", 2),
+    ]
+    assert chosen[0].config.cost_weight_units_s == 2 * SQRT_LAW_UNITS
+    assert chosen[0].config.deposit_law == "sqrt"
+    assert chosen[3].config.honest.stdev_deposit == DING_HU_DEPOSIT_STDEV
