@@ -553,6 +553,7 @@ class Result:
     timings: dict[str, float]
     good_data_accuracy: float | None = None
     engine: str = "chain"  # "chain": real transactions; "off-chain": the twins alone
+    deployed_learning_rate: int | None = None  # the perceptron's on-chain step (10^9 fixed point)
 
     @property
     def tx_per_s(self) -> float:
@@ -580,6 +581,7 @@ class Result:
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
             "units": f"1 unit = {self.config.unit_wei} wei; balances exclude gas",
             "engine": self.engine,
+            "deployed_learning_rate": self.deployed_learning_rate,
             "config": _jsonable(asdict(self.config)),
         }
 
@@ -1250,6 +1252,7 @@ class Simulation:
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
             engine="chain" if self.on_chain else "off-chain",
+            deployed_learning_rate=getattr(self.twin, "learning_rate", None),
             timings={
                 **self.timings,
                 "twin and decisions": self.timings["twin and decisions"]
