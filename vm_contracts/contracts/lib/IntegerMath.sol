@@ -8,7 +8,7 @@ library IntegerMath {
     function sqrt(uint256 x) internal pure returns (uint256 root) {
         if (x < 2) return x;
         root = x;
-        uint256 next = x / 2 + 1;
+        uint256 next = x / 2 + (x & 1); // ceil(x / 2) without overflow
         while (next < root) {
             root = next;
             next = (x / next + next) / 2;
