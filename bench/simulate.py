@@ -69,6 +69,7 @@ MAX_FEE_PER_GAS = 10 * 10**9  # wei; base fee falls far below this on a quiet ch
 PRIORITY_FEE_PER_GAS = 0  # wei: agents pay the base fee only
 GAS_LIMIT_PER_TX = 8_000_000  # gas; a dense update of 1,000 features fits
 MIN_AGENT_KEY = 0x5100  # agent private keys are MIN_AGENT_KEY + index (test keys)
+START_AFTER_DEPLOY_S = 600  # s from the mechanism's deployment (its lastUpdateTimeS) to the start
 
 MODEL_CHOICES = {
     "perceptron": "SparsePerceptron",
@@ -99,9 +100,11 @@ class AgentSpec:
         name: "honest" or "malicious" (also the CSV column prefix).
         start_balance: units the agent starts with (besides its gas allowance).
         mean_deposit, stdev_deposit: units; each deposit is drawn from this normal law.
-        mean_wait_s: seconds; time between turns is exponential with this mean.
+        mean_wait_s: seconds; mean time between turns (exponential under the "legacy"
+            draws, N(mean_wait_s, stdev_wait_s) in whole seconds under the "original" ones).
         mistake_prob: probability that a label is wrong by accident.
         flips_labels: True for the malicious agent (every label inverted).
+        stdev_wait_s: seconds; the waits' standard deviation under the "original" draws.
     """
 
     name: str
@@ -111,6 +114,7 @@ class AgentSpec:
     mean_wait_s: float
     mistake_prob: float
     flips_labels: bool
+    stdev_wait_s: float = 1.0
 
 
 HONEST = AgentSpec("honest", 10_000, 50, 10, 10 * 60, 0.0001, False)
@@ -135,7 +139,37 @@ class SimulationConfig:
         min_deposit_units: Stakeable's least required deposit, units.
         eval_every_s: seconds of simulated time between measurements.
         seed: seeds the data order, the agents' draws and their timings.
-        learning_rate: the perceptron's on-chain step (1.0 as sklearn's eta0).
+        learning_rate: the perceptron's on-chain step; None: the SGD perceptron's step
+            size eta = 1/(alpha (t0 + t)) at the end of its initial fit.
+
+    The rules below choose between the original framework's simulation (microsoft/
+    0xDeCA10B, ``simulate.py`` and ``stakeable.py``; the ``paper`` profile) and the rules
+    sumchain ran first (the ``legacy`` profile, these defaults):
+        profile: the name of the profile the rules came from (see ``PROFILES``).
+        initial_model: "perceptron" (scikit-learn ``Perceptron(eta0=learning_rate)``) or
+            "sgd-perceptron" (``SGDClassifier(loss='perceptron', learning_rate='optimal',
+            penalty=None, tol=1e-3)`` on dense rows, as the original).
+        deposit_law: "linear" (cost_weight / elapsed s) or "sqrt" (cost_weight /
+            isqrt(elapsed s), Stakeable's sqrtDepositLaw).
+        unit_wei: wei per unit. 1 keeps every deposit and cost in whole units, as the
+            original's integer arithmetic does.
+        draws: "legacy" (real-valued deposits max(0, N), exponential waits) or "original"
+            (deposits int(N) drawn again until positive, waits int(N(mean, 1 s)) until >= 1).
+        malicious_samples: "random" (training rows drawn with replacement) or "shared"
+            (the next row of the stream the honest agent also takes from, label flipped).
+        honest_participation: None (the honest agent always contributes) or p: it
+            contributes with probability (last measured accuracy + p).
+        over_balance: "stop" (an agent whose drawn deposit exceeds its balance stops for
+            good) or "skip" (it skips that addition and goes on while its balance is > 0).
+        own_remainder: True: an agent takes what is left of its own sample once anyone
+            may (``claim_wait_s``), as the original's checks allow.
+        same_second_refused: True: an addition in the same second as the last one is
+            refused (the original's RejectException); the chain's blocks need a later second.
+        eval_first_s: seconds to the first measurement after the start one (None:
+            ``eval_every_s``).
+        settle_claims: True: the original's claim loop (refund own, report others', take
+            anything older than ``claim_wait_s``; stop at the first sample younger than the
+            refund wait, or than the claim wait once the data is used up); False: legacy.
     """
 
     model: str = "perceptron"
@@ -152,7 +186,19 @@ class SimulationConfig:
     min_deposit_units: float = 1.0
     eval_every_s: int = DAY_S // 4
     seed: int = 0
-    learning_rate: float = 1.0
+    learning_rate: float | None = 1.0
+    profile: str = "legacy"
+    initial_model: str = "perceptron"
+    deposit_law: str = "linear"
+    unit_wei: int = 10**15
+    draws: str = "legacy"
+    malicious_samples: str = "random"
+    honest_participation: float | None = None
+    over_balance: str = "stop"
+    own_remainder: bool = False
+    same_second_refused: bool = False
+    eval_first_s: int | None = None
+    settle_claims: bool = False
 
     def check(self) -> None:
         if self.model not in MODEL_CHOICES:
@@ -173,9 +219,58 @@ class SimulationConfig:
             raise SimulationError("the refund wait must not exceed the claim wait")
         if self.eval_every_s <= 0:
             raise SimulationError("eval_every_s must be positive")
+        for name, value, allowed in (
+            ("initial_model", self.initial_model, ("perceptron", "sgd-perceptron")),
+            ("deposit_law", self.deposit_law, ("linear", "sqrt")),
+            ("draws", self.draws, ("legacy", "original")),
+            ("malicious_samples", self.malicious_samples, ("random", "shared")),
+            ("over_balance", self.over_balance, ("stop", "skip")),
+        ):
+            if value not in allowed:
+                raise SimulationError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.learning_rate is None and self.initial_model != "sgd-perceptron":
+            raise SimulationError("a learning rate from the fit needs initial_model sgd-perceptron")
+        if self.unit_wei < 1:
+            raise SimulationError(f"unit_wei must be at least 1, got {self.unit_wei}")
         for agent in (self.honest, self.malicious):
             if agent.mean_wait_s <= 0 or agent.start_balance <= 0 or agent.stdev_deposit < 0:
                 raise SimulationError(f"{agent.name}: waits and balances must be positive")
+
+
+SGD_ALPHA = 1e-4  # scikit-learn SGDClassifier's default regularisation, which sets its step size
+
+PROFILES: dict[str, SimulationConfig] = {
+    # the rules sumchain's first Fig. 3 runs used
+    "legacy": SimulationConfig(),
+    # the original framework's simulation (simulate_imdb_perceptron.py, simulate.py,
+    # stakeable.py): the SGD perceptron, 60 / isqrt(elapsed) whole units, its agents
+    "paper": SimulationConfig(
+        profile="paper",
+        initial_model="sgd-perceptron",
+        learning_rate=None,
+        deposit_law="sqrt",
+        cost_weight_units_s=60.0,
+        min_deposit_units=1.0,
+        unit_wei=1,
+        draws="original",
+        malicious_samples="shared",
+        honest_participation=0.15,
+        over_balance="skip",
+        own_remainder=True,
+        same_second_refused=True,
+        eval_first_s=10_000,
+        eval_every_s=200_000,
+        settle_claims=True,
+    ),
+}
+"""Named sets of rules; ``profile_config(name, **changes)`` starts a run from one."""
+
+
+def profile_config(name: str, **changes: Any) -> SimulationConfig:
+    """The profile ``name`` with fields (and ``honest_*``/``malicious_*`` agent fields) changed."""
+    if name not in PROFILES:
+        raise SimulationError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return config_with(PROFILES[name], **changes)
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -250,12 +345,29 @@ def initial_state(model: str, data: Data, config: SimulationConfig) -> dict[str,
     x = data.train_matrix[: data.initial]
     y = data.train_labels[: data.initial]
     n = len(data.vocabulary_words)
+    if model == "SparsePerceptron" and config.initial_model == "sgd-perceptron":
+        from sklearn.linear_model import SGDClassifier
+
+        estimator = SGDClassifier(
+            loss="perceptron",
+            learning_rate="optimal",
+            penalty=None,
+            tol=1e-3,
+            alpha=SGD_ALPHA,
+            random_state=config.seed,
+        )
+        estimator.fit(x.toarray(), y)  # dense, as the original: the intercept steps in full
+        rate = config.learning_rate
+        if rate is None:
+            rate = sgd_step_after_fit(int(estimator.t_))
+        return state_from_sklearn(model, estimator, learning_rate=rate)
     if model == "SparsePerceptron":
         from sklearn.linear_model import Perceptron
 
-        estimator = Perceptron(eta0=config.learning_rate, random_state=config.seed)
+        rate = 1.0 if config.learning_rate is None else config.learning_rate
+        estimator = Perceptron(eta0=rate, random_state=config.seed)
         estimator.fit(x, y)
-        return state_from_sklearn(model, estimator, learning_rate=config.learning_rate)
+        return state_from_sklearn(model, estimator, learning_rate=rate)
     counts = [np.asarray(x[y == c].sum(axis=0)).ravel().astype(int).tolist() for c in (0, 1)]
     samples = [int((y == c).sum()) for c in (0, 1)]
     if model == "NaiveBayes":
@@ -267,6 +379,16 @@ def initial_state(model: str, data: Data, config: SimulationConfig) -> dict[str,
             "sample_counts": samples,
         }
     return {"num_classes": 2, "num_features": n, "sums": counts, "sample_counts": samples}
+
+
+def sgd_step_after_fit(t: int, alpha: float = SGD_ALPHA) -> float:
+    """The step a perceptron-loss ``SGDClassifier(learning_rate='optimal')`` would take on its
+    next sample after a fit that left ``t_ = t``: eta = 1 / (alpha (t0 + t - 1)), t0 =
+    1 / (eta0 alpha), eta0 = sqrt(1 / sqrt(alpha)) (scikit-learn's heuristic; the
+    perceptron loss's gradient at the typical weight is 1)."""
+    eta0 = math.sqrt(1.0 / math.sqrt(alpha))
+    t0 = 1.0 / (eta0 * alpha)
+    return 1.0 / (alpha * (t0 + t - 1))
 
 
 def twin_from_state(model: str, state: dict[str, Any]) -> Any:
@@ -430,6 +552,8 @@ class Result:
     rejected: dict[str, int]
     timings: dict[str, float]
     good_data_accuracy: float | None = None
+    engine: str = "chain"  # "chain": real transactions; "off-chain": the twins alone
+    deployed_learning_rate: int | None = None  # the perceptron's on-chain step (10^9 fixed point)
 
     @property
     def tx_per_s(self) -> float:
@@ -455,7 +579,9 @@ class Result:
             "tx_per_s": round(self.tx_per_s, 1),
             "gas": self.gas,
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
-            "units": f"1 unit = {UNIT_WEI} wei; balances exclude gas",
+            "units": f"1 unit = {self.config.unit_wei} wei; balances exclude gas",
+            "engine": self.engine,
+            "deployed_learning_rate": self.deployed_learning_rate,
             "config": _jsonable(asdict(self.config)),
         }
 
@@ -465,7 +591,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class Simulation:
-    """One run on its own fresh in-process chain (see the module docstring)."""
+    """One run on its own fresh in-process chain (see the module docstring), or, with
+    ``on_chain=False``, the same run decided and accounted by the off-chain twins alone
+    (the exact off-chain engine: no node, no transactions; balances are the twins'
+    wei ledger, accuracy the twin model's). The chain run checks every decision against
+    the chain, so the two give the same trajectory (a test compares them)."""
 
     def __init__(
         self,
@@ -473,8 +603,10 @@ class Simulation:
         data: Data,
         progress: Callable[[str], None] | None = None,
         checkpoint: Callable[[Result], None] | None = None,
+        on_chain: bool = True,
     ) -> None:
         config.check()
+        self.on_chain = on_chain
         self.config = config
         self.data = data
         self.model = MODEL_CHOICES[config.model]
@@ -497,7 +629,27 @@ class Simulation:
 
     # -- setup
 
+    def _start_offline(self) -> None:
+        state = initial_state(self.model, self.data, self.config)
+        self.twin = twin_from_state(self.model, state)
+        self.rules = self._rules()
+        self.last_update = GENESIS_TIME
+        self.start_time = self.last_update + START_AFTER_DEPLOY_S
+
+    def _rules(self) -> reference.StakeableRules:
+        return reference.StakeableRules(
+            self.config.refund_wait_s,
+            self.config.claim_wait_s,
+            self.config.claim_wait_s,
+            self._units_wei(self.config.cost_weight_units_s),
+            self._units_wei(self.config.min_deposit_units),
+            sqrt_deposit_law=self.config.deposit_law == "sqrt",
+        )
+
     def _start_chain(self) -> None:
+        if not self.on_chain:
+            self._start_offline()
+            return
         from chain.config import ChainConfig
         from node.provider import InProcessNode
         from vm_contracts.client import deploy_framework
@@ -519,6 +671,7 @@ class Simulation:
                 "any_address_claim_wait_s": self.config.claim_wait_s,
                 "cost_weight": self._units_wei(self.config.cost_weight_units_s),
                 "min_deposit": self._units_wei(self.config.min_deposit_units),
+                "sqrt_deposit_law": int(self.config.deposit_law == "sqrt"),
             }
         else:
             incentive_params = {"refund_wait_s": self.config.refund_wait_s}
@@ -533,29 +686,33 @@ class Simulation:
         )
         self.trainer = to_canonical_address(self.framework.address)
         self.twin = twin_from_state(self.model, state)
-        self.rules = reference.StakeableRules(
-            self.config.refund_wait_s,
-            self.config.claim_wait_s,
-            self.config.claim_wait_s,
-            self._units_wei(self.config.cost_weight_units_s),
-            self._units_wei(self.config.min_deposit_units),
-        )
+        self.rules = self._rules()
         backend = self.node.backend
         self.node.dispatcher.run_sync(backend.producer.set_mode, "manual")
-        self.start_time = int(backend.chain.head.timestamp) + 1
-        self.last_update = self.start_time - 1  # Stakeable's lastUpdateTimeS: refreshed below
+        head_time = int(backend.chain.head.timestamp)
+        deployed = head_time  # Stakeable's lastUpdateTimeS: read below
         if self.stakeable:
-            self.last_update = int(self.framework.incentive.functions.lastUpdateTimeS().call())
+            deployed = int(self.framework.incentive.functions.lastUpdateTimeS().call())
+        # start a fixed time after the mechanism's deployment, so that the off-chain
+        # engine (which has no deployment) prices the first addition the same
+        self.start_time = deployed + START_AFTER_DEPLOY_S
+        if self.start_time <= head_time:
+            raise SimulationError(
+                f"deploying took {head_time - deployed} s of chain time, more than the "
+                f"{START_AFTER_DEPLOY_S} s the start is set after it"
+            )
+        self.last_update = deployed
 
-    @staticmethod
-    def _units_wei(units: float) -> int:
-        return int(round(units * UNIT_WEI))
+    def _units_wei(self, units: float) -> int:
+        return int(round(units * self.config.unit_wei))
 
     # -- transactions
 
     def _sign(
         self, agent: Agent, selector: bytes, types: list[str], args: list[Any], value: int = 0
     ) -> bytes:
+        if not self.on_chain:
+            return b""  # the off-chain engine sends nothing
         tx = {
             "nonce": agent.nonce,
             "gas": GAS_LIMIT_PER_TX,
@@ -572,6 +729,11 @@ class Simulation:
     def _mine(self, raws: list[tuple[Agent, str, bytes]], timestamp: int) -> None:
         """Put the turn's transactions in one block sealed at ``timestamp``; every one
         must succeed (the twin predicted it would)."""
+        if not self.on_chain:
+            for agent, kind, _raw in raws:
+                agent.txs[kind] += 1
+            self.blocks += 1
+            return
         chain = self.node.backend.chain
         producer = self.node.backend.producer
 
@@ -607,12 +769,14 @@ class Simulation:
     def _balance_units(self, agent: Agent) -> float:
         """Units held: on-chain balance plus gas paid, minus the gas allowance."""
         wei = self.node.dispatcher.run_sync(self.node.backend.chain.balance, agent.address)
-        return (wei + agent.gas_paid_wei - GAS_ALLOWANCE_WEI) / UNIT_WEI
+        return (wei + agent.gas_paid_wei - GAS_ALLOWANCE_WEI) / self.config.unit_wei
 
     def _points(self, agent: Agent) -> float:
         return float(self.framework.points("0x" + agent.address.hex()))
 
     def _measure(self, now: int) -> dict[str, float]:
+        if not self.on_chain:
+            return self._measure_offline(now)
         started = time.perf_counter()
         head = self.node.dispatcher.run_sync(lambda: int(self.node.backend.chain.head.block_number))
         state = self.framework.read_model(head)
@@ -631,6 +795,22 @@ class Simulation:
                 row[agent.spec.name] = 100.0 * self._balance_units(agent) / agent.spec.start_balance
             else:
                 row[agent.spec.name] = self._points(agent)
+        self.timings["measurements (SDK read + test set)"] += time.perf_counter() - started
+        return row
+
+    def _measure_offline(self, now: int) -> dict[str, float]:
+        started = time.perf_counter()
+        row: dict[str, float] = {
+            "day": (now - self.start_time) / DAY_S,
+            "block": self.blocks,
+            "accuracy": accuracy(self.model, self.twin, self.data.test_matrix, self.data.test_labels),
+        }
+        for index, agent in enumerate(self.agents):
+            if self.stakeable:
+                units = self.held_wei[index] / self.config.unit_wei
+                row[agent.spec.name] = 100.0 * units / agent.spec.start_balance
+            else:
+                row[agent.spec.name] = float(self.points[index])
         self.timings["measurements (SDK read + test set)"] += time.perf_counter() - started
         return row
 
@@ -690,6 +870,20 @@ class Simulation:
                 return
             self.last_update = now
             self.held_wei[index] -= cost
+        self._append_add(index, row, label, value, cost, now, raws)
+
+    def _append_add(
+        self,
+        index: int,
+        row: int,
+        label: int,
+        value: int,
+        cost: int,
+        now: int,
+        raws: list[tuple[Agent, str, bytes]],
+    ) -> None:
+        """Train the twin on (row, label) and queue the addData carrying ``value`` wei."""
+        agent = self.agents[index]
         self.last_add = now
         data = self.data.train_rows[row]
         self.twin.update(data, label)
@@ -734,6 +928,8 @@ class Simulation:
                 kind, selector = "refund", REFUND
                 agent.good += 1
                 self.total_good += 1
+                if not self.stakeable:
+                    self.points[index] += 1
             else:
                 if not self.stakeable or item.claimable == 0:
                     continue
@@ -773,6 +969,168 @@ class Simulation:
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
 
+    # -- one turn under the original framework's rules (``settle_claims``)
+
+    def _data_used_up(self) -> bool:
+        return self.data.initial + self.next_row >= len(self.data.train_rows)
+
+    def _draw_deposit(self, agent: Agent) -> float:
+        """Units the agent sends with an addData."""
+        spec = agent.spec
+        if self.config.draws == "legacy":
+            return max(0.0, float(agent.rng.normal(spec.mean_deposit, spec.stdev_deposit)))
+        while True:  # the original: int(N(mean, stdev)), drawn again until positive
+            deposit = int(agent.rng.normal(spec.mean_deposit, spec.stdev_deposit))
+            if deposit > 0:
+                return float(deposit)
+
+    def _draw_wait(self, agent: Agent) -> float:
+        """Seconds to the agent's next turn."""
+        spec = agent.spec
+        if self.config.draws == "legacy":
+            return float(agent.rng.exponential(spec.mean_wait_s))
+        while True:  # the original: int(N(mean, stdev)) seconds, drawn again until >= 1
+            wait = int(agent.rng.normal(spec.mean_wait_s, spec.stdev_wait_s))
+            if wait >= 1:
+                return float(wait)
+
+    def _turn_original(
+        self, index: int, now: int, drawn_time: int
+    ) -> tuple[list[tuple[Agent, str, bytes]], bool]:
+        """The original's turn: add the next row of the shared stream (flipped by the
+        malicious agent; the honest one takes part with probability accuracy + p), then
+        claim. Returns the transactions and whether the agent goes on (balance > 0)."""
+        agent = self.agents[index]
+        raws: list[tuple[Agent, str, bytes]] = []
+        if self.held_wei[index] > 0 and not self._data_used_up():
+            self._add_original(index, now, drawn_time, raws)
+        goes_on = self.held_wei[index] > 0
+        if self.stakeable:
+            self._claims_original(index, now, raws)
+        if not goes_on:
+            agent.active = False
+        return raws, goes_on
+
+    def _add_original(
+        self, index: int, now: int, drawn_time: int, raws: list[tuple[Agent, str, bytes]]
+    ) -> None:
+        agent = self.agents[index]
+        spec = agent.spec
+        row = self.data.initial + self.next_row
+        label = int(self.data.train_labels[row])
+        if spec.flips_labels:
+            label = 1 - label
+        if spec.mistake_prob > 0 and agent.rng.random() < spec.mistake_prob:
+            label = 1 - label
+        bonus = self.config.honest_participation
+        if not spec.flips_labels and bonus is not None:
+            if not agent.rng.random() < self.last_accuracy + bonus:
+                return
+        value, cost = 0, 0
+        if self.stakeable:
+            deposit = self._draw_deposit(agent)
+            value = self._units_wei(deposit)
+            if value > self.held_wei[index]:
+                if agent.stopped_at is None:
+                    agent.stopped_at = (now - self.start_time) / DAY_S
+                    self.progress(
+                        f"{spec.name} cannot cover a deposit from day {agent.stopped_at:.1f}: "
+                        f"balance {self.held_wei[index] / self.config.unit_wei:.2f} units "
+                        f"< deposit {deposit:.0f}"
+                    )
+                return
+            if self.config.same_second_refused and drawn_time <= self.last_update:
+                agent.rejected_adds += 1  # the original refuses a second addition in one second
+                return
+            cost = self.rules.add_data_cost(now, self.last_update)
+            if value < cost:
+                agent.rejected_adds += 1
+                return
+            self.last_update = now
+            self.held_wei[index] -= cost
+        self.next_row += 1
+        self._append_add(index, row, label, value, cost, now, raws)
+
+    def _claims_original(self, index: int, now: int, raws: list[tuple[Agent, str, bytes]]) -> None:
+        """The original's claim loop over unsettled samples, oldest first: stop at the first
+        younger than the refund wait (or than the claim wait once the data is used up);
+        take all of a sample older than the claim wait; refund one's own; report others'."""
+        agent = self.agents[index]
+        refund_wait, claim_wait = self.config.refund_wait_s, self.config.claim_wait_s
+        used_up = self._data_used_up()
+        due = []
+        for item in self.pending:
+            age = now - item.added_time
+            if age < refund_wait or (used_up and age < claim_wait):
+                break
+            if item.claimable > 0 and index not in item.claimed_by:
+                due.append(item)  # else NothingToClaim / AlreadyClaimed on chain
+        if not due:
+            return
+        predictions = predict_many(
+            self.model, self.twin, self.data.train_matrix[[item.row for item in due]]
+        )
+        settled = False
+        for item, predicted in zip(due, predictions, strict=True):
+            agrees = int(predicted) == item.label
+            age = now - item.added_time
+            own = item.owner == index
+            if age > claim_wait:
+                if own and not self.config.own_remainder:
+                    continue
+                kind, selector = "report", REPORT
+            elif own:
+                if age <= refund_wait or not agrees:
+                    continue  # the original refuses a refund at exactly the wait
+                kind, selector = "refund", REFUND
+            else:
+                if age <= refund_wait or agrees or agent.good == 0:
+                    continue
+                kind, selector = "report", REPORT
+            if kind == "refund":
+                amount = self.rules.refund_amount(now, item.added_time, item.claimable, agrees)
+                agent.good += 1
+                self.total_good += 1
+            else:
+                amount = self.rules.report_amount(
+                    now,
+                    item.added_time,
+                    item.deposit,
+                    item.claimable,
+                    agrees,
+                    agent.good,
+                    self.total_good,
+                    False,
+                    own,
+                )
+            item.claimable -= amount
+            item.claimed_by.add(index)
+            self.held_wei[index] += amount
+            settled |= item.claimable == 0
+            started = time.perf_counter()
+            owner = "0x" + self.agents[item.owner].address.hex()
+            raws.append(
+                (
+                    agent,
+                    kind,
+                    self._sign(
+                        agent,
+                        selector,
+                        ["address", "int64[]", "uint64", "uint256"],
+                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
+                    ),
+                )
+            )
+            self.timings["signing and encoding"] += time.perf_counter() - started
+        if settled:
+            self.pending = [p for p in self.pending if p.claimable > 0]
+
+    def _claimable_by_someone(self) -> bool:
+        """Whether an agent still acting could claim from an unsettled sample (on chain a
+        claimant takes from a sample once, so a remainder can outlive everyone's claims)."""
+        acting = {i for i, a in enumerate(self.agents) if a.active}
+        return any(acting - item.claimed_by for item in self.pending if item.claimable > 0)
+
     def _settled(self, item: Pending) -> bool:
         if self.stakeable:
             return item.claimable == 0
@@ -788,9 +1146,12 @@ class Simulation:
         self.submitted = [0, 0]
         self.held_wei = [self._units_wei(a.spec.start_balance) for a in self.agents]
         self.honest_done = False
+        self.points = [0, 0]
+        self.next_row = 0  # the shared stream's next training row (after the initial ones)
         self.last_add = self.start_time
         rows = [self._measure(self.start_time)]
         initial_accuracy = rows[0]["accuracy"]
+        self.last_accuracy = initial_accuracy
         self.progress(
             f"deployed {self.model} under {self.config.incentive}; initial test accuracy "
             f"{initial_accuracy:.4f}; {len(self.data.train_rows) - self.data.initial} "
@@ -798,10 +1159,10 @@ class Simulation:
         )
         queue: list[tuple[float, int]] = []
         for index, agent in enumerate(self.agents):
-            heapq.heappush(
-                queue, (self.start_time + agent.rng.exponential(agent.spec.mean_wait_s), index)
-            )
-        next_eval = self.start_time + self.config.eval_every_s
+            heapq.heappush(queue, (self.start_time + self._draw_wait(agent), index))
+        first_eval = self.config.eval_first_s or self.config.eval_every_s
+        next_eval = self.start_time + first_eval
+        original = self.config.settle_claims
         last_time = self.start_time - 1
         end_time: float | None = None
         txs = 0
@@ -812,12 +1173,15 @@ class Simulation:
             now = max(int(when), last_time + 1)
             if max_days is not None and now - self.start_time > max_days * DAY_S:
                 break
+            if original and self._data_used_up() and not self._claimable_by_someone():
+                break  # the original stops once the data is used up and every claim settled
             if end_time is not None and now > end_time:
                 break
             if now > self.last_add + self.config.claim_wait_s + self.config.refund_wait_s:
                 break  # nobody could add for a whole claim period: nothing new will happen
             while now >= next_eval:
                 rows.append(self._measure(next_eval))
+                self.last_accuracy = rows[-1]["accuracy"]
                 next_eval += self.config.eval_every_s
                 if len(rows) % max(1, DAY_S // self.config.eval_every_s) == 0:
                     self._report_progress(rows[-1], txs, time.perf_counter() - started)
@@ -827,7 +1191,11 @@ class Simulation:
                         )
             agent = self.agents[index]
             decide = time.perf_counter()
-            raws = self._turn(index, now)
+            if original:
+                raws, goes_on = self._turn_original(index, now, int(when))
+            else:
+                raws = self._turn(index, now)
+                goes_on = agent.active and not (self.honest_done and not self.pending)
             self.timings["twin and decisions"] += time.perf_counter() - decide
             if raws:
                 tick = time.perf_counter()
@@ -835,7 +1203,7 @@ class Simulation:
                 self.timings["chain (execute, seal, commit)"] += time.perf_counter() - tick
                 txs += len(raws)
                 last_time = now
-            if not self.honest_done and honest.next_sample + self.data.initial >= len(
+            if not original and not self.honest_done and honest.next_sample + self.data.initial >= len(
                 self.data.train_rows
             ):
                 self.honest_done = True
@@ -843,13 +1211,14 @@ class Simulation:
                 self.progress(
                     f"honest agent submitted all its samples on day {(now - self.start_time) / DAY_S:.1f}"
                 )
-            if agent.active and not (self.honest_done and not self.pending):
-                heapq.heappush(queue, (when + agent.rng.exponential(agent.spec.mean_wait_s), index))
+            if goes_on:
+                heapq.heappush(queue, (when + self._draw_wait(agent), index))
         wall = time.perf_counter() - started
         if last_time > self.start_time + rows[-1]["day"] * DAY_S:
             rows.append(self._measure(last_time))
         result = self._result(rows, initial_accuracy, wall, txs)
-        self.node.close()
+        if self.on_chain:
+            self.node.close()
         return result
 
     def _report_progress(self, row: dict[str, float], txs: int, wall: float) -> None:
@@ -882,6 +1251,8 @@ class Simulation:
             days_to_exhaust=malicious.stopped_at,
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
+            engine="chain" if self.on_chain else "off-chain",
+            deployed_learning_rate=getattr(self.twin, "learning_rate", None),
             timings={
                 **self.timings,
                 "twin and decisions": self.timings["twin and decisions"]
@@ -907,11 +1278,13 @@ def simulate(
     checkpoint: Callable[[Result], None] | None = None,
     max_days: float | None = None,
     data: Data | None = None,
+    on_chain: bool = True,
 ) -> Result:
-    """Load IMDB (unless ``data`` is given), run the simulation, return its result."""
+    """Load IMDB (unless ``data`` is given), run the simulation (on a chain, or with the
+    off-chain engine), return its result."""
     config.check()
     data = data if data is not None else load_data(imdb, config)
-    result = Simulation(config, data, progress, checkpoint).run(max_days)
+    result = Simulation(config, data, progress, checkpoint, on_chain).run(max_days)
     result.good_data_accuracy = good_data_accuracy(MODEL_CHOICES[config.model], data, config)
     return result
 

@@ -46,12 +46,23 @@ DEFAULT_PARAMS: dict[str, list[float]] = {
     "honest_mean_deposit": [0.5, 5, 50, 500, 5000],
     "cost_weight": [100, 1000, 10_000],
 }
+# Ding & Hu's full grids, run on the ``paper`` profile (the square-root law: cost weight cw
+# charges 60 cw / isqrt(elapsed) units, the original's; the honest deposit's stdev stays 10)
+DING_HU_GRIDS: dict[str, list[float]] = {
+    "words": [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000],
+    "initial_fraction": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.16, 0.20, 0.25, 0.32],
+    "honest_mean_deposit": [0.5, 1, 5, 10, 50, 100, 500, 1000, 5000],
+    "cost_weight": [1, 5, 10, 15, 20, 25],
+}
+SQRT_LAW_UNITS = 60  # the original's simulation charges 60 * cost weight / isqrt(elapsed) units
+DING_HU_DEPOSIT_STDEV = 10.0  # units: Ding & Hu keep the honest deposit's stdev at 10
 DEPOSIT_STDEV_SHARE = 0.2  # a swept mean deposit keeps the Fig. 3 ratio: stdev = mean / 5
 INTEGER_PARAMS = frozenset({"words"})
 CONFIG_FIELDS = {"cost_weight": "cost_weight_units_s"}  # sweep name -> SimulationConfig field
 TABLE_COLUMNS = (
     "param",
     "value",
+    "seed",
     "final_accuracy",
     "initial_accuracy",
     "good_data_accuracy",
@@ -102,23 +113,34 @@ def parse_params(specs: Sequence[str] | None) -> dict[str, list[float]]:
     return params
 
 
-def points(params: Mapping[str, Iterable[float]], base: SimulationConfig) -> list[Point]:
-    """One point per (parameter, value), all other settings as in ``base``."""
+def points(
+    params: Mapping[str, Iterable[float]],
+    base: SimulationConfig,
+    seeds: Sequence[int] | None = None,
+) -> list[Point]:
+    """One point per (parameter, value, seed), all other settings as in ``base``. Under the
+    square-root law a cost weight cw means 60 cw / isqrt(elapsed) units and a swept honest
+    deposit keeps its stdev at 10 (Ding & Hu); under the linear law the cost weight is in
+    unit-seconds and the stdev is a fifth of the mean."""
+    sqrt_law = base.deposit_law == "sqrt"
     out = []
     for name, values in params.items():
         for value in values:
-            if name == "honest_mean_deposit":
-                config = config_with(
-                    base,
-                    honest_mean_deposit=value,
-                    honest_stdev_deposit=value * DEPOSIT_STDEV_SHARE,
-                )
-            elif name in INTEGER_PARAMS:
-                config = config_with(base, **{name: int(value)})
-            else:
-                config = config_with(base, **{CONFIG_FIELDS.get(name, name): value})
-            config.check()
-            out.append(Point(name, value, config))
+            for seed in seeds if seeds is not None else (base.seed,):
+                seeded = config_with(base, seed=seed)
+                if name == "honest_mean_deposit":
+                    stdev = DING_HU_DEPOSIT_STDEV if sqrt_law else value * DEPOSIT_STDEV_SHARE
+                    config = config_with(
+                        seeded, honest_mean_deposit=value, honest_stdev_deposit=stdev
+                    )
+                elif name in INTEGER_PARAMS:
+                    config = config_with(seeded, **{name: int(value)})
+                elif name == "cost_weight" and sqrt_law:
+                    config = config_with(seeded, cost_weight_units_s=SQRT_LAW_UNITS * value)
+                else:
+                    config = config_with(seeded, **{CONFIG_FIELDS.get(name, name): value})
+                config.check()
+                out.append(Point(name, value, config))
     return out
 
 
@@ -138,16 +160,19 @@ def _data_key(config: SimulationConfig) -> SimulationConfig:
     )
 
 
-def run_point(imdb: str, point: Point, max_days: float | None) -> dict[str, Any]:
-    """Run one point on a fresh chain; returns its table row."""
+def run_point(
+    imdb: str, point: Point, max_days: float | None, on_chain: bool = True
+) -> dict[str, Any]:
+    """Run one point on a fresh chain (or with the exact off-chain engine); its table row."""
     data = _data(str(imdb), _data_key(point.config))
     started = time.perf_counter()
-    result = Simulation(point.config, data).run(max_days)
+    result = Simulation(point.config, data, on_chain=on_chain).run(max_days)
     good = good_data_accuracy(MODEL_CHOICES[point.config.model], data, point.config)
     last = result.rows[-1]
     return {
         "param": point.param,
         "value": point.value,
+        "seed": point.config.seed,
         "final_accuracy": round(result.final_accuracy, 4),
         "initial_accuracy": round(result.initial_accuracy, 4),
         "good_data_accuracy": round(good, 4),
@@ -179,6 +204,8 @@ def run_sweep(
     ray_address: str | None = None,
     progress: Callable[[str], None] | None = None,
     base: SimulationConfig | None = None,
+    seeds: Sequence[int] | None = None,
+    on_chain: bool = True,
 ) -> list[dict[str, Any]]:
     """Every point's row, in the order of ``params``. Each point runs in its own process
     (pool) or Ray task, on its own chain; the same seed gives the same rows."""
@@ -193,16 +220,16 @@ def run_sweep(
         test_limit=test_limit,
         eval_every_s=eval_every_s,
     )
-    todo = points(params, base)
+    todo = points(params, base, seeds)
     if not todo:
         raise SimulationError("the sweep has no points")
     report(
         f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}"
     )
     if ray_address:
-        rows = _on_ray(str(imdb), todo, max_days, ray_address, report)
+        rows = _on_ray(str(imdb), todo, max_days, ray_address, report, on_chain)
     else:
-        rows = _on_pool(str(imdb), todo, max_days, workers, report)
+        rows = _on_pool(str(imdb), todo, max_days, workers, report, on_chain)
     return rows
 
 
@@ -212,6 +239,7 @@ def _on_pool(
     max_days: float | None,
     workers: int | None,
     report: Callable[[str], None],
+    on_chain: bool = True,
 ) -> list[dict[str, Any]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -219,7 +247,7 @@ def _on_pool(
     count = min(len(todo), workers or os.cpu_count() or 1)
     context = multiprocessing.get_context("spawn")  # each process builds its own chain and threads
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        futures = [pool.submit(run_point, imdb, point, max_days) for point in todo]
+        futures = [pool.submit(run_point, imdb, point, max_days, on_chain) for point in todo]
         rows = []
         for point, future in zip(todo, futures, strict=True):
             rows.append(future.result())
@@ -233,6 +261,7 @@ def _on_ray(
     max_days: float | None,
     address: str,
     report: Callable[[str], None],
+    on_chain: bool = True,
 ) -> list[dict[str, Any]]:
     try:
         import ray
@@ -254,7 +283,7 @@ def _on_ray(
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     try:
         remote = ray.remote(run_point)
-        refs = [remote.remote(imdb, point, max_days) for point in todo]
+        refs = [remote.remote(imdb, point, max_days, on_chain) for point in todo]
         rows = ray.get(refs)
         for point, row in zip(todo, rows, strict=True):
             report(f"{point.param}={point.value:g}: accuracy {row['final_accuracy']:.4f}")
@@ -299,43 +328,42 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
 
 
 def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Accuracy, gap to all good data and days to exhaustion against the parameter: the
+    median over seeds with the min-max band (a single seed gives a plain line)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    values = [row["value"] for row in rows]
-    fig, left = plt.subplots(figsize=(7, 4))
-    left.plot(
-        values,
-        [100 * row["final_accuracy"] for row in rows],
-        "o-",
-        color="tab:blue",
-        label="accuracy after simulation",
-    )
-    left.plot(
-        values,
-        [100 * row["good_data_accuracy"] for row in rows],
-        "s--",
-        color="tab:gray",
-        label="trained on all good data",
-    )
-    left.set_xlabel(param)
-    left.set_ylabel("test accuracy (%)")
-    if param in ("honest_mean_deposit", "cost_weight"):
-        left.set_xscale("log")
-    right = left.twinx()
-    days = [row["days_to_exhaust"] for row in rows]
-    right.plot(
-        [v for v, d in zip(values, days, strict=True) if d is not None],
-        [d for d in days if d is not None],
-        "^:",
-        color="tab:red",
-        label="days until malicious exhausted",
-    )
-    right.set_ylabel("days")
-    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8)
+    values = sorted(dict.fromkeys(row["value"] for row in rows))
+
+    def band(key: str, scale: float = 1.0) -> tuple[list[float], list[float], list[float]]:
+        low, mid, high = [], [], []
+        for value in values:
+            got = [row[key] for row in rows if row["value"] == value and row[key] is not None]
+            if not got:
+                low.append(np.nan), mid.append(np.nan), high.append(np.nan)
+                continue
+            low.append(scale * min(got)), mid.append(scale * float(np.median(got)))
+            high.append(scale * max(got))
+        return low, mid, high
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for axis, key, scale, colour, label in (
+        (axes[0], "final_accuracy", 100.0, "tab:blue", "accuracy after simulation (%)"),
+        (axes[1], "gap_to_good_data", 100.0, "tab:purple", "gap to all good data (points)"),
+        (axes[2], "days_to_exhaust", 1.0, "tab:red", "day the malicious agent is exhausted"),
+    ):
+        low, mid, high = band(key, scale)
+        axis.fill_between(values, low, high, color=colour, alpha=0.25, linewidth=0)
+        axis.plot(values, mid, "o-", color=colour)
+        axis.set_xlabel(param)
+        axis.set_ylabel(label)
+        if param in ("honest_mean_deposit", "cost_weight") and min(values) > 0:
+            axis.set_xscale("log")
+    seeds = len(dict.fromkeys(row.get("seed") for row in rows))
+    fig.suptitle(f"{param}: median over {seeds} seed(s), band min-max (no point: never exhausted)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -70,6 +70,7 @@ STAKEABLE_DEFAULTS: dict[str, int] = {
     "any_address_claim_wait_s": 10 * 86_400,  # anyone takes the rest after ten days
     "cost_weight": 10**15,  # wei * s: adding data 1 s after the last costs 10^15 wei
     "min_deposit": 10**12,  # wei
+    "sqrt_deposit_law": 0,  # 1: cost_weight / isqrt(elapsed s) (the original's law); 0: / elapsed
 }
 POINTS_DEFAULTS: dict[str, int] = {"refund_wait_s": 86_400}
 
@@ -1068,13 +1069,13 @@ def _write_chunks(
     return size
 
 
-def _incentive_args(incentive: str, params: Mapping[str, int] | None) -> list[int]:
+def _incentive_args(incentive: str, params: Mapping[str, int] | None) -> list[int | bool]:
     defaults = STAKEABLE_DEFAULTS if incentive == "Stakeable" else POINTS_DEFAULTS
     unknown = sorted(set(params or {}) - set(defaults))
     if unknown:
         raise ClientError(f"{incentive} has no parameters {unknown}; it takes {sorted(defaults)}")
     merged = {**defaults, **(params or {})}
-    return [int(merged[key]) for key in defaults]
+    return [bool(merged[key]) if key == "sqrt_deposit_law" else int(merged[key]) for key in defaults]
 
 
 def deploy_framework(

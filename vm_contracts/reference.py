@@ -12,6 +12,7 @@ can find a record from a ``DataAdded`` log.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -323,15 +324,20 @@ class StakeableRules:
     refund_wait_time_s: int
     owner_claim_wait_time_s: int
     any_address_claim_wait_time_s: int
-    cost_weight: int  # wei * s
+    cost_weight: int  # wei * s (linear law) or wei * sqrt(s) (square-root law)
     min_deposit: int = 0  # wei
+    sqrt_deposit_law: bool = False  # Stakeable's sqrtDepositLaw
 
     def add_data_cost(self, now: int, last_update_time_s: int) -> int:
-        """required = max(minDeposit, costWeight // max(1, now - lastUpdate))."""
+        """required = max(minDeposit, costWeight // d), d = elapsed or isqrt(elapsed),
+        elapsed = max(1, now - lastUpdate)."""
         elapsed = now - last_update_time_s if now > last_update_time_s else 1
-        return max(self.cost_weight // elapsed, self.min_deposit)
+        divisor = math.isqrt(elapsed) if self.sqrt_deposit_law else elapsed
+        return max(self.cost_weight // divisor, self.min_deposit)
 
     def refund_amount(self, now: int, added_time: int, claimable: int, model_agrees: bool) -> int:
+        if claimable == 0:
+            raise ReferenceModelError("NothingToClaim")
         if now < added_time + self.refund_wait_time_s:
             raise ReferenceModelError("TooEarly")
         if not model_agrees:
@@ -348,6 +354,7 @@ class StakeableRules:
         reporter_good: int,
         total_good: int,
         reporter_is_owner: bool,
+        reporter_is_contributor: bool = False,
     ) -> int:
         if claimable == 0:
             raise ReferenceModelError("NothingToClaim")
@@ -356,6 +363,8 @@ class StakeableRules:
             return claimable
         if reporter_is_owner and age >= self.owner_claim_wait_time_s:
             return claimable
+        if reporter_is_contributor:
+            raise ReferenceModelError("CannotReportOwnContribution")
         if age < self.refund_wait_time_s:
             raise ReferenceModelError("TooEarly")
         if model_agrees:

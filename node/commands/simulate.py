@@ -76,9 +76,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-every-days",
         type=_positive_float,
-        default=0.25,
+        default=None,
         metavar="DAYS",
-        help="simulated days between accuracy measurements (default 0.25)",
+        help="simulated days between accuracy measurements (default: the profile's; "
+        "0.25 for sweeps)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help=out_help("<experiment>")
@@ -97,6 +98,18 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     imdb = experiments.add_parser("imdb", help="Harris & Waggoner 2019 Fig. 3 on IMDB")
     market.add_experiment(experiments)
     _common(imdb)
+    imdb.add_argument(
+        "--profile",
+        choices=("paper", "legacy"),
+        default="paper",
+        help="rules of the run: 'paper' (the original framework's simulation, default) or "
+        "'legacy' (sumchain's first rules); every rule is written to the JSON",
+    )
+    imdb.add_argument(
+        "--off-chain",
+        action="store_true",
+        help="run with the exact off-chain engine (the twins alone, no transactions)",
+    )
     imdb.add_argument(
         "--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)"
     )
@@ -143,6 +156,21 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     sweep.add_argument(
         "--max-days", type=_positive_float, metavar="DAYS", help="stop each point after DAYS"
     )
+    sweep.add_argument(
+        "--profile",
+        choices=("paper", "legacy"),
+        default="legacy",
+        help="rules of every point (default legacy); 'paper' with no --param runs Ding & Hu's "
+        "full grids on the square-root law",
+    )
+    sweep.add_argument(
+        "--seeds", metavar="S1,S2,...", help="seeds per point (default: --seed alone)"
+    )
+    sweep.add_argument(
+        "--off-chain",
+        action="store_true",
+        help="run the points with the exact off-chain engine (no transactions)",
+    )
     sweep.set_defaults(func=run_sweep)
 
 
@@ -151,20 +179,27 @@ def _progress(line: str) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from bench.simulate import SimulationConfig, simulate, write_outputs
+    from bench.simulate import profile_config, simulate, write_outputs
 
-    config = SimulationConfig(
+    changes = {}
+    if args.eval_every_days is not None:
+        changes["eval_every_s"] = max(1, int(args.eval_every_days * 86_400))
+    config = profile_config(
+        args.profile,
         model=args.model,
         incentive=args.incentive,
         words=args.words,
         initial_fraction=args.initial_fraction,
         train_limit=args.train_limit,
         test_limit=args.test_limit,
-        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
         seed=args.seed,
+        **changes,
     )
     config.check()
-    stem = args.name or f"imdb-{args.model}-{args.incentive.lower()}-seed{args.seed}"
+    stem = args.name or (
+        f"imdb-{args.model}-{args.incentive.lower()}-{args.profile}-seed{args.seed}"
+        + ("-offchain" if args.off_chain else "")
+    )
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = args.out if args.out is not None else default_out(stem)
     print(f"writing to {out.resolve()}", file=sys.stderr, flush=True)
@@ -173,7 +208,12 @@ def run_simulate(args: argparse.Namespace) -> int:
         write_outputs(result, out, stem, command + "  (checkpoint: run still in progress)")
 
     result = simulate(
-        args.imdb, config, progress=_progress, checkpoint=checkpoint, max_days=args.max_days
+        args.imdb,
+        config,
+        progress=_progress,
+        checkpoint=checkpoint,
+        max_days=args.max_days,
+        on_chain=not args.off_chain,
     )
     paths = write_outputs(result, out, stem, command)
     last = result.rows[-1]
@@ -197,10 +237,29 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from bench.sweep import parse_params, write_sweep
+    from bench.simulate import SimulationError, profile_config
+    from bench.sweep import DING_HU_GRIDS, parse_params, write_sweep
     from bench.sweep import run_sweep as sweep
 
     params = parse_params(args.param)
+    if args.profile == "paper" and not args.param:
+        params = {name: list(values) for name, values in DING_HU_GRIDS.items()}
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    except ValueError:
+        raise SimulationError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    changes = {}
+    if args.eval_every_days is not None or args.profile == "legacy":
+        changes["eval_every_s"] = max(1, int((args.eval_every_days or 0.25) * 86_400))
+    base = profile_config(
+        args.profile,
+        model=args.model,
+        incentive=args.incentive,
+        seed=args.seed,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+        **changes,
+    )
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     points = sweep(
         args.imdb,
@@ -210,11 +269,14 @@ def run_sweep(args: argparse.Namespace) -> int:
         seed=args.seed,
         train_limit=args.train_limit,
         test_limit=args.test_limit,
-        eval_every_s=max(1, int(args.eval_every_days * 86_400)),
+        eval_every_s=max(1, int((args.eval_every_days or 0.25) * 86_400)),
         max_days=args.max_days,
         workers=args.workers,
         ray_address=args.ray,
         progress=_progress,
+        base=base,
+        seeds=seeds,
+        on_chain=not args.off_chain,
     )
     paths = write_sweep(points, args.out if args.out is not None else default_out("sweep"), command)
     for kind, path in paths.items():

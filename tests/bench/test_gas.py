@@ -129,3 +129,12 @@ def test_cli_refuses_eth_price_without_gas_price(tmp_path, capsys) -> None:
 
     assert main(["bench", "gas", "--quick", "--eth-usd", "3000", "--out", str(tmp_path)]) == 2
     assert "--eth-usd needs --gas-price" in capsys.readouterr().err
+
+
+def test_table_i_shows_optimizer_off_figures_beside_the_papers() -> None:
+    figures = {"petersburg/off Table I addData agree": 150_000,
+               "petersburg/on Table I addData agree": 90_000}
+    text = gas.table_i_by_optimizer_markdown(figures)
+    line = next(row for row in text.splitlines() if row.startswith("| addData agree"))
+    assert line == "| addData agree | 177,693 | 150,000 | -15.6% | 90,000 | -49.4% |"
+    assert "| deployment | 3,845,840 | - | - | - | - |" in text

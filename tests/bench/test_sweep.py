@@ -81,3 +81,45 @@ def test_points_vary_one_parameter_around_the_base() -> None:
     assert made[0].config.words == 300 and made[0].config.honest == base.honest
     assert made[1].config.honest.mean_deposit == 5 and made[1].config.honest.stdev_deposit == 1
     assert made[2].config.cost_weight_units_s == 10 and made[2].config.words == base.words
+
+
+def test_paper_points_price_cost_weight_on_the_square_root_law_for_each_seed() -> None:
+    from bench.simulate import profile_config
+    from bench.sweep import DING_HU_DEPOSIT_STDEV, SQRT_LAW_UNITS
+
+    base = profile_config("paper")
+    chosen = points({"cost_weight": [2], "honest_mean_deposit": [500]}, base, seeds=[0, 1, 2])
+    assert [(p.param, p.config.seed) for p in chosen] == [
+        ("cost_weight", 0), ("cost_weight", 1), ("cost_weight", 2),
+        ("honest_mean_deposit", 0), ("honest_mean_deposit", 1), ("honest_mean_deposit", 2),
+    ]
+    assert chosen[0].config.cost_weight_units_s == 2 * SQRT_LAW_UNITS
+    assert chosen[0].config.deposit_law == "sqrt"
+    assert chosen[3].config.honest.stdev_deposit == DING_HU_DEPOSIT_STDEV
+
+
+def test_three_paper_points_are_identical_on_chain_and_off_chain() -> None:
+    from bench.simulate import profile_config
+    from bench.sweep import run_point
+
+    base = profile_config(
+        "paper",
+        words=200,
+        train_limit=600,
+        test_limit=400,
+        initial_fraction=0.9,
+        honest_start_balance=1000,
+        malicious_start_balance=1000,
+        malicious_mean_wait_s=1200,
+        refund_wait_s=HOUR,
+        claim_wait_s=3 * HOUR,
+        eval_first_s=HOUR,
+        eval_every_s=2 * HOUR,
+    )
+    chosen = points({"cost_weight": [1, 25], "honest_mean_deposit": [5]}, base)
+    for point in chosen:
+        on_chain = run_point(str(IMDB), point, None, on_chain=True)
+        off_chain = run_point(str(IMDB), point, None, on_chain=False)
+        assert on_chain.pop("wall_s") >= 0 and off_chain.pop("wall_s") >= 0
+        assert off_chain == on_chain
+        assert on_chain["txs"] > 0

@@ -23,7 +23,7 @@ ANY_WAIT = 1200  # s
 COST_WEIGHT = 10**16  # wei * s
 MIN_DEPOSIT = 10**12  # wei
 VALUE = 10**17  # wei sent with every addData in these tests (above any required deposit)
-RULES = ref.StakeableRules(REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT)
+RULES = ref.StakeableRules(REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT, False)
 A, B = [1, 2], [3, 4]  # two samples
 OWNER = 5  # index of the trainer's owner: not the block sealer (account 0), who earns tips
 
@@ -35,7 +35,7 @@ def stake(w3):
         "SparsePerceptron",
         (10, SCALE, 0),
         "Stakeable",
-        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT),
+        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT, False),
         metadata=("spam", "spam or ham", "bag-of-words/v1"),
         owner=w3.eth.accounts[OWNER],
     )
@@ -307,11 +307,38 @@ def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
 
     art = load_artifact("Stakeable")
     factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    assert_reverts(w3, factory.constructor(10, 5, 20, 1, 0), "InvalidWaitTimes")
-    assert_reverts(w3, factory.constructor(10, 30, 20, 1, 0), "InvalidWaitTimes")
-    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7)
+    assert_reverts(w3, factory.constructor(10, 5, 20, 1, 0, False), "InvalidWaitTimes")
+    assert_reverts(w3, factory.constructor(10, 30, 20, 1, 0, False), "InvalidWaitTimes")
+    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7, False)
     last = s.functions.lastUpdateTimeS().call()
     for t in (last - 5, last, last + 1, last + 3, last + 200, last + 10**6):
         assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(
             1, 2, 3, 1000, 7
         ).add_data_cost(t, last)
+
+
+def test_square_root_law_prices_by_the_integer_root_of_elapsed_time(w3):
+    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 60_000, 7, True)
+    assert s.functions.sqrtDepositLaw().call()
+    rules = ref.StakeableRules(1, 2, 3, 60_000, 7, sqrt_deposit_law=True)
+    last = s.functions.lastUpdateTimeS().call()
+    for t in [last - 5, *range(last, last + 70), last + 599, last + 10**9, last + 2**64]:
+        assert s.functions.getAddDataCost(t).call() == rules.add_data_cost(t, last), t - last
+    assert rules.add_data_cost(last + 600, last) == 60_000 // 24  # isqrt(600) = 24
+    assert rules.add_data_cost(last + 10**9, last) == 7  # the floor
+
+
+def test_contributor_takes_own_remainder_only_once_anyone_may(w3, stake):
+    alice, bob = w3.eth.accounts[1], w3.eth.accounts[2]
+    _, own = _add(w3, stake, alice, A, 1)
+    _add(w3, stake, bob, A, 0)  # the model now disagrees with alice's sample: no refund
+    take = stake.trainer.functions.report(alice, A, 1, own["addedTime"])
+    time_travel(w3, OWNER_WAIT)
+    assert_reverts(w3, take, "CannotReportOwnContribution", alice)
+    time_travel(w3, ANY_WAIT - OWNER_WAIT)
+    before = w3.eth.get_balance(alice)
+    receipt = transact(w3, take, alice)
+    assert w3.eth.get_balance(alice) == before + own["deposit"] - _fee(w3, receipt)
+    # nothing is left to refund, so it cannot count as a good contribution either
+    refund = stake.trainer.functions.refund(alice, A, 1, own["addedTime"])
+    assert_reverts(w3, refund, "NothingToClaim", alice)

@@ -50,8 +50,6 @@ contract CollaborativeTrainer {
     error NotOwner(address caller);
     /// @notice Refunds go to the sample's contributor only.
     error NotContributor(address caller, address contributor);
-    /// @notice A contributor cannot report their own sample.
-    error CannotReportOwnContribution();
     /// @notice A replacement model must already be owned by this trainer.
     error ModelNotOwnedByTrainer(address model);
     /// @notice A replacement model must have finished initialisation.
@@ -117,13 +115,13 @@ contract CollaborativeTrainer {
     }
 
     /// @notice Take from the deposit of someone else's sample the model now disagrees
-    /// with (or, after the claim wait times, the whole remainder).
-    /// @param contributor The sample's contributor; not the caller.
+    /// with, or, after the claim wait times, the whole remainder of any sample (one's own
+    /// included, as in the original framework; the mechanism decides).
+    /// @param contributor The sample's contributor.
     /// @param data The sample as added.
     /// @param label Its label as added.
     /// @param addedTime Timestamp of the block that added it.
     function report(address contributor, int64[] calldata data, uint64 label, uint256 addedTime) external {
-        if (contributor == msg.sender) revert CannotReportOwnContribution();
         uint256 amount = _take(contributor, data, label, addedTime);
         emit Reported(msg.sender, contributor, label, amount, addedTime, data);
         _send(msg.sender, amount);
@@ -148,10 +146,18 @@ contract CollaborativeTrainer {
         bool agrees = model.predict(data) == label;
         DataHandler.ReportInfo memory info =
             dataHandler.reportInfo(msg.sender, contributor, keccak256(abi.encodePacked(data)), label, addedTime);
-        amount = incentiveMechanism.handleReport(
-            info.initialDeposit, info.claimable, addedTime, agrees, info.reporterGood, info.totalGood, msg.sender == owner
-        );
+        amount = _reportAmount(info, addedTime, agrees, msg.sender == contributor);
         dataHandler.handleReport(info.key, msg.sender, amount);
+    }
+
+    function _reportAmount(DataHandler.ReportInfo memory info, uint256 addedTime, bool agrees, bool own)
+        private
+        view
+        returns (uint256)
+    {
+        return incentiveMechanism.handleReport(
+            info.initialDeposit, info.claimable, addedTime, agrees, info.reporterGood, info.totalGood, msg.sender == owner, own
+        );
     }
 
     function _send(address to, uint256 amount) private {

@@ -88,8 +88,8 @@ contract DataHandler is Owned {
         Contribution memory m = c;
         if (!m.exists) revert UnknownContribution(key);
         if (m.refunded) revert AlreadyRefunded(key);
-        // The contributor's claim is recorded by `refunded` (they can never report their
-        // own sample), which saves a fresh hasClaimed slot per refund.
+        // The contributor's claim is recorded by `refunded`, which saves a fresh hasClaimed
+        // slot per refund; a later take of their own remainder finds nothing left.
         c.claimableAmount = 0;
         c.numClaims = m.numClaims + 1;
         c.refunded = true;

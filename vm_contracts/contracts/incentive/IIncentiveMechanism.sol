@@ -24,7 +24,7 @@ interface IIncentiveMechanism {
         external
         returns (uint256 amount);
 
-    /// @notice Check a report (a take from someone else's deposit) and return the reward.
+    /// @notice Check a report (a take from a sample's deposit) and return the reward.
     /// @param initialDeposit The contribution's initial deposit (wei).
     /// @param claimable What it still holds (wei).
     /// @param addedTime When it was added (s).
@@ -32,6 +32,8 @@ interface IIncentiveMechanism {
     /// @param reporterGood The reporter's refunded contributions.
     /// @param totalGood All refunded contributions.
     /// @param reporterIsOwner Whether the reporter owns the trainer (the model owner).
+    /// @param reporterIsContributor Whether the reporter added the sample (a take of one's
+    /// own remainder, allowed once anyone may take it).
     /// @return amount Wei to pay the reporter.
     function handleReport(
         uint256 initialDeposit,
@@ -40,6 +42,7 @@ interface IIncentiveMechanism {
         bool modelAgrees,
         uint256 reporterGood,
         uint256 totalGood,
-        bool reporterIsOwner
+        bool reporterIsOwner,
+        bool reporterIsContributor
     ) external view returns (uint256 amount);
 }

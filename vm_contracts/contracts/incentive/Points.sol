@@ -56,7 +56,11 @@ contract Points is Owned, IIncentiveMechanism {
     }
 
     /// @inheritdoc IIncentiveMechanism
-    function handleReport(uint256, uint256, uint256, bool, uint256, uint256, bool) external pure returns (uint256) {
+    function handleReport(uint256, uint256, uint256, bool, uint256, uint256, bool, bool)
+        external
+        pure
+        returns (uint256)
+    {
         revert ReportNotSupported();
     }
 }

@@ -2,21 +2,26 @@
 pragma solidity ^0.8.20;
 
 import {Owned} from "../lib/Owned.sol";
+import {IntegerMath} from "../lib/IntegerMath.sol";
 import {IIncentiveMechanism} from "./IIncentiveMechanism.sol";
 
 /// @title Stakeable
 /// @notice Deposit, refund and take (Harris & Waggoner 2019, section III-B).
-/// Deposit: adding data at time t needs
-///   required(t) = max(minDeposit, costWeight / max(1, t - lastUpdateTimeS)) wei
-/// (integer division), so rapid-fire additions cost more; lastUpdateTimeS is the time of
-/// the latest addData (deployment time at first).
+/// Deposit: adding data at time t, elapsed = max(1, t - lastUpdateTimeS) seconds after the
+/// latest addData (deployment time at first), needs
+///   required(t) = max(minDeposit, costWeight / elapsed) wei              (linear law), or
+///   required(t) = max(minDeposit, costWeight / isqrt(elapsed)) wei       (square-root law,
+/// the original framework's: its Solidity charges costWeight * 1 hour / sqrt(elapsed)),
+/// integer divisions and integer square root, so rapid-fire additions cost more.
 /// Refund: from refundWaitTimeS after adding, the contributor gets back all that remains
 /// of the deposit if the current model predicts the sample's label.
 /// Take (report): from refundWaitTimeS on, while the model disagrees with the sample, a
 /// reporter with at least one refunded sample takes
 ///   min(claimable, max(MIN_REPORT_REWARD, initialDeposit * reporterGood / totalGood))
 /// once per sample. From ownerClaimWaitTimeS the trainer's owner, and from
-/// anyAddressClaimWaitTimeS anyone, may take the whole remainder whatever the model says.
+/// anyAddressClaimWaitTimeS anyone (the sample's own contributor included), may take the
+/// whole remainder whatever the model says. The checks run in the original framework's
+/// order: nothing left; the owner's and anyone's wait; own sample; too early; agreement.
 contract Stakeable is Owned, IIncentiveMechanism {
     /// @notice Smallest take a report yields (wei), as long as the deposit still holds it.
     uint256 public constant MIN_REPORT_REWARD = 1;
@@ -33,6 +38,8 @@ contract Stakeable is Owned, IIncentiveMechanism {
     uint256 public immutable costWeight;
     /// @notice Floor of the required deposit (wei).
     uint256 public immutable minDeposit;
+    /// @notice True: the deposit falls with the square root of the elapsed time; false: linearly.
+    bool public immutable sqrtDepositLaw;
 
     /// @notice The value sent is below the deposit required now.
     error DepositTooLow(uint256 required, uint256 sent);
@@ -46,6 +53,8 @@ contract Stakeable is Owned, IIncentiveMechanism {
     error NoGoodContributions();
     /// @notice Nothing is left of the deposit.
     error NothingToClaim();
+    /// @notice A contributor reports their own sample before anyone may take its remainder.
+    error CannotReportOwnContribution();
     /// @notice Wait times must satisfy refund <= owner claim <= any-address claim.
     error InvalidWaitTimes();
 
@@ -54,12 +63,14 @@ contract Stakeable is Owned, IIncentiveMechanism {
     /// @param anyAddressClaimWaitTimeS_ Seconds before anyone takes the remainder.
     /// @param costWeight_ Deposit numerator (wei * s).
     /// @param minDeposit_ Deposit floor (wei).
+    /// @param sqrtDepositLaw_ Square-root deposit law (true) or linear (false).
     constructor(
         uint256 refundWaitTimeS_,
         uint256 ownerClaimWaitTimeS_,
         uint256 anyAddressClaimWaitTimeS_,
         uint256 costWeight_,
-        uint256 minDeposit_
+        uint256 minDeposit_,
+        bool sqrtDepositLaw_
     ) {
         if (refundWaitTimeS_ > ownerClaimWaitTimeS_ || ownerClaimWaitTimeS_ > anyAddressClaimWaitTimeS_) {
             revert InvalidWaitTimes();
@@ -69,6 +80,7 @@ contract Stakeable is Owned, IIncentiveMechanism {
         anyAddressClaimWaitTimeS = anyAddressClaimWaitTimeS_;
         costWeight = costWeight_;
         minDeposit = minDeposit_;
+        sqrtDepositLaw = sqrtDepositLaw_;
         lastUpdateTimeS = uint64(block.timestamp);
     }
 
@@ -76,7 +88,7 @@ contract Stakeable is Owned, IIncentiveMechanism {
     function getAddDataCost(uint256 timeS) public view returns (uint256) {
         uint256 last = lastUpdateTimeS;
         uint256 elapsed = timeS > last ? timeS - last : 1;
-        uint256 cost = costWeight / elapsed;
+        uint256 cost = costWeight / (sqrtDepositLaw ? IntegerMath.sqrt(elapsed) : elapsed);
         return cost > minDeposit ? cost : minDeposit;
     }
 
@@ -99,6 +111,7 @@ contract Stakeable is Owned, IIncentiveMechanism {
         onlyOwner
         returns (uint256)
     {
+        if (claimable == 0) revert NothingToClaim();
         if (block.timestamp < addedTime + refundWaitTimeS) revert TooEarly(addedTime + refundWaitTimeS);
         if (!modelAgrees) revert ModelDisagrees();
         return claimable;
@@ -112,12 +125,14 @@ contract Stakeable is Owned, IIncentiveMechanism {
         bool modelAgrees,
         uint256 reporterGood,
         uint256 totalGood,
-        bool reporterIsOwner
+        bool reporterIsOwner,
+        bool reporterIsContributor
     ) external view returns (uint256) {
         if (claimable == 0) revert NothingToClaim();
         uint256 age = block.timestamp - addedTime;
         if (age >= anyAddressClaimWaitTimeS) return claimable;
         if (reporterIsOwner && age >= ownerClaimWaitTimeS) return claimable;
+        if (reporterIsContributor) revert CannotReportOwnContribution();
         if (age < refundWaitTimeS) revert TooEarly(addedTime + refundWaitTimeS);
         if (modelAgrees) revert ModelAgrees();
         if (reporterGood == 0) revert NoGoodContributions();
