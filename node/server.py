@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -95,12 +95,19 @@ class WsConnection:
 class RpcServer:
     """The aiohttp application around a dispatcher."""
 
-    def __init__(self, dispatcher: Dispatcher, cors_origin: str | None = None) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        cors_origin: str | None = None,
+        subapps: Mapping[str, web.Application] | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.cors_origin = cors_origin
         self.connections: set[WsConnection] = set()
         self.app = web.Application(client_max_size=MAX_BODY)
         self.app.router.add_route("*", "/", self.handle)
+        for prefix, subapp in (subapps or {}).items():  # e.g. the dashboard under /ui/
+            self.app.add_subapp(prefix, subapp)
         self.runner: web.AppRunner | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -240,9 +247,11 @@ async def serve_until_stopped(
     cors_origin: str | None,
     stop: asyncio.Event,
     on_ready: Callable[[int], None] | None = None,
+    subapps: Mapping[str, web.Application] | None = None,
 ) -> None:
-    """Serve until ``stop`` is set, then shut down in order: sockets, then the worker."""
-    server = RpcServer(dispatcher, cors_origin)
+    """Serve until ``stop`` is set, then shut down in order: sockets, then the worker.
+    ``subapps`` are served beside JSON-RPC under their prefixes (``devnet --ui``)."""
+    server = RpcServer(dispatcher, cors_origin, subapps)
     bound = await server.start(host, port)
     if on_ready is not None:
         on_ready(bound)

@@ -184,6 +184,19 @@ def first_block_with_code(w3: Web3, address: str, head: int) -> int:
     return low
 
 
+def deployment_block(w3: Web3, address: str, head: int) -> int:
+    """The block that deployed the trainer at ``address``: :func:`first_block_with_code` on
+    an archive node; on one without archive, the first block where a component was handed
+    to the trainer (its ``OwnershipTransferred`` event, a few blocks after the deployment
+    at most, and before any data could be added)."""
+    if has_archive(w3, 0):
+        return first_block_with_code(w3, address, head)
+    topic = "0x" + keccak(text=OWNERSHIP_SIGNATURE).hex()
+    owner_topic = "0x" + "00" * 12 + bytes.fromhex(Web3.to_checksum_address(address)[2:]).hex()
+    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": head, "topics": [topic, None, owner_topic]})
+    return min((int(log["blockNumber"]) for log in logs), default=0)
+
+
 def find_trainers(w3: Web3, from_block: int = 0, to_block: int | None = None) -> list[str]:
     """Every ``CollaborativeTrainer`` on the chain, in order of first appearance: the new
     owners in the components' ``OwnershipTransferred`` events whose code is a trainer's."""
@@ -310,7 +323,8 @@ def model_versions(framework: Any, to_block: int) -> list[Version]:
     """Every block up to ``to_block`` where the trainer's model changed, from events alone."""
     w3 = framework.w3
     trainer = framework.address
-    deployed = first_block_with_code(w3, trainer, to_block)
+    archive = has_archive(w3, 0)
+    deployed = deployment_block(w3, trainer, to_block)
     versions: dict[int, Version] = {deployed: Version(deployed, "deployed")}
     data_added: dict[bytes, list[tuple[str, int | None, list[int] | None]]] = {}
     for event in framework.trainer.events.DataAdded.get_logs(from_block=deployed, to_block=to_block):
@@ -318,8 +332,14 @@ def model_versions(framework: Any, to_block: int) -> list[Version]:
         data_added.setdefault(bytes(event["transactionHash"]), []).append(
             (args["contributor"], int(args["label"]), [int(v) for v in args["data"]])
         )
-    models = {framework.trainer.functions.model().call(block_identifier=deployed)}
-    for event in framework.trainer.events.ModelReplaced.get_logs(from_block=deployed, to_block=to_block):
+    replaced = framework.trainer.events.ModelReplaced.get_logs(from_block=deployed, to_block=to_block)
+    if archive:
+        models = {framework.trainer.functions.model().call(block_identifier=deployed)}
+    elif replaced:  # no state at the deployment: the first replacement names the first model
+        models = {replaced[0]["args"]["oldModel"]}
+    else:
+        models = {framework.trainer.functions.model().call(block_identifier=to_block)}
+    for event in replaced:
         number = int(event["blockNumber"])
         version = versions.setdefault(number, Version(number, "replaced"))
         version.kind = "replaced"
