@@ -368,6 +368,45 @@ def score_versions(framework: Any, versions: Sequence[Version], test_set: TestSe
         version.accuracy = accuracy(read_model_at(framework, version.block), test_set)
 
 
+def score_versions_replayed(framework: Any, versions: Sequence[Version], test_set: TestSet) -> None:
+    """The fast path beside :func:`score_versions`, with the same results: the model is read
+    from the archive only where it was deployed or replaced; between those blocks every
+    added sample (the trainer's ``DataAdded`` events, in chain order) is replayed on the
+    model's exact integer twin. About one archive read per replacement instead of one per
+    version; a test checks that both paths agree."""
+    if not versions:
+        return
+    events = framework.trainer.events.DataAdded.get_logs(
+        from_block=versions[0].block, to_block=versions[-1].block
+    )
+    reads = {v.block for v in versions if v.kind in ("deployed", "replaced")}
+    by_block: dict[int, list[tuple[list[int], int]]] = {}
+    for event in events:
+        by_block.setdefault(int(event["blockNumber"]), []).append(
+            ([int(v) for v in event["args"]["data"]], int(event["args"]["label"]))
+        )
+    wanted = {v.block for v in versions}
+    scores: dict[int, float] = {}
+    twin: Any = None
+    for number in sorted(reads | set(by_block)):
+        if number > versions[-1].block:
+            break
+        if number in reads:  # the state after this block, straight from the archive
+            twin = reference_model(read_model_at(framework, number))
+        elif twin is not None:
+            for data, label in by_block[number]:
+                twin.update(data, label)
+        if number in wanted and twin is not None:
+            scores[number] = _twin_accuracy(twin, test_set)
+    for version in versions:
+        version.accuracy = scores.get(version.block)
+
+
+def _twin_accuracy(model: Any, test_set: TestSet) -> float:
+    right = sum(1 for x, y in zip(test_set.data, test_set.labels, strict=True) if model.predict(x) == y)
+    return right / len(test_set.labels)
+
+
 def best_version(versions: Sequence[Version]) -> Version:
     """The most accurate version; the earliest of equals."""
     scored = [v for v in versions if v.accuracy is not None]

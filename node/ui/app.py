@@ -26,6 +26,7 @@ from vm_contracts.encoding import SCALE, Vocabulary
 from vm_contracts.errors import ContractRevert, DatasetError, VmContractsError
 from vm_contracts.versions import (
     TestSet,
+    Version,
     attach_trainer,
     diff_blocks,
     find_trainers,
@@ -37,7 +38,7 @@ from vm_contracts.versions import (
     read_model_at,
     resolve_block,
     revert_model,
-    score_versions,
+    score_versions_replayed,
     transaction_gas,
 )
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 FIXED_POINT_KEYS = frozenset({"learning_rate", "intercept", "weights", "smoothing", "centroids", "sums"})
+VERSIONS_SHOWN = 100  # newest versions listed with their gas (one receipt read per change)
 CONTRIBUTIONS_SHOWN = 200  # newest contributions checked for refund/report per page load
 RPC_TIMEOUT = 10  # seconds per JSON-RPC request to the node
 MAX_JSON = 1 << 20  # bytes in a request body
@@ -158,11 +160,12 @@ class Dashboard:
             out.append(self.summary(framework))
         return out
 
-    def summary(self, framework: Any) -> dict[str, Any]:
+    def summary(self, framework: Any, versions: list[Version] | None = None) -> dict[str, Any]:
         meta = framework.metadata()
         state_head = framework.read_model()
         contributions = framework.trainer.events.DataAdded.get_logs(from_block=0)
-        versions = model_versions(framework, int(framework.w3.eth.block_number))
+        if versions is None:
+            versions = model_versions(framework, int(framework.w3.eth.block_number))
         return {
             "address": framework.address,
             "name": meta["name"],
@@ -185,9 +188,10 @@ class Dashboard:
         w3 = framework.w3
         number = resolve_block(w3, block or "latest")
         state = read_model_at(framework, number)
-        summary = self.summary(framework)
         versions = model_versions(framework, int(w3.eth.block_number))
-        gas = transaction_gas(w3, [c[3] for v in versions for c in v.changes])
+        summary = self.summary(framework, versions)
+        shown = versions[-VERSIONS_SHOWN:]
+        gas = transaction_gas(w3, [c[3] for v in shown for c in v.changes])
         return {
             **summary,
             "block": number,
@@ -202,8 +206,9 @@ class Dashboard:
                         for by, label, _data, tx in v.changes
                     ],
                 }
-                for v in versions
+                for v in shown
             ],
+            "version_count": len(versions),
             "archive": has_archive(w3, versions[0].block if versions else 0),
         }
 
@@ -219,7 +224,7 @@ class Dashboard:
                 "read (run the model on sumchain, or an archive node, for history)",
                 "versions": [],
             }
-        score_versions(framework, versions, test_set)
+        score_versions_replayed(framework, versions, test_set)
         return {
             "archive": True,
             "test_set": str(test_set.path),

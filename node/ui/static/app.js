@@ -163,7 +163,7 @@ async function modelPage(page, address) {
     <form class="row" id="diff-form"><label>from <input type="text" id="diff-from" size="8" value="${m.deployed}"></label>
       <label>to <input type="text" id="diff-to" size="8" value="latest"></label><button>diff</button></form>
     <div id="diff"></div>
-    <h2>Versions and gas per update</h2>
+    <h2>Versions and gas per update${m.version_count > m.versions.length ? ` (the newest ${m.versions.length} of ${m.version_count})` : ""}</h2>
     <table id="versions"><tr><th class="num">block</th><th>kind</th><th>by</th><th class="num">label</th><th class="num">gas</th><th>transaction</th></tr>${gasRows}</table>`;
   $("#score-form").onsubmit = (e) => { e.preventDefault(); drawAccuracy(address); };
   $("#param-form").onsubmit = async (e) => {
