@@ -210,3 +210,81 @@ def test_the_same_flow_on_anvil_marks_history_unavailable(browser: Any, anvil_no
     page.wait_for_selector("#notice:has-text('refund mined')")
     assert reviews.contributions()[-1].refunded
     page.close()
+
+
+def test_a_reverted_transaction_shows_its_reason(browser: Any, sumchain_devnet: dict) -> None:
+    reviews = sumchain_devnet["reviews"]
+    page = page_for(browser, sumchain_devnet["ui"] + f"#/model/{reviews.address}/add")
+    page.wait_for_selector("#deposit")
+    page.fill("#indices", "1 2 3")
+    page.fill("#label", "7")  # a binary model has no class 7
+    page.click("#send")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "reverted" in error.inner_text() and "7" in error.inner_text()
+    page.close()
+
+
+def test_add_data_signed_by_the_browser_wallet(browser: Any, sumchain_devnet: dict) -> None:
+    """An EIP-1193 provider in the page (as a wallet injects one) signs and sends; here it
+    forwards to the node, which signs for its dev account."""
+    reviews, w3 = sumchain_devnet["reviews"], sumchain_devnet["w3"]
+    wallet_account = w3.eth.accounts[6]
+    page = browser.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.add_init_script(
+        """
+        window.ethereum = { request: async ({ method, params }) => {
+          if (method === "eth_requestAccounts") return [ACCOUNT];
+          const r = await fetch(RPC_URL, { method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params || [] }) });
+          const a = await r.json();
+          if (a.error) throw new Error(a.error.message);
+          return a.result;
+        } };
+        """.replace("ACCOUNT", json.dumps(wallet_account)).replace(
+            "RPC_URL", json.dumps(sumchain_devnet["rpc"])
+        )
+    )
+    page.goto(sumchain_devnet["ui"] + f"#/model/{reviews.address}/add")
+    page.wait_for_selector("#deposit")
+    page.fill("#text", "wonderful brilliant story")
+    page.select_option("#account", "wallet")
+    page.click("#send")
+    page.wait_for_selector("#receipt-block")
+    assert reviews.contributions()[-1].contributor == wallet_account
+    page.close()
+
+
+def test_a_down_node_and_a_wrong_chain_each_show_one_message(browser: Any, sumchain_devnet: dict) -> None:
+    import subprocess
+    import sys
+
+    from tests.node.ui.conftest import REPO, free_port, stop, wait_for
+
+    dead, wrong = free_port(), free_port()
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "ui", "--port", str(port), *extra],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+        )
+        for port, extra in (
+            (dead, ["--rpc", f"http://127.0.0.1:{free_port()}/"]),
+            (wrong, ["--rpc", sumchain_devnet["rpc"], "--chain-id", "1"]),
+        )
+    ]
+    try:
+        for port, server in zip((dead, wrong), servers, strict=True):
+            wait_for(f"http://127.0.0.1:{port}/", server)
+        page = page_for(browser, f"http://127.0.0.1:{dead}/")
+        page.wait_for_selector("#error:has-text('cannot reach the node')")
+        assert page.locator("#error").inner_text().count("\n") == 0
+        page.goto(f"http://127.0.0.1:{wrong}/")
+        page.wait_for_selector("#error:has-text('wrong chain')")
+        assert "is chain 31337" in page.locator("#error").inner_text()
+        page.close()
+        assert all(server.poll() is None for server in servers)  # both kept serving
+    finally:
+        for server in servers:
+            stop(server)
