@@ -57,6 +57,8 @@ PEER_VERSIONS = 100  # versions the CLI peer scores by archive reads
 def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, Any]:
     """A trainer with ``contributions`` samples in ``versions`` blocks; each block holds a
     sample the model gets wrong (the same words under both labels), so each is a version."""
+    from web3.types import RPCEndpoint
+
     from chain.chain import Chain
     from chain.config import ChainConfig
     from node.provider import SumchainProvider, poa_web3
@@ -66,7 +68,8 @@ def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, 
     rng = random.Random(SEED)
     # no fsync per block: this builds a test chain quickly; the devnet reopens it after close
     chain = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=False)
-    w3 = poa_web3(SumchainProvider(chain))
+    provider = SumchainProvider(chain)
+    w3 = poa_web3(provider)
     framework = deploy_framework(
         w3,
         "SparsePerceptron",
@@ -74,7 +77,7 @@ def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, 
         params={"num_features": FEATURES, "learning_rate": SCALE},
         name="bench: 10,000 contributions",
     )
-    w3.provider.make_request("evm_setAutomine", [False])
+    provider.make_request(RPCEndpoint("evm_setAutomine"), [False])
     accounts = w3.eth.accounts
     per_block = max(1, contributions // versions)
     started = time.perf_counter()
@@ -88,13 +91,13 @@ def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, 
             call = framework.trainer.functions.addData(words, slot % 2)
             call.transact({"from": accounts[slot % len(accounts)], "gas": 1_000_000})
             sent += 1
-        w3.provider.make_request("evm_mine", [])
+        provider.make_request(RPCEndpoint("evm_mine"), [])
         mined.append(int(w3.eth.block_number))
     build_seconds = time.perf_counter() - started
     head = int(w3.eth.block_number)
     trainer = framework.address
-    w3.provider.dispatcher.run_sync(chain.close)
-    w3.provider.dispatcher.close()
+    provider.dispatcher.run_sync(chain.close)
+    provider.dispatcher.close()
     test = [
         {"data": sorted(rng.sample(range(FEATURES), WORDS)), "label": rng.randrange(2)}
         for _ in range(TEST_SAMPLES)

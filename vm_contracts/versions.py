@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import Web3
 
@@ -38,6 +39,7 @@ from vm_contracts.errors import BlockOutOfRange, ClientError, NoArchive, NotATra
 TAGS = ("latest", "earliest", "pending", "safe", "finalized")
 HEAD_TAGS = frozenset({"latest", "pending", "safe", "finalized"})
 ZERO_BYTE = 0  # artifacts hold zero bytes where immutables go
+ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
 MODEL_UPDATED_SIGNATURE = "ModelUpdated(uint64)"
 MODEL_REPLACED_SIGNATURE = "ModelReplaced(address,address)"
 DATA_ADDED_SIGNATURE = "DataAdded(address,uint64,uint256,uint256,int64[])"
@@ -75,7 +77,7 @@ def has_archive(w3: Web3, block: int = 0) -> bool:
     node does for every block; a pruning one (anvil ``--prune-history``, a full geth) only
     for recent ones."""
     try:
-        w3.eth.get_balance("0x0000000000000000000000000000000000000000", block_identifier=block)
+        w3.eth.get_balance(ZERO_ADDRESS, block_identifier=block)
     except Exception:  # noqa: BLE001 - nodes word "state not available" in many ways
         return False
     return True
@@ -138,7 +140,7 @@ def attach_trainer(w3: Web3, trainer: str, block: int | None = None) -> Any:
     if not Web3.is_address(trainer):
         raise NotATrainer(f"not an address: {trainer!r}", trainer)
     address = Web3.to_checksum_address(trainer)
-    at = "latest" if block is None else block
+    at: Any = "latest" if block is None else block
     code = bytes(w3.eth.get_code(address, block_identifier=at))
     if not code:
         raise NotATrainer(
@@ -209,7 +211,11 @@ def find_trainers(w3: Web3, from_block: int = 0, to_block: int | None = None) ->
             continue
         owner = Web3.to_checksum_address(bytes(log["topics"][2])[-20:])
         seen.setdefault(owner, None)
-    return [a for a in seen if is_trainer_code(bytes(w3.eth.get_code(a, block_identifier=end)))]
+    return [
+        a
+        for a in seen
+        if is_trainer_code(bytes(w3.eth.get_code(Web3.to_checksum_address(a), block_identifier=end)))
+    ]
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -417,7 +423,7 @@ def best_version(versions: Sequence[Version]) -> Version:
 
 def transaction_gas(w3: Web3, transactions: Sequence[str]) -> dict[str, int]:
     """``gasUsed`` of each transaction (hex hash) from its receipt."""
-    return {tx: int(w3.eth.get_transaction_receipt(tx)["gasUsed"]) for tx in transactions}
+    return {tx: int(w3.eth.get_transaction_receipt(HexStr(tx))["gasUsed"]) for tx in transactions}
 
 
 # --- diff ---------------------------------------------------------------------------------------

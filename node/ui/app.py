@@ -134,8 +134,12 @@ class Dashboard:
             accounts = list(w3.eth.accounts)
         except Exception:  # noqa: BLE001 - a public node manages none
             accounts = []
+        ws = None
+        if self.rpc_url and self.rpc_url.startswith(("http://", "https://")):
+            ws = "ws" + self.rpc_url[len("http") :]  # the node's WebSocket on the same port
         return {
             "rpc": self.rpc_url,
+            "ws": ws,
             "chain_id": int(w3.eth.chain_id),
             "head": head,
             "client": client,

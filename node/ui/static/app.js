@@ -3,7 +3,8 @@
 // A new block shows without a reload: the head is polled (works against any node).
 "use strict";
 
-const HEAD_POLL_MS = 1000;
+const HEAD_POLL_MS = 1000; // without a WebSocket to the node
+const SLOW_POLL_MS = 5000; // beside a live newHeads subscription (notices a node going down)
 const SHOWN_ENTRIES = 16; // entries of a long parameter vector shown on the page
 const BLOCK_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7]; // whole blocks
 
@@ -387,7 +388,28 @@ async function sendWithWallet(address, action, body) {
   throw new Error(`no receipt for ${hash} after a minute`);
 }
 
+// New blocks: a newHeads subscription on the node's WebSocket where it has one (sumchain,
+// anvil and geth serve it beside HTTP), else polling the head through the dashboard.
+let poller = null;
+function poll(ms) {
+  if (poller) clearInterval(poller);
+  poller = setInterval(pollHead, ms);
+}
+function liveHeads() {
+  poll(HEAD_POLL_MS);
+  if (!state.node || !state.node.ws || !window.WebSocket) return;
+  let ws;
+  try { ws = new WebSocket(state.node.ws); } catch (e) { return; }
+  ws.onopen = () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.id === 1 && message.result) { state.live = "websocket"; $("#live").textContent = "live (newHeads)"; poll(SLOW_POLL_MS); }
+    if (message.method === "eth_subscription") pollHead();
+  };
+  ws.onclose = () => { state.live = "polling"; $("#live").textContent = "live (polling)"; poll(HEAD_POLL_MS); };
+}
+
 window.addEventListener("hashchange", route);
-route();
-setInterval(pollHead, HEAD_POLL_MS);
+state.live = "polling";
+route().then(liveHeads);
 pollHead();

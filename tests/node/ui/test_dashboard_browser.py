@@ -93,6 +93,7 @@ def test_add_a_sample_see_its_block_and_contribution_then_refund_it(
     block = int(page.locator("#receipt-block").inner_text())
     assert int(page.locator("#receipt-gas").inner_text()) > 21_000
     page.wait_for_function(f"Number(document.querySelector('#head').dataset.number) >= {block}")
+    page.wait_for_function("dashboard.live === 'websocket'")  # blocks arrive by newHeads
     shot(page, "add-data")
     page.click("#nav-contributions")
     row = page.locator(f"#contributions tr:has(td[title='{w3.eth.accounts[3]}'])")
