@@ -6,12 +6,15 @@
 const HEAD_POLL_MS = 1000; // without a WebSocket to the node
 const SLOW_POLL_MS = 5000; // beside a live newHeads subscription (notices a node going down)
 const SHOWN_ENTRIES = 16; // entries of a long parameter vector shown on the page
+const KEPT_INPUTS = ["#test-set", "#revert-block", "#diff-from", "#diff-to"]; // survive a re-render
 const BLOCK_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7]; // whole blocks
 
 const state = { node: null, head: null, route: null, model: null, chart: null, accuracy: null, selected: null };
 window.dashboard = state; // read by the browser tests and the bench
 
 const $ = (sel) => document.querySelector(sel);
+// Set an element's text if it is still on the page (the user may have moved on meanwhile).
+const setText = (sel, text) => { const el = $(sel); if (el) el.textContent = text; };
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const short = (a) => (a && a.length > 14 ? a.slice(0, 8) + "…" + a.slice(-4) : a);
 const eth = (wei) => (Number(wei) / 1e18).toPrecision(4) + " ETH";
@@ -71,6 +74,13 @@ async function loadNode() {
 }
 
 // --- routing -------------------------------------------------------------------------------
+
+// Whether the page still shows `name` for `address` (a slow answer may land after the user
+// moved on; it must not draw over the page they went to).
+function stillOn(name, address) {
+  const r = parseRoute();
+  return r.page === name && r.address === address;
+}
 
 function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
@@ -141,6 +151,12 @@ function fmtVector(values) {
 
 async function modelPage(page, address) {
   const m = await api("models/" + address);
+  if (!stillOn("model", address)) return;
+  // A re-render on a new block keeps what the user typed or picked on the chart.
+  const kept = {};
+  if (state.model && state.model.address === m.address) {
+    for (const id of KEPT_INPUTS) if ($(id)) kept[id] = $(id).value;
+  }
   state.model = m;
   const isOwner = state.node.accounts.some((a) => a.toLowerCase() === m.owner.toLowerCase());
   const gasRows = m.versions.flatMap((v) => v.changes.map((c) => `<tr><td class="num">${v.block}</td><td><span class="tag ${v.kind}">${v.kind}</span></td>` +
@@ -166,13 +182,14 @@ async function modelPage(page, address) {
     <div id="diff"></div>
     <h2>Versions and gas per update${m.version_count > m.versions.length ? ` (the newest ${m.versions.length} of ${m.version_count})` : ""}</h2>
     <table id="versions"><tr><th class="num">block</th><th>kind</th><th>by</th><th class="num">label</th><th class="num">gas</th><th>transaction</th></tr>${gasRows}</table>`;
+  for (const [id, value] of Object.entries(kept)) if ($(id) && value) $(id).value = value;
   $("#score-form").onsubmit = (e) => { e.preventDefault(); drawAccuracy(address); };
   $("#param-form").onsubmit = async (e) => {
     e.preventDefault();
     try {
       const at = await api(`models/${address}?block=${encodeURIComponent($("#param-at").value)}`);
       $("#parameters").innerHTML = paramRows(at.parameters);
-      $("#param-block").textContent = at.block;
+      setText("#param-block", at.block);
       showError("");
     } catch (err) { showError(err.message); }
   };
@@ -191,14 +208,16 @@ async function modelPage(page, address) {
     const block = $("#revert-block").value.trim();
     if (!block) { showError("pick a block on the chart (or type one) to revert to"); return; }
     $("#revert").disabled = true;
-    $("#revert-status").textContent = "deploying a copy of block " + block + "'s model…";
+    setText("#revert-status", "deploying a copy of block " + block + "'s model…");
     try {
       const r = await api(`models/${address}/revert`, { block, from: m.owner });
-      $("#revert-status").textContent = "";
+      setText("#revert-status", "");
+      state.selected = null;
+      $("#revert-block").value = "";
       showNotice(`reverted: the trainer now uses ${r.new_model}, a copy of the model at block ${r.from_block} (block ${r.block}, ${r.gas_used} gas)`);
       await modelPage(page, address);
       if (state.accuracy) await drawAccuracy(address);
-    } catch (err) { $("#revert-status").textContent = ""; showError(err.message); }
+    } catch (err) { setText("#revert-status", ""); showError(err.message); }
     finally { const b = $("#revert"); if (b) b.disabled = false; }
   };
   if (state.accuracy && state.accuracy.address === address) { $("#test-set").value = state.accuracy.path; drawAccuracy(address); }
@@ -207,18 +226,19 @@ async function modelPage(page, address) {
 
 async function drawAccuracy(address) {
   const path = $("#test-set").value.trim();
-  $("#score-status").textContent = "scoring every version…";
+  setText("#score-status", "scoring every version…");
   try {
     const a = await api(`models/${address}/accuracy?test_set=${encodeURIComponent(path)}`);
-    $("#score-status").textContent = "";
+    if (!stillOn("model", address) || !$("#chart")) return;
+    setText("#score-status", "");
     if (!a.archive) { showError(a.error); return; }
     state.accuracy = { address, path, versions: a.versions };
     const started = performance.now();
     plot(a.versions);
     state.chartDrawnMs = performance.now() - started;
-    $("#score-status").textContent = `${a.versions.length} versions on ${a.samples} samples`;
+    setText("#score-status", `${a.versions.length} versions on ${a.samples} samples`);
     showError("");
-  } catch (e) { $("#score-status").textContent = ""; showError(e.message); }
+  } catch (e) { setText("#score-status", ""); showError(e.message); }
 }
 
 function plot(versions) {
@@ -278,6 +298,7 @@ async function contributionsPage(page, address) {
   const accounts = state.node.accounts;
   const viewer = page.dataset.viewer || accounts[0] || "";
   const c = await api(`models/${address}/contributions` + (viewer ? `?account=${viewer}` : ""));
+  if (!stillOn("contributions", address)) return;
   const options = accounts.map((a) => `<option ${a === c.viewer ? "selected" : ""}>${a}</option>`).join("");
   page.innerHTML = `<h1>Contributions</h1>
     <div class="row"><label>acting as <select id="viewer">${options}</select></label> <span>block time ${new Date(c.now * 1000).toISOString()}</span></div>
@@ -330,8 +351,8 @@ async function predictPage(page, address) {
     e.preventDefault();
     try {
       const r = await api(`models/${address}/predict`, { ...inputBody(), block: $("#block").value });
-      $("#prediction").textContent = r.label;
-      $("#prediction-at").textContent = `at block ${r.block} (features ${r.data.join(" ")})`;
+      setText("#prediction", r.label);
+      setText("#prediction-at", `at block ${r.block} (features ${r.data.join(" ")})`);
       showError("");
     } catch (err) { showError(err.message); }
   };
@@ -364,7 +385,7 @@ async function addPage(page, address) {
       box.innerHTML = `mined in block <b id="receipt-block">${r.block}</b> · gas used <b id="receipt-gas">${r.gas_used}</b> · status ${r.status} · <code>${r.transaction}</code>`;
       showError("");
       const fresh = await api("models/" + address);
-      $("#deposit").textContent = eth(fresh.required_deposit);
+      setText("#deposit", eth(fresh.required_deposit));
     } catch (err) { showError(err.message); }
     finally { button.disabled = false; }
   };
@@ -403,10 +424,10 @@ function liveHeads() {
   ws.onopen = () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
   ws.onmessage = (event) => {
     const message = JSON.parse(event.data);
-    if (message.id === 1 && message.result) { state.live = "websocket"; $("#live").textContent = "live (newHeads)"; poll(SLOW_POLL_MS); }
+    if (message.id === 1 && message.result) { state.live = "websocket"; setText("#live", "live (newHeads)"); poll(SLOW_POLL_MS); }
     if (message.method === "eth_subscription") pollHead();
   };
-  ws.onclose = () => { state.live = "polling"; $("#live").textContent = "live (polling)"; poll(HEAD_POLL_MS); };
+  ws.onclose = () => { state.live = "polling"; setText("#live", "live (polling)"); poll(HEAD_POLL_MS); };
 }
 
 window.addEventListener("hashchange", route);

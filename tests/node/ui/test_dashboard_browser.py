@@ -136,9 +136,15 @@ def test_flipped_samples_lower_the_chart_and_a_revert_from_the_chart_recovers(
     x, y = page.evaluate(f"[{chart}({target['block']}, 'x'), {chart}({target['accuracy']}, 'y')]")
     page.locator("#chart .u-over").click(position={"x": x, "y": y})
     assert page.locator("#revert-block").input_value() == str(target["block"])
+    page.fill("#diff-from", str(target["block"]))
+    page.fill("#diff-to", str(versions[-1]["block"]))
+    page.click("#diff-form button")
+    page.locator("#diff table").wait_for()
+    assert "weights" in page.locator("#diff").inner_text()  # the flipped samples moved weights
     shot(page, "model")
     page.click("#revert")
-    page.wait_for_selector("#notice:has-text('reverted')")
+    page.wait_for_selector("#notice:has-text('reverted'), #error:visible")
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
     page.wait_for_function("dashboard.accuracy && dashboard.accuracy.versions.at(-1).kind === 'replaced'")
     recovered = page.evaluate("dashboard.accuracy.versions.at(-1)")
     assert recovered["accuracy"] == target["accuracy"]  # back at the best version's level
