@@ -325,15 +325,28 @@ class Version:
     accuracy: float | None = None
 
 
-def model_versions(framework: Any, to_block: int) -> list[Version]:
-    """Every block up to ``to_block`` where the trainer's model changed, from events alone."""
+def data_added_events(framework: Any, from_block: int, to_block: int) -> list[Any]:
+    """The trainer's ``DataAdded`` events (decoded, in chain order): every contribution."""
+    return list(framework.trainer.events.DataAdded.get_logs(from_block=from_block, to_block=to_block))
+
+
+def model_versions(
+    framework: Any, to_block: int, data_added_logs: Sequence[Any] | None = None
+) -> list[Version]:
+    """Every block up to ``to_block`` where the trainer's model changed, from events alone.
+    ``data_added_logs`` are the trainer's ``DataAdded`` events if already read (from its
+    deployment on, :func:`data_added_events`), so a caller reads a long history once."""
     w3 = framework.w3
     trainer = framework.address
     archive = has_archive(w3, 0)
     deployed = deployment_block(w3, trainer, to_block)
     versions: dict[int, Version] = {deployed: Version(deployed, "deployed")}
     data_added: dict[bytes, list[tuple[str, int | None, list[int] | None]]] = {}
-    for event in framework.trainer.events.DataAdded.get_logs(from_block=deployed, to_block=to_block):
+    if data_added_logs is None:
+        data_added_logs = data_added_events(framework, deployed, to_block)
+    for event in data_added_logs:
+        if not deployed <= int(event["blockNumber"]) <= to_block:
+            continue
         args = event["args"]
         data_added.setdefault(bytes(event["transactionHash"]), []).append(
             (args["contributor"], int(args["label"]), [int(v) for v in args["data"]])
@@ -374,7 +387,12 @@ def score_versions(framework: Any, versions: Sequence[Version], test_set: TestSe
         version.accuracy = accuracy(read_model_at(framework, version.block), test_set)
 
 
-def score_versions_replayed(framework: Any, versions: Sequence[Version], test_set: TestSet) -> None:
+def score_versions_replayed(
+    framework: Any,
+    versions: Sequence[Version],
+    test_set: TestSet,
+    data_added_logs: Sequence[Any] | None = None,
+) -> None:
     """The fast path beside :func:`score_versions`, with the same results: the model is read
     from the archive only where it was deployed or replaced; between those blocks every
     added sample (the trainer's ``DataAdded`` events, in chain order) is replayed on the
@@ -382,9 +400,9 @@ def score_versions_replayed(framework: Any, versions: Sequence[Version], test_se
     version; a test checks that both paths agree."""
     if not versions:
         return
-    events = framework.trainer.events.DataAdded.get_logs(
-        from_block=versions[0].block, to_block=versions[-1].block
-    )
+    if data_added_logs is None:
+        data_added_logs = data_added_events(framework, versions[0].block, versions[-1].block)
+    events = [e for e in data_added_logs if versions[0].block <= int(e["blockNumber"]) <= versions[-1].block]
     reads = {v.block for v in versions if v.kind in ("deployed", "replaced")}
     by_block: dict[int, list[tuple[list[int], int]]] = {}
     for event in events:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from vm_contracts.versions import (
     TestSet,
     Version,
     attach_trainer,
+    data_added_events,
     diff_blocks,
     find_trainers,
     has_archive,
@@ -48,7 +50,8 @@ STATIC = Path(__file__).parent / "static"
 FIXED_POINT_KEYS = frozenset({"learning_rate", "intercept", "weights", "smoothing", "centroids", "sums"})
 VERSIONS_SHOWN = 100  # newest versions listed with their gas (one receipt read per change)
 CONTRIBUTIONS_SHOWN = 200  # newest contributions checked for refund/report per page load
-RPC_TIMEOUT = 10  # seconds per JSON-RPC request to the node
+RPC_TIMEOUT = 300  # seconds per JSON-RPC request: eth_getLogs over a long history is slow on
+# a loaded machine; a node that is down still fails at once (connection refused)
 MAX_JSON = 1 << 20  # bytes in a request body
 IMDB_TEST_LIMIT = 1000  # reviews read from an aclImdb folder as a test set
 
@@ -77,6 +80,22 @@ class Dashboard:
     chain_id: int | None = None
     _w3: Any = None
     _frameworks: dict[str, Any] = field(default_factory=dict)
+    _logs: dict[str, tuple[int, list[Any]]] = field(default_factory=dict)
+    _logs_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def contribution_logs(self, framework: Any, head: int) -> list[Any]:
+        """The trainer's ``DataAdded`` events up to ``head``, read incrementally: a long
+        history is fetched once, then only the blocks since (a head that moved back, e.g.
+        after ``sumchain rewind``, starts the cache again)."""
+        key = framework.address.lower()
+        with self._logs_lock:
+            last, logs = self._logs.get(key, (-1, []))
+            if head < last:
+                last, logs = -1, []
+            if head > last:
+                logs = logs + data_added_events(framework, last + 1, head)
+                self._logs[key] = (head, logs)
+            return [log for log in logs if int(log["blockNumber"]) <= head]
 
     # --- the node -------------------------------------------------------------------------
 
@@ -164,12 +183,15 @@ class Dashboard:
             out.append(self.summary(framework))
         return out
 
-    def summary(self, framework: Any, versions: list[Version] | None = None) -> dict[str, Any]:
+    def summary(
+        self, framework: Any, versions: list[Version] | None = None, logs: Sequence[Any] | None = None
+    ) -> dict[str, Any]:
         meta = framework.metadata()
         state_head = framework.read_model()
-        contributions = framework.trainer.events.DataAdded.get_logs(from_block=0)
+        head = int(framework.w3.eth.block_number)
+        contributions = self.contribution_logs(framework, head) if logs is None else logs
         if versions is None:
-            versions = model_versions(framework, int(framework.w3.eth.block_number))
+            versions = model_versions(framework, head, contributions)
         return {
             "address": framework.address,
             "name": meta["name"],
@@ -192,8 +214,10 @@ class Dashboard:
         w3 = framework.w3
         number = resolve_block(w3, block or "latest")
         state = read_model_at(framework, number)
-        versions = model_versions(framework, int(w3.eth.block_number))
-        summary = self.summary(framework, versions)
+        head = int(w3.eth.block_number)
+        logs = self.contribution_logs(framework, head)
+        versions = model_versions(framework, head, logs)
+        summary = self.summary(framework, versions, logs)
         shown = versions[-VERSIONS_SHOWN:]
         gas = transaction_gas(w3, [c[3] for v in shown for c in v.changes])
         return {
@@ -220,7 +244,9 @@ class Dashboard:
         framework = self.framework(address)
         test_set = self.load_test_set(test_set_path, framework)
         w3 = framework.w3
-        versions = model_versions(framework, int(w3.eth.block_number))
+        head = int(w3.eth.block_number)
+        logs = self.contribution_logs(framework, head)
+        versions = model_versions(framework, head, logs)
         if not has_archive(w3, versions[0].block):
             return {
                 "archive": False,
@@ -228,7 +254,7 @@ class Dashboard:
                 "read (run the model on sumchain, or an archive node, for history)",
                 "versions": [],
             }
-        score_versions_replayed(framework, versions, test_set)
+        score_versions_replayed(framework, versions, test_set, logs)
         return {
             "archive": True,
             "test_set": str(test_set.path),
