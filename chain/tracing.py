@@ -55,6 +55,17 @@ class TraceError(ChainError):
     """Raised when a trace cannot be produced (unknown transaction, block not stored)."""
 
 
+class TraceTooLarge(TraceError):
+    """Raised when a struct-logger trace would record more than ``max_steps`` steps (the
+    node's memory bound); fields: ``max_steps``."""
+
+    def __init__(self, max_steps: int) -> None:
+        super().__init__(
+            f"trace has more than {max_steps} steps; pass a smaller \"limit\" to keep the "
+            "first steps only, or use the callTracer")
+        self.max_steps = max_steps
+
+
 @dataclass
 class CallFrame:
     """One message call or contract creation and the calls it made.
@@ -159,12 +170,27 @@ class TransactionTrace:
 
 class Recorder:
     """Collects the call frames of one execution (the open ones on a stack) and, when
-    ``steps`` is set, one geth ``structLogs`` entry per executed opcode."""
+    ``steps`` is set, one geth ``structLogs`` entry per executed opcode: the first
+    ``step_limit`` only when that is set (geth's ``limit``), else at most ``max_steps``
+    (more raises :class:`TraceTooLarge`)."""
 
-    def __init__(self, steps: bool = False) -> None:
+    def __init__(self, steps: bool = False, step_limit: int | None = None,
+                 max_steps: int | None = None) -> None:
         self.stack: list[tuple[MessageAPI, CallFrame]] = []
         self.roots: list[CallFrame] = []
         self.steps: list[dict[str, Any]] | None = [] if steps else None
+        self.step_limit = step_limit
+        self.max_steps = max_steps
+
+    def wants_step(self) -> bool:
+        """Whether the next opcode is recorded; raises TraceTooLarge past ``max_steps``."""
+        assert self.steps is not None
+        count = len(self.steps)
+        if self.step_limit is not None:
+            return count < self.step_limit
+        if self.max_steps is not None and count >= self.max_steps:
+            raise TraceTooLarge(self.max_steps)
+        return True
 
     def open(self, message: MessageAPI, kind: str) -> CallFrame:
         frame = CallFrame(
@@ -205,10 +231,11 @@ _recorder: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def recording(steps: bool = False) -> Iterator[Recorder]:
+def recording(steps: bool = False, step_limit: int | None = None,
+              max_steps: int | None = None) -> Iterator[Recorder]:
     """Record the call frames (and with ``steps``, every opcode) of every traced
     execution inside the ``with`` block."""
-    recorder = Recorder(steps)
+    recorder = Recorder(steps, step_limit, max_steps)
     token = _recorder.set(recorder)
     try:
         yield recorder
@@ -244,7 +271,7 @@ class _CountingOpcode:
         before = computation.get_gas_remaining()
         children = len(frame.calls)
         step = None
-        if recorder.steps is not None:
+        if recorder.steps is not None and recorder.wants_step():
             step = {"pc": max(0, computation.code.program_counter - 1), "op": self.mnemonic,
                     "gas": before, "gasCost": 0, "depth": frame.depth + 1,
                     "stack": [hex(_stack_int(item)) for item in
@@ -343,9 +370,12 @@ def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> Tr
                             steps=recorder.steps)
 
 
-def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False) -> TransactionTrace:
+def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False,
+                      step_limit: int | None = None,
+                      max_steps: int | None = None) -> TransactionTrace:
     """The call trace of the mined transaction ``tx_hash`` (with ``steps``, also every
-    opcode executed, for geth's struct logger output).
+    opcode executed, for geth's struct logger output; ``step_limit`` and ``max_steps`` as
+    for :class:`Recorder`).
 
     Re-executes its block on the parent's state (earlier transactions untraced), so
     the chain is not changed. Raises TraceError if the transaction is unknown.
@@ -365,7 +395,7 @@ def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False) -> Tran
             receipt, _ = vm.apply_transaction(current, tx)
             current = vm.add_receipt_to_header(current, receipt)
             continue
-        with recording(steps) as recorder:
+        with recording(steps, step_limit, max_steps) as recorder:
             try:
                 receipt, _ = vm.apply_transaction(current, tx)
             except ValidationError as exc:
@@ -378,7 +408,8 @@ def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False) -> Tran
 
 
 def trace_call(chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | None = None,
-               steps: bool = False) -> TransactionTrace:
+               steps: bool = False, step_limit: int | None = None,
+               max_steps: int | None = None) -> TransactionTrace:
     """The call trace of a message call on the state after ``header`` (default: head).
 
     ``request`` keys as for ``Chain.call``: from, to (20-byte, or None to create), gas,
@@ -396,7 +427,7 @@ def trace_call(chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | N
         to=request.get("to") or b"", value=int(request.get("value") or 0),
         data=request.get("data") or b"")
     tx = SpoofTransaction(unsigned, from_=sender)
-    with vm.in_costless_state() as state, recording(steps) as recorder:
+    with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
         computation = state.costless_execute_transaction(tx)
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund
     trace = _trace_of(recorder, tx, 0)

@@ -3,8 +3,11 @@
 :class:`Backend` owns the :class:`chain.chain.Chain`, its :class:`TxPool` and its
 :class:`BlockProducer`, plus what only the RPC needs: the dev accounts' keys (for
 ``eth_sendTransaction`` and signing), polling filters and WebSocket subscriptions.
-Every method runs on the node's single chain worker thread (see
-``node.rpc.dispatcher``); nothing here is thread-safe, by design.
+Every method of the live backend runs on the node's single chain worker thread (see
+``node.rpc.dispatcher``); nothing here is thread-safe, by design. Reads and calls run
+on *readers* instead (:meth:`Backend.reader`): backends of their own over a view of the
+store that sees only committed data, one per thread, sharing nothing mutable with the
+live chain but the pool (which locks).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +33,10 @@ from chain.config import ChainConfig
 from chain.errors import ChainError, UnknownBlock
 from chain.mempool import FileJournal, TxPool
 from chain.producer import BlockProducer
+from chain.store import Store
 from node.rpc import errors
 from node.rpc import format as fmt
-from node.rpc.dispatcher import Connection
+from node.rpc.dispatcher import Connection, Limits
 from node.rpc.params import AccountOverride, BlockId, LogFilter, TxRequest
 
 log = logging.getLogger("sumchain.backend")
@@ -44,7 +48,8 @@ MIN_BLOB_BASE_FEE = 1  # wei per blob gas
 MAX_LOG_RANGE = 100_000  # blocks one eth_getLogs may scan (a long simulation automines many)
 MAX_LOGS = 20_000  # logs one eth_getLogs may return
 FILTER_TIMEOUT = 300.0  # seconds a filter lives without being polled, as geth
-MAX_FILTERS = 1000
+MAX_FILTERS = 10_000  # filters installed at once, over all clients
+MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lock others out
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
@@ -134,6 +139,8 @@ class _Filter:
     hashes: list[str] = field(default_factory=list)
     """Block or transaction hashes seen since the last poll."""
     last_poll: float = field(default_factory=time.monotonic)
+    owner: Hashable | None = None
+    """The client that installed it (``Context.client``), for the per-client limit."""
 
 
 class Filters:
@@ -154,22 +161,31 @@ class Filters:
         self._expire()
         if len(self.installed) >= MAX_FILTERS:
             raise errors.LimitExceeded(f"too many filters installed (at most {MAX_FILTERS})")
+        if entry.owner is not None:
+            mine = sum(1 for f in self.installed.values() if f.owner == entry.owner)
+            if mine >= MAX_FILTERS_PER_CLIENT:
+                raise errors.LimitExceeded(
+                    f"too many filters installed by this connection (at most "
+                    f"{MAX_FILTERS_PER_CLIENT}); uninstall some with eth_uninstallFilter"
+                )
         filter_id = _new_id()
         self.installed[filter_id] = entry
         return filter_id
 
-    def new_log_filter(self, criteria: LogFilter) -> str:
+    def new_log_filter(self, criteria: LogFilter, owner: Hashable | None = None) -> str:
         if criteria.block_hash is not None:
             raise errors.InvalidParams("filter: eth_newFilter takes no blockHash (use eth_getLogs)")
         start = self.backend.range_start(criteria)
         floor = criteria.from_block.number if criteria.from_block is not None else None
-        return self._install(_Filter("logs", criteria, next_block=start, floor=floor or 0))
+        return self._install(
+            _Filter("logs", criteria, next_block=start, floor=floor or 0, owner=owner)
+        )
 
-    def new_block_filter(self) -> str:
-        return self._install(_Filter("blocks"))
+    def new_block_filter(self, owner: Hashable | None = None) -> str:
+        return self._install(_Filter("blocks", owner=owner))
 
-    def new_pending_filter(self) -> str:
-        return self._install(_Filter("pending"))
+    def new_pending_filter(self, owner: Hashable | None = None) -> str:
+        return self._install(_Filter("pending", owner=owner))
 
     def _get(self, filter_id: str) -> _Filter:
         self._expire()
@@ -300,21 +316,38 @@ class Subscriptions:
 class Backend:
     """Everything the RPC methods ask of the chain, in RPC terms (bytes in, JSON-able out)."""
 
-    def __init__(self, chain: Chain, producer: BlockProducer) -> None:
+    def __init__(self, chain: Chain, producer: BlockProducer, limits: Limits | None = None,
+                 listen: bool = True) -> None:
         self.chain = chain
         self.producer = producer
+        self.limits = limits or Limits()
+        """What one request may cost (gas cap, call timeout, ...); the dispatcher's."""
         self.accounts: dict[bytes, bytes] = {
             to_canonical_address(address): key for address, key in chain.config.dev_accounts
         }
         self.filters = Filters(self)
         self.subscriptions = Subscriptions()
         self.dispatcher: Any = None
-        self._last_tick_error: str | None = None
         """The one Dispatcher (and so the one worker thread) serving this backend."""
+        self._last_tick_error: str | None = None
         self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
-        chain.on_block(self._on_block)
-        if chain.pool is not None:
-            chain.pool.subscribe(self._on_pending)
+        if listen:
+            chain.on_block(self._on_block)
+            if chain.pool is not None:
+                chain.pool.subscribe(self._on_pending)
+
+    def reader(self) -> Backend:
+        """A backend for one thread other than the worker: it reads the committed blocks
+        and state of this backend's store (never a block still being built), and looks
+        transactions up in the live pool (which locks). It neither mines nor sends.
+
+        Its chain is a second :class:`Chain` on the same store backend, without the fast
+        paths, whose caches belong to the live chain's thread.
+        """
+        view = Chain(self.config, Store(self.chain.store.backend), fast_paths=False)
+        reader = Backend(view, self.producer, self.limits, listen=False)
+        view.pool = self.chain.pool
+        return reader
 
     @classmethod
     def open(
@@ -495,12 +528,16 @@ class Backend:
 
     # --- calls ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _call_dict(request: TxRequest) -> dict[str, Any]:
+    def _call_dict(self, request: TxRequest) -> dict[str, Any]:
+        """The call as the chain runs it: without a gas limit it gets the block's, and
+        never more than the gas cap or the block gas limit, whichever is larger (geth's
+        RPCGasCap: a request for more is capped, not refused)."""
+        gas = request.gas if request.gas is not None else self.config.gas_limit
+        cap = max(self.limits.gas_cap, self.config.gas_limit)
         return {
             "from": request.sender,
             "to": request.to,
-            "gas": request.gas,
+            "gas": min(gas, cap),
             "value": request.value,
             "data": request.data or b"",
         }
@@ -526,10 +563,6 @@ class Backend:
             out[account] = entry
         return out
 
-    def _check_gas(self, request: TxRequest) -> None:
-        if request.gas is not None and request.gas > self.config.gas_limit * 10:
-            raise errors.InvalidParams(f"gas {request.gas} is above the call gas cap")
-
     @staticmethod
     def _raise_failed(result: CallResult) -> None:
         if result.error == "execution reverted":
@@ -540,7 +573,6 @@ class Backend:
     def call(
         self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
     ) -> bytes:
-        self._check_gas(request)
         header = self.header(block)
         try:
             result = self.chain.call(self._call_dict(request), header, self._overrides(overrides))
@@ -553,7 +585,6 @@ class Backend:
     def estimate_gas(
         self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
     ) -> int:
-        self._check_gas(request)
         header = self.header(block)
         try:
             return self.chain.estimate_gas(
@@ -628,9 +659,19 @@ class Backend:
             estimate = TxRequest(
                 sender=request.sender, to=request.to, value=request.value, data=request.data
             )
-            tx["gas"] = self.estimate_gas(estimate, BlockId(tag="latest"), None)
+            tx["gas"] = self._estimate_for_sending(estimate)
         signed = Account.sign_transaction(tx, key)
         return bytes(signed.raw_transaction)
+
+    def _estimate_for_sending(self, request: TxRequest) -> int:
+        """The gas estimate eth_sendTransaction fills in, under the call timeout (on a
+        reader, while this worker waits: the head it reads is the one it would)."""
+        latest = BlockId(tag="latest")
+        if self.dispatcher is None:
+            return self.estimate_gas(request, latest, None)
+        result: int = self.dispatcher.run_call(
+            lambda reader: reader.estimate_gas(request, latest, None))
+        return result
 
     def send_transaction(self, request: TxRequest) -> bytes:
         return self.send_raw_transaction(self.sign_transaction(request))
@@ -776,7 +817,6 @@ class Backend:
     def create_access_list(self, request: TxRequest, block: BlockId) -> dict[str, Any]:
         from chain.access_list import create_access_list
 
-        self._check_gas(request)
         header = self.header(block)
         try:
             result = create_access_list(self.chain, self._call_dict(request), header)
@@ -795,22 +835,28 @@ class Backend:
     # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceError, trace_transaction
+        from chain.tracing import TraceError, TraceTooLarge, trace_transaction
 
         try:
-            trace = trace_transaction(self.chain, tx_hash, steps=options.tracer is None)
+            trace = trace_transaction(self.chain, tx_hash, steps=options.tracer is None,
+                                      step_limit=options.limit,
+                                      max_steps=self.limits.trace_steps)
+        except TraceTooLarge as exc:
+            raise errors.LimitExceeded(str(exc)) from None
         except TraceError as exc:
             raise errors.ResourceNotFound(str(exc)) from None
         return self._trace_result(trace, options)
 
     def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
-        from chain.tracing import trace_call
+        from chain.tracing import TraceTooLarge, trace_call
 
-        self._check_gas(request)
         header = self.header(block)
         try:
             trace = trace_call(self.chain, self._call_dict(request), header,
-                               steps=options.tracer is None)
+                               steps=options.tracer is None, step_limit=options.limit,
+                               max_steps=self.limits.trace_steps)
+        except TraceTooLarge as exc:
+            raise errors.LimitExceeded(str(exc)) from None
         except ValidationError as exc:
             raise errors.ServerError(str(exc)) from None
         return self._trace_result(trace, options)

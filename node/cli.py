@@ -77,6 +77,8 @@ def _chain_id(text: str) -> int:
 
 def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from chain.config import FORKS
+    from node.rpc.dispatcher import Limits
+    from node.server import ServerOptions
 
     parser = subparsers.add_parser(
         "devnet",
@@ -110,7 +112,63 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="file holding the sealing key as hex (default: the first dev account)",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="chain config, TOML or JSON")
-    parser.add_argument("--cors", metavar="ORIGIN", help="allow browser requests from ORIGIN")
+    parser.add_argument(
+        "--cors",
+        metavar="ORIGINS",
+        help="comma-separated origins whose browser pages may call the node over HTTP "
+        "(default none; * for any)",
+    )
+    parser.add_argument(
+        "--http-vhosts",
+        metavar="NAMES",
+        default="localhost",
+        help="comma-separated host names accepted in the Host header; IP addresses always "
+        "are (default localhost; * for any)",
+    )
+    parser.add_argument(
+        "--ws-origins",
+        metavar="ORIGINS",
+        default="",
+        help="comma-separated origins whose pages may open a WebSocket besides loopback "
+        "ones (default none; * for any)",
+    )
+    parser.add_argument(
+        "--rpc-gascap",
+        type=_positive_int,
+        metavar="GAS",
+        default=Limits.gas_cap,
+        help=f"gas at most for eth_call, eth_estimateGas and traces (default {Limits.gas_cap:,})",
+    )
+    parser.add_argument(
+        "--rpc-timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        default=Limits.call_timeout,
+        help=f"stop eth_call, estimates and traces after SECONDS (default {Limits.call_timeout:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        metavar="N",
+        default=ServerOptions.max_connections,
+        help=f"open connections at most (default {ServerOptions.max_connections})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        default=ServerOptions.idle_timeout,
+        help="close a connection idle that long between requests "
+        f"(default {ServerOptions.idle_timeout:g})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        default=ServerOptions.header_timeout,
+        help="close a connection that has not sent a whole request after SECONDS "
+        f"(default {ServerOptions.header_timeout:g})",
+    )
     parser.add_argument(
         "--ui", action="store_true", help="serve the dashboard under /ui on the same port"
     )
@@ -124,6 +182,30 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     parser.set_defaults(func=run_devnet)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError("must be > 0 and at most 86400 seconds")
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in text.split(",") if name.strip())
 
 
 def _read_key(path: Path) -> bytes:
@@ -187,21 +269,54 @@ def _banner(backend, url: str, ws_url: str) -> str:  # type: ignore[no-untyped-d
     return "\n".join(lines)
 
 
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL while another waits for it
+EXPOSED_WARNING = (
+    "warning: listening on {host}: every machine that reaches it can use the unlocked "
+    "dev accounts (their keys are printed below)"
+)
+
+
+def _exposed(host: str) -> bool:
+    """True unless ``host`` is a loopback address or name."""
+    import ipaddress
+
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True
+
+
 def run_devnet(args: argparse.Namespace) -> int:
     from node.backend import Backend
-    from node.rpc.dispatcher import Dispatcher
-    from node.server import serve_until_stopped
+    from node.logs import install
+    from node.rpc.dispatcher import Dispatcher, Limits
+    from node.server import ServerOptions, serve_until_stopped
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    install(logging.DEBUG if args.verbose else logging.WARNING)
+    # hand the GIL over every millisecond, not every five: a read waiting behind a call or
+    # a block build gets it sooner (bench/read_latency.py)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     config = _config(args)
     key = _read_key(args.authority_key) if args.authority_key else None
+    limits = Limits(gas_cap=args.rpc_gascap, call_timeout=args.rpc_timeout)
+    vhosts = _names(args.http_vhosts)
+    if args.host not in ("0.0.0.0", "::") and not _is_ip_text(args.host):
+        vhosts = (*vhosts, args.host.lower())
+    options = ServerOptions(
+        vhosts=vhosts,
+        ws_origins=tuple(o.strip() for o in args.ws_origins.split(",") if o.strip()),
+        max_connections=args.max_connections,
+        idle_timeout=args.idle_timeout,
+        header_timeout=args.header_timeout,
+    )
     backend = Backend.open(
         config, data_dir=args.datadir, signer_key=key, block_time=args.block_time
     )
-    dispatcher = Dispatcher(backend)
+    dispatcher = Dispatcher(backend, limits)
+    if _exposed(args.host):
+        print(EXPOSED_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     subapps, dashboard = {}, None
     if args.ui:
         from node.ui.app import Dashboard, application, load_vocabularies
@@ -212,7 +327,7 @@ def run_devnet(args: argparse.Namespace) -> int:
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, stop.set)
 
         def ready(port: int) -> None:
@@ -225,7 +340,7 @@ def run_devnet(args: argparse.Namespace) -> int:
 
         try:
             await serve_until_stopped(
-                dispatcher, args.host, args.port, args.cors, stop, ready, subapps
+                dispatcher, args.host, args.port, args.cors, stop, ready, options, subapps
             )
         except OSError as exc:
             raise UsageError(
@@ -239,6 +354,16 @@ def run_devnet(args: argparse.Namespace) -> int:
         dispatcher.close()
     print("sumchain devnet stopped", flush=True)
     return EXIT_OK
+
+
+def _is_ip_text(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 # --- entry point -------------------------------------------------------------------------

@@ -23,9 +23,12 @@ from web3.types import RPCEndpoint, RPCResponse
 from chain.chain import Chain
 from chain.config import ChainConfig
 from node.backend import Backend
-from node.rpc.dispatcher import Dispatcher
+from node.rpc.dispatcher import Dispatcher, Limits
 
 INTERVAL_POLL = 0.05  # seconds between interval-mining checks in the background thread
+# The caller of an in-process node is the process itself (a benchmark, a simulation): its
+# long estimates are not an attack, so they get no deadline; the rest is as over HTTP.
+IN_PROCESS_LIMITS = Limits(call_timeout=None)
 
 
 def poa_web3(provider: BaseProvider) -> Web3:
@@ -51,9 +54,9 @@ class SumchainProvider(JSONBaseProvider):
         if isinstance(node, InProcessNode):
             node = node.dispatcher
         elif isinstance(node, Chain):
-            node = Dispatcher(Backend.from_chain(node))
+            node = Dispatcher(Backend.from_chain(node), IN_PROCESS_LIMITS)
         elif isinstance(node, Backend):
-            node = node.dispatcher or Dispatcher(node)
+            node = node.dispatcher or Dispatcher(node, IN_PROCESS_LIMITS)
         self.dispatcher: Dispatcher = node
         self._ids = itertools.count()
 
@@ -79,7 +82,7 @@ class InProcessNode:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.dispatcher = Dispatcher(backend)
+        self.dispatcher = Dispatcher(backend, IN_PROCESS_LIMITS)
         self.provider = SumchainProvider(self.dispatcher)
         self.w3 = poa_web3(self.provider)
         self._stop = threading.Event()

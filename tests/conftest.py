@@ -7,19 +7,7 @@ run unchanged against any node.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"../shared not found beside the repository (looked at {SHARED})")
-    return SHARED
 
 
 @pytest.fixture

@@ -11,17 +11,17 @@ from node.rpc.errors import ResourceNotFound
 LATEST = "latest"
 
 
-@rpc("debug_getRawBlock", p.Param("block", p.block_id))
+@rpc("debug_getRawBlock", p.Param("block", p.block_id), lane="read")
 def debug_getRawBlock(ctx: Context, block: p.BlockId) -> str:
     return fmt.hexb(ctx.backend.raw_block(block))
 
 
-@rpc("debug_getRawHeader", p.Param("block", p.block_id))
+@rpc("debug_getRawHeader", p.Param("block", p.block_id), lane="read")
 def debug_getRawHeader(ctx: Context, block: p.BlockId) -> str:
     return fmt.hexb(ctx.backend.raw_header(block))
 
 
-@rpc("debug_getRawTransaction", p.Param("hash", p.hash32))
+@rpc("debug_getRawTransaction", p.Param("hash", p.hash32), lane="read")
 def debug_getRawTransaction(ctx: Context, tx_hash: bytes) -> str:
     raw = ctx.backend.raw_transaction(tx_hash)
     if raw is None:
@@ -29,7 +29,7 @@ def debug_getRawTransaction(ctx: Context, tx_hash: bytes) -> str:
     return fmt.hexb(raw)
 
 
-@rpc("debug_getRawReceipts", p.Param("block", p.block_id))
+@rpc("debug_getRawReceipts", p.Param("block", p.block_id), lane="read")
 def debug_getRawReceipts(ctx: Context, block: p.BlockId) -> list[str]:
     return [fmt.hexb(raw) for raw in ctx.backend.raw_receipts(block)]
 
@@ -40,7 +40,12 @@ def debug_setHead(ctx: Context, number: int) -> None:
     return None
 
 
-@rpc("debug_traceTransaction", p.Param("hash", p.hash32), p.optional("options", p.trace_options))
+@rpc(
+    "debug_traceTransaction",
+    p.Param("hash", p.hash32),
+    p.optional("options", p.trace_options),
+    lane="exec",
+)
 def debug_traceTransaction(ctx: Context, tx_hash: bytes, options: p.TraceOptions | None) -> dict:
     """Re-execute a mined transaction with a tracer: geth's struct logger (default) or
     ``callTracer``. The chain is not changed."""
@@ -52,6 +57,7 @@ def debug_traceTransaction(ctx: Context, tx_hash: bytes, options: p.TraceOptions
     p.Param("transaction", p.tx_request),
     p.optional("block", p.block_id, LATEST),
     p.optional("options", p.trace_options),
+    lane="exec",
 )
 def debug_traceCall(
     ctx: Context, request: p.TxRequest, block: p.BlockId, options: p.TraceOptions | None

@@ -21,6 +21,7 @@ SERVER_ERROR = -32000  # geth's code for a transaction or state the chain refuse
 RESOURCE_NOT_FOUND = -32001
 TRANSACTION_REJECTED = -32003
 METHOD_NOT_SUPPORTED = -32004
+RESPONSE_TOO_LARGE = -32003  # geth's code for a batch whose answers passed the size limit
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3  # geth, anvil and hardhat use 3 with the revert data in `data`
 
@@ -96,6 +97,20 @@ class LimitExceeded(RpcError):
     """Raised when a request asks for more than the node's limits allow (block range, logs)."""
 
     code = LIMIT_EXCEEDED
+
+
+class ExecutionTimeout(ServerError):
+    """Raised when a call, estimate or trace ran past the node's call timeout and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"execution aborted (timeout = {seconds:g}s)")
+        self.seconds = seconds
+
+
+class ResponseTooLarge(RpcError):
+    """Raised (as each later answer of a batch) when a batch's answers pass the size limit."""
+
+    code = RESPONSE_TOO_LARGE
 
 
 class ExecutionReverted(RpcError):

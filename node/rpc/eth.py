@@ -51,7 +51,7 @@ def eth_chainId(ctx: Context) -> str:
     return fmt.qty(ctx.backend.config.chain_id)
 
 
-@rpc("eth_blockNumber")
+@rpc("eth_blockNumber", lane="read")
 def eth_blockNumber(ctx: Context) -> str:
     return fmt.qty(ctx.backend.head().block_number)
 
@@ -81,17 +81,17 @@ def eth_hashrate(ctx: Context) -> str:
     return "0x0"
 
 
-@rpc("eth_gasPrice")
+@rpc("eth_gasPrice", lane="read")
 def eth_gasPrice(ctx: Context) -> str:
     return fmt.qty(ctx.backend.gas_price())
 
 
-@rpc("eth_maxPriorityFeePerGas")
+@rpc("eth_maxPriorityFeePerGas", lane="read")
 def eth_maxPriorityFeePerGas(ctx: Context) -> str:
     return fmt.qty(ctx.backend.suggested_tip())
 
 
-@rpc("eth_blobBaseFee")
+@rpc("eth_blobBaseFee", lane="read")
 def eth_blobBaseFee(ctx: Context) -> str:
     return fmt.qty(ctx.backend.blob_base_fee())
 
@@ -101,6 +101,7 @@ def eth_blobBaseFee(ctx: Context) -> str:
     p.Param("blockCount", _block_count),
     p.Param("newestBlock", p.block_number_or_tag),
     p.optional("rewardPercentiles", _percentiles),
+    lane="read",
 )
 def eth_feeHistory(
     ctx: Context, count: int, newest: p.BlockId, percentiles: list[float] | None
@@ -111,12 +112,22 @@ def eth_feeHistory(
 # --- state ----------------------------------------------------------------------------------
 
 
-@rpc("eth_getBalance", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+@rpc(
+    "eth_getBalance",
+    p.Param("address", p.address),
+    p.optional("block", p.block_id, LATEST),
+    lane="read",
+)
 def eth_getBalance(ctx: Context, account: bytes, block: p.BlockId) -> str:
     return fmt.qty(ctx.backend.state(block).get_balance(Address(account)))
 
 
-@rpc("eth_getCode", p.Param("address", p.address), p.optional("block", p.block_id, LATEST))
+@rpc(
+    "eth_getCode",
+    p.Param("address", p.address),
+    p.optional("block", p.block_id, LATEST),
+    lane="read",
+)
 def eth_getCode(ctx: Context, account: bytes, block: p.BlockId) -> str:
     return fmt.hexb(ctx.backend.state(block).get_code(Address(account)))
 
@@ -126,6 +137,7 @@ def eth_getCode(ctx: Context, account: bytes, block: p.BlockId) -> str:
     p.Param("address", p.address),
     p.Param("slot", p.storage_slot),
     p.optional("block", p.block_id, LATEST),
+    lane="read",
 )
 def eth_getStorageAt(ctx: Context, account: bytes, slot: int, block: p.BlockId) -> str:
     return fmt.word(ctx.backend.state(block).get_storage(Address(account), slot))
@@ -145,6 +157,7 @@ def eth_getTransactionCount(ctx: Context, account: bytes, block: p.BlockId) -> s
     p.Param("transaction", p.tx_request),
     p.optional("block", p.block_id, LATEST),
     p.optional("stateOverrides", p.state_overrides),
+    lane="exec",
 )
 def eth_call(
     ctx: Context,
@@ -160,6 +173,7 @@ def eth_call(
     p.Param("transaction", p.tx_request),
     p.optional("block", p.block_id, LATEST),
     p.optional("stateOverrides", p.state_overrides),
+    lane="exec",
 )
 def eth_estimateGas(
     ctx: Context,
@@ -181,6 +195,7 @@ def _slot_list(value: Any, what: str) -> list[int]:
     p.Param("address", p.address),
     p.Param("storageKeys", _slot_list),
     p.optional("block", p.block_id, LATEST),
+    lane="read",
 )
 def eth_getProof(
     ctx: Context, account: bytes, slots: list[int], block: p.BlockId
@@ -246,37 +261,43 @@ def eth_signTypedData_v4(ctx: Context, account: bytes, typed: dict[str, Any]) ->
     "eth_getBlockByNumber",
     p.Param("block", p.block_number_or_tag),
     p.Param("fullTransactions", p.boolean),
+    lane="read",
 )
 def eth_getBlockByNumber(ctx: Context, block: p.BlockId, full: bool) -> dict[str, Any] | None:
     found = ctx.backend.block_or_none(block)
     return None if found is None else dict(fmt.block_json(found, full))
 
 
-@rpc("eth_getBlockByHash", p.Param("blockHash", p.hash32), p.Param("fullTransactions", p.boolean))
+@rpc(
+    "eth_getBlockByHash",
+    p.Param("blockHash", p.hash32),
+    p.Param("fullTransactions", p.boolean),
+    lane="read",
+)
 def eth_getBlockByHash(ctx: Context, block_hash: bytes, full: bool) -> dict[str, Any] | None:
     found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
     return None if found is None else dict(fmt.block_json(found, full))
 
 
-@rpc("eth_getBlockTransactionCountByNumber", p.Param("block", p.block_number_or_tag))
+@rpc("eth_getBlockTransactionCountByNumber", p.Param("block", p.block_number_or_tag), lane="read")
 def eth_getBlockTransactionCountByNumber(ctx: Context, block: p.BlockId) -> str | None:
     found = ctx.backend.block_or_none(block)
     return None if found is None else fmt.qty(len(found.transactions))
 
 
-@rpc("eth_getBlockTransactionCountByHash", p.Param("blockHash", p.hash32))
+@rpc("eth_getBlockTransactionCountByHash", p.Param("blockHash", p.hash32), lane="read")
 def eth_getBlockTransactionCountByHash(ctx: Context, block_hash: bytes) -> str | None:
     found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
     return None if found is None else fmt.qty(len(found.transactions))
 
 
-@rpc("eth_getUncleCountByBlockNumber", p.Param("block", p.block_number_or_tag))
+@rpc("eth_getUncleCountByBlockNumber", p.Param("block", p.block_number_or_tag), lane="read")
 def eth_getUncleCountByBlockNumber(ctx: Context, block: p.BlockId) -> str | None:
     found = ctx.backend.block_or_none(block)
     return None if found is None else fmt.qty(len(found.uncles))
 
 
-@rpc("eth_getUncleCountByBlockHash", p.Param("blockHash", p.hash32))
+@rpc("eth_getUncleCountByBlockHash", p.Param("blockHash", p.hash32), lane="read")
 def eth_getUncleCountByBlockHash(ctx: Context, block_hash: bytes) -> str | None:
     found = ctx.backend.block_or_none(p.BlockId(hash=block_hash))
     return None if found is None else fmt.qty(len(found.uncles))
@@ -293,6 +314,7 @@ def _tx_in_block(ctx: Context, block: p.BlockId, index: int) -> dict[str, Any] |
     "eth_getTransactionByBlockNumberAndIndex",
     p.Param("block", p.block_number_or_tag),
     p.Param("index", p.uint64),
+    lane="read",
 )
 def eth_getTransactionByBlockNumberAndIndex(
     ctx: Context, block: p.BlockId, index: int
@@ -304,6 +326,7 @@ def eth_getTransactionByBlockNumberAndIndex(
     "eth_getTransactionByBlockHashAndIndex",
     p.Param("blockHash", p.hash32),
     p.Param("index", p.uint64),
+    lane="read",
 )
 def eth_getTransactionByBlockHashAndIndex(
     ctx: Context, block_hash: bytes, index: int
@@ -311,17 +334,17 @@ def eth_getTransactionByBlockHashAndIndex(
     return _tx_in_block(ctx, p.BlockId(hash=block_hash), index)
 
 
-@rpc("eth_getTransactionByHash", p.Param("hash", p.hash32))
+@rpc("eth_getTransactionByHash", p.Param("hash", p.hash32), lane="read")
 def eth_getTransactionByHash(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
     return ctx.backend.transaction_json(tx_hash)
 
 
-@rpc("eth_getTransactionReceipt", p.Param("hash", p.hash32))
+@rpc("eth_getTransactionReceipt", p.Param("hash", p.hash32), lane="read")
 def eth_getTransactionReceipt(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
     return ctx.backend.receipt_json(tx_hash)
 
 
-@rpc("eth_getBlockReceipts", p.Param("block", p.block_id))
+@rpc("eth_getBlockReceipts", p.Param("block", p.block_id), lane="read")
 def eth_getBlockReceipts(ctx: Context, block: p.BlockId) -> list[dict[str, Any]] | None:
     return ctx.backend.block_receipts_json(block)
 
@@ -329,24 +352,24 @@ def eth_getBlockReceipts(ctx: Context, block: p.BlockId) -> list[dict[str, Any]]
 # --- logs and filters ------------------------------------------------------------------------
 
 
-@rpc("eth_getLogs", p.Param("filter", p.log_filter))
+@rpc("eth_getLogs", p.Param("filter", p.log_filter), lane="read")
 def eth_getLogs(ctx: Context, criteria: p.LogFilter) -> list[dict[str, Any]]:
     return ctx.backend.get_logs(criteria)
 
 
 @rpc("eth_newFilter", p.Param("filter", p.log_filter))
 def eth_newFilter(ctx: Context, criteria: p.LogFilter) -> str:
-    return ctx.backend.filters.new_log_filter(criteria)
+    return ctx.backend.filters.new_log_filter(criteria, ctx.client)
 
 
 @rpc("eth_newBlockFilter")
 def eth_newBlockFilter(ctx: Context) -> str:
-    return ctx.backend.filters.new_block_filter()
+    return ctx.backend.filters.new_block_filter(ctx.client)
 
 
 @rpc("eth_newPendingTransactionFilter")
 def eth_newPendingTransactionFilter(ctx: Context) -> str:
-    return ctx.backend.filters.new_pending_filter()
+    return ctx.backend.filters.new_pending_filter(ctx.client)
 
 
 def _filter_id(value: Any, what: str) -> str:
@@ -414,7 +437,12 @@ def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
     return ctx.backend.subscriptions.unsubscribe(ctx.connection, subscription_id)
 
 
-@rpc("eth_createAccessList", p.Param("transaction", p.tx_request), p.optional("block", p.block_id, LATEST))
+@rpc(
+    "eth_createAccessList",
+    p.Param("transaction", p.tx_request),
+    p.optional("block", p.block_id, LATEST),
+    lane="exec",
+)
 def eth_createAccessList(ctx: Context, request: p.TxRequest, block: p.BlockId) -> dict:
     """The accounts and storage slots the call touches, and its gas with that list."""
     return ctx.backend.create_access_list(request, block)

@@ -429,6 +429,8 @@ class TraceOptions:
 
     tracer: str | None = None
     only_top_call: bool = False
+    limit: int | None = None
+    """geth's struct-logger ``limit``: record the first that many steps only."""
 
 
 def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
@@ -442,4 +444,8 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     config = raw.get("tracerConfig") or {}
     if not isinstance(config, dict):
         raise InvalidParams(f"{what}: tracerConfig must be an object")
-    return TraceOptions(tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)))
+    limit = raw.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidParams(f"{what}: limit must be a whole number of steps, 0 for no limit")
+    return TraceOptions(tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)),
+                        limit=limit or None)

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 
 from bench import market
+from tests.testdata import IMDB_SAMPLE
 
-IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"  # ../shared beside the repo
+IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small round draws
 SETTINGS = {"train_size": 80, "test_size": 40, "parts": 4, "initial_parts": 1, "bounty_units": 500,
             "vocab": 300, "seed": 0}
 
 
 @pytest.fixture(scope="module")
 def result() -> market.MarketResult:
-    if not (IMDB / "train.jsonl.gz").is_file():
-        pytest.fail(f"the IMDB data is missing: {IMDB} (see ../shared/data/imdb/README)")
     return market.run(IMDB, **SETTINGS)
 
 

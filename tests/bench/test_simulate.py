@@ -25,8 +25,9 @@ from bench.simulate import (
     twin_from_state,
     write_outputs,
 )
+from tests.testdata import IMDB_SAMPLE
 
-IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"  # ../shared beside the repo
+IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small runs draw
 HOUR = 3600  # seconds
 FINAL_ACCURACY_BAND = (
     0.08  # final accuracy ends within this of the initial one (18 honest vs ~9 flipped samples)
@@ -35,10 +36,6 @@ DIP_BAND = 0.20  # a flipped-label update may dip accuracy this far, briefly
 
 
 
-@pytest.fixture(autouse=True)
-def _require_imdb() -> None:
-    if not (IMDB / "train.jsonl.gz").is_file():
-        pytest.fail(f"the IMDB data is not beside the repository (looked in {IMDB})")
 
 
 def small_config(**changes: object) -> SimulationConfig:

@@ -11,16 +11,13 @@ import pytest
 
 from bench.simulate import HONEST, MALICIOUS, SimulationConfig, SimulationError
 from bench.sweep import DEFAULT_PARAMS, parse_params, points, run_sweep, write_sweep
+from tests.testdata import IMDB_SAMPLE
 
-IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"  # ../shared beside the repo
+IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small runs draw
 HOUR = 3600  # seconds
 MAX_HOURS = 8  # simulated hours per point at most (the able point settles before)
 
 
-@pytest.fixture(autouse=True)
-def _require_imdb() -> None:
-    if not (IMDB / "train.jsonl.gz").is_file():
-        pytest.fail(f"the IMDB data is not beside the repository (looked in {IMDB})")
 
 try:
     import ray  # noqa: F401

@@ -6,10 +6,16 @@ It opens (or continues) the chain in DATA_DIR, then loops: adds transactions to 
 pool, printing ``ACK <hash>`` after each one is journalled, and seals a block every
 few transactions, printing ``BLOCK <number>``. Everything it acknowledges must
 survive a SIGKILL at any instant.
+
+Each line goes out in one ``os.write`` of a few dozen bytes, which a pipe delivers whole
+(POSIX: writes up to PIPE_BUF bytes are atomic), so a kill can drop a line but never tear
+one. ``print(..., flush=True)`` gave no such promise: with ``PYTHONUNBUFFERED=1`` it is
+several writes, and a kill between them left a bare ``ACK``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from eth_account import Account
@@ -22,13 +28,18 @@ TXS_PER_BLOCK = 3
 GENESIS_TIME = 1_700_000_000
 
 
+def emit(*words: object) -> None:
+    """Write one whole line to stdout in a single system call."""
+    os.write(sys.stdout.fileno(), (" ".join(str(word) for word in words) + "\n").encode())
+
+
 def main(data_dir: str) -> None:
     config = ChainConfig(genesis_timestamp=GENESIS_TIME)
     chain = Chain.open(config, data_dir=data_dir, sync=True)
     producer = BlockProducer(chain, mode="manual")
     senders = config.dev_accounts[1:5]
     nonces = {address: chain.pool.pending_nonce(bytes.fromhex(address[2:])) for address, _ in senders}
-    print("READY", chain.head.block_number, flush=True)
+    emit("READY", chain.head.block_number)
     round_ = 0
     while True:
         for i in range(TXS_PER_BLOCK):
@@ -39,9 +50,9 @@ def main(data_dir: str) -> None:
             raw = bytes(Account.sign_transaction(tx, key).raw_transaction)
             pooled = chain.add_transaction(raw)
             nonces[address] += 1
-            print("ACK", pooled.hash.hex(), flush=True)
+            emit("ACK", pooled.hash.hex())
         [built] = producer.mine()
-        print("BLOCK", built.block.number, flush=True)
+        emit("BLOCK", built.block.number)
         round_ += 1
 
 

@@ -6,6 +6,7 @@ the pool."""
 from __future__ import annotations
 
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -22,8 +23,11 @@ from chain.config import ChainConfig
 from .crash_writer import GENESIS_TIME
 
 KILLS = 12
-TIME_BUDGET = 90.0  # seconds for the whole loop; it stops early rather than overrun
 REPO = Path(__file__).resolve().parents[2]
+# The only lines the writer prints; anything else (a line cut short by the kill, which
+# the writer's one-write-per-line output should make impossible) is not evidence.
+ACK_LINE = re.compile(rb"ACK ([0-9a-f]{64})\n")
+BLOCK_LINE = re.compile(rb"BLOCK ([0-9]+)\n")
 
 
 class Writer:
@@ -32,17 +36,17 @@ class Writer:
     def __init__(self, data_dir: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.chain.crash_writer", str(data_dir)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: list[bytes] = []
         self.ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.strip())
-            if line.startswith("READY"):
+        for line in self.proc.stdout:  # a last line without its newline is kept as it came
+            self.lines.append(line)
+            if line.startswith(b"READY ") and line.endswith(b"\n"):
                 self.ready.set()
 
     def kill(self) -> None:
@@ -51,11 +55,15 @@ class Writer:
         self._reader.join(timeout=30)
 
     def acked(self) -> list[bytes]:
-        return [bytes.fromhex(line.split()[1]) for line in self.lines if line.startswith("ACK")]
+        """Hashes of the transactions acknowledged in complete lines."""
+        return [bytes.fromhex(m[1].decode()) for m in map(ACK_LINE.fullmatch, self.lines) if m]
 
     def last_block(self) -> int:
-        blocks = [int(line.split()[1]) for line in self.lines if line.startswith("BLOCK")]
-        return max(blocks, default=0)
+        """The highest block reported sealed in a complete line (0 if none)."""
+        return max((int(m[1]) for m in map(BLOCK_LINE.fullmatch, self.lines) if m), default=0)
+
+    def stderr(self) -> str:
+        return self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
 
 
 @pytest.mark.slow
@@ -67,16 +75,13 @@ def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledg
     config = ChainConfig(genesis_timestamp=GENESIS_TIME)
     follower = Chain.open(config)  # verifies every block by full import
     acked: set[bytes] = set()
-    kills = 0
-    deadline = time.monotonic() + TIME_BUDGET
-    while kills < KILLS and time.monotonic() < deadline:
+    for _ in range(KILLS):
         writer = Writer(data_dir)
-        if not writer.ready.wait(timeout=60):
+        if not writer.ready.wait(timeout=120):
             writer.kill()
-            pytest.fail(f"writer did not start: {writer.proc.stderr.read() if writer.proc.stderr else ''}")
+            pytest.fail(f"writer did not start: {writer.stderr()}")
         time.sleep(rng.uniform(0.05, 1.2))
         writer.kill()
-        kills += 1
         acked.update(writer.acked())
 
         chain = Chain.open(config, data_dir=data_dir, sync=False)
@@ -99,5 +104,5 @@ def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledg
             assert lost == [], f"acknowledged transactions lost: {lost[:3]}"
         finally:
             chain.close()
-    assert kills >= 5, "too few kill cycles ran in the time budget"
     assert follower.head.block_number > 0
+    assert acked, "the writer acknowledged nothing in any cycle"

@@ -1,6 +1,6 @@
 """go-ethereum's Clique (EIP-225) signer-voting vectors, run through chain.consensus.
 
-The 24 cases live in ../shared/spec/clique-vectors.json; clique-vectors.md beside it
+The 24 cases live in tests/conformance/data/clique-vectors.json; clique-vectors.md beside it
 says how geth's harness (``cliqueTest.run``) reads them, and this file follows it step
 by step: a fresh random key per label, one empty block per vote 10 s apart, coinbase =
 voted address, nonce = add/drop vote, checkpoint signer lists, difficulty 2, sealed by
@@ -23,7 +23,6 @@ import json
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from eth.abc import BlockHeaderAPI
@@ -47,8 +46,9 @@ from chain.consensus import (
     verify_header,
 )
 from chain.errors import InvalidBlock, RecentlySigned, UnauthorizedSigner
+from tests.testdata import CLIQUE_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "spec" / "clique-vectors.json"
+VECTORS = CLIQUE_VECTORS
 EXPECTED_CASES = 24  # entries in geth's TestClique table
 PERIOD = 1  # seconds; geth's harness configures Clique{Period: 1}
 BLOCK_SPACING = 10  # seconds between generated blocks (core.GenerateChain)
@@ -64,11 +64,6 @@ SEED = int(os.environ.get("CLIQUE_VECTOR_SEED", random.SystemRandom().randrange(
 
 
 def _load_cases() -> list[dict]:
-    if not VECTORS.is_file():
-        raise FileNotFoundError(
-            f"Clique vectors not found at {VECTORS}; the repository expects ../shared/spec "
-            "beside it"
-        )
     cases = json.loads(VECTORS.read_text())
     if len(cases) != EXPECTED_CASES:
         raise ValueError(f"{VECTORS} holds {len(cases)} cases, expected {EXPECTED_CASES}")

@@ -18,8 +18,9 @@ import jsonschema
 import pytest
 import requests
 
+from tests.testdata import OPENRPC_SPEC
+
 REPO = Path(__file__).resolve().parents[2]
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "execution-apis-openrpc.json"
 READY_TIMEOUT = 60.0  # seconds for a devnet to print its URL
 STOP_TIMEOUT = 15.0  # seconds for a devnet to exit after SIGTERM
 
@@ -142,9 +143,7 @@ def devnet() -> Iterator[Devnet]:
 
 @pytest.fixture(scope="session")
 def openrpc() -> dict[str, Any]:
-    if not SPEC.is_file():
-        pytest.fail(f"the execution-apis spec is missing at {SPEC}")
-    document = json.loads(SPEC.read_text())
+    document = json.loads(OPENRPC_SPEC.read_text())
     return {method["name"]: method for method in document["methods"]}
 
 

@@ -4,19 +4,17 @@ the spec's result shape."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.testdata import OPENRPC_SPEC
 from vm_contracts.client import deploy_framework
-
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "execution-apis-openrpc.json"
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    methods = json.loads(SPEC.read_text())["methods"]
+    methods = json.loads(OPENRPC_SPEC.read_text())["methods"]
     return next(m for m in methods if m["name"] == "eth_createAccessList")["result"]["schema"]
 
 

@@ -196,25 +196,29 @@ def test_web3_and_net_namespaces(devnet, check_result) -> None:
 
 
 def test_server_answers_while_the_worker_mines(devnet) -> None:
+    """A request is answered while the chain worker is busy mining, not after it.
+
+    No clock is asserted: the probe must come back while the mining request is still
+    running. A machine fast enough to finish the mining first gets a longer run.
+    """
     import threading
     import time
 
-    done = threading.Event()
+    for count in (500, 2_000, 10_000):  # 10,000: anvil_mine's most blocks per call
+        done = threading.Event()
 
-    def mine_many() -> None:
-        # 2,000 empty blocks keep the chain worker busy for seconds even with the fast
-        # paths (150 once did, before them)
-        devnet.rpc("anvil_mine", "0x7d0")
-        done.set()
+        def mine_many(count: int = count, done: threading.Event = done) -> None:
+            devnet.rpc("anvil_mine", hex(count))
+            done.set()
 
-    miner = threading.Thread(target=mine_many)
-    miner.start()
-    time.sleep(0.1)
-    started = time.monotonic()
-    assert devnet.rpc("eth_chainId") == "0x7a69"
-    assert devnet.rpc("web3_clientVersion").startswith("sumchain/")
-    answered_in = time.monotonic() - started
-    assert not done.is_set(), "mining finished too fast to show anything"
-    miner.join(120)
-    assert done.is_set()
-    assert answered_in < 1.0
+        miner = threading.Thread(target=mine_many)
+        miner.start()
+        time.sleep(0.1)  # let the mining request reach the worker first
+        assert devnet.rpc("eth_chainId") == "0x7a69"
+        assert devnet.rpc("web3_clientVersion").startswith("sumchain/")
+        answered_while_mining = not done.is_set()
+        miner.join(600)
+        assert done.is_set()
+        if answered_while_mining:
+            return
+    pytest.fail("every probe was answered only after the mining finished")

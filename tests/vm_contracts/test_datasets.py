@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.testdata import IMDB_SAMPLE, full_imdb
 from vm_contracts.datasets import DEFAULT_KINDS, Dataset, load_default, load_imdb
 from vm_contracts.errors import DatasetError, VmContractsError
-
-SHARED_IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"
 
 # (split, label dir, file name, text): a tiny aclImdb with awkward but valid contents.
 TINY_REVIEWS = [
@@ -76,8 +75,8 @@ def test_tarball_form_reads_members_without_extracting(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aclImdb_v1.tar.gz", "unpacked"]
 
 
-def test_jsonl_form_reads_the_shared_copy_balanced_under_a_limit():
-    data = load_imdb(SHARED_IMDB, "test", limit=100)
+def test_jsonl_form_reads_a_folder_of_splits_balanced_under_a_limit():
+    data = load_imdb(IMDB_SAMPLE, "test", limit=100)
     assert len(data) == 100
     assert data.labels.sum() == 50
     assert data.ids[:2] == ("0_10", "0_2")
@@ -85,11 +84,12 @@ def test_jsonl_form_reads_the_shared_copy_balanced_under_a_limit():
 
 
 def test_jsonl_form_holds_the_whole_split_and_seed_shuffles_reproducibly():
-    whole = load_imdb(SHARED_IMDB / "train.jsonl.gz", "train")
+    imdb = full_imdb()
+    whole = load_imdb(imdb, "train")
     assert len(whole) == 25_000 and whole.labels.sum() == 12_500
-    first = load_imdb(SHARED_IMDB, "train", limit=20, seed=7)
-    again = load_imdb(SHARED_IMDB, "train", limit=20, seed=7)
-    other = load_imdb(SHARED_IMDB, "train", limit=20, seed=8)
+    first = load_imdb(imdb, "train", limit=20, seed=7)
+    again = load_imdb(imdb, "train", limit=20, seed=7)
+    other = load_imdb(imdb, "train", limit=20, seed=8)
     assert first.ids == again.ids
     assert first.ids != other.ids
 
@@ -174,7 +174,7 @@ def test_malformed_jsonl_line_is_a_dataset_error_naming_the_line(tmp_path, line,
 
 def test_unknown_split_is_a_dataset_error_in_the_package_tree():
     with pytest.raises(VmContractsError, match="split"):
-        load_imdb(SHARED_IMDB, "validation")
+        load_imdb(IMDB_SAMPLE, "validation")
 
 
 @pytest.mark.parametrize("kind", DEFAULT_KINDS)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
+from tests.testdata import IMDB_SAMPLE
 from vm_contracts.datasets import load_default, load_imdb
 from vm_contracts.encoding import (
     SCALE,
@@ -19,8 +18,6 @@ from vm_contracts.encoding import (
     tokenize,
 )
 from vm_contracts.errors import EncodingError
-
-SHARED_IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"
 
 
 def test_tokenizer_lowercases_drops_line_breaks_and_one_letter_words():
@@ -46,7 +43,7 @@ def test_encode_gives_sorted_distinct_indices_of_known_words_only():
 
 
 def test_vocabulary_matches_scikit_learn_count_vectorizer_on_imdb():
-    reviews = load_imdb(SHARED_IMDB, "train", limit=300).samples
+    reviews = load_imdb(IMDB_SAMPLE, "train", limit=300).samples
     texts = [text.replace("<br />", " ") for text in reviews]
     ours = Vocabulary.fit(texts, n=200)
     counts = CountVectorizer().fit(texts)
