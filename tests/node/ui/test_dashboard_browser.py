@@ -233,25 +233,24 @@ def test_a_reverted_transaction_shows_its_reason(browser: Any, sumchain_devnet: 
 
 
 def test_add_data_signed_by_the_browser_wallet(browser: Any, sumchain_devnet: dict) -> None:
-    """An EIP-1193 provider in the page (as a wallet injects one) signs and sends; here it
-    forwards to the node, which signs for its dev account."""
+    """An EIP-1193 provider in the page (as a wallet injects one) signs and sends; here the
+    wallet is this test, which forwards to the node, which signs for its dev account."""
     reviews, w3 = sumchain_devnet["reviews"], sumchain_devnet["w3"]
     wallet_account = w3.eth.accounts[6]
     page = browser.new_page()
     page.set_default_timeout(WAIT_MS)
+
+    def wallet(method: str, params: list[Any]) -> Any:  # the wallet, outside the page
+        if method == "eth_requestAccounts":
+            return [wallet_account]
+        answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in answer:
+            raise RuntimeError(answer["error"]["message"])
+        return answer["result"]
+
+    page.expose_function("walletRequest", wallet)
     page.add_init_script(
-        """
-        window.ethereum = { request: async ({ method, params }) => {
-          if (method === "eth_requestAccounts") return [ACCOUNT];
-          const r = await fetch(RPC_URL, { method: "POST", headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params || [] }) });
-          const a = await r.json();
-          if (a.error) throw new Error(a.error.message);
-          return a.result;
-        } };
-        """.replace("ACCOUNT", json.dumps(wallet_account)).replace(
-            "RPC_URL", json.dumps(sumchain_devnet["rpc"])
-        )
+        "window.ethereum = { request: ({ method, params }) => walletRequest(method, params || []) };"
     )
     page.goto(sumchain_devnet["ui"] + f"#/model/{reviews.address}/add")
     page.wait_for_selector("#deposit")
