@@ -298,7 +298,6 @@ class Dashboard:
         first = resolve_block(framework.w3, a)
         second = resolve_block(framework.w3, b)
         changes = diff_blocks(framework, first, second)
-        scaled = framework.model_name
         return {
             "from": first,
             "to": second,
@@ -316,7 +315,7 @@ class Dashboard:
                 }
                 for c in changes
             ],
-            "model": scaled,
+            "model": framework.model_name,
         }
 
     def encode(self, framework: Any, body: Mapping[str, Any]) -> list[int]:
@@ -371,15 +370,17 @@ class Dashboard:
         if action == "add":
             data = self.encode(framework, body)
             label = _int(body.get("label"), "label")
-            built = framework.trainer.functions.addData(data, label)
+            calldata = framework.trainer.encode_abi("addData", args=[data, label])
             value = framework.required_deposit()
         elif action in ("refund", "report"):
             c = self._contribution(framework, body)
-            built = getattr(framework.trainer.functions, action)(c.contributor, c.data, c.label, c.added_time)
+            calldata = framework.trainer.encode_abi(
+                action, args=[c.contributor, c.data, c.label, c.added_time]
+            )
             value = 0
         else:
             raise PageError(f"unknown action {action!r}", 404)
-        return {"to": framework.address, "data": built._encode_transaction_data(), "value": hex(value)}
+        return {"to": framework.address, "data": calldata, "value": hex(value)}
 
     def claim(self, address: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
         framework = self.framework(address)
