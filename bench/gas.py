@@ -18,7 +18,10 @@ Measured, per fork x optimizer setting:
 the same hard fork — Hardhat's EDR for every fork, and anvil as well for Cancun — and
 fails if any transaction's gas differs. anvil is not a reference before Berlin: it
 misprices SSTORE under Petersburg and Istanbul rules (see
-``tests/conformance/test_anvil_sstore.py``).
+``tests/conformance/test_anvil_sstore.py``). The reference nodes are found as
+``bench.tools`` says (``--edr``/``--anvil``, PATH, ``./node_modules``); a missing one
+refuses before anything is measured. Without ``--out`` the results go to a new
+``./sumchain-gas-<UTC time>``.
 
     sumchain bench gas --out bench/results/gas --verify
     python -m bench.gas --quick --out /tmp/gas
@@ -47,6 +50,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bench.outputs import default_out
+from bench.tools import ANVIL_PACKAGE, EDR_PACKAGE, find_anvil, find_edr, find_npm_package
 from chain.errors import ChainError
 
 FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun")
@@ -74,13 +79,10 @@ REFUND_WAIT_S = 2 * 86_400  # s waited before refunds and reports (Stakeable nee
 GWEI = 10**9  # wei
 REFERENCE_PORT_BASE = 18_545
 REFERENCE_START_TIMEOUT_S = 60
-ROOT = Path(__file__).resolve().parent.parent
-NODE_MODULES = ROOT / "node_modules"
-EDR_PACKAGE = "@nomicfoundation/edr"
-ANVIL = NODE_MODULES / ".bin" / "anvil"
 ANVIL_FORKS = ("cancun",)  # where anvil is a reference (it misprices SSTORE before Berlin)
 PART_COLUMNS = ("intrinsic", "calldata", "trainer", "incentive", "data_handler", "model",
                 "other", "refund")
+# Shipped in the wheel as package data (pyproject.toml), so --check-snapshot works anywhere.
 SNAPSHOT_FILE = Path(__file__).resolve().parent / "results" / "gas" / "snapshot.json"
 
 
@@ -761,8 +763,28 @@ def _rpc(url: str, method: str, params: list[Any]) -> Any:
     return reply["result"]
 
 
+@dataclass(frozen=True)
+class References:
+    """The reference nodes ``--verify`` replays on, found before anything is measured.
+
+    Fields:
+        edr: folder of the ``@nomicfoundation/edr`` npm package (run with Node.js).
+        anvil: the anvil program, or None when no measured fork needs it.
+    """
+
+    edr: Path | None
+    anvil: Path | None
+
+    @classmethod
+    def find(cls, forks: Sequence[str], edr: Path | None = None,
+             anvil: Path | None = None) -> References:
+        """Locate EDR and (for forks in ``ANVIL_FORKS``) anvil, or raise ``ToolMissing``."""
+        return cls(edr=find_edr(edr, "--verify"),
+                   anvil=find_anvil(anvil, "--verify") if set(forks) & set(ANVIL_FORKS) else None)
+
+
 @contextmanager
-def _reference_node(kind: str, measured: Measured) -> Iterator[str]:
+def _reference_node(kind: str, measured: Measured, references: References) -> Iterator[str]:
     """Start an EDR ("edr") or anvil ("anvil") node with the chain's fork and genesis."""
     from chain.config import ChainConfig
 
@@ -770,9 +792,9 @@ def _reference_node(kind: str, measured: Measured) -> Iterator[str]:
     port = _free_port()
     base_fee = measured.base_fee if measured.base_fee else None
     if kind == "edr":
-        edr_path = NODE_MODULES / EDR_PACKAGE
-        if not edr_path.exists():
-            raise BenchError(f"--verify needs the npm package {EDR_PACKAGE} (from `npm install`)")
+        edr_path = references.edr
+        if edr_path is None:
+            raise BenchError("no EDR given to replay on")
         script = Path(tempfile.mkdtemp(prefix="sumchain-edr-")) / "edr_node.cjs"
         script.write_text(EDR_SERVER)
         env = {**os.environ, "EDR_PATH": str(edr_path), "EDR_CONFIG": json.dumps({
@@ -782,10 +804,10 @@ def _reference_node(kind: str, measured: Measured) -> Iterator[str]:
                          for address, balance in config.genesis_alloc.items()]})}
         command = ["node", str(script)]
     else:
-        if not ANVIL.exists():
-            raise BenchError(f"--verify needs anvil at {ANVIL} (from `npm install`)")
+        if references.anvil is None:
+            raise BenchError("no anvil given to replay on")
         env = dict(os.environ)
-        command = [str(ANVIL), "--port", str(port), "--hardfork", measured.fork,
+        command = [str(references.anvil), "--port", str(port), "--hardfork", measured.fork,
                    "--chain-id", str(config.chain_id), "--gas-limit", str(measured.gas_limit),
                    "--timestamp", str(measured.genesis_timestamp), "--accounts",
                    str(config.accounts), "--balance", str(config.account_balance // 10**18),
@@ -826,11 +848,12 @@ class Mismatch:
     other: int
 
 
-def replay(kind: str, measured: Measured) -> tuple[int, list[Mismatch]]:
+def replay(kind: str, measured: Measured,
+           references: References) -> tuple[int, list[Mismatch]]:
     """Replay every block of ``measured`` on a ``kind`` node; (transactions, mismatches)."""
     mismatches: list[Mismatch] = []
     count = 0
-    with _reference_node(kind, measured) as url:
+    with _reference_node(kind, measured, references) as url:
         for block in measured.replayable():
             _rpc(url, "evm_setNextBlockTimestamp", [hex(block.timestamp)])
             if not block.transactions:
@@ -859,13 +882,17 @@ def _receipt(url: str, tx_hash: str) -> Any:
         time.sleep(0.01)
 
 
-def verify(measured: Measured) -> tuple[dict[str, int], list[Mismatch]]:
-    """Replay on EDR (every fork) and anvil (where it is a reference)."""
+def verify(measured: Measured, references: References | None = None,
+           ) -> tuple[dict[str, int], list[Mismatch]]:
+    """Replay on EDR (every fork) and anvil (where it is a reference); ``references``
+    defaults to the tools found on PATH or in node_modules."""
+    if references is None:
+        references = References.find([measured.fork])
     counts: dict[str, int] = {}
     mismatches: list[Mismatch] = []
     kinds = ["edr"] + (["anvil"] if measured.fork in ANVIL_FORKS else [])
     for kind in kinds:
-        count, found = replay(kind, measured)
+        count, found = replay(kind, measured, references)
         counts[kind] = count
         mismatches.extend(found)
     return counts, mismatches
@@ -884,7 +911,7 @@ class ChainResult:
     verify_error: str | None = None  # why the replay could not run (results are kept)
 
 
-def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
+def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, references: References | None,
                         verbose: bool) -> ChainResult:
     def progress(message: str) -> None:
         if verbose:
@@ -894,30 +921,35 @@ def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, check: bool,
     measured = measure_chain(fork, optimizer, sweep, progress)
     measured.seconds = time.perf_counter() - started
     result = ChainResult(measured)
-    if check:
+    if references is not None:
         progress(f"{fork}/{optimizer}: replaying {len(measured.replayable())} blocks on reference nodes")
         try:
-            result.replayed, result.mismatches = verify(measured)
+            result.replayed, result.mismatches = verify(measured, references)
         except BenchError as exc:  # keep the measurements; the run fails at the end
             result.verify_error = str(exc)
     return result
 
 
-def run(sweep: Sweep, check: bool = False, jobs: int = 1,
-        verbose: bool = False) -> list[ChainResult]:
-    """Measure every fork x optimizer chain of ``sweep`` (``jobs`` in parallel)."""
+def run(sweep: Sweep, check: bool = False, jobs: int = 1, verbose: bool = False,
+        references: References | None = None) -> list[ChainResult]:
+    """Measure every fork x optimizer chain of ``sweep`` (``jobs`` in parallel); with
+    ``check``, replay each on the ``references`` (default: found on PATH / node_modules)."""
     for fork in sweep.forks:
         if fork not in FORKS:
             raise BenchError(f"unknown fork {fork!r}; choose from {', '.join(FORKS)}")
+    if check and references is None:
+        references = References.find(sweep.forks)
+    if not check:
+        references = None
     configs = [(fork, optimizer) for fork in sweep.forks for optimizer in sweep.optimizer]
     grid = sweep.grid_chains or ()
     configs.sort(key=lambda config: config not in grid)  # the long chains start first
     if jobs <= 1:
-        return [_measure_and_verify(f, o, sweep, check, verbose) for f, o in configs]
+        return [_measure_and_verify(f, o, sweep, references, verbose) for f, o in configs]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_measure_and_verify, f, o, sweep, check, verbose)
+        futures = [pool.submit(_measure_and_verify, f, o, sweep, references, verbose)
                    for f, o in configs]
         return [future.result() for future in futures]
 
@@ -1219,10 +1251,10 @@ def _versions() -> dict[str, str]:
             out[package] = version(package)
         except PackageNotFoundError:
             out[package] = "not installed"
-    for package in (EDR_PACKAGE, "@foundry-rs/anvil", "solc"):
-        manifest = NODE_MODULES / package / "package.json"
-        if manifest.exists():
-            out[package] = json.loads(manifest.read_text()).get("version", "?")
+    for package in (EDR_PACKAGE, ANVIL_PACKAGE, "solc"):
+        folder = find_npm_package(package)
+        if folder is not None:
+            out[package] = json.loads((folder / "package.json").read_text()).get("version", "?")
     try:
         out["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True,
                                      timeout=10).stdout.strip()
@@ -1307,10 +1339,17 @@ def _grid_chains(text: str) -> tuple[tuple[str, str], ...] | None:
 
 def add_arguments(parser: Any) -> None:
     """The flags of ``sumchain bench gas`` (and ``python -m bench.gas``)."""
-    parser.add_argument("--out", required=True, help="directory for CSV, Markdown and PNG")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for CSV, Markdown and PNG (default: a new "
+                             "./sumchain-gas-<UTC time> in the current directory)")
     parser.add_argument("--verify", action="store_true",
                         help="replay every transaction on EDR (and anvil for Cancun); "
                              "fail if any gas figure differs")
+    parser.add_argument("--edr", type=Path, metavar="DIR",
+                        help=f"the {EDR_PACKAGE} npm package for --verify "
+                             "(default: ./node_modules, or the source checkout's)")
+    parser.add_argument("--anvil", type=Path, metavar="PATH",
+                        help="the anvil program for --verify (default: on PATH, or in node_modules)")
     parser.add_argument("--quick", action="store_true", help="a small sweep (two forks)")
     parser.add_argument("--forks", help=f"comma-separated, from {','.join(FORKS)}")
     parser.add_argument("--optimizer", choices=("on", "off", "both"), default=None)
@@ -1360,14 +1399,18 @@ def main_with_args(args: Any, command: str) -> int:
     if args.jobs < 1:
         raise BenchError("--jobs must be at least 1")
     sweep = sweep_from_args(args)
+    # found before anything is measured: a missing tool refuses at once, not after the run
+    references = References.find(sweep.forks, args.edr, args.anvil) if args.verify else None
+    out = args.out if args.out is not None else default_out("gas")
     started = time.perf_counter()
-    results = run(sweep, check=args.verify, jobs=args.jobs, verbose=not args.quiet)
+    results = run(sweep, check=args.verify, jobs=args.jobs, verbose=not args.quiet,
+                  references=references)
     seconds = time.perf_counter() - started
-    out = Path(args.out)
     written = write_outputs(results, out, command, seconds, args.gas_price, args.eth_usd)
     rows = [row for result in results for row in result.measured.rows]
     print(table_i_markdown(rows))
     print(f"{len(rows)} rows in {seconds:.0f} s; wrote {', '.join(str(p) for p in written)}")
+    print(f"results in {out.resolve()}")
     failed = False
     if args.verify:
         total = sum(sum(r.replayed.values()) for r in results)
@@ -1383,6 +1426,9 @@ def main_with_args(args: Any, command: str) -> int:
               f"{len(errors)} chains not replayed")
         failed |= bool(mismatches) or bool(errors)
     if args.check_snapshot:
+        if not SNAPSHOT_FILE.is_file():
+            raise BenchError(f"--check-snapshot: {SNAPSHOT_FILE} is missing; reinstall sumchain, or "
+                             "take bench/results/gas/snapshot.json from its source repository")
         committed = json.loads(SNAPSHOT_FILE.read_text())
         current = snapshot_figures(rows)
         changes = check_snapshot(current, {k: v for k, v in committed.items() if k in current})
@@ -1401,7 +1447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return main_with_args(args, "python -m bench.gas " + " ".join(
             sys.argv[1:] if argv is None else argv))
-    except BenchError as exc:
+    except ChainError as exc:  # BenchError, ToolMissing
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

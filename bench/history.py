@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.outputs import default_out, out_help
+
 DEFAULT_DEPTHS = (10, 1_000, 10_000)
 DEFAULT_FEATURES = 1_000  # weights in the model read at each depth
 DEFAULT_UPDATES = 20  # addData transactions that train the model
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=DEFAULT_UPDATES)
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
     parser.add_argument("--store", choices=("memory", "lmdb"), default="lmdb")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/history"))
+    parser.add_argument("--out", type=Path, default=None, help=out_help("history"))
     args = parser.parse_args(argv)
 
     from chain.history import export_blocks, replay
@@ -177,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                     "extrapolated": True,
                 }
             )
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "history.csv", "w", newline="") as out:
+    out_dir = args.out if args.out is not None else default_out("history")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "history.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -223,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             "replay of the training blocks plus the empty blocks up to the target at the "
             "measured empty-block replay rate. Nothing in those rows was run at that length."
         )
-    (args.out / "history.md").write_text("\n".join(lines) + "\n")
+    (out_dir / "history.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    print(f"results in {out_dir.resolve()}")
     return 0
 
 

@@ -13,6 +13,10 @@ an ``anvil`` subprocess, both on loopback, in turn, and reports add-data calls p
 second, each node's CPU per call and the client's time per JSON-RPC method.
 
     python -m bench.throughput --txs 400 --rpc-adds 40 --out bench/results/throughput
+
+eth-tester (a dev dependency) and anvil are found as ``bench.tools`` says; a missing
+one is refused in one line before anything runs. Without ``--out`` the report goes to
+a new ``./sumchain-throughput-<UTC time>``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from eth._utils.address import generate_contract_address
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from bench.outputs import default_out, out_help
+from bench.tools import ToolMissing, find_anvil, require_eth_tester
 from chain.chain import Chain
 from chain.config import ChainConfig
 from chain.producer import BlockProducer
@@ -176,8 +182,6 @@ RUNNERS: dict[str, Callable[[Sequence[bytes]], Result]] = {
 
 # --- JSON-RPC: the same Python client against sumchain and anvil -------------------------
 
-REPO = Path(__file__).resolve().parents[1]
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
 NODE_READY_S = 60.0  # seconds a node may take to answer its first request
 NODE_STOP_S = 15.0  # seconds a node may take to exit after SIGTERM
 RPC_MODEL = "SparsePerceptron"
@@ -220,7 +224,7 @@ def _group_cpu(group: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _node_command(node: str, port: int) -> list[str]:
+def _node_command(node: str, port: int, anvil: Path | None) -> list[str]:
     if node == "sumchain":
         return [
             sys.executable,
@@ -232,10 +236,11 @@ def _node_command(node: str, port: int) -> list[str]:
             "--port",
             str(port),
         ]
-    return [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
+    assert anvil is not None, "the anvil runs need the anvil program"
+    return [str(anvil), "--host", "127.0.0.1", "--port", str(port), "--silent"]
 
 
-def _rpc_run(node: str, adds: int) -> RpcResult:
+def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
     """Start ``node`` on loopback, deploy the trainer, add one sample to warm up, then time
     ``adds`` more, each through Framework.add_data (deposit read, gas estimate, send, receipt)."""
     from web3 import HTTPProvider
@@ -256,8 +261,7 @@ def _rpc_run(node: str, adds: int) -> RpcResult:
 
     port = _free_port()
     process = subprocess.Popen(
-        _node_command(node, port),
-        cwd=REPO,
+        _node_command(node, port, anvil),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -402,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(RUNNERS),
         help="comma-separated subset of: " + ", ".join(RUNNERS),
     )
-    parser.add_argument("--out", type=Path, help="directory for throughput.csv and throughput.md")
+    parser.add_argument("--out", type=Path, help=out_help("throughput"))
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
         "--rpc-adds",
@@ -410,17 +414,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=40,
         help="add-data calls per JSON-RPC run against sumchain and anvil (0: skip)",
     )
+    parser.add_argument(
+        "--anvil", type=Path, metavar="PATH", help="the anvil program (default: on PATH, or in node_modules)"
+    )
     args = parser.parse_args(argv)
     if args.txs < 1 or args.rounds < 1:
         parser.error("--txs and --rounds must be >= 1")
     if args.rpc_adds < 0:
         parser.error("--rpc-adds must be >= 0")
-    if args.rpc_adds and not ANVIL.exists():
-        parser.error(f"--rpc-adds needs anvil at {ANVIL} (npm install), or pass --rpc-adds 0")
     names = [n.strip() for n in args.runners.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:
         parser.error(f"unknown runner {unknown[0]!r}")
+    try:
+        anvil = None
+        if args.rpc_adds:
+            anvil = find_anvil(args.anvil, "the JSON-RPC runs (--rpc-adds 0 skips them)")
+        if "eth-tester" in names:
+            require_eth_tester("the eth-tester runner")
+    except ToolMissing as exc:  # one line, without argparse's usage text
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     txs = workload(args.txs)
     results: dict[str, list[Result]] = {n: [] for n in names}
     for _round in range(args.rounds):  # interleaved, so drift hits every runner alike
@@ -448,24 +462,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
     for _round in range(args.rounds if args.rpc_adds else 0):
         for node in RPC_NODES:
-            rpc_results[node].append(_rpc_run(node, args.rpc_adds))
+            rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
     shares = [] if args.no_profile else profile(txs)
     command = "python -m bench.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
     report = render(rows, shares, command, rpc_rows, rpc_methods)
     print(report)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        with open(args.out / "throughput.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    out = args.out if args.out is not None else default_out("throughput")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "throughput.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if rpc_rows:
+        with open(out / "rpc.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
-        if rpc_rows:
-            with open(args.out / "rpc.csv", "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
-                writer.writeheader()
-                writer.writerows(rpc_rows)
-        (args.out / "throughput.md").write_text(report)
+            writer.writerows(rpc_rows)
+    (out / "throughput.md").write_text(report)
+    print(f"results in {out.resolve()}")
     return 0
 
 

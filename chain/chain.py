@@ -11,6 +11,7 @@ node runs every chain call on a single worker.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,19 +37,31 @@ from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import (
+    BlockGasExhausted,
     ChainError,
     DataDirError,
     IntrinsicGasTooLow,
     InvalidBlock,
+    InvalidTransaction,
     MalformedTransaction,
+    NonceGap,
+    NotApplicable,
     RecentlySigned,
     UnauthorizedSigner,
     UnknownBlock,
     UnsupportedTransactionType,
 )
-from chain.mempool import PooledTransaction, TxPool
-from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal
-from chain.vm import FlatAccounts, new_header, vm_class_for
+from chain.mempool import (
+    PooledTransaction,
+    TransactionRules,
+    TxPool,
+    validate_against_state,
+    validate_transaction,
+)
+from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal, inspect_data_dir
+from chain.vm import FlatAccounts, intrinsic_gas, max_initcode_size, new_header, vm_class_for
+
+log = logging.getLogger(__name__)
 
 BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
@@ -108,7 +121,9 @@ class BuiltBlock:
 
     block: BlockAPI
     receipts: tuple[ReceiptAPI, ...]
-    rejected: list[tuple[SignedTransactionAPI, str]] = field(default_factory=list)
+    #: Transactions left out, each with the typed rule it broke in this block
+    #: (``BlockGasExhausted``, ``FeeCapTooLow`` and ``NonceGap`` may pass in a later one).
+    rejected: list[tuple[SignedTransactionAPI, InvalidTransaction]] = field(default_factory=list)
     state: StateAPI | None = field(default=None, repr=False)  # the builder's state, persisted
 
 
@@ -170,10 +185,10 @@ class Chain:
             path = None
         else:
             path = Path(directory)
-            store = Store.open(path, sync=sync, fast_reads=fast_paths)
-            meta = store.read_meta()
+            meta = inspect_data_dir(path)  # refuses a damaged directory before anything writes
             if meta is not None:
                 config = _config_from_meta(meta, config)
+            store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
             chain = cls(config, store, signer_key=_default_signer(config, signer_key), data_dir=path,
                         fast_paths=fast_paths)
@@ -339,7 +354,18 @@ class Chain:
             raise MalformedTransaction(f"transaction bytes do not decode: {_tx_type_name(exc)}") from None
 
     def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
-        return tx.intrinsic_gas
+        return intrinsic_gas(self.config.fork, tx)
+
+    def max_initcode_size(self) -> int | None:
+        return max_initcode_size(self.config.fork)
+
+    def transaction_rules(self) -> TransactionRules:
+        """The stateless rules every transaction of this chain's blocks follows."""
+        types = {0} | ({1} if self.config.fork_at_least("berlin") else set()) | (
+            {2} if self.config.fork_at_least("london") else set())
+        return TransactionRules(chain_id=self.config.chain_id, transaction_types=frozenset(types),
+                                block_gas_limit=self.config.gas_limit,
+                                max_initcode_size=self.max_initcode_size())
 
     # --- building blocks -------------------------------------------------------------------
 
@@ -393,12 +419,16 @@ class Chain:
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
         header = new_header(self.vm_class, parent, **fields)
-        with self.store.block_write():
-            built = self._execute(header, transactions)
-            sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
-            block = built.block.copy(header=sealed)
-            self.evm.chaindb.persist_block(block)
-            self._after_block(block, built.state)
+        try:
+            with self.store.block_write():
+                built = self._execute(header, transactions)
+                sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
+                block = built.block.copy(header=sealed)
+                self.evm.chaindb.persist_block(block)
+                self._after_block(block, built.state)
+        except DataDirError:
+            self._forget_uncommitted_block()
+            raise
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
 
@@ -411,24 +441,60 @@ class Chain:
 
     def _execute(self, header: BlockHeaderAPI,
                  transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
+        """Apply ``transactions`` on ``header``, leaving out each one that cannot apply.
+
+        A transaction is first checked by the pool's own rules against the block being
+        built (so the common refusals come back typed and touch no state); one that still
+        fails inside the EVM may have changed the state halfway, so the block is started
+        again without it. Either way, one transaction never stops the block.
+        """
+        broken: dict[int, InvalidTransaction] = {}  # position in ``transactions`` -> why
+        while True:
+            try:
+                return self._execute_once(header, transactions, broken)
+            except _BrokenTransaction as failure:
+                broken[failure.position] = failure.error
+
+    def _execute_once(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI],
+                      broken: dict[int, InvalidTransaction]) -> BuiltBlock:
         vm = self.evm.get_vm(header)
         block = vm.get_block()
         vm.block_preprocessing(block)
         receipts: list[ReceiptAPI] = []
         included: list[SignedTransactionAPI] = []
-        rejected: list[tuple[SignedTransactionAPI, str]] = []
+        rejected: list[tuple[SignedTransactionAPI, InvalidTransaction]] = []
+        held_back: set[bytes] = set()  # senders with a transaction left out: skip the rest
+        rules = self.transaction_rules()
+        base_fee = getattr(header, "base_fee_per_gas", None)
         current = header
-        for tx in transactions:
-            if tx.gas > current.gas_limit - current.gas_used:
-                rejected.append((tx, "gas limit left in the block is too low"))
+        for position, tx in enumerate(transactions):
+            error = broken.get(position)
+            sender = None
+            if error is not None:
+                sender = bytes(tx.sender)  # recovered when it was first tried
+            else:
+                try:
+                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx))
+                except InvalidTransaction as exc:
+                    error = exc
+            if sender is not None and sender in held_back:
                 continue
-            snapshot = vm.state.snapshot()
+            if error is None:
+                assert sender is not None
+                error = self._check_in_block(vm, current, tx, sender, base_fee)
+            if error is not None:
+                rejected.append((tx, error))
+                if sender is not None:
+                    held_back.add(sender)
+                continue
             try:
                 receipt, _computation = vm.apply_transaction(current, tx)
-            except ValidationError as exc:
-                vm.state.revert(snapshot)
-                rejected.append((tx, str(exc)))
-                continue
+            except (ChainError, MemoryError):
+                raise  # the store or the machine failed, not the transaction
+            except Exception as exc:  # noqa: BLE001 - whatever the EVM raises, one tx must not halt the chain
+                log.exception("block %d: transaction 0x%s failed inside the EVM; building the "
+                              "block again without it", header.block_number, tx.hash.hex())
+                raise _BrokenTransaction(position, NotApplicable(type(exc).__name__, str(exc))) from None
             current = vm.add_receipt_to_header(current, receipt)
             current = vm.increment_blob_gas_used(current, tx)
             receipts.append(receipt)
@@ -446,6 +512,34 @@ class Chain:
         built.state = vm.state
         return built
 
+    @staticmethod
+    def _check_in_block(vm: Any, current: BlockHeaderAPI, tx: SignedTransactionAPI, sender: bytes,
+                        base_fee: int | None) -> InvalidTransaction | None:
+        """Why ``tx`` cannot go into the block being built at ``current``, or None.
+
+        The pool's stateful rules against the block's own state (earlier transactions of
+        the block included), then the gas left, then py-evm's own transaction checks,
+        which read the state but write nothing.
+        """
+        state = vm.state
+        account_nonce = state.get_nonce(sender)
+        try:
+            validate_against_state(tx, sender, account_nonce, state.get_balance(sender), base_fee)
+        except InvalidTransaction as exc:
+            return exc
+        if tx.nonce > account_nonce:
+            return NonceGap(f"nonce {tx.nonce} is ahead of the account's nonce {account_nonce}")
+        gas_left = current.gas_limit - current.gas_used
+        if tx.gas > gas_left:
+            return BlockGasExhausted(tx.gas, gas_left)
+        try:
+            vm.validate_transaction_against_header(current, tx)
+            tx.validate()
+            state.validate_transaction(tx)
+        except ValidationError as exc:
+            return NotApplicable("ValidationError", str(exc))
+        return None
+
     def _after_block(self, block: BlockAPI, state: StateAPI | None = None) -> None:
         """What belongs to the block's own commit: its snapshot and the pool's removals.
 
@@ -460,6 +554,14 @@ class Chain:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
         if self.pool is not None:
             self.pool.reset()
+
+    def _forget_uncommitted_block(self) -> None:
+        """After a block's commit failed (a full disk): drop what was derived from it in
+        memory, and give the pool back the transactions its reset let go."""
+        self._head_cache = None
+        self._head_state_cache = None
+        if self.pool is not None:
+            self.pool.resync()
 
     def _notify(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for listener in list(self._listeners):
@@ -713,6 +815,15 @@ class Chain:
         return dropped
 
 
+class _BrokenTransaction(Exception):
+    """Raised inside block building when the transaction at ``position`` failed inside the EVM."""
+
+    def __init__(self, position: int, error: InvalidTransaction) -> None:
+        super().__init__(str(error))
+        self.position = position
+        self.error = error
+
+
 class CallReverted(ChainError):
     """Raised when a call made to estimate gas fails at the highest allowed gas."""
 
@@ -817,10 +928,23 @@ def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
     except (KeyError, TypeError, ChainError) as exc:
         raise DataDirError(f"the store's chain configuration is damaged ({exc})") from None
     defaults = ChainConfig()
-    for name in ("chain_id", "fork", "epoch", "gas_limit"):
+    for name in GENESIS_FIELDS:
         asked = getattr(requested, name)
         if asked != getattr(defaults, name) and asked != getattr(stored, name):
             raise DataDirError(
-                f"the data directory was created with {name} = {getattr(stored, name)!r}; "
-                f"it cannot be changed to {asked!r} (use a new data directory)")
+                f"the data directory was created with {name} = {_shown(getattr(stored, name))}; "
+                f"it cannot be changed to {_shown(asked)} (use a new data directory)")
     return stored
+
+
+#: The ``ChainConfig`` fields a data directory's genesis was made from: asking for another
+#: value of one (a flag or a config file) on an existing directory is refused.
+GENESIS_FIELDS = ("chain_id", "fork", "epoch", "gas_limit", "base_fee", "genesis_timestamp", "alloc",
+                  "authorities", "mnemonic", "accounts", "account_balance")
+
+
+def _shown(value: Any) -> str:
+    """A config value for an error line: the mnemonic is a secret, so never printed."""
+    if isinstance(value, str) and len(value.split()) >= 12:
+        return "(another mnemonic)"
+    return repr(value)

@@ -29,6 +29,19 @@ class DataDirError(ChainError):
     """
 
 
+class StoreWriteFailed(DataDirError):
+    """Raised when a store write fails (nothing of it was committed; the store stays whole).
+
+    ``disk_full`` is True when the file system holding the data directory had no free
+    space left; ``free_bytes`` is what it had when the write failed.
+    """
+
+    def __init__(self, message: str, disk_full: bool, free_bytes: int) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        self.free_bytes = free_bytes
+
+
 # --- blocks ------------------------------------------------------------------------
 
 
@@ -118,6 +131,46 @@ class TipAboveFeeCap(InvalidTransaction):
 
 class GasLimitExceeded(InvalidTransaction):
     """Raised when a transaction's gas limit exceeds the block gas limit."""
+
+
+class InitcodeTooLarge(InvalidTransaction):
+    """Raised when a contract creation carries more initcode than EIP-3860 allows (Shanghai on).
+
+    ``size`` and ``limit`` are in bytes. The message starts with geth's and anvil's text,
+    "max initcode size exceeded", so scripts written against them recognise it.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"max initcode size exceeded: code size {size} bytes, limit {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class BlockGasExhausted(InvalidTransaction):
+    """Raised when the block being built has less gas left than a transaction's gas limit.
+
+    Only a block builder raises it: the transaction stays in the pool for a later block.
+    ``gas`` and ``gas_left`` are in gas.
+    """
+
+    def __init__(self, gas: int, gas_left: int) -> None:
+        super().__init__(f"gas limit left in the block ({gas_left}) is below the transaction's {gas}")
+        self.gas = gas
+        self.gas_left = gas_left
+
+
+class NotApplicable(InvalidTransaction):
+    """Raised when the EVM refuses to apply a pooled transaction to the block being built
+    for a reason the pool's own checks did not foresee.
+
+    ``cause`` names the EVM's exception type (e.g. ``ValidationError``, ``OutOfGas``).
+    """
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(f"the transaction cannot be applied to the block: {cause}: {detail}"
+                         if detail else f"the transaction cannot be applied to the block: {cause}")
+        self.cause = cause
+        self.detail = detail
 
 
 class OversizedTransaction(InvalidTransaction):

@@ -44,7 +44,9 @@ import logging
 import os
 import struct
 import threading
+import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ from chain.errors import (
     DataDirError,
     FeeCapTooLow,
     GasLimitExceeded,
+    InitcodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidSignature,
@@ -98,6 +101,7 @@ SECP256K1_HALF_N = SECP256K1_N // 2
 
 DEFAULT_MAX_SIZE = 128 * 1024  # bytes of one raw transaction
 PERCENT = 100
+DROPPED_RECORDS_MAX = 4096  # dropped transactions whose reason the pool remembers
 
 # Journal file layout: a header, then records of
 #   length (4 bytes, big endian) | crc32 of body (4 bytes, big endian) | body (RLP)
@@ -150,8 +154,113 @@ class PoolState(Protocol):
         ...
 
     def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
-        """Return the gas ``tx`` costs before execution (base, calldata, access list)."""
+        """Return the gas ``tx`` costs before execution (base, calldata, access list, and
+        from Shanghai on a creation's initcode words)."""
         ...
+
+    def max_initcode_size(self) -> int | None:
+        """Return the most initcode bytes a creation may carry (EIP-3860), None before Shanghai."""
+        ...
+
+
+# --- validation in two layers (as geth's core/txpool/validation.go) -----------------------
+
+
+@dataclass(frozen=True)
+class TransactionRules:
+    """What a transaction is checked against without reading any account.
+
+    The pool fills it from the head and its limits; a block builder from the block's
+    fork, so both run the same checks.
+    """
+
+    #: Chain id transactions must be signed for (EIP-155 replay protection).
+    chain_id: int
+    #: Transaction types accepted (0 legacy, 1 access list, 2 dynamic fee, ...).
+    transaction_types: frozenset[int]
+    #: Gas limit of the block the transaction is for (gas).
+    block_gas_limit: int
+    #: Most initcode a creation may carry (bytes, EIP-3860); None before Shanghai.
+    max_initcode_size: int | None
+
+
+def validate_transaction(tx: SignedTransactionAPI, rules: TransactionRules, intrinsic_gas: int) -> bytes:
+    """Check ``tx`` on its own, without any account state; return its sender (20 bytes).
+
+    The rules, in order, each with its own exception from ``chain.errors``: signature
+    (ranges, low s, recovery), chain id (replay protection required), transaction type,
+    tip <= fee cap, gas <= block gas limit, initcode size (Shanghai on), gas >=
+    ``intrinsic_gas`` (which includes the initcode words from Shanghai on).
+    """
+    sender = _recover_sender(tx)
+
+    tx_chain_id = tx.chain_id
+    if tx_chain_id is None:
+        raise WrongChainId(
+            f"transaction is not replay-protected; sign it for chain id {rules.chain_id} (EIP-155)"
+        )
+    if tx_chain_id != rules.chain_id:
+        raise WrongChainId(
+            f"transaction is signed for chain id {tx_chain_id}, this chain's id is {rules.chain_id}"
+        )
+
+    type_id = _type_id(tx)
+    if type_id not in rules.transaction_types:
+        raise UnsupportedTransactionType(
+            f"transaction type {type_id} is not accepted by the pool (accepted: "
+            f"{', '.join(str(t) for t in sorted(rules.transaction_types))})"
+        )
+
+    max_fee = tx.max_fee_per_gas
+    max_priority_fee = tx.max_priority_fee_per_gas
+    if max_priority_fee > max_fee:
+        raise TipAboveFeeCap(
+            f"max priority fee per gas {max_priority_fee} wei is above max fee per gas {max_fee} wei"
+        )
+
+    if tx.gas > rules.block_gas_limit:
+        raise GasLimitExceeded(
+            f"transaction gas limit {tx.gas} exceeds the block gas limit {rules.block_gas_limit}"
+        )
+
+    if rules.max_initcode_size is not None and not tx.to and len(tx.data) > rules.max_initcode_size:
+        raise InitcodeTooLarge(len(tx.data), rules.max_initcode_size)
+
+    if tx.gas < intrinsic_gas:
+        raise IntrinsicGasTooLow(
+            f"intrinsic gas too low: transaction needs at least {intrinsic_gas} gas, "
+            f"its gas limit is {tx.gas}"
+        )
+    return sender
+
+
+def validate_against_state(
+    tx: SignedTransactionAPI, sender: bytes, account_nonce: int, balance: int, base_fee: int | None
+) -> None:
+    """Check ``tx`` (from ``sender``) against the sender's account and the block's base fee.
+
+    The rules, in order: fee cap >= ``base_fee`` (wei, None before London), nonce >=
+    ``account_nonce``, ``balance`` (wei) >= value + gas * fee cap. A block builder also
+    needs the nonce to be exactly the account's; the pool allows later ones (queued).
+    """
+    max_fee = tx.max_fee_per_gas
+    if base_fee is not None and max_fee < base_fee:
+        raise FeeCapTooLow(
+            f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei"
+        )
+
+    if tx.nonce < account_nonce:
+        raise NonceTooLow(
+            f"nonce too low: account {_address(sender)} has nonce {account_nonce}, "
+            f"transaction has {tx.nonce}"
+        )
+
+    cost = tx.value + tx.gas * max_fee
+    if balance < cost:
+        raise InsufficientFunds(
+            f"insufficient funds: account {_address(sender)} has {balance} wei, transaction "
+            f"may cost {cost} wei (value {tx.value} + gas {tx.gas} * max fee {max_fee})"
+        )
 
 
 # --- entries and limits ----------------------------------------------------------------
@@ -218,6 +327,39 @@ class PoolLimits:
     max_nonce_gap: int = 64
     #: Minimum raise of both fee cap and tip for a same-nonce replacement (percent).
     price_bump_percent: int = 10
+
+
+@dataclass(frozen=True)
+class DroppedTransaction:
+    """A transaction the pool let go because it could not be mined, and why.
+
+    Set by :meth:`TxPool.drop` (a block builder could not apply it) and by the journal
+    restore (it no longer passes admission). ``eth_getTransactionReceipt`` stays null for
+    it; this record is what a caller can be told instead.
+    """
+
+    #: Transaction hash (32 bytes).
+    hash: bytes
+    #: Sender address (20 bytes), or None when the signature no longer recovers.
+    sender: bytes | None
+    #: Sender nonce the transaction used, or None when it no longer decodes.
+    nonce: int | None
+    #: Why: the typed error of the rule it broke (``chain.errors``).
+    error: InvalidTransaction
+    #: Number of the block being built when it was dropped; None when it was dropped
+    #: outside block building (the journal restore at start, a head change).
+    block_number: int | None
+    #: Unix time of the drop (seconds).
+    dropped_at: float
+
+    @property
+    def reason(self) -> str:
+        return str(self.error)
+
+    @property
+    def kind(self) -> str:
+        """The error's class name, e.g. ``InitcodeTooLarge``."""
+        return type(self.error).__name__
 
 
 # --- journal ----------------------------------------------------------------------------
@@ -452,6 +594,8 @@ class TxPool:
         self.restore_dropped = 0
         #: Transactions skipped by ``reinject`` because they were refused.
         self.reinject_skipped = 0
+        #: Why recently dropped transactions left, newest last (at most DROPPED_RECORDS_MAX).
+        self._dropped: OrderedDict[bytes, DroppedTransaction] = OrderedDict()
         if journal is not None:
             self._restore(journal)
 
@@ -461,13 +605,18 @@ class TxPool:
         """Validate ``raw`` against the head and hold it; return the pooled entry.
 
         The rules, in order, each with its own exception from ``chain.errors``:
-        size, decode, signature, chain id (replay protection required), transaction
-        type, tip <= fee cap, gas <= block gas limit, gas >= intrinsic gas, fee cap >=
-        next base fee, nonce >= account nonce, nonce gap, balance, duplicate,
+        size, decode, then :func:`validate_transaction` (signature, chain id,
+        transaction type, tip <= fee cap, gas <= block gas limit, initcode size, gas >=
+        intrinsic gas), then :func:`validate_against_state` (fee cap >= next base fee,
+        nonce >= account nonce, balance), then the pool's own: nonce gap, duplicate,
         replacement bump, pool limits. Nothing changes if any rule refuses.
         """
         with self._lock:
             entry, replaced, evicted, account_nonce = self._validate(bytes(raw))
+            journaled = self.journal is not None and not self._restoring
+            if journaled:
+                # first, so that a failed write (a full disk) leaves the pool unchanged
+                self.journal.add(entry.hash, entry.raw)  # type: ignore[union-attr]
             before = self._pending_hashes(entry.sender)
             for victim in evicted:
                 self._discard(victim)
@@ -476,15 +625,24 @@ class TxPool:
             self._insert(entry, account_nonce)
             after = self._pending_run(entry.sender)
             newly_pending = [tx for tx in after if tx.hash not in before]
-            if self.journal is not None and not self._restoring:
-                gone = [tx.hash for tx in evicted]
-                if replaced is not None:
-                    gone.append(replaced.hash)
-                if gone:
-                    self.journal.remove(gone)
-                self.journal.add(entry.hash, entry.raw)
+            gone = [tx.hash for tx in evicted] + ([replaced.hash] if replaced is not None else [])
+            if journaled and gone:
+                try:
+                    self.journal.remove(gone)  # type: ignore[union-attr]
+                except ChainError as error:  # kept on disk: a restart refuses or re-evicts them
+                    logger.warning("txpool journal: cannot record %d removals: %s", len(gone), error)
+            self._dropped.pop(entry.hash, None)
         self._notify(newly_pending)
         return entry
+
+    def rules(self) -> TransactionRules:
+        """The stateless rules admission applies now (the head's block gas limit and fork)."""
+        return TransactionRules(
+            chain_id=self.state.chain_id,
+            transaction_types=self.transaction_types,
+            block_gas_limit=self.state.block_gas_limit(),
+            max_initcode_size=self.state.max_initcode_size(),
+        )
 
     def _validate(
         self, raw: bytes
@@ -504,60 +662,10 @@ class TxPool:
             )
 
         tx = self._decode(raw)
-        type_id = _type_id(tx)
-        sender = _recover_sender(tx)
-
-        tx_chain_id = tx.chain_id
-        if tx_chain_id is None:
-            raise WrongChainId(
-                f"transaction is not replay-protected; sign it for chain id {state.chain_id} "
-                "(EIP-155)"
-            )
-        if tx_chain_id != state.chain_id:
-            raise WrongChainId(
-                f"transaction is signed for chain id {tx_chain_id}, this chain's id is "
-                f"{state.chain_id}"
-            )
-
-        if type_id not in self.transaction_types:
-            raise UnsupportedTransactionType(
-                f"transaction type {type_id} is not accepted by the pool (accepted: "
-                f"{', '.join(str(t) for t in sorted(self.transaction_types))})"
-            )
-
-        max_fee = tx.max_fee_per_gas
-        max_priority_fee = tx.max_priority_fee_per_gas
-        if max_priority_fee > max_fee:
-            raise TipAboveFeeCap(
-                f"max priority fee per gas {max_priority_fee} wei is above max fee per gas "
-                f"{max_fee} wei"
-            )
-
-        block_gas_limit = state.block_gas_limit()
-        if tx.gas > block_gas_limit:
-            raise GasLimitExceeded(
-                f"transaction gas limit {tx.gas} exceeds the block gas limit {block_gas_limit}"
-            )
-
-        intrinsic = state.intrinsic_gas(tx)
-        if tx.gas < intrinsic:
-            raise IntrinsicGasTooLow(
-                f"intrinsic gas too low: transaction needs at least {intrinsic} gas, "
-                f"its gas limit is {tx.gas}"
-            )
-
-        base_fee = state.next_base_fee()
-        if base_fee is not None and max_fee < base_fee:
-            raise FeeCapTooLow(
-                f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei"
-            )
-
+        sender = validate_transaction(tx, self.rules(), state.intrinsic_gas(tx))
         account_nonce = state.nonce(sender)
-        if tx.nonce < account_nonce:
-            raise NonceTooLow(
-                f"nonce too low: account {_address(sender)} has nonce {account_nonce}, "
-                f"transaction has {tx.nonce}"
-            )
+        validate_against_state(tx, sender, account_nonce, state.balance(sender),
+                               state.next_base_fee())
 
         next_nonce = self._next_nonce(sender, account_nonce)
         missing = tx.nonce - next_nonce
@@ -567,14 +675,9 @@ class TxPool:
                 f"{next_nonce}, transaction has {tx.nonce}; at most "
                 f"{limits.max_nonce_gap} nonces may be missing"
             )
-
-        balance = state.balance(sender)
-        cost = tx.value + tx.gas * max_fee
-        if balance < cost:
-            raise InsufficientFunds(
-                f"insufficient funds: account {_address(sender)} has {balance} wei, transaction "
-                f"may cost {cost} wei (value {tx.value} + gas {tx.gas} * max fee {max_fee})"
-            )
+        type_id = _type_id(tx)
+        max_fee = tx.max_fee_per_gas
+        max_priority_fee = tx.max_priority_fee_per_gas
 
         tx_hash = keccak(raw)
         if tx_hash in self._by_hash:
@@ -790,7 +893,8 @@ class TxPool:
         """Re-read the head after it moved; return the transactions dropped.
 
         Drops transactions whose nonce is below the account nonce (mined, or replaced
-        by a mined one) and those whose cost now exceeds the sender's balance; queued
+        by a mined one) and those whose cost now exceeds the sender's balance (these are
+        remembered, see :meth:`dropped`); queued
         transactions that became contiguous turn pending (and are announced). A drop
         that opens a gap turns later transactions queued; if that overfills the queue
         limits, the farthest (per sender) and cheapest (overall) queued ones go too.
@@ -807,6 +911,13 @@ class TxPool:
                     if tx.nonce < account_nonce or tx.cost > balance:
                         dropped.append(tx)
                         self._discard(tx)
+                    if tx.nonce >= account_nonce and tx.cost > balance:
+                        self._remember(DroppedTransaction(
+                            hash=tx.hash, sender=sender, nonce=tx.nonce,
+                            error=InsufficientFunds(
+                                f"insufficient funds: account {_address(sender)} has {balance} "
+                                f"wei at the new head, transaction may cost {tx.cost} wei"),
+                            block_number=None, dropped_at=time.time()))
             dropped.extend(self._truncate_queues())
             newly_pending = [tx for tx in self._all_pending() if tx.hash not in before]
             if dropped and self.journal is not None:
@@ -831,6 +942,30 @@ class TxPool:
             self.reinject_skipped += skipped
         return skipped
 
+    def resync(self) -> int:
+        """Take back every journaled transaction the pool no longer holds; return how many.
+
+        For when a block's commit failed (a full disk): its reset already let the block's
+        transactions go from memory, but the journal on disk still holds them. Writes
+        nothing; refused ones (now invalid) are skipped.
+        """
+        if self.journal is None:
+            return 0
+        with self._lock:
+            raws = [raw for raw in self.journal.load() if keccak(raw) not in self._by_hash]
+            taken = 0
+            self._restoring = True
+            try:
+                for raw in sorted(raws, key=self._nonce_for_sorting):
+                    try:
+                        self.add(raw)
+                    except InvalidTransaction:
+                        continue
+                    taken += 1
+            finally:
+                self._restoring = False
+            return taken
+
     def remove(self, hashes: Iterable[bytes]) -> list[PooledTransaction]:
         """Remove the transactions ``hashes`` (unknown ones are ignored); return what left.
 
@@ -846,6 +981,51 @@ class TxPool:
             if removed and self.journal is not None:
                 self.journal.remove([tx.hash for tx in removed])
             return removed
+
+    def drop(self, tx_hash: bytes, error: InvalidTransaction, block_number: int) -> DroppedTransaction | None:
+        """Remove ``tx_hash`` because it cannot be mined, log why and remember it.
+
+        ``error`` is the typed reason (a block builder's rejection); ``block_number`` the
+        block being built. Later transactions of the sender turn queued, as with
+        :meth:`remove`. Return the record, or None when the pool neither held the hash nor
+        had just dropped it.
+        """
+        with self._lock:
+            pooled = self._by_hash.get(bytes(tx_hash))
+            if pooled is not None:
+                self.remove([pooled.hash])
+                sender, nonce = pooled.sender, pooled.nonce
+            else:
+                # the block's own reset may have dropped it already (it can no longer pay):
+                # the builder's reason is the more precise one
+                earlier = self._dropped.get(bytes(tx_hash))
+                if earlier is None or earlier.sender is None or earlier.nonce is None:
+                    return None
+                sender, nonce = earlier.sender, earlier.nonce
+            record = DroppedTransaction(
+                hash=bytes(tx_hash), sender=sender, nonce=nonce, error=error,
+                block_number=block_number, dropped_at=time.time())
+            self._remember(record)
+        logger.warning("txpool: dropped %s (sender %s, nonce %d) at block %d: %s: %s",
+                       _hex(record.hash), _address(sender), nonce, block_number,
+                       record.kind, record.reason)
+        return record
+
+    def dropped(self, tx_hash: bytes) -> DroppedTransaction | None:
+        """Why the transaction ``tx_hash`` was dropped, if it was (and is remembered)."""
+        with self._lock:
+            return self._dropped.get(bytes(tx_hash))
+
+    def dropped_transactions(self) -> list[DroppedTransaction]:
+        """Every remembered drop, oldest first."""
+        with self._lock:
+            return list(self._dropped.values())
+
+    def _remember(self, record: DroppedTransaction) -> None:
+        self._dropped.pop(record.hash, None)
+        self._dropped[record.hash] = record
+        while len(self._dropped) > DROPPED_RECORDS_MAX:
+            self._dropped.popitem(last=False)
 
     def clear(self) -> None:
         """Remove every transaction (and empty the journal)."""
@@ -890,10 +1070,29 @@ class TxPool:
                     self.add(raw)
                 except InvalidTransaction as error:
                     self.restore_dropped += 1
-                    logger.info("txpool journal: dropping a transaction: %s", error)
+                    if isinstance(error, NonceTooLow | AlreadyKnown):  # mined, or a duplicate
+                        logger.info("txpool journal: skipping %s: %s", _hex(keccak(raw)), error)
+                        continue
+                    self._remember_refused(raw, error)
+                    logger.warning("txpool journal: dropping %s: %s: %s",
+                                   _hex(keccak(raw)), type(error).__name__, error)
         finally:
             self._restoring = False
         journal.rewrite([tx.raw for tx in sorted(self._by_hash.values(), key=lambda t: t.arrival)])
+
+    def _remember_refused(self, raw: bytes, error: InvalidTransaction) -> None:
+        """Record a journaled transaction that admission now refuses."""
+        sender: bytes | None = None
+        nonce: int | None = None
+        try:
+            tx = self._decode(raw)
+            nonce = int(tx.nonce)
+            sender = _recover_sender(tx)
+        except InvalidTransaction:
+            pass
+        self._remember(DroppedTransaction(
+            hash=keccak(raw), sender=sender, nonce=nonce, error=error, block_number=None,
+            dropped_at=time.time()))
 
     def _nonce_for_sorting(self, raw: bytes) -> int:
         try:

@@ -21,14 +21,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eth.abc import BlockAPI
+from eth.abc import BlockAPI, SignedTransactionAPI
 
 from chain.chain import BuiltBlock, Chain
-from chain.errors import ChainError, UnknownBlock
+from chain.errors import (
+    BlockGasExhausted,
+    ChainError,
+    FeeCapTooLow,
+    InvalidTransaction,
+    NonceGap,
+    UnknownBlock,
+)
 
 MODES = ("automine", "interval", "manual")
 MAX_BLOCKS_PER_CALL = 100_000  # blocks one mine() may make (evm_mine / anvil_mine count)
 MAX_TIMESTAMP = 2**63 - 1  # unix seconds: the largest block time clients decode safely
+#: Reasons a block leaves a pooled transaction out that a later block may not have: no
+#: room left, a base fee that may fall again, an earlier nonce of the sender left out.
+MAY_PASS_LATER = (BlockGasExhausted, FeeCapTooLow, NonceGap)
 
 
 class InvalidTimestamp(ChainError):
@@ -164,17 +174,18 @@ class BlockProducer:
         for _ in range(count):
             txs = [p.tx for p in self.chain.pool.pending()] if self.chain.pool is not None else []
             built.append(self.chain.build_block(txs, timestamp=self._timestamp_for_next_block()))
-            for tx, reason in built[-1].rejected:
-                self._drop_rejected(tx, reason)
+            number = built[-1].block.header.block_number
+            for tx, error in built[-1].rejected:
+                self._drop_rejected(tx, error, number)
         self._last_block_at = time.monotonic()
         return built
 
-    def _drop_rejected(self, tx: object, reason: str) -> None:
-        """A pooled transaction that fails in a block would fail again; drop it unless it
-        only lacked room in this block."""
-        if self.chain.pool is None or "gas limit left" in reason:
+    def _drop_rejected(self, tx: SignedTransactionAPI, error: InvalidTransaction, number: int) -> None:
+        """A pooled transaction that fails in a block would fail again: drop it (the pool
+        logs and remembers why), unless the failure may pass in a later block."""
+        if self.chain.pool is None or isinstance(error, MAY_PASS_LATER):
             return
-        self.chain.pool.remove([tx.hash])  # type: ignore[attr-defined]
+        self.chain.pool.drop(tx.hash, error, number)
 
     # --- snapshots --------------------------------------------------------------------
 

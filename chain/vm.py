@@ -9,6 +9,13 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
 * Clique pays no block reward, on every fork.
 * Importing a block takes its header fields verbatim (difficulty is a Clique value,
   not a proof-of-work target).
+* From Shanghai on, EIP-3860 makes a contract creation whose initcode exceeds
+  ``MAX_INITCODE_SIZE`` an invalid *transaction* (it may not be in a block), and its
+  initcode words part of the intrinsic gas a transaction must cover. py-evm raises
+  ``OutOfGas`` from outside the computation for the first (which breaks the block being
+  built) and charges the second inside the computation (so a creation that cannot pay it
+  is mined as a failure instead of being invalid); the state's ``validate_transaction``
+  adds both rules, so such a transaction is refused before it touches the state.
 * From Paris on, py-evm requires difficulty 0, nonce 0 and rejects anything else on
   creation and validation; Clique needs difficulty 1 or 2 and the vote nonce, so the
   post-merge header rules are replaced by the pre-merge ones (everything else, such as
@@ -19,7 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, VirtualMachineAPI
+from eth._utils.numeric import ceil32
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI, VirtualMachineAPI
 from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH
 from eth.vm.base import VM
@@ -32,11 +40,17 @@ from eth.vm.forks import (
     PetersburgVM,
     ShanghaiVM,
 )
+from eth_utils import ValidationError
 
 from chain.config import FORKS
 
 MAX_SIGNERS = 256  # signers a checkpoint's extraData may list
 EXTRA_DATA_MAX = 32 + 20 * MAX_SIGNERS + 65  # bytes: vanity + signer list + seal
+MAX_CODE_SIZE = 24_576  # bytes of deployed code (EIP-170, Spurious Dragon on)
+MAX_INITCODE_SIZE = 2 * MAX_CODE_SIZE  # bytes of a creation's initcode (EIP-3860, Shanghai on)
+INITCODE_WORD_GAS = 2  # gas per 32-byte word of a creation's initcode (EIP-3860)
+WORD = 32  # bytes
+INITCODE_RULES_FROM = "shanghai"  # first fork with EIP-3860
 
 _BASE_VMS: dict[str, type[VM]] = {
     "petersburg": PetersburgVM,
@@ -80,6 +94,55 @@ def _create_genesis_header(cls: type[VM], **genesis_params: Any) -> BlockHeaderA
     return header.copy(**clique_fields)
 
 
+# --- EIP-3860: initcode limits ------------------------------------------------------------
+
+
+def limits_initcode(fork: str) -> bool:
+    """True when ``fork`` applies EIP-3860 (Shanghai and later)."""
+    return FORKS.index(fork) >= FORKS.index(INITCODE_RULES_FROM)
+
+
+def max_initcode_size(fork: str) -> int | None:
+    """Most initcode bytes a creation transaction may carry on ``fork``; None: no limit."""
+    return MAX_INITCODE_SIZE if limits_initcode(fork) else None
+
+
+def initcode_gas(tx: SignedTransactionAPI) -> int:
+    """EIP-3860's intrinsic charge for a creation's initcode (gas); 0 for a call."""
+    if tx.to:
+        return 0
+    return INITCODE_WORD_GAS * ceil32(len(tx.data)) // WORD
+
+
+def intrinsic_gas(fork: str, tx: SignedTransactionAPI) -> int:
+    """The gas ``tx`` must cover before execution on ``fork``: py-evm's intrinsic gas
+    (base, calldata, creation, access list) plus, from Shanghai on, the initcode words."""
+    extra = initcode_gas(tx) if limits_initcode(fork) else 0
+    return int(tx.intrinsic_gas) + extra
+
+
+class _InitcodeRulesMixin:
+    """State whose transaction validation adds EIP-3860's two transaction-validity rules.
+
+    The charge itself stays py-evm's (consumed as the computation starts, the same total
+    gas); only the validity rules are added, so a transaction breaking them raises
+    ``ValidationError`` like every other invalid transaction, and the block builder and
+    block import treat it as such.
+    """
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        if not transaction.to and len(transaction.data) > MAX_INITCODE_SIZE:
+            raise ValidationError(
+                f"max initcode size exceeded: code size {len(transaction.data)} bytes, "
+                f"limit {MAX_INITCODE_SIZE} bytes")
+        needed = int(transaction.intrinsic_gas) + initcode_gas(transaction)
+        if transaction.gas < needed:
+            raise ValidationError(
+                f"intrinsic gas too low: the creation needs {needed} gas including its "
+                f"initcode, its gas limit is {transaction.gas}")
+        super().validate_transaction(transaction)  # type: ignore[misc]
+
+
 def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
     base = _BASE_VMS[fork]
     overrides: dict[str, Any] = {
@@ -92,6 +155,8 @@ def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
     }
     state_class = base.get_state_class()
     account_db_class = state_class.get_account_db_class()
+    if limits_initcode(fork):
+        state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
     overrides["_state_class"] = state_class.configure(
         __name__=f"PoA{state_class.__name__}",
         account_db_class=type(f"Flat{account_db_class.__name__}",

@@ -32,7 +32,7 @@ PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 CONTRACTS_DIR = PACKAGE / "contracts"
 ARTIFACTS_DIR = PACKAGE / "artifacts"
-SOLC_MODULE = REPO / "node_modules" / "solc"
+SOLC_MODULE = REPO / "node_modules" / "solc"  # in the source checkout (`make` installs it)
 SOLC_VERSION = "0.8.37"  # pinned in package.json
 OPTIMIZER_RUNS = 200
 NOOPT_SUFFIX = "-noopt"  # artifact directory suffix of optimizer-off builds
@@ -103,14 +103,21 @@ def artifact_dir(evm_version: str, optimized: bool) -> Path:
     return ARTIFACTS_DIR / (evm_version if optimized else evm_version + NOOPT_SUFFIX)
 
 
+def solc_module() -> Path:
+    """The npm solc package: in ``./node_modules``, else in the source checkout's."""
+    for candidate in (Path.cwd() / "node_modules" / "solc", SOLC_MODULE):
+        if (candidate / "index.js").is_file():
+            return candidate
+    raise BuildError(f"solc not found: run `npm install solc@{SOLC_VERSION}` in this directory")
+
+
 def _run_solc(inputs: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    if not (SOLC_MODULE / "index.js").is_file():
-        raise BuildError(f"solc not found at {SOLC_MODULE}; run `npm ci` in {REPO}")
+    module = solc_module()
     node = shutil.which("node")
     if node is None:
         raise BuildError("node not found on PATH; install Node.js to compile contracts")
     proc = subprocess.run(
-        [node, "-e", _NODE_DRIVER, str(SOLC_MODULE)],
+        [node, "-e", _NODE_DRIVER, str(module)],
         input=json.dumps({"inputs": inputs}),
         capture_output=True,
         text=True,

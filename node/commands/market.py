@@ -17,9 +17,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench.outputs import default_out, out_help
 from node.cli import UsageError
-
-DEFAULT_OUT = Path("bench/results/simulation")
 
 
 def _positive(text: str) -> int:
@@ -51,7 +50,8 @@ def run_simulate_market(args: argparse.Namespace) -> int:
     while given and given[0] in ("simulate", "market", "simulate-market"):
         given = given[1:]
     command = "sumchain simulate market " + shlex.join(given)
-    written = market.write(result, args.out, command, settings)
+    out = args.out if args.out is not None else default_out("market")
+    written = market.write(result, out, command, settings)
     print(
         f"accuracy of h(0) {100 * result.accuracy[0]:.1f}%, "
         f"of h(T) {100 * result.accuracy[-1]:.1f}%"
@@ -102,7 +102,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         help="IMDB: aclImdb folder, tarball, or folder of train/test .jsonl.gz",
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+        "--out", type=Path, default=None, help=out_help("market")
     )
     parser.add_argument(
         "--train-size",

@@ -13,9 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench.outputs import default_out, out_help
 from node.commands import market
-
-DEFAULT_OUT = Path("bench/results/simulation")
 
 
 def _positive_int(text: str) -> int:
@@ -82,7 +81,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="simulated days between accuracy measurements (default 0.25)",
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+        "--out", type=Path, default=None, help=out_help("<experiment>")
     )
 
 
@@ -167,14 +166,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     config.check()
     stem = args.name or f"imdb-{args.model}-{args.incentive.lower()}-seed{args.seed}"
     command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = args.out if args.out is not None else default_out(stem)
+    print(f"writing to {out.resolve()}", file=sys.stderr, flush=True)
 
     def checkpoint(result):  # type: ignore[no-untyped-def]
-        write_outputs(result, args.out, stem, command + "  (checkpoint: run still in progress)")
+        write_outputs(result, out, stem, command + "  (checkpoint: run still in progress)")
 
     result = simulate(
         args.imdb, config, progress=_progress, checkpoint=checkpoint, max_days=args.max_days
     )
-    paths = write_outputs(result, args.out, stem, command)
+    paths = write_outputs(result, out, stem, command)
     last = result.rows[-1]
     print(
         f"accuracy {result.initial_accuracy:.4f} -> {result.final_accuracy:.4f} "
@@ -215,7 +216,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         ray_address=args.ray,
         progress=_progress,
     )
-    paths = write_sweep(points, args.out, command)
+    paths = write_sweep(points, args.out if args.out is not None else default_out("sweep"), command)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -57,3 +57,27 @@ def txpool_inspect(ctx: Context) -> dict[str, Any]:
                 for nonce, entry in by_nonce.items()
             }
     return out
+
+
+def _dropped_json(record: Any) -> dict[str, Any]:
+    return {
+        "hash": fmt.hexb(record.hash),
+        "from": None if record.sender is None else fmt.addr(record.sender),
+        "nonce": None if record.nonce is None else fmt.qty(record.nonce),
+        "error": record.kind,
+        "reason": record.reason,
+        "blockNumber": None if record.block_number is None else fmt.qty(record.block_number),
+    }
+
+
+@rpc("txpool_dropped", p.optional("hash", p.hash32))
+def txpool_dropped(ctx: Context, tx_hash: bytes | None) -> Any:
+    """Why the pool let transactions go unmined (sumchain's own; geth has no such method).
+
+    With a hash: that transaction's record, or null. Without: every remembered record.
+    """
+    pool = ctx.backend.pool
+    if tx_hash is not None:
+        record = pool.dropped(tx_hash)
+        return None if record is None else _dropped_json(record)
+    return [_dropped_json(record) for record in pool.dropped_transactions()]

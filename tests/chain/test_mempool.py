@@ -60,6 +60,7 @@ from chain.mempool import (
     PoolLimits,
     TxPool,
 )
+from chain.vm import intrinsic_gas, max_initcode_size
 
 CHAIN_ID = 1337
 GWEI = 10**9  # wei
@@ -121,7 +122,10 @@ class MiningChainState:
             raise MalformedTransaction(f"transaction bytes do not decode: {error}") from error
 
     def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
-        return tx.get_intrinsic_gas()
+        return intrinsic_gas("cancun", tx)
+
+    def max_initcode_size(self) -> int | None:
+        return max_initcode_size("cancun")
 
     def mine(self, pool: TxPool) -> list[PooledTransaction]:
         """Apply every pending transaction the chain accepts, seal a block, reset the pool."""

@@ -18,15 +18,18 @@ from eth._utils.address import generate_contract_address
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from bench.gas import ANVIL, Measured, _reference_node, _rpc
+from bench.gas import Measured, References, _reference_node, _rpc
+from bench.tools import ToolMissing, find_anvil
 from chain.config import ChainConfig
 from node.provider import InProcessNode
 
 
-@pytest.fixture(autouse=True)
-def _require_anvil() -> None:
-    if not ANVIL.exists():
-        pytest.fail(f"anvil is not installed at {ANVIL}: run `make test` (it runs npm install)")
+@pytest.fixture(scope="module")
+def anvil_only() -> References:
+    try:
+        return References(edr=None, anvil=find_anvil(None, "this test"))
+    except ToolMissing as exc:
+        pytest.fail(f"{exc} (`make test` runs npm install)")
 
 
 # SSTORE(CALLDATALOAD(0), CALLDATALOAD(32)); SSTORE(CALLDATALOAD(64), CALLDATALOAD(96)); STOP
@@ -77,9 +80,9 @@ def _sumchain_gas(fork: str, txs: list[bytes]) -> tuple[list[int], Measured]:
     return gas, measured
 
 
-def _anvil_gas(measured: Measured, txs: list[bytes]) -> list[int]:
+def _anvil_gas(measured: Measured, txs: list[bytes], references: References) -> list[int]:
     gas = []
-    with _reference_node("anvil", measured) as url:
+    with _reference_node("anvil", measured, references) as url:
         for raw in txs:
             tx_hash = _rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
             receipt = None
@@ -109,17 +112,17 @@ ANVIL_DIFFERENCES = {
 
 
 @pytest.mark.parametrize("fork", sorted(ANVIL_DIFFERENCES))
-def test_anvil_misprices_sstore_before_london(fork: str) -> None:
+def test_anvil_misprices_sstore_before_london(fork: str, anvil_only: References) -> None:
     txs = _transactions(ChainConfig().chain_id)
     ours, measured = _sumchain_gas(fork, txs)
-    anvil = _anvil_gas(measured, txs)
+    anvil = _anvil_gas(measured, txs, anvil_only)
     differences = tuple(a - b for a, b in zip(ours, anvil, strict=True))
     assert differences == ANVIL_DIFFERENCES[fork], (
         f"{fork}: sumchain {ours}, anvil {anvil}: anvil's SSTORE pricing changed; "
         "if it now agrees, it can be a gas reference for this fork again")
 
 
-def test_anvil_agrees_with_sumchain_on_cancun() -> None:
+def test_anvil_agrees_with_sumchain_on_cancun(anvil_only: References) -> None:
     txs = _transactions(ChainConfig().chain_id)
     ours, measured = _sumchain_gas("cancun", txs)
-    assert _anvil_gas(measured, txs) == ours
+    assert _anvil_gas(measured, txs, anvil_only) == ours

@@ -206,3 +206,30 @@ def test_web3_batch_requests_work_in_process(in_process) -> None:
         batch.add(w3.eth.get_block(0))
         balance, genesis = batch.execute()
     assert balance == 10_000 * 10**18 and genesis["number"] == 0
+
+
+def test_a_transaction_dropped_at_block_building_says_why(in_process) -> None:
+    rpc(in_process, "evm_setAutomine", False)
+    balance = int(rpc(in_process, "eth_getBalance", DEV_ADDRESS, "latest"), 16)
+    fee = 21_000 * 10 * 10**9
+    spends = rpc(in_process, "eth_sendTransaction", {
+        "from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(balance - fee), "gas": hex(21_000),
+        "maxFeePerGas": hex(10 * 10**9), "maxPriorityFeePerGas": hex(10**9)})
+    starved = send(in_process, 10**18)  # affordable alone, not after the first
+    rpc(in_process, "evm_mine")
+    assert rpc(in_process, "eth_getTransactionReceipt", spends)["status"] == "0x1"
+    assert rpc(in_process, "eth_getTransactionReceipt", starved) is None
+    record = rpc(in_process, "txpool_dropped", starved)
+    assert record["error"] == "InsufficientFunds" and record["blockNumber"] == "0x1"
+    assert record["from"] == DEV_ADDRESS.lower() and "insufficient funds" in record["reason"]
+    assert [r["hash"] for r in rpc(in_process, "txpool_dropped")] == [starved]
+    assert rpc(in_process, "txpool_dropped", spends) is None
+
+
+def test_oversized_initcode_is_refused_with_geths_message(in_process) -> None:
+    answer = in_process.provider.make_request(
+        "eth_sendTransaction", [{"from": DEV_ADDRESS, "data": "0x" + "00" * 49_153, "gas": hex(5_000_000)}])
+    assert answer["error"]["message"].startswith("max initcode size exceeded"), answer
+    assert rpc(in_process, "eth_blockNumber") == "0x0"
+    send(in_process)
+    assert rpc(in_process, "eth_blockNumber") == "0x1"
