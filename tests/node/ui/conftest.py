@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Where the browser tests write each page's screenshot: docs/screenshots/ (committed) when
+# SUMCHAIN_SCREENSHOTS=1, else a temporary folder, so a test run leaves the tree clean.
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("SUMCHAIN_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "sumchain-screenshots"
+)
 START_TIMEOUT = 60  # seconds for a node or the dashboard to answer
 GOOD_SAMPLES = 30  # honest samples the digits model is trained with before the browser opens
 TEST_FRACTION = 0.3
