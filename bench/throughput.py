@@ -74,12 +74,98 @@ def workload(count: int) -> list[bytes]:
     return txs
 
 
-def _sign(nonce: int, to: str | None, data: bytes, gas: int) -> bytes:
+REAL_FEATURES = 1_000  # SparsePerceptron features, as in the paper's IMDB setting
+REAL_WORDS = 90  # distinct words per sample (the IMDB reviews' median is about this)
+REAL_UPDATE_SHARE = 0.52  # share of samples the model gets wrong (and so updates on), Fig. 3
+REAL_DEPOSIT = 10**15  # wei: Stakeable's cost weight, the most a deposit can cost; excess returned
+REAL_ADD_GAS = 1_500_000  # gas limit of each addData (a 90-word update uses about 700,000)
+BLOCK_GAS = 150_000_000  # block gas limit on both chains: room for 100 addData calls
+REAL_INIT_GAS = 5_000_000  # gas per weight-initialisation transaction (within eth-tester's limit)
+
+
+@dataclass
+class Workload:
+    """Signed transactions: ``setup`` ones (untimed) then the timed ones."""
+
+    name: str
+    txs: list[bytes]
+    setup: int
+    updates: int = 0  # timed addData calls whose sample the model got wrong (it trains)
+
+
+def micro_workload(count: int) -> Workload:
+    return Workload("micro: one SSTORE and one LOG per call", workload(count), 1)
+
+
+def realistic_workload(count: int, seed: int = 1) -> Workload:
+    """The framework deployed as Fig. 3 runs it (SparsePerceptron with 1,000 features and
+    non-zero weights, Stakeable), then ``count`` distinct ~90-word samples added with the
+    label the model gets wrong for about 52% of them. Recorded once on an in-process
+    sumchain with the sender's key (re-signed with this module's fixed fees, so that
+    eth-tester accepts the same bytes), then replayed by every runner."""
+    import random
+
+    from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+    from node.provider import InProcessNode
+    from vm_contracts.client import deploy_framework
+    from vm_contracts.encoding import SCALE
+
+    rng = random.Random(seed)
+    config = ChainConfig(chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24})
+    node = InProcessNode.create(config=config)
+    try:
+        w3 = node.w3
+        w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(KEY), layer=0)
+        weights = [rng.randrange(-SCALE, SCALE) for _ in range(REAL_FEATURES)]
+        framework = deploy_framework(
+            w3,
+            model="SparsePerceptron",
+            incentive="Stakeable",
+            params={"num_features": REAL_FEATURES, "learning_rate": SCALE},
+            initial={"weights": weights},
+            account=SENDER,
+            init_gas_budget=REAL_INIT_GAS,
+        )
+        chain = node.backend.chain
+        txs = []
+        for number in range(1, chain.head.block_number + 1):
+            for tx in chain.block(number).transactions:
+                to = to_checksum_address(tx.to) if tx.to else None
+                txs.append(_sign(len(txs), to, bytes(tx.data), int(tx.gas), int(tx.value)))
+        setup = len(txs)
+        trainer = framework.trainer
+        updates = 0
+        for _ in range(count):
+            sample = sorted(rng.sample(range(REAL_FEATURES), REAL_WORDS))
+            predicted = framework.predict(sample)
+            wrong = rng.random() < REAL_UPDATE_SHARE
+            updates += wrong
+            data = bytes.fromhex(
+                trainer.encode_abi("addData", args=[sample, 1 - predicted if wrong else predicted])[2:]
+            )
+            raw = _sign(len(txs), trainer.address, data, REAL_ADD_GAS, REAL_DEPOSIT)
+            receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw))
+            if receipt["status"] != 1:
+                raise RuntimeError("a recorded addData failed")
+            txs.append(raw)
+    finally:
+        node.close()
+    return Workload(
+        f"realistic add-data: SparsePerceptron {REAL_FEATURES} features, {REAL_WORDS}-word "
+        f"samples, Stakeable, {updates}/{count} updating",
+        txs,
+        setup,
+        updates,
+    )
+
+
+def _sign(nonce: int, to: str | None, data: bytes, gas: int, value: int = 0) -> bytes:
     tx: dict[str, object] = {
         "nonce": nonce,
         "gas": gas,
         "data": data,
-        "value": 0,
+        "value": value,
         "chainId": CHAIN_ID,
         "maxFeePerGas": 10 * 10**9,
         "maxPriorityFeePerGas": 10**9,
@@ -109,40 +195,83 @@ class Result:
 # --- runners ---------------------------------------------------------------------------
 
 
-def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Sequence[bytes]], Result]:
-    def run(txs: Sequence[bytes]) -> Result:
+def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Workload, int], Result]:
+    def run(load: Workload, per_block: int = 1) -> Result:
         tmp = Path(tempfile.mkdtemp(prefix="sumchain-bench-"))
         try:
             config = ChainConfig(
-                chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24}
+                chain_id=CHAIN_ID,
+                genesis_timestamp=GENESIS_TIME,
+                alloc={SENDER: 10**24},
+                gas_limit=BLOCK_GAS,
             )
             data_dir = None if store == "memory" else tmp / "node"
             chain = Chain.open(
                 config, data_dir=data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths
             )
             producer = BlockProducer(chain, mode="automine")
-            _sumchain_send(chain, producer, txs[:1])
+            _sumchain_send(chain, producer, load.txs[: load.setup], 1)
             before = _store_bytes(chain)
+            timed = load.txs[load.setup :]
             cpu, start = time.process_time(), time.perf_counter()
-            _sumchain_send(chain, producer, txs[1:])
+            _sumchain_send(chain, producer, timed, per_block)
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-            assert chain.head.block_number == len(txs), "every transaction must be mined"
-            receipt = chain.receipt(chain.block(chain.head.block_number).transactions[0].hash)
-            assert receipt is not None and receipt.status == 1
+            assert chain.nonce(bytes.fromhex(SENDER[2:])) == len(load.txs), "every tx is mined"
+            for number in (chain.head.block_number,):
+                for tx in chain.block(number).transactions:
+                    receipt = chain.receipt(tx.hash)
+                    assert receipt is not None and receipt.status == 1
             size = _store_bytes(chain) - before
             chain.close()
             name = f"sumchain ({store})" if fast_paths else f"sumchain ({store}, fast paths off)"
-            return Result(name, len(txs) - 1, seconds, size, cpu)
+            return Result(name, len(timed), seconds, size, cpu)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     return run
 
 
-def _sumchain_send(chain: Chain, producer: BlockProducer, txs: Sequence[bytes]) -> None:
-    for raw in txs:
-        chain.add_transaction(raw)
-        producer.transaction_added()
+def _sumchain_send(
+    chain: Chain, producer: BlockProducer, txs: Sequence[bytes], per_block: int
+) -> None:
+    """Automine (``per_block`` 1: a block per transaction) or ``per_block`` pooled
+    transactions sealed in one block."""
+    if per_block == 1:
+        for raw in txs:
+            chain.add_transaction(raw)
+            producer.transaction_added()
+        return
+    for first in range(0, len(txs), per_block):
+        for raw in txs[first : first + per_block]:
+            chain.add_transaction(raw)
+        chain.build_block([p.tx for p in chain.pool.pending()], timestamp=chain.next_timestamp())
+
+
+def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
+    """(gas, CPU seconds) to import the timed blocks of ``load`` (built in automine on a
+    chain with fast paths on) into a chain with ``fast_paths``: full validation and
+    re-execution, as a node replays history."""
+    config = ChainConfig(
+        chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24}, gas_limit=BLOCK_GAS
+    )
+    source = Chain.open(config, fast_paths=True)
+    target = Chain.open(config, fast_paths=fast_paths)
+    try:
+        producer = BlockProducer(source, mode="automine")
+        _sumchain_send(source, producer, load.txs, 1)
+        for number in range(1, load.setup + 1):
+            target.import_block(source.block(source.header(number)))
+        gas, cpu = 0, time.process_time()
+        for number in range(load.setup + 1, source.head.block_number + 1):
+            block = source.block(source.header(number))
+            target.import_block(block)
+            gas += block.header.gas_used
+        cpu = time.process_time() - cpu
+        assert target.head.hash == source.head.hash
+        return gas, cpu
+    finally:
+        source.close()
+        target.close()
 
 
 def _store_bytes(chain: Chain) -> int:
@@ -152,26 +281,39 @@ def _store_bytes(chain: Chain) -> int:
     return sum(len(k) + len(v) for table in backend._tables.values() for k, v in table.items())
 
 
-def _eth_tester(txs: Sequence[bytes]) -> Result:
+def _eth_tester(load: Workload, per_block: int = 1) -> Result:
     from eth.vm.forks import CancunVM
     from eth_tester import EthereumTester, PyEVMBackend
 
-    backend = PyEVMBackend(vm_configuration=((0, CancunVM),))
+    genesis = PyEVMBackend.generate_genesis_params({"gas_limit": BLOCK_GAS})
+    backend = PyEVMBackend(genesis_parameters=genesis, vm_configuration=((0, CancunVM),))
     tester = EthereumTester(backend)
-    tester.send_raw_transaction("0x" + txs[0].hex())
+    for raw in load.txs[: load.setup]:
+        tester.send_raw_transaction("0x" + raw.hex())
     memory = backend.chain.chaindb.db.wrapped_db
     before = sum(len(k) + len(v) for k, v in memory.kv_store.items())
+    timed = load.txs[load.setup :]
+    # Without automine, eth-tester runs each sent transaction on a snapshot it then
+    # reverts; its backend's own send applies them to the pending block, mined after.
     cpu, start = time.process_time(), time.perf_counter()
-    for raw in txs[1:]:
-        tester.send_raw_transaction("0x" + raw.hex())
+    for first in range(0, len(timed), per_block):
+        for raw in timed[first : first + per_block]:
+            if per_block == 1:
+                tester.send_raw_transaction("0x" + raw.hex())
+            else:
+                backend.send_raw_transaction(raw)
+        if per_block > 1:
+            tester.mine_blocks(1)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert tester.get_nonce(SENDER) == len(load.txs), "every transaction must be mined"
     head = tester.get_block_by_number("latest")
-    assert head["number"] == len(txs), "every transaction must be mined"
+    for tx_hash in head["transactions"]:
+        assert tester.get_transaction_receipt(tx_hash)["status"] == 1
     size = sum(len(k) + len(v) for k, v in memory.kv_store.items()) - before
-    return Result("eth-tester (py-evm)", len(txs) - 1, seconds, size, cpu)
+    return Result("eth-tester (py-evm)", len(timed), seconds, size, cpu)
 
 
-RUNNERS: dict[str, Callable[[Sequence[bytes]], Result]] = {
+RUNNERS: dict[str, Callable[[Workload, int], Result]] = {
     "sumchain-memory": _sumchain("memory"),
     "sumchain-lmdb": _sumchain("lmdb"),
     "sumchain-lmdb-fsync": _sumchain("lmdb-fsync"),
@@ -186,7 +328,9 @@ NODE_READY_S = 60.0  # seconds a node may take to answer its first request
 NODE_STOP_S = 15.0  # seconds a node may take to exit after SIGTERM
 RPC_MODEL = "SparsePerceptron"
 RPC_INCENTIVE = "Stakeable"
-RPC_FEATURES = 16  # features of the sparse model; each sample names two of them
+RPC_FEATURES = 1_000  # features of the sparse model; each sample names two of them
+# Samples must be distinct: on a node that seals several blocks in one second (anvil),
+# the same sample from the same contributor at the same timestamp is a DuplicateContribution.
 
 
 @dataclass
@@ -289,7 +433,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
             account=owner,
             params={"num_features": RPC_FEATURES, "learning_rate": SCALE},
         )
-        framework.add_data([1, 2], 1, contributor)
+        framework.add_data([0, RPC_FEATURES - 1], 1, contributor)  # unlike any timed sample
         calls.clear()
         node_cpu, client_cpu, start = (
             _group_cpu(process.pid),
@@ -298,7 +442,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
         )
         for i in range(adds):
             receipt = framework.add_data(
-                [i % RPC_FEATURES, (i + 5) % RPC_FEATURES], i % 2, contributor
+                [i % RPC_FEATURES, (i + 1 + i // RPC_FEATURES) % RPC_FEATURES], i % 2, contributor
             )
             assert receipt["status"] == 1, "every add must succeed"
         seconds = time.perf_counter() - start
@@ -345,14 +489,14 @@ PROFILE_GROUPS = (  # (part, functions heading it as "path/file.py:function" suf
 )
 
 
-def profile(txs: Sequence[bytes], store: str = "memory") -> list[tuple[str, float]]:
+def profile(load: Workload, store: str = "memory") -> list[tuple[str, float]]:
     """Share of sumchain's time per part, from cProfile cumulative times of the function
     heading each part (parts nest, so shares are not additive; cProfile inflates
     Python-heavy parts relative to C ones)."""
     profiler = cProfile.Profile()
     run = _sumchain(store)
     profiler.enable()
-    run(txs)
+    run(load, 1)
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = max(v[3] for v in stats.values())
@@ -389,8 +533,19 @@ def machine() -> str:
 
 def versions() -> str:
     from importlib.metadata import version
+    from importlib.util import find_spec
 
-    return ", ".join(f"{p} {version(p)}" for p in ("py-evm", "eth-tester", "lmdb", "coincurve"))
+    from eth_hash.auto import keccak
+
+    keccak(b"")  # eth-hash picks its backend on the first hash
+    backend = type(getattr(keccak.hasher, "__self__", keccak.hasher)).__name__
+    packages = ("py-evm", "eth-tester", "lmdb", "coincurve", "rlp", "eth-hash")
+    listed = ", ".join(f"{p} {version(p)}" for p in packages)
+    rlp_codec = f"rusty-rlp {version('rusty-rlp')}" if find_spec("rusty_rlp") else "pure Python"
+    return (
+        f"{listed}; keccak backend {backend}, RLP codec {rlp_codec} "
+        "(one process: eth-tester runs on the same keccak and RLP libraries)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -405,6 +560,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runners",
         default=",".join(RUNNERS),
         help="comma-separated subset of: " + ", ".join(RUNNERS),
+    )
+    parser.add_argument(
+        "--adds", type=int, default=200, help="realistic addData calls per run (0: skip)"
+    )
+    parser.add_argument(
+        "--per-block", type=int, default=100, help="transactions per block in the batched mode"
     )
     parser.add_argument("--out", type=Path, help=out_help("throughput"))
     parser.add_argument("--no-profile", action="store_true")
@@ -435,38 +596,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolMissing as exc:  # one line, without argparse's usage text
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    txs = workload(args.txs)
-    results: dict[str, list[Result]] = {n: [] for n in names}
-    for _round in range(args.rounds):  # interleaved, so drift hits every runner alike
-        for name in names:
-            results[name].append(RUNNERS[name](txs))
-    medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items()}
-    cpu_medians = {n: sorted(r.cpu_seconds for r in rs)[len(rs) // 2] for n, rs in results.items()}
-    reference = medians.get("eth-tester")
+    loads = [micro_workload(args.txs)]
+    if args.adds:
+        loads.append(realistic_workload(args.adds))
     rows = []
-    for name, r in medians.items():
-        ratio = r.tps / reference.tps if reference else float("nan")
-        cpu_ratio = cpu_medians["eth-tester"] / cpu_medians[name] if reference else float("nan")
-        rows.append(
-            {
-                "runner": r.runner,
-                "txs": r.txs,
-                "median_seconds": round(r.seconds, 3),
-                "tx_per_s": round(r.tps, 1),
-                "ratio_vs_eth_tester": round(ratio, 2),
-                "median_cpu_seconds": round(cpu_medians[name], 3),
-                "cpu_ratio_vs_eth_tester": round(cpu_ratio, 2),
-                "store_bytes_per_tx": round(r.bytes_per_tx),
-            }
-        )
+    for load in loads:
+        for per_block in (1, args.per_block):
+            rows += _measure(load, per_block, names, args.rounds)
+    replays = []
+    for load in loads[1:]:
+        for fast in (True, False):
+            gas, cpu = replay(load, fast)
+            replays.append((load.name, fast, gas, cpu))
     rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
     for _round in range(args.rounds if args.rpc_adds else 0):
         for node in RPC_NODES:
             rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
-    shares = [] if args.no_profile else profile(txs)
+    shares = [] if args.no_profile else profile(loads[-1])
     command = "python -m bench.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(rows, shares, command, rpc_rows, rpc_methods)
+    report = render(rows, shares, command, rpc_rows, rpc_methods, replays)
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
@@ -482,6 +631,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "throughput.md").write_text(report)
     print(f"results in {out.resolve()}")
     return 0
+
+
+def _measure(load: Workload, per_block: int, names: Sequence[str], rounds: int) -> list[dict]:
+    """Every runner on ``load``, rounds interleaved (drift hits every runner alike); the
+    median round per runner, and its ratios to eth-tester's median."""
+    results: dict[str, list[Result]] = {n: [] for n in names}
+    for _round in range(rounds):
+        for name in names:
+            results[name].append(RUNNERS[name](load, per_block))
+    medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items()}
+    cpu_medians = {n: sorted(r.cpu_seconds for r in rs)[len(rs) // 2] for n, rs in results.items()}
+    reference = medians.get("eth-tester")
+    rows = []
+    for name, r in medians.items():
+        ratio = r.tps / reference.tps if reference else float("nan")
+        cpu_ratio = cpu_medians["eth-tester"] / cpu_medians[name] if reference else float("nan")
+        rows.append(
+            {
+                "workload": load.name,
+                "per_block": per_block,
+                "runner": r.runner,
+                "txs": r.txs,
+                "median_seconds": round(r.seconds, 3),
+                "tx_per_s": round(r.tps, 1),
+                "ratio_vs_eth_tester": round(ratio, 2),
+                "median_cpu_seconds": round(cpu_medians[name], 3),
+                "cpu_ms_per_tx": round(1000 * cpu_medians[name] / r.txs, 2),
+                "cpu_ratio_vs_eth_tester": round(cpu_ratio, 2),
+                "store_bytes_per_tx": round(r.bytes_per_tx),
+            }
+        )
+    return rows
 
 
 def _rpc_rows(results: dict[str, list[RpcResult]]) -> tuple[list[dict], list[dict]]:
@@ -526,9 +707,10 @@ def render(
     command: str,
     rpc_rows: Sequence[dict] = (),
     rpc_methods: Sequence[dict] = (),
+    replays: Sequence[tuple[str, bool, int, float]] = (),
 ) -> str:
     out = io.StringIO()
-    out.write("# Throughput: contract calls in automine mode (a block per transaction)\n\n")
+    out.write("# Throughput: contract calls, automine and batched blocks\n\n")
     out.write(f"Command: `{command}`  \nMachine: {machine()}  \nVersions: {versions()}  \n")
     try:
         rev = subprocess.run(
@@ -538,20 +720,26 @@ def render(
         rev = ""
     out.write(f"Commit: {rev or 'unknown'}; date {time.strftime('%Y-%m-%d')}\n\n")
     out.write(
-        "Each call writes a fresh storage slot and emits a log; the same signed bytes run on\n"
-        "every runner. Median of the rounds; ratio = tx/s over eth-tester's tx/s in the same run\n"
+        "Workloads: the micro one (each call writes a fresh storage slot and emits a log) and\n"
+        "realistic add-data; the same signed bytes run on every runner. Median of the rounds;\n"
+        "ratio = tx/s over eth-tester's tx/s in the same run\n"
         "(wall), and eth-tester's CPU seconds over the runner's (this process's CPU time for the\n"
         "same span; steadier than wall time when the machine is shared).\n"
         "Store bytes: LMDB pages used (lmdb runners) or key+value bytes held (memory runners).\n\n"
     )
-    out.write(
-        "| runner | txs | median s | tx/s | vs eth-tester | median CPU s | vs eth-tester (CPU) "
-        "| store bytes/tx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
-    )
+    heading = None
     for r in rows:
+        if (r["workload"], r["per_block"]) != heading:
+            heading = (r["workload"], r["per_block"])
+            mode = "automine" if r["per_block"] == 1 else f"{r['per_block']} transactions per block"
+            out.write(f"\n### {r['workload']}; {mode}\n\n")
+            out.write(
+                "| runner | txs | median s | tx/s | vs eth-tester | CPU ms/tx | vs eth-tester (CPU) "
+                "| store bytes/tx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            )
         out.write(
             f"| {r['runner']} | {r['txs']} | {r['median_seconds']} | {r['tx_per_s']} | "
-            f"{r['ratio_vs_eth_tester']}x | {r['median_cpu_seconds']} | "
+            f"{r['ratio_vs_eth_tester']}x | {r['cpu_ms_per_tx']} | "
             f"{r['cpu_ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n"
         )
     if rpc_rows:
@@ -583,6 +771,13 @@ def render(
             out.write(
                 f"| {m['method']} | {m.get('sumchain_calls_per_add')} | "
                 f"{m.get('sumchain_ms_per_call')} | {m.get('anvil_ms_per_call')} |\n"
+            )
+    if replays:
+        out.write("\n## Replay: importing the timed blocks (full validation, re-execution)\n\n")
+        out.write("| workload | fast paths | gas | CPU s | Mgas/s (CPU) |\n|---|---|---:|---:|---:|\n")
+        for name, fast, gas, cpu in replays:
+            out.write(
+                f"| {name} | {'on' if fast else 'off'} | {gas} | {cpu:.2f} | {gas / cpu / 1e6:.2f} |\n"
             )
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")

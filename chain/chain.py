@@ -59,7 +59,14 @@ from chain.mempool import (
     validate_transaction,
 )
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal, inspect_data_dir
-from chain.vm import FlatAccounts, intrinsic_gas, max_initcode_size, new_header, vm_class_for
+from chain.vm import (
+    FlatAccounts,
+    StorageCache,
+    intrinsic_gas,
+    max_initcode_size,
+    new_header,
+    vm_class_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +150,15 @@ class Chain:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
         # tests/chain/test_fast_paths.py): accounts carried between blocks, the head
-        # header kept decoded, and no re-validation of blocks this node just built.
+        # header kept decoded, no re-validation of blocks this node just built, storage
+        # values carried between blocks, and the lean interpreter loop (chain/interpreter.py).
         self.fast_paths = fast_paths
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
         store.db.flat_accounts = FlatAccounts() if fast_paths else None
+        store.db.storage_cache = StorageCache() if fast_paths else None
         self.store = store
         self.data_dir = data_dir
-        self.vm_class = vm_class_for(config.fork)
+        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
         self._evm_class = _PyEvmChain.configure(
             __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id)
         self._signer_key = keys.PrivateKey(signer_key) if signer_key else None

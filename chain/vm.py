@@ -40,9 +40,11 @@ from eth.vm.forks import (
     PetersburgVM,
     ShanghaiVM,
 )
+from eth.vm.interrupt import MissingStorageTrieNode
 from eth_utils import ValidationError
 
 from chain.config import FORKS
+from chain.interpreter import lean_computation_class
 
 MAX_SIGNERS = 256  # signers a checkpoint's extraData may list
 EXTRA_DATA_MAX = 32 + 20 * MAX_SIGNERS + 65  # bytes: vanity + signer list + seal
@@ -143,10 +145,10 @@ class _InitcodeRulesMixin:
         super().validate_transaction(transaction)  # type: ignore[misc]
 
 
-def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
+def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     base = _BASE_VMS[fork]
     overrides: dict[str, Any] = {
-        "__name__": f"PoA{base.__name__}",
+        "__name__": f"{'Lean' if lean else ''}PoA{base.__name__}",
         "consensus_class": NoProofConsensus,
         "extra_data_max_bytes": EXTRA_DATA_MAX,
         "get_block_reward": staticmethod(_no_reward),
@@ -157,11 +159,14 @@ def _make_poa_vm(fork: str) -> type[VirtualMachineAPI]:
     account_db_class = state_class.get_account_db_class()
     if limits_initcode(fork):
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
-    overrides["_state_class"] = state_class.configure(
-        __name__=f"PoA{state_class.__name__}",
-        account_db_class=type(f"Flat{account_db_class.__name__}",
-                              (_FlatAccountDBMixin, account_db_class), {}),
-    )
+    state_fields: dict[str, Any] = {
+        "__name__": f"PoA{state_class.__name__}",
+        "account_db_class": type(f"Flat{account_db_class.__name__}",
+                                 (_FlatAccountDBMixin, account_db_class), {}),
+    }
+    if lean:
+        state_fields["computation_class"] = lean_computation_class(state_class.computation_class)
+    overrides["_state_class"] = state_class.configure(**state_fields)
     if fork in POST_MERGE:
         overrides["validate_header"] = classmethod(_pre_merge_header_rules)
         overrides["create_genesis_header"] = classmethod(_create_genesis_header)
@@ -246,16 +251,132 @@ class _FlatView:
 _UNSEEN = object()
 
 
+# --- fast path: storage values carried from block to block ----------------------------
+#
+# The same for contract storage: an SLOAD in a new block walks the contract's storage
+# trie from its root, although the previous block just wrote (or read) that slot.
+# ``StorageCache`` remembers encoded slot values per storage root; a contract's storage
+# reads go through it while its trie is unchanged in this state (py-evm's journal holds
+# the block's own writes above it), and when the state root is made, the values move to
+# the new storage root with the writes that produced it.
+
+STORAGE_CACHE_ROOTS = 512  # storage roots remembered before the oldest is dropped
+
+
+class StorageCache:
+    """Encoded storage values (slot key -> RLP, or None when absent) per storage root.
+
+    Like :class:`FlatAccounts`, values are a function of the root alone, so a root whose
+    block was discarded (a rewind, a refused block) is still right for that root."""
+
+    def __init__(self) -> None:
+        self.roots: dict[bytes, dict[bytes, bytes | None]] = {}
+
+    def at(self, root: bytes) -> dict[bytes, bytes | None]:
+        values = self.roots.get(root)
+        if values is None:
+            if len(self.roots) >= STORAGE_CACHE_ROOTS:
+                del self.roots[next(iter(self.roots))]
+            values = self.roots[root] = {}
+        return values
+
+    def advance(self, before: bytes, after: bytes, writes: dict[bytes, bytes | None]) -> None:
+        """A storage trie went from ``before`` to ``after`` by ``writes``. The values move
+        (the old root is seldom read again; if it is, its reads walk the trie)."""
+        values = self.roots.pop(before, None) or {}
+        values.update(writes)
+        self.roots.pop(after, None)
+        if len(self.roots) >= STORAGE_CACHE_ROOTS:
+            del self.roots[next(iter(self.roots))]
+        self.roots[after] = values
+
+
+class _StorageView:
+    """A contract's storage lookup (py-evm's StorageLookup) read through a
+    :class:`StorageCache` while it has no pending trie writes; writes pass through and
+    are noted, for :meth:`settle` to move the cache to the new root."""
+
+    def __init__(self, lookup: Any, cache: StorageCache) -> None:
+        self.lookup = lookup
+        self.cache = cache
+        self.base: bytes | None = None  # the trie root the noted writes apply to
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        lookup = self.lookup
+        if lookup._write_trie is not None:  # mid-flush: read the trie being written
+            return lookup[key]
+        values = self.cache.at(lookup._starting_root_hash)
+        value = values.get(key, _UNSEEN)
+        if value is _UNSEEN:
+            try:
+                value = lookup[key]
+            except MissingStorageTrieNode:
+                raise
+            except KeyError:
+                value = None
+            values[key] = value
+        if value is None:
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __contains__(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def _note(self, key: bytes, value: bytes | None) -> None:
+        if self.base is None:
+            trie = self.lookup._write_trie
+            self.base = trie.root_hash if trie is not None else self.lookup._starting_root_hash
+        self.writes[key] = value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._note(key, value)
+        self.lookup[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self._note(key, None)
+        del self.lookup[key]
+
+    def settle(self) -> None:
+        """After the storage root is made: move the cache along the noted writes, unless
+        the storage was emptied meanwhile (then the trie did not move by them alone)."""
+        if not self.writes:
+            return
+        lookup = self.lookup
+        trie = lookup._write_trie
+        if trie is not None and not lookup._historical_write_tries and self.base is not None:
+            self.cache.advance(self.base, trie.root_hash, self.writes)
+        self.base = None
+        self.writes = {}
+
+
 class _FlatAccountDBMixin:
-    """AccountDB reading accounts through the database's ``flat_accounts`` map, if any."""
+    """AccountDB reading accounts through the database's ``flat_accounts`` map and
+    storage through its ``storage_cache``, if any."""
 
     def __init__(self, db: Any, state_root: bytes = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)  # type: ignore[call-arg]
         self._flat: FlatAccounts | None = getattr(db, "flat_accounts", None)
+        self._storage: StorageCache | None = getattr(db, "storage_cache", None)
+        self._storage_views: dict[bytes, _StorageView] = {}
         self._last_diff: Any = None
         if self._flat is not None:
             logger = self._trie_logger  # type: ignore[attr-defined]
             logger.wrapped_db = _FlatView(logger.wrapped_db, self._flat)
+
+    def _get_address_store(self, address: bytes) -> Any:
+        store = super()._get_address_store(address)  # type: ignore[misc]
+        if self._storage is not None:
+            view = self._storage_views.get(address)
+            if view is None or view.lookup is not store._storage_lookup:
+                view = _StorageView(store._storage_lookup, self._storage)
+                store._storage_cache._db = view  # py-evm's CacheDB over the lookup
+                self._storage_views[address] = view
+        return store
 
     def _apply_account_diff_without_proof(self, diff: Any, trie: Any) -> None:
         super()._apply_account_diff_without_proof(diff, trie)  # type: ignore[misc]
@@ -263,21 +384,30 @@ class _FlatAccountDBMixin:
 
     def make_state_root(self) -> bytes:
         if self._flat is None:
-            return super().make_state_root()  # type: ignore[misc]
-        before = self.state_root  # type: ignore[attr-defined]
-        self._last_diff = None
-        after = super().make_state_root()  # type: ignore[misc]
-        if self._last_diff is not None:
-            self._flat.advance(before, after, self._last_diff)
+            after = super().make_state_root()  # type: ignore[misc]
+        else:
+            before = self.state_root  # type: ignore[attr-defined]
+            self._last_diff = None
+            after = super().make_state_root()  # type: ignore[misc]
+            if self._last_diff is not None:
+                self._flat.advance(before, after, self._last_diff)
+        for view in self._storage_views.values():
+            view.settle()
         return after
 
 
-VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork) for fork in FORKS}
+VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, False) for fork in FORKS}
+# The same VMs with the lean interpreter loop (chain/interpreter.py): a fast path
+# (``Chain(fast_paths=True)``) whose blocks tests/chain/test_fast_paths.py compares.
+LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {
+    fork: _make_poa_vm(fork, True) for fork in FORKS
+}
 
 
-def vm_class_for(fork: str) -> type[VirtualMachineAPI]:
-    """The proof-of-authority VM class running ``fork``'s rules."""
-    return VM_CLASSES[fork]
+def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
+    """The proof-of-authority VM class running ``fork``'s rules; with ``fast_paths``,
+    its computations run in the lean interpreter loop (same gas, same results)."""
+    return (LEAN_VM_CLASSES if fast_paths else VM_CLASSES)[fork]
 
 
 def new_header(

@@ -1,10 +1,11 @@
 """Each speed-up agrees with the plain path it stands beside.
 
 Two chains get the same transactions with the same timestamps, one with
-``fast_paths=True`` (accounts carried between blocks, cached head header, trusted
-finalize of self-built blocks, the builder's state as head state, LMDB read
-transactions kept open) and one with ``fast_paths=False`` (py-evm's own paths, one
-LMDB transaction per read). Blocks, state roots, receipts and reads must be equal.
+``fast_paths=True`` (accounts and storage values carried between blocks, cached head
+header, trusted finalize of self-built blocks, the builder's state as head state, LMDB
+read transactions kept open, the lean interpreter loop) and one with
+``fast_paths=False`` (py-evm's own paths, one LMDB transaction per read). Blocks, state
+roots, receipts and reads must be equal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from eth_utils import to_checksum_address
 
 from chain import consensus
 from chain.chain import Chain
-from chain.config import ChainConfig
+from chain.config import FORKS, ChainConfig
 from chain.errors import InvalidBlock
 from chain.store import TABLE_AUX, LmdbBackend
 
@@ -66,7 +67,7 @@ def _assert_same_chains(fast: Chain, plain: Chain) -> None:
         assert [r.receipt for r in fast.receipts(a)] == [r.receipt for r in plain.receipts(b)]
 
 
-@pytest.mark.parametrize("fork", ["petersburg", "berlin", "london", "cancun"])
+@pytest.mark.parametrize("fork", FORKS)
 def test_fast_and_plain_chains_build_identical_blocks(pair, fork: str) -> None:
     fast, plain = pair(fork=fork)
     alice_fast, alice_plain = Sender(fast), Sender(plain)
@@ -202,3 +203,57 @@ def test_gas_estimates_agree_with_the_full_binary_search(pair) -> None:
     ]
     for request in requests:
         assert fast.estimate_gas(request) == plain.estimate_gas(request)
+
+
+# A contract whose call reads slot 0 (SLOAD) and returns it, then stores its call data there:
+# mstore(0, sload(0)); sstore(0, calldataload(0)); return(0, 32)
+SWAPPER_RUNTIME = bytes.fromhex("600054600052" + "600035600055" + "60206000f3")
+
+
+def test_storage_cache_moves_to_the_new_root_with_the_writes(pair) -> None:
+    fast, plain = pair()
+    alice_fast, alice_plain = Sender(fast), Sender(plain)
+    swapper = generate_contract_address(alice_fast.canonical, 0)
+    to = to_checksum_address(swapper)
+    plan = [
+        [{"data": init_code(SWAPPER_RUNTIME)}],
+        [{"to": to, "data": (5).to_bytes(32, "big")}],
+        [{"to": to, "data": (6).to_bytes(32, "big")}, {"to": to, "data": (7).to_bytes(32, "big")}],
+        [{"to": to, "data": bytes(32)}],  # cleared: the slot is deleted from the trie
+        [{"to": to, "data": (8).to_bytes(32, "big")}],
+    ]
+    for offset, txs in enumerate(plan, start=1):
+        raws = [alice_fast.raw(**tx) for tx in txs]
+        assert raws == [alice_plain.raw(**tx) for tx in txs]
+        _build_both(fast, plain, raws, GENESIS_TIME + offset)
+    _assert_same_chains(fast, plain)
+    # before anything reads it, the head's storage root already holds the last write
+    root = fast.state_at(fast.head)._account_db._get_storage_root(swapper)
+    assert fast.store.db.storage_cache.roots[root][b"\x00"] == b"\x08"  # slot 0, RLP of 8
+    assert plain.store.db.storage_cache is None
+    for number in range(1, len(plan) + 1):  # every block's storage, read back at that block
+        got = fast.state_at(fast.header(number)).get_storage(swapper, 0)
+        assert got == plain.state_at(plain.header(number)).get_storage(swapper, 0)
+
+
+def test_storage_cache_stays_right_across_a_rewind_and_a_reverted_call(pair) -> None:
+    fast, plain = pair()
+    alice = Sender(fast)
+    swapper = generate_contract_address(alice.canonical, 0)
+    reverter = to_checksum_address(generate_contract_address(alice.canonical, 1))
+    to = to_checksum_address(swapper)
+    _build_both(fast, plain, [alice.raw(data=init_code(SWAPPER_RUNTIME)),
+                              alice.raw(data=init_code(REVERTER_RUNTIME))], GENESIS_TIME + 1)
+    _build_both(fast, plain, [alice.raw(to=to, data=(5).to_bytes(32, "big"))], GENESIS_TIME + 2)
+    _build_both(fast, plain, [alice.raw(to=to, data=(6).to_bytes(32, "big")),
+                              alice.raw(to=reverter)], GENESIS_TIME + 3)
+    for chain in (fast, plain):
+        chain.set_head(2)
+    alice.nonce = 3
+    _build_both(fast, plain, [alice.raw(to=to, data=(9).to_bytes(32, "big"))], GENESIS_TIME + 4)
+    _assert_same_chains(fast, plain)
+    for chain in (fast, plain):
+        assert chain.state_at(chain.head).get_storage(swapper, 0) == 9
+        assert chain.state_at(chain.header(2)).get_storage(swapper, 0) == 5
+    request = {"from": alice.canonical, "to": swapper, "data": (1).to_bytes(32, "big")}
+    assert fast.call(request) == plain.call(request)

@@ -117,11 +117,18 @@ def _in_background(fn: Any) -> threading.Thread:
     return thread
 
 
+# Gas for a call that outlasts a 20 s timeout: the lean interpreter loop runs the default
+# 50 M gas of ENDLESS_LOOP in about 4 s, so this test raises the node's cap.
+LONG_CALL_GAS = 2_000_000_000
+
+
 def test_block_number_is_answered_while_a_long_call_runs() -> None:
-    node = start_devnet("--rpc-timeout", "20")
+    node = start_devnet("--rpc-timeout", "20", "--rpc-gascap", str(LONG_CALL_GAS))
     try:
         answers: list[dict[str, Any]] = []
-        call = _in_background(lambda: answers.append(node.post(endless_call()).json()))
+        call = _in_background(
+            lambda: answers.append(node.post(endless_call(LONG_CALL_GAS)).json())
+        )
         running = node.rpc("eth_blockNumber")  # may arrive before the call starts: ask again
         for _ in range(5):
             running = node.rpc("eth_blockNumber")
