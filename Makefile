@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: demo test bench contracts lint clean
+.PHONY: demo test bench contracts lint clean browser
 
 $(STAMP_PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ $(STAMP_NPM): package.json package-lock.json
 demo: $(STAMP_PY)
 	$(VENV)/bin/sumchain demo
 
-test: $(STAMP_PY) $(STAMP_NPM)
+# The dashboard's browser tests drive Debian's chromium (never `playwright install`, which
+# downloads): installed here through apt when running as root, else one line says how.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "make test: the browser tests need $(CHROMIUM): run 'sudo apt-get install -y chromium' and retry" >&2; exit 1; }
+
+test: $(STAMP_PY) $(STAMP_NPM) browser
 	$(VENV)/bin/ruff check chain vm_contracts node bench tests
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 

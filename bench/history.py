@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from chain.history import export_blocks, replay
-    from node.commands.model import parameters
+    from vm_contracts.versions import parameters
 
     deepest = max(args.depths)
     with tempfile.TemporaryDirectory() as tmp:

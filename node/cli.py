@@ -169,6 +169,17 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="close a connection that has not sent a whole request after SECONDS "
         f"(default {ServerOptions.header_timeout:g})",
     )
+    parser.add_argument(
+        "--ui", action="store_true", help="serve the dashboard under /ui on the same port"
+    )
+    parser.add_argument(
+        "--vocabulary",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --ui: a vocabulary JSON so text can be typed for its models",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     parser.set_defaults(func=run_devnet)
 
@@ -306,6 +317,12 @@ def run_devnet(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher(backend, limits)
     if _exposed(args.host):
         print(EXPOSED_WARNING.format(host=args.host), file=sys.stderr, flush=True)
+    subapps, dashboard = {}, None
+    if args.ui:
+        from node.ui.app import Dashboard, application, load_vocabularies
+
+        dashboard = Dashboard(None, load_vocabularies(args.vocabulary), config.chain_id)
+        subapps["/ui/"] = application(dashboard)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -316,10 +333,14 @@ def run_devnet(args: argparse.Namespace) -> int:
         def ready(port: int) -> None:
             host = f"[{args.host}]" if ":" in args.host else args.host
             print(_banner(backend, f"http://{host}:{port}", f"ws://{host}:{port}"), flush=True)
+            if dashboard is not None:
+                local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else host
+                dashboard.rpc_url = f"http://{local}:{port}/"
+                print(f"Dashboard on http://{host}:{port}/ui/", flush=True)
 
         try:
             await serve_until_stopped(
-                dispatcher, args.host, args.port, args.cors, stop, ready, options
+                dispatcher, args.host, args.port, args.cors, stop, ready, options, subapps
             )
         except OSError as exc:
             raise UsageError(

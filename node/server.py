@@ -34,7 +34,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,6 +171,7 @@ class RpcServer:
         dispatcher: Dispatcher,
         cors_origin: str | None = None,
         options: ServerOptions | None = None,
+        subapps: Mapping[str, web.Application] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         options = options or ServerOptions()
@@ -179,8 +180,10 @@ class RpcServer:
             options = replace(options, cors_origins=origins)
         self.options = options
         self.connections: set[WsConnection] = set()
-        self.app = web.Application(client_max_size=MAX_BODY)
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._subapp_rules])
         self.app.router.add_route("*", "/", self.handle)
+        for prefix, subapp in (subapps or {}).items():  # e.g. the dashboard under /ui/
+            self.app.add_subapp(prefix, subapp)
         self.runner: web.AppRunner | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
@@ -230,6 +233,31 @@ class RpcServer:
         return {"jsonrpc": "2.0", "id": None, "error": InvalidRequest(message).to_json()}
 
     # --- HTTP ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _subapp_rules(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        """A request to a sub-application (the dashboard) counts as busy for the connection
+        sweep, as JSON-RPC requests do, and meets the same Host rule."""
+        if request.path == "/":
+            return await handler(request)  # JSON-RPC: ``handle`` applies every rule itself
+        if not self._host_allowed(request):
+            return web.json_response(
+                {"error": "invalid host specified (see --http-vhosts)"}, status=403
+            )
+        connection = request.protocol
+        self._busy[connection] = self._busy.get(connection, 0) + 1
+        try:
+            return await handler(request)
+        finally:
+            left = self._busy.get(connection, 1) - 1
+            if left:
+                self._busy[connection] = left
+            else:
+                self._busy.pop(connection, None)
+            self._served.add(connection)
+            self._last_seen[connection] = time.monotonic()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         connection = request.protocol
@@ -477,9 +505,11 @@ async def serve_until_stopped(
     stop: asyncio.Event,
     on_ready: Callable[[int], None] | None = None,
     options: ServerOptions | None = None,
+    subapps: Mapping[str, web.Application] | None = None,
 ) -> None:
-    """Serve until ``stop`` is set, then shut down in order: sockets, then the worker."""
-    server = RpcServer(dispatcher, cors_origin, options)
+    """Serve until ``stop`` is set, then shut down in order: sockets, then the worker.
+    ``subapps`` are served beside JSON-RPC under their prefixes (``devnet --ui``)."""
+    server = RpcServer(dispatcher, cors_origin, options, subapps)
     bound = await server.start(host, port)
     if on_ready is not None:
         on_ready(bound)

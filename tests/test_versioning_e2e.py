@@ -19,7 +19,11 @@ import pytest
 
 from chain.config import ChainConfig
 from chain.history import export_blocks, replay
-from node.commands.model import (
+from node.provider import InProcessNode, SumchainProvider, poa_web3
+from vm_contracts.client import deploy_framework
+from vm_contracts.datasets import load_default
+from vm_contracts.encoding import SCALE
+from vm_contracts.versions import (
     TestSet,
     accuracy,
     attach_trainer,
@@ -27,10 +31,6 @@ from node.commands.model import (
     model_versions,
     parameters,
 )
-from node.provider import InProcessNode, SumchainProvider, poa_web3
-from vm_contracts.client import deploy_framework
-from vm_contracts.datasets import load_default
-from vm_contracts.encoding import SCALE
 
 GOOD_SAMPLES = 14  # label-true samples added first
 MAX_BAD_SAMPLES = 14  # label-flipped samples added at most

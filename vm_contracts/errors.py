@@ -84,3 +84,52 @@ def _render(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     return str(value)
+
+
+# --- model versions -------------------------------------------------------------------------
+
+
+class BlockOutOfRange(ClientError):
+    """Raised when a block is not a number or tag, is negative, or lies beyond the head.
+
+    ``block`` is what was asked for (as given), ``head`` the node's head then (or None
+    when the block was not even a number)."""
+
+    def __init__(self, message: str, block: object, head: int | None = None) -> None:
+        super().__init__(message)
+        self.block = block
+        self.head = head
+
+
+class NotATrainer(ClientError):
+    """Raised when an address is malformed, holds no code, or holds a contract that is not
+    a ``CollaborativeTrainer`` with a model and mechanism this SDK knows.
+
+    ``address`` is the address as given."""
+
+    def __init__(self, message: str, address: str) -> None:
+        super().__init__(message)
+        self.address = address
+
+
+class TestSetError(DatasetError):
+    """Raised when a test set cannot be read: missing file, a line that is not
+    ``{"data": [integers], "label": integer}``, or no samples at all.
+
+    ``path`` is the file and ``line`` the 1-based line at fault (None for the file)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, message: str, path: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class NoArchive(ClientError):
+    """Raised when the node cannot answer for an earlier block's state (it keeps no
+    archive, or has pruned that block). ``block`` is the block asked for."""
+
+    def __init__(self, message: str, block: int) -> None:
+        super().__init__(message)
+        self.block = block

@@ -15,8 +15,9 @@ directory that no node holds open (``--datadir DIR``).
   parameters and points the trainer at it (owner only, ``replaceModel``): the chain's
   history stays whole and the later updates no longer count.
 
-The trainer's model type and incentive mechanism are recognised from the deployed
-code, compared against the committed artifacts of every EVM version.
+The logic lives in the SDK (:mod:`vm_contracts.versions`, which the dashboard calls
+too); this module parses flags and prints. The trainer's model type and incentive
+mechanism are recognised from the deployed code.
 
 Test sets (``--test-set``) are JSON Lines, optionally gzip-compressed (``.jsonl`` or
 ``.jsonl.gz``), one sample per line: ``{"data": [...], "label": 0}`` where ``data`` is
@@ -29,24 +30,27 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from node.cli import UsageError
-
-TAGS = ("latest", "earliest", "pending", "safe", "finalized")
-ZERO_BYTE = 0
-MODEL_UPDATED_SIGNATURE = "ModelUpdated(uint64)"
-MODEL_REPLACED_SIGNATURE = "ModelReplaced(address,address)"
-DATA_ADDED_SIGNATURE = "DataAdded(address,uint64,uint256,uint256,int64[])"
-META_KEYS = ("model", "address", "block")  # keys read_model adds beside the parameters
-DIFF_TOP = 5  # entries listed per changed array in a diff
-
+from vm_contracts.versions import (
+    Version,
+    attach_trainer,
+    best_version,
+    diff_blocks,
+    load_test_set,
+    model_versions,
+    owner_of,
+    parameters,
+    read_model_at,
+    resolve_block,
+    revert_model,
+    score_versions,
+)
 
 # --- connecting -------------------------------------------------------------------------------
 
@@ -81,323 +85,6 @@ def connect(rpc: str | None, datadir: Path | None) -> Iterator[Any]:
         yield node.w3
     finally:
         node.close()
-
-
-def resolve_block(w3: Any, block: str | int) -> int:
-    """A block number from a number or tag, refusing one beyond the head."""
-    head = int(w3.eth.block_number)
-    if isinstance(block, str):
-        if block in ("latest", "pending", "safe", "finalized"):
-            return head
-        if block == "earliest":
-            return 0
-        try:
-            block = int(block, 0)
-        except ValueError:
-            raise UsageError(
-                f"not a block number or tag: {block!r} (tags: {', '.join(TAGS)})"
-            ) from None
-    if block < 0:
-        raise UsageError(f"block {block} is negative")
-    if block > head:
-        raise UsageError(f"block {block} is beyond the head (block {head})")
-    return block
-
-
-# --- recognising a trainer ---------------------------------------------------------------------
-
-
-def _code_matches(code: bytes, deployed_hex: str) -> bool:
-    """Deployed code equals an artifact's runtime code, where immutables (zero
-    placeholders in the artifact) may hold any value."""
-    expected = bytes.fromhex(deployed_hex[2:] if deployed_hex.startswith("0x") else deployed_hex)
-    if len(code) != len(expected):
-        return False
-    return all(a == b or b == ZERO_BYTE for a, b in zip(code, expected, strict=True))
-
-
-def _which(
-    code: bytes, names: Sequence[str], builds: Sequence[tuple[str, bool]]
-) -> tuple[str, str, bool] | None:
-    from vm_contracts.build import load_artifact
-
-    for evm, optimized in builds:
-        for name in names:
-            if _code_matches(code, load_artifact(name, evm, optimized)["deployedBytecode"]):
-                return name, evm, optimized
-    return None
-
-
-def attach_trainer(w3: Any, trainer: str, block: int | None = None) -> Any:
-    """A :class:`vm_contracts.client.Framework` for the trainer at ``trainer``, its model
-    and mechanism recognised from their code; a clear error when there is no trainer."""
-    from web3 import Web3
-
-    from vm_contracts.build import EVM_VERSIONS
-    from vm_contracts.client import INCENTIVES, MODELS, Framework, artifact_from_json
-
-    if not Web3.is_address(trainer):
-        raise UsageError(f"not an address: {trainer!r}")
-    address = Web3.to_checksum_address(trainer)
-    at = "latest" if block is None else block
-    code = bytes(w3.eth.get_code(address, block_identifier=at))
-    if not code:
-        raise UsageError(
-            f"no contract at {address}" + (f" at block {block}" if block is not None else "")
-        )
-    builds = [(evm, opt) for evm in reversed(EVM_VERSIONS) for opt in (True, False)]
-    found = _which(code, ["CollaborativeTrainer"], builds)
-    if found is None:
-        raise UsageError(f"the contract at {address} is not a CollaborativeTrainer")
-    _, evm, optimized = found
-    probe = w3.eth.contract(address=address, abi=_trainer_abi(evm, optimized))
-    model_address = probe.functions.model().call(block_identifier=at)
-    incentive_address = probe.functions.incentiveMechanism().call(block_identifier=at)
-    model = _which(
-        bytes(w3.eth.get_code(model_address, block_identifier=at)), MODELS, [(evm, optimized)]
-    )
-    incentive = _which(
-        bytes(w3.eth.get_code(incentive_address, block_identifier=at)),
-        INCENTIVES,
-        [(evm, optimized)],
-    )
-    if model is None or incentive is None:
-        raise UsageError(
-            f"the trainer at {address} uses a model or incentive mechanism "
-            "this sumchain does not know"
-        )
-
-    def loader(name: str) -> Any:
-        from vm_contracts.build import load_artifact
-
-        return artifact_from_json(name, load_artifact(name, evm, optimized))
-
-    return Framework.attach(
-        w3, address, model[0], incentive[0], evm_version=evm, artifact_loader=loader
-    )
-
-
-def _trainer_abi(evm: str, optimized: bool) -> list[dict[str, Any]]:
-    from vm_contracts.build import load_artifact
-
-    return load_artifact("CollaborativeTrainer", evm, optimized)["abi"]
-
-
-def first_block_with_code(w3: Any, address: str, head: int) -> int:
-    """The block that deployed ``address`` (the first with code), by bisection over the
-    archive: about log2(head) reads."""
-    low, high = 0, head
-    while low < high:
-        mid = (low + high) // 2
-        if w3.eth.get_code(address, block_identifier=mid):
-            high = mid
-        else:
-            low = mid + 1
-    return low
-
-
-# --- parameters -----------------------------------------------------------------------------
-
-
-def parameters(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The model's parameters from a ``read_model`` dict (without model/address/block)."""
-    return {k: v for k, v in state.items() if k not in META_KEYS}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def reference_model(state: Mapping[str, Any]) -> Any:
-    """The off-chain integer twin of a model read at some block."""
-    from vm_contracts import reference
-
-    twin = getattr(reference, state["model"])
-    return twin.from_parameters({_camel(k): v for k, v in parameters(state).items()})
-
-
-@dataclass(frozen=True)
-class TestSet:
-    """Samples in the model's on-chain encoding with their labels, from a JSON Lines file."""
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    path: Path
-    data: list[list[int]]
-    labels: list[int]
-
-
-def load_test_set(path: str | Path) -> TestSet:
-    """Read a ``.jsonl`` / ``.jsonl.gz`` test set of ``{"data": [...], "label": int}``."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    data: list[list[int]] = []
-    labels: list[int] = []
-    try:
-        with opener(path, "rt") as stream:  # type: ignore[operator]
-            for line_number, line in enumerate(stream, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    sample = [int(v) for v in row["data"]]
-                    label = int(row["label"])
-                except (ValueError, KeyError, TypeError):
-                    raise UsageError(
-                        f'{path}:{line_number}: expected {{"data": [integers], "label": integer}}'
-                    ) from None
-                data.append(sample)
-                labels.append(label)
-    except OSError as exc:
-        raise UsageError(f"test set {path}: cannot read ({exc.strerror or exc})") from None
-    if not labels:
-        raise UsageError(f"test set {path}: no samples")
-    return TestSet(path, data, labels)
-
-
-def accuracy(state: Mapping[str, Any], test_set: TestSet) -> float:
-    """Share of the test set the model of ``state`` classifies correctly."""
-    model = reference_model(state)
-    right = sum(
-        1 for x, y in zip(test_set.data, test_set.labels, strict=True) if model.predict(x) == y
-    )
-    return right / len(test_set.labels)
-
-
-# --- versions ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Version:
-    """One version of a model: the state after ``block``.
-
-    Fields:
-        block: the block whose state this version is.
-        kind: "deployed", "update" (accepted samples changed it) or "replaced".
-        changes: per change in the block, (contributor or owner address, label or None,
-            data or None, transaction hash hex).
-        accuracy: share of the test set classified right, when a test set was given.
-    """
-
-    block: int
-    kind: str
-    changes: list[tuple[str, int | None, list[int] | None, str]] = field(default_factory=list)
-    accuracy: float | None = None
-
-
-def model_versions(framework: Any, to_block: int) -> list[Version]:
-    """Every block up to ``to_block`` where the trainer's model changed, from events alone."""
-    from eth_utils import keccak
-
-    w3 = framework.w3
-    trainer = framework.address
-    deployed = first_block_with_code(w3, trainer, to_block)
-    versions: dict[int, Version] = {deployed: Version(deployed, "deployed")}
-    data_added: dict[bytes, list[tuple[str, int | None, list[int] | None]]] = {}
-    for event in framework.trainer.events.DataAdded.get_logs(
-        from_block=deployed, to_block=to_block
-    ):
-        args = event["args"]
-        data_added.setdefault(bytes(event["transactionHash"]), []).append(
-            (args["contributor"], int(args["label"]), [int(v) for v in args["data"]])
-        )
-    models = {framework.trainer.functions.model().call(block_identifier=deployed)}
-    for event in framework.trainer.events.ModelReplaced.get_logs(
-        from_block=deployed, to_block=to_block
-    ):
-        number = int(event["blockNumber"])
-        version = versions.setdefault(number, Version(number, "replaced"))
-        version.kind = "replaced"
-        tx = w3.eth.get_transaction(event["transactionHash"])
-        version.changes.append(
-            (tx["from"], None, None, "0x" + bytes(event["transactionHash"]).hex())
-        )
-        models.add(event["args"]["newModel"])
-    topic = "0x" + keccak(text=MODEL_UPDATED_SIGNATURE).hex()
-    logs = w3.eth.get_logs(
-        {"fromBlock": deployed, "toBlock": to_block, "address": sorted(models), "topics": [topic]}
-    )
-    for log in logs:
-        number = int(log["blockNumber"])
-        tx_hash = bytes(log["transactionHash"])
-        version = versions.setdefault(number, Version(number, "update"))
-        for contributor, label, data in data_added.get(tx_hash, [("?", None, None)]):
-            change = (contributor, label, data, "0x" + tx_hash.hex())
-            if change not in version.changes:
-                version.changes.append(change)
-    return [versions[n] for n in sorted(versions)]
-
-
-def best_version(versions: Sequence[Version]) -> Version:
-    """The most accurate version; the earliest of equals."""
-    scored = [v for v in versions if v.accuracy is not None]
-    if not scored:
-        raise UsageError("--best needs --test-set")
-    return max(scored, key=lambda v: (v.accuracy, -v.block))
-
-
-# --- diff ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParameterChange:
-    """How one parameter differs between two versions.
-
-    Fields:
-        name: the parameter (``weights``, ``feature_counts``, ...).
-        changed: entries that differ (1 for a scalar).
-        size: entries in total (1 for a scalar).
-        max_abs_delta: the largest absolute change (raw integers, fixed point where the
-            model uses it).
-        l1_delta: sum of the absolute changes.
-        top: up to ``DIFF_TOP`` (index, before, after) of the largest changes; index is
-            a tuple for nested arrays, () for a scalar.
-    """
-
-    name: str
-    changed: int
-    size: int
-    max_abs_delta: int
-    l1_delta: int
-    top: tuple[tuple[tuple[int, ...], int, int], ...]
-
-
-def _flatten(value: Any, prefix: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], int]]:
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _flatten(item, (*prefix, index))
-    else:
-        yield prefix, int(value)
-
-
-def diff_states(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[ParameterChange]:
-    """The parameters that differ between two model states, largest changes first."""
-    if before.get("model") != after.get("model"):
-        raise UsageError(f"cannot compare a {before.get('model')} with a {after.get('model')}")
-    out = []
-    for name in sorted(set(parameters(before)) | set(parameters(after))):
-        old = dict(_flatten(before.get(name, 0)))
-        new = dict(_flatten(after.get(name, 0)))
-        deltas = [
-            (index, old.get(index, 0), new.get(index, 0))
-            for index in sorted(set(old) | set(new))
-            if old.get(index, 0) != new.get(index, 0)
-        ]
-        if not deltas:
-            continue
-        deltas.sort(key=lambda d: -abs(d[2] - d[1]))
-        out.append(
-            ParameterChange(
-                name=name,
-                changed=len(deltas),
-                size=max(len(old), len(new)),
-                max_abs_delta=abs(deltas[0][2] - deltas[0][1]),
-                l1_delta=sum(abs(b - a) for _, a, b in deltas),
-                top=tuple(deltas[:DIFF_TOP]),
-            )
-        )
-    return out
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -477,7 +164,7 @@ def run_show(args: argparse.Namespace) -> int:
     with connect(args.rpc, args.datadir) as w3:
         number = resolve_block(w3, args.block)
         framework = attach_trainer(w3, args.trainer, number)
-        state = framework.read_model(block=number)
+        state = read_model_at(framework, number)
     if args.json:
         print(json.dumps(state, indent=1))
         return 0
@@ -504,8 +191,7 @@ def run_history(args: argparse.Namespace) -> int:
         framework = attach_trainer(w3, args.trainer, to_block)
         versions = model_versions(framework, to_block)
         if test_set is not None:
-            for version in versions:
-                version.accuracy = accuracy(framework.read_model(block=version.block), test_set)
+            score_versions(framework, versions, test_set)
     if args.json:
         print(json.dumps([_version_json(v) for v in versions], indent=1))
     else:
@@ -597,9 +283,7 @@ def run_diff(args: argparse.Namespace) -> int:
         a = resolve_block(w3, args.from_block)
         b = resolve_block(w3, args.to_block)
         framework = attach_trainer(w3, args.trainer, max(a, b))
-        before = framework.read_model(block=a)
-        after = framework.read_model(block=b)
-    changes = diff_states(before, after)
+        changes = diff_blocks(framework, a, b)
     if args.json:
         print(
             json.dumps(
@@ -637,13 +321,10 @@ def run_revert(args: argparse.Namespace) -> int:
         number = resolve_block(w3, args.to_block)
         framework = attach_trainer(w3, args.trainer)
         account = _owner_account(w3, framework, args)
-        state = framework.read_model(block=number)
-        receipt = framework.replace_model(state, account)
-        head = int(receipt["blockNumber"])
-        new_address = framework.model.address
+        reverted = revert_model(framework, number, account)
     print(
-        f"trainer {framework.address} now uses model {new_address} (block {head}), "
-        f"a copy of the model at block {number}"
+        f"trainer {reverted.trainer} now uses model {reverted.new_model} (block {reverted.block}), "
+        f"a copy of the model at block {reverted.from_block}"
     )
     return 0
 
@@ -655,7 +336,7 @@ def _owner_account(w3: Any, framework: Any, args: argparse.Namespace) -> Any:
         from node.cli import _read_key
 
         return Account.from_key(_read_key(args.private_key_file))
-    owner = framework.trainer.functions.owner().call()
+    owner = owner_of(framework)
     sender = args.sender or owner
     if sender.lower() != owner.lower():
         raise UsageError(f"only the trainer's owner {owner} may replace its model, not {sender}")

@@ -139,7 +139,7 @@ def test_show_refuses_a_directory_that_is_not_a_chain(devnet: dict, tmp_path: Pa
 def test_history_writes_table_csv_and_plot_and_names_the_best(
     devnet: dict, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    from node.commands.model import accuracy, load_test_set
+    from vm_contracts.versions import accuracy, load_test_set
 
     code, out, _ = run(
         capsys,

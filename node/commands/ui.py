@@ -1,0 +1,77 @@
+"""``sumchain ui``: the dashboard for the models on a chain, served on 127.0.0.1.
+
+It talks to any node over JSON-RPC (``--rpc URL``: sumchain, anvil, geth). Dev accounts
+the node signs for can add data, refund, report and revert; otherwise the browser's own
+wallet (``window.ethereum``) signs. ``sumchain devnet --ui`` serves the same dashboard
+under ``/ui`` on the devnet's own port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from node.cli import EXIT_OK, UsageError, _chain_id, _positive_port
+
+DEFAULT_PORT = 8546
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "ui", help="a web dashboard for the models on a chain", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--rpc", default="http://127.0.0.1:8545", metavar="URL", help="the node (default :8545)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_positive_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument("--chain-id", type=_chain_id, help="refuse a node on another chain")
+    add_vocabulary_flag(parser)
+    parser.set_defaults(func=run_ui)
+
+
+def add_vocabulary_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vocabulary",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a vocabulary JSON (Vocabulary.save) so text can be typed for its models",
+    )
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from node.ui.app import Dashboard, application, load_vocabularies
+
+    dashboard = Dashboard(args.rpc, load_vocabularies(args.vocabulary), args.chain_id)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runner = web.AppRunner(application(dashboard), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, args.host, args.port)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        sockets = getattr(site._server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else args.port
+        print(f"sumchain ui on http://{args.host}:{port}/ (node {args.rpc})", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(serve())
+    return EXIT_OK
