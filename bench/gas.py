@@ -55,8 +55,7 @@ from bench.tools import ANVIL_PACKAGE, EDR_PACKAGE, find_anvil, find_edr, find_n
 from chain.errors import ChainError
 
 FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun")
-MODELS = ("SparsePerceptron", "DensePerceptron", "NaiveBayes", "NearestCentroid",
-          "SparseNearestCentroid")
+MODELS = ("SparsePerceptron", "DensePerceptron", "NaiveBayes", "NearestCentroid", "SparseNearestCentroid")
 SPARSE_MODELS = ("SparsePerceptron", "NaiveBayes", "SparseNearestCentroid")
 PERCEPTRONS = ("SparsePerceptron", "DensePerceptron")
 INCENTIVES = ("Stakeable", "Points")
@@ -66,8 +65,7 @@ UPDATE_FEATURES = 1_000  # features of the models that addData is measured on
 TABLE_I = {"model": "SparsePerceptron", "incentive": "Stakeable", "features": 100, "words": 15}
 PAPER_TABLE_I = {"addData agree": 177_693, "addData disagree": 249_037, "deployment": 3_845_840}
 ORIGINAL_PY_EVM = {  # the original framework's figures measured on py-evm
-    "petersburg": {"addData agree": 188_681, "addData disagree": 278_870,
-                   "deployment": 4_344_076},
+    "petersburg": {"addData agree": 188_681, "addData disagree": 278_870, "deployment": 4_344_076},
     "cancun": {"addData agree": 238_389, "addData disagree": 295_326, "deployment": 4_015_980},
 }
 BLOCK_GAS_LIMIT = 30_000_000  # gas per block on the measured chains
@@ -80,8 +78,7 @@ GWEI = 10**9  # wei
 REFERENCE_PORT_BASE = 18_545
 REFERENCE_START_TIMEOUT_S = 60
 ANVIL_FORKS = ("cancun",)  # where anvil is a reference (it misprices SSTORE before Berlin)
-PART_COLUMNS = ("intrinsic", "calldata", "trainer", "incentive", "data_handler", "model",
-                "other", "refund")
+PART_COLUMNS = ("intrinsic", "calldata", "trainer", "incentive", "data_handler", "model", "other", "refund")
 # Shipped in the wheel as package data (pyproject.toml), so --check-snapshot works anywhere.
 SNAPSHOT_FILE = Path(__file__).resolve().parent / "results" / "gas" / "snapshot.json"
 
@@ -168,7 +165,11 @@ class MarketSetting:
     bounty_units: int = 100_000
     stake_wei: int = 10**12
     advance_steps: tuple[tuple[str, int], ...] = (
-        ("Index", 10), ("Losses", 40), ("Balances", 200), ("Credit", 500))
+        ("Index", 10),
+        ("Losses", 40),
+        ("Balances", 200),
+        ("Credit", 500),
+    )
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,18 @@ class Sweep:
     market: MarketSetting | None = MarketSetting()
 
 
-QUICK = Sweep(forks=("petersburg", "cancun"), optimizer=("on",),
-              models=("SparsePerceptron", "DensePerceptron"), incentives=("Stakeable",),
-              feature_counts=(100,), words=(15,), update_features=100, dense_features=(100,),
-              grid_chains=None, market=None)
+QUICK = Sweep(
+    forks=("petersburg", "cancun"),
+    optimizer=("on",),
+    models=("SparsePerceptron", "DensePerceptron"),
+    incentives=("Stakeable",),
+    feature_counts=(100,),
+    words=(15,),
+    update_features=100,
+    dense_features=(100,),
+    grid_chains=None,
+    market=None,
+)
 MARKET_STAGES = ("Index", "Losses", "Balances", "Credit", "Done")  # PredictionMarket.Stage
 RECEIPT_TIMEOUT_S = 900  # py-evm runs a 30 Mgas transaction in minutes, not seconds
 
@@ -323,17 +332,29 @@ class _Bench:
                 header = chain.header(number)
                 block = chain.block(header)
                 receipts = chain.receipts(header)
-                blocks.append(ReplayBlock(
-                    number=number, timestamp=int(header.timestamp),
-                    transactions=[bytes(self.node.backend.raw_transaction(tx.hash))
-                                  for tx in block.transactions],
-                    gas_used=[info.gas_used for info in receipts]))
+                blocks.append(
+                    ReplayBlock(
+                        number=number,
+                        timestamp=int(header.timestamp),
+                        transactions=[
+                            bytes(self.node.backend.raw_transaction(tx.hash)) for tx in block.transactions
+                        ],
+                        gas_used=[info.gas_used for info in receipts],
+                    )
+                )
             base_fee = int(getattr(genesis, "base_fee_per_gas", 0) or 0)
         finally:
             self.node.close()
-        return Measured(self.fork, self.optimizer, self.rows, blocks,
-                        int(genesis.timestamp), base_fee, self.gas_limit,
-                        replay_until=self.replay_until)
+        return Measured(
+            self.fork,
+            self.optimizer,
+            self.rows,
+            blocks,
+            int(genesis.timestamp),
+            base_fee,
+            self.gas_limit,
+            replay_until=self.replay_until,
+        )
 
     # -- recording
 
@@ -359,22 +380,43 @@ class _Bench:
                 opcodes[key] = opcodes.get(key, 0) + gas
         labels.pop("_deployed_role", None)
         base = CREATE_TRANSACTION_BASE_GAS if created is not None else TRANSACTION_BASE_GAS
-        row = Row(fork=self.fork, optimizer=self.optimizer, gas=int(receipt["gasUsed"]),
-                  intrinsic=trace.intrinsic_gas, calldata=trace.intrinsic_gas - base,
-                  refund=trace.refund, block=int(receipt["blockNumber"]),
-                  tx="0x" + bytes(receipt["transactionHash"]).hex(), opcodes=opcodes,
-                  **parts, **labels)
-        total = (row.intrinsic + row.trainer + row.incentive_gas + row.data_handler
-                 + row.model_gas + row.other - row.refund)
+        row = Row(
+            fork=self.fork,
+            optimizer=self.optimizer,
+            gas=int(receipt["gasUsed"]),
+            intrinsic=trace.intrinsic_gas,
+            calldata=trace.intrinsic_gas - base,
+            refund=trace.refund,
+            block=int(receipt["blockNumber"]),
+            tx="0x" + bytes(receipt["transactionHash"]).hex(),
+            opcodes=opcodes,
+            **parts,
+            **labels,
+        )
+        total = (
+            row.intrinsic
+            + row.trainer
+            + row.incentive_gas
+            + row.data_handler
+            + row.model_gas
+            + row.other
+            - row.refund
+        )
         if total != row.gas:
-            raise BenchError(f"{row.step} in block {row.block}: parts add up to {total}, "
-                             f"receipt says {row.gas}")
+            raise BenchError(
+                f"{row.step} in block {row.block}: parts add up to {total}, receipt says {row.gas}"
+            )
         self.rows.append(row)
         return row
 
 
-_ROLE_NAMES = {"trainer": "trainer", "incentive_gas": "incentive",
-               "data_handler": "data_handler", "model_gas": "model", "other": "other"}
+_ROLE_NAMES = {
+    "trainer": "trainer",
+    "incentive_gas": "incentive",
+    "data_handler": "data_handler",
+    "model_gas": "model",
+    "other": "other",
+}
 
 
 def _model_state(model: str, features: int) -> dict[str, Any]:
@@ -389,8 +431,7 @@ def _model_state(model: str, features: int) -> dict[str, Any]:
         state["sample_counts"] = [5, 5]
     else:
         state["num_classes"] = 2
-        state["centroids"] = [[(i * (c + 1)) % 5 * WEIGHT // 5 for i in range(features)]
-                              for c in range(2)]
+        state["centroids"] = [[(i * (c + 1)) % 5 * WEIGHT // 5 for i in range(features)] for c in range(2)]
         state["sample_counts"] = [5, 5]
     return state
 
@@ -398,8 +439,15 @@ def _model_state(model: str, features: int) -> dict[str, Any]:
 class _Deployment:
     """A framework deployed by _Bench.deploy_framework (contracts and their roles)."""
 
-    def __init__(self, bench: _Bench, model: str, incentive: str, features: int,
-                 framework: Any, roles: dict[bytes, str]) -> None:
+    def __init__(
+        self,
+        bench: _Bench,
+        model: str,
+        incentive: str,
+        features: int,
+        framework: Any,
+        roles: dict[bytes, str],
+    ) -> None:
         self.bench = bench
         self.model = model
         self.incentive = incentive
@@ -414,21 +462,23 @@ def deploy_framework(bench: _Bench, model: str, incentive: str, features: int) -
     from vm_contracts import client
 
     optimized = bench.optimizer == "on"
-    artifacts = {name: client.load_contract(name, bench.fork, optimized)
-                 for name in (model, incentive, "DataHandler", "CollaborativeTrainer")}
+    artifacts = {
+        name: client.load_contract(name, bench.fork, optimized)
+        for name in (model, incentive, "DataHandler", "CollaborativeTrainer")
+    }
     adapter = client._adapter(model)
     state = _model_state(model, features)
     owner = bench.accounts[0]
-    labels = dict(operation="deploy", model=model, incentive=incentive, features=features,
-                  words=0, agreement="-")
+    labels = dict(
+        operation="deploy", model=model, incentive=incentive, features=features, words=0, agreement="-"
+    )
     roles: dict[bytes, str] = {}
     rows: list[Row] = []
 
     def deploy(name: str, args: Sequence[Any], role: str) -> Any:
         contract, receipt = bench.deploy(artifacts[name], args, owner)
         roles[bytes.fromhex(contract.address[2:])] = role
-        rows.append(bench.record(receipt, roles, step=f"deploy {name}", _deployed_role=role,
-                                 **labels))
+        rows.append(bench.record(receipt, roles, step=f"deploy {name}", _deployed_role=role, **labels))
         return contract
 
     model_contract = deploy(model, adapter.constructor_args(state), "model_gas")
@@ -436,7 +486,7 @@ def deploy_framework(bench: _Bench, model: str, incentive: str, features: int) -
     for array in adapter.init_arrays(state):
         function = getattr(model_contract.functions, array.function)
         for start in range(0, len(array.values), chunk):
-            values = array.values[start:start + chunk]
+            values = array.values[start : start + chunk]
             receipt = bench.send(function(*array.prefix, start, values), owner)
             rows.append(bench.record(receipt, roles, step=f"initialize {array.part}", **labels))
     for function_name, args in adapter.init_single_calls(state):
@@ -447,20 +497,36 @@ def deploy_framework(bench: _Bench, model: str, incentive: str, features: int) -
     incentive_args = client._incentive_args(incentive, None)
     mechanism = deploy(incentive, incentive_args, "incentive_gas")
     handler = deploy("DataHandler", [], "data_handler")
-    trainer = deploy("CollaborativeTrainer",
-                     [model, "", "", handler.address, mechanism.address, model_contract.address],
-                     "trainer")
+    trainer = deploy(
+        "CollaborativeTrainer",
+        [model, "", "", handler.address, mechanism.address, model_contract.address],
+        "trainer",
+    )
     for contract in (model_contract, mechanism, handler):
         receipt = bench.send(contract.functions.transferOwnership(trainer.address), owner)
         rows.append(bench.record(receipt, roles, step="transferOwnership", **labels))
-    total = Row(fork=bench.fork, optimizer=bench.optimizer, step="deploy total",
-                gas=sum(r.gas for r in rows), **{**labels, "operation": "deploy total"})
-    for name in ("intrinsic", "calldata", "trainer", "incentive_gas", "data_handler",
-                 "model_gas", "other", "refund"):
+    total = Row(
+        fork=bench.fork,
+        optimizer=bench.optimizer,
+        step="deploy total",
+        gas=sum(r.gas for r in rows),
+        **{**labels, "operation": "deploy total"},
+    )
+    for name in (
+        "intrinsic",
+        "calldata",
+        "trainer",
+        "incentive_gas",
+        "data_handler",
+        "model_gas",
+        "other",
+        "refund",
+    ):
         setattr(total, name, sum(getattr(r, name) for r in rows))
     bench.rows.append(total)
-    framework = client.Framework(bench.w3, model, incentive, trainer.address, artifacts,
-                                 deployed_block=int(receipt["blockNumber"]))
+    framework = client.Framework(
+        bench.w3, model, incentive, trainer.address, artifacts, deployed_block=int(receipt["blockNumber"])
+    )
     return _Deployment(bench, model, incentive, features, framework, roles)
 
 
@@ -471,16 +537,25 @@ def _sample(model: str, features: int, words: int, offset: int) -> list[int]:
     return [((i + offset) % 11 - 5) * SCALE // 5 for i in range(features)]
 
 
-def add_data(deployment: _Deployment, data: list[int], label: int, sender: str,
-             agreement: str) -> tuple[Row, Any]:
+def add_data(
+    deployment: _Deployment, data: list[int], label: int, sender: str, agreement: str
+) -> tuple[Row, Any]:
     framework = deployment.framework
     bench = deployment.bench
     deposit = framework.required_deposit() if deployment.incentive == "Stakeable" else 0
     built = framework.trainer.functions.addData(data, label)
     receipt = bench.send(built, sender, value=deposit)
-    row = bench.record(receipt, deployment.roles, operation="addData", step="addData",
-                       model=deployment.model, incentive=deployment.incentive,
-                       features=deployment.features, words=len(data), agreement=agreement)
+    row = bench.record(
+        receipt,
+        deployment.roles,
+        operation="addData",
+        step="addData",
+        model=deployment.model,
+        incentive=deployment.incentive,
+        features=deployment.features,
+        words=len(data),
+        agreement=agreement,
+    )
     return row, receipt
 
 
@@ -516,8 +591,7 @@ def measure_refund_report(deployment: _Deployment, words: int) -> None:
     bad_data = _sample(deployment.model, deployment.features, words, 202)
     bad_label = 1 - framework.predict(bad_data)
     bench.travel(60)
-    row, bad = add_data(deployment, bad_data, bad_label, bench.accounts[3],
-                        _disagreement(deployment))
+    row, bad = add_data(deployment, bad_data, bad_label, bench.accounts[3], _disagreement(deployment))
     row.step = "addData (to report)"
     for _ in range(8):  # train the model back until it disagrees with the bad sample
         if framework.predict(bad_data) != bad_label:
@@ -526,22 +600,31 @@ def measure_refund_report(deployment: _Deployment, words: int) -> None:
         row, _ = add_data(deployment, bad_data, 1 - bad_label, bench.accounts[4], "-")
         row.step = "addData (setting up a report)"
     bench.travel(REFUND_WAIT_S)
-    labels = dict(model=deployment.model, incentive=deployment.incentive,
-                  features=deployment.features, words=words)
+    labels = dict(
+        model=deployment.model, incentive=deployment.incentive, features=deployment.features, words=words
+    )
     if framework.predict(data) == good_label:
         contribution = framework.contributions_in(good)[0]
-        receipt = bench.send(framework.trainer.functions.refund(
-            contribution.contributor, contribution.data, contribution.label,
-            contribution.added_time), contribution.contributor)
-        bench.record(receipt, deployment.roles, operation="refund", step="refund",
-                     agreement="agree", **labels)
+        receipt = bench.send(
+            framework.trainer.functions.refund(
+                contribution.contributor, contribution.data, contribution.label, contribution.added_time
+            ),
+            contribution.contributor,
+        )
+        bench.record(
+            receipt, deployment.roles, operation="refund", step="refund", agreement="agree", **labels
+        )
     if deployment.incentive == "Stakeable" and framework.predict(bad_data) != bad_label:
         contribution = framework.contributions_in(bad)[0]
-        receipt = bench.send(framework.trainer.functions.report(
-            contribution.contributor, contribution.data, contribution.label,
-            contribution.added_time), bench.accounts[2])  # reporters need a refunded sample
-        bench.record(receipt, deployment.roles, operation="report", step="report",
-                     agreement="disagree", **labels)
+        receipt = bench.send(
+            framework.trainer.functions.report(
+                contribution.contributor, contribution.data, contribution.label, contribution.added_time
+            ),
+            bench.accounts[2],
+        )  # reporters need a refunded sample
+        bench.record(
+            receipt, deployment.roles, operation="report", step="report", agreement="disagree", **labels
+        )
 
 
 def _agreement(deployment: _Deployment) -> str:
@@ -556,13 +639,19 @@ def core_sweep(sweep: Sweep) -> Sweep:
     """The Table I setting alone: what every fork x optimizer chain measures."""
     from dataclasses import replace
 
-    return replace(sweep, models=(TABLE_I["model"],), incentives=(TABLE_I["incentive"],),
-                   feature_counts=(TABLE_I["features"],), words=(TABLE_I["words"],),
-                   update_features=TABLE_I["features"])
+    return replace(
+        sweep,
+        models=(TABLE_I["model"],),
+        incentives=(TABLE_I["incentive"],),
+        feature_counts=(TABLE_I["features"],),
+        words=(TABLE_I["words"],),
+        update_features=TABLE_I["features"],
+    )
 
 
-def measure_chain(fork: str, optimizer: str, sweep: Sweep,
-                  progress: Callable[[str], None] = lambda _: None) -> Measured:
+def measure_chain(
+    fork: str, optimizer: str, sweep: Sweep, progress: Callable[[str], None] = lambda _: None
+) -> Measured:
     """Every measurement of ``sweep`` on one new chain running ``fork`` (the core only
     unless the chain is one of ``sweep.grid_chains``)."""
     if sweep.grid_chains is not None and (fork, optimizer) not in sweep.grid_chains:
@@ -625,18 +714,31 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
     artifact = client.load_contract("PredictionMarket", bench.fork, bench.optimizer == "on")
     owner, pusher = bench.accounts[0], bench.accounts[6]
     contributors = bench.accounts[1:6]
-    labels = dict(model="PredictionMarket", incentive="PredictionMarket",
-                  features=setting.features)
+    labels = dict(model="PredictionMarket", incentive="PredictionMarket", features=setting.features)
     market, receipt = bench.deploy(artifact, [], owner)
     roles = {bytes.fromhex(market.address[2:]): "incentive_gas"}
 
-    def record(receipt: Any, operation: str, step: str, words: int = 0,
-               agreement: str = "-") -> None:
-        bench.record(receipt, roles, operation=f"market {operation}", step=step, words=words,
-                     agreement=agreement, **labels)
+    def record(receipt: Any, operation: str, step: str, words: int = 0, agreement: str = "-") -> None:
+        bench.record(
+            receipt,
+            roles,
+            operation=f"market {operation}",
+            step=step,
+            words=words,
+            agreement=agreement,
+            **labels,
+        )
 
-    bench.record(receipt, roles, operation="market deploy", step="deploy PredictionMarket",
-                 words=0, agreement="-", _deployed_role="incentive_gas", **labels)
+    bench.record(
+        receipt,
+        roles,
+        operation="market deploy",
+        step="deploy PredictionMarket",
+        words=0,
+        agreement="-",
+        _deployed_role="incentive_gas",
+        **labels,
+    )
     rng = random.Random(0)
 
     def sample() -> tuple[list[int], int]:
@@ -645,11 +747,20 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
 
     test = [sample() for _ in range(setting.test_samples)]
     parts = split_test_set(test, setting.parts, b"gas benchmark")
-    terms = MarketTerms(stake_unit=setting.stake_wei, num_features=setting.features,
-                        learning_rate=SCALE, intercept=0, initial_parts=setting.initial_parts,
-                        max_contributions=setting.contributions, reveal_window_s=86_400)
-    receipt = bench.send(market.functions.commit(terms.as_tuple(), [p.hash for p in parts]),
-                         owner, value=setting.bounty_units * setting.stake_wei)
+    terms = MarketTerms(
+        stake_unit=setting.stake_wei,
+        num_features=setting.features,
+        learning_rate=SCALE,
+        intercept=0,
+        initial_parts=setting.initial_parts,
+        max_contributions=setting.contributions,
+        reveal_window_s=86_400,
+    )
+    receipt = bench.send(
+        market.functions.commit(terms.as_tuple(), [p.hash for p in parts]),
+        owner,
+        value=setting.bounty_units * setting.stake_wei,
+    )
     record(receipt, "commit", f"commit ({setting.parts} part hashes)")
     bench.w3.provider.make_request("evm_mine", [])
     receipt = bench.send(market.functions.drawTestParts(), pusher)
@@ -660,9 +771,9 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
 
     def reveal(index: int, when: str) -> None:
         part = parts[index]
-        built = market.functions.revealTestPart(index, part.salt,
-                                                [pack_sample(x) for x in part.data],
-                                                list(part.labels))
+        built = market.functions.revealTestPart(
+            index, part.salt, [pack_sample(x) for x in part.data], list(part.labels)
+        )
         record(bench.send(built, owner), "reveal", f"revealTestPart ({when})", len(part.data))
 
     for index in drawn:
@@ -671,8 +782,9 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
     for t in range(setting.contributions):
         x, y = sample()
         changed = twin.update(x, y)
-        receipt = bench.send(market.functions.contribute(x, y), contributors[t % len(contributors)],
-                             value=setting.stake_wei)
+        receipt = bench.send(
+            market.functions.contribute(x, y), contributors[t % len(contributors)], value=setting.stake_wei
+        )
         record(receipt, "contribute", "contribute", len(x), "disagree" if changed else "agree")
     for index in range(setting.parts):
         if index not in drawn:
@@ -776,11 +888,12 @@ class References:
     anvil: Path | None
 
     @classmethod
-    def find(cls, forks: Sequence[str], edr: Path | None = None,
-             anvil: Path | None = None) -> References:
+    def find(cls, forks: Sequence[str], edr: Path | None = None, anvil: Path | None = None) -> References:
         """Locate EDR and (for forks in ``ANVIL_FORKS``) anvil, or raise ``ToolMissing``."""
-        return cls(edr=find_edr(edr, "--verify"),
-                   anvil=find_anvil(anvil, "--verify") if set(forks) & set(ANVIL_FORKS) else None)
+        return cls(
+            edr=find_edr(edr, "--verify"),
+            anvil=find_anvil(anvil, "--verify") if set(forks) & set(ANVIL_FORKS) else None,
+        )
 
 
 @contextmanager
@@ -797,23 +910,50 @@ def _reference_node(kind: str, measured: Measured, references: References) -> It
             raise BenchError("no EDR given to replay on")
         script = Path(tempfile.mkdtemp(prefix="sumchain-edr-")) / "edr_node.cjs"
         script.write_text(EDR_SERVER)
-        env = {**os.environ, "EDR_PATH": str(edr_path), "EDR_CONFIG": json.dumps({
-            "hardfork": measured.fork, "chainId": config.chain_id, "gasLimit": measured.gas_limit,
-            "baseFee": base_fee, "genesisTime": measured.genesis_timestamp, "port": port,
-            "accounts": [{"address": address, "balance": str(balance)}
-                         for address, balance in config.genesis_alloc.items()]})}
+        env = {
+            **os.environ,
+            "EDR_PATH": str(edr_path),
+            "EDR_CONFIG": json.dumps(
+                {
+                    "hardfork": measured.fork,
+                    "chainId": config.chain_id,
+                    "gasLimit": measured.gas_limit,
+                    "baseFee": base_fee,
+                    "genesisTime": measured.genesis_timestamp,
+                    "port": port,
+                    "accounts": [
+                        {"address": address, "balance": str(balance)}
+                        for address, balance in config.genesis_alloc.items()
+                    ],
+                }
+            ),
+        }
         command = ["node", str(script)]
     else:
         if references.anvil is None:
             raise BenchError("no anvil given to replay on")
         env = dict(os.environ)
-        command = [str(references.anvil), "--port", str(port), "--hardfork", measured.fork,
-                   "--chain-id", str(config.chain_id), "--gas-limit", str(measured.gas_limit),
-                   "--timestamp", str(measured.genesis_timestamp), "--accounts",
-                   str(config.accounts), "--balance", str(config.account_balance // 10**18),
-                   "--base-fee", str(base_fee or 0), "--silent"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+        command = [
+            str(references.anvil),
+            "--port",
+            str(port),
+            "--hardfork",
+            measured.fork,
+            "--chain-id",
+            str(config.chain_id),
+            "--gas-limit",
+            str(measured.gas_limit),
+            "--timestamp",
+            str(measured.genesis_timestamp),
+            "--accounts",
+            str(config.accounts),
+            "--balance",
+            str(config.account_balance // 10**18),
+            "--base-fee",
+            str(base_fee or 0),
+            "--silent",
+        ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + REFERENCE_START_TIMEOUT_S
@@ -848,8 +988,7 @@ class Mismatch:
     other: int
 
 
-def replay(kind: str, measured: Measured,
-           references: References) -> tuple[int, list[Mismatch]]:
+def replay(kind: str, measured: Measured, references: References) -> tuple[int, list[Mismatch]]:
     """Replay every block of ``measured`` on a ``kind`` node; (transactions, mismatches)."""
     mismatches: list[Mismatch] = []
     count = 0
@@ -859,8 +998,7 @@ def replay(kind: str, measured: Measured,
             if not block.transactions:
                 _rpc(url, "evm_mine", [])
                 continue
-            for index, (raw, gas) in enumerate(zip(block.transactions, block.gas_used,
-                                                   strict=True)):
+            for index, (raw, gas) in enumerate(zip(block.transactions, block.gas_used, strict=True)):
                 tx_hash = _rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
                 receipt = _receipt(url, tx_hash)
                 if receipt is None:
@@ -868,8 +1006,9 @@ def replay(kind: str, measured: Measured,
                 count += 1
                 other = int(receipt["gasUsed"], 16)
                 if other != gas:
-                    mismatches.append(Mismatch(kind, measured.fork, measured.optimizer,
-                                               block.number, index, gas, other))
+                    mismatches.append(
+                        Mismatch(kind, measured.fork, measured.optimizer, block.number, index, gas, other)
+                    )
     return count, mismatches
 
 
@@ -882,8 +1021,10 @@ def _receipt(url: str, tx_hash: str) -> Any:
         time.sleep(0.01)
 
 
-def verify(measured: Measured, references: References | None = None,
-           ) -> tuple[dict[str, int], list[Mismatch]]:
+def verify(
+    measured: Measured,
+    references: References | None = None,
+) -> tuple[dict[str, int], list[Mismatch]]:
     """Replay on EDR (every fork) and anvil (where it is a reference); ``references``
     defaults to the tools found on PATH or in node_modules."""
     if references is None:
@@ -911,8 +1052,9 @@ class ChainResult:
     verify_error: str | None = None  # why the replay could not run (results are kept)
 
 
-def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, references: References | None,
-                        verbose: bool) -> ChainResult:
+def _measure_and_verify(
+    fork: str, optimizer: str, sweep: Sweep, references: References | None, verbose: bool
+) -> ChainResult:
     def progress(message: str) -> None:
         if verbose:
             print(message, file=sys.stderr, flush=True)
@@ -930,8 +1072,13 @@ def _measure_and_verify(fork: str, optimizer: str, sweep: Sweep, references: Ref
     return result
 
 
-def run(sweep: Sweep, check: bool = False, jobs: int = 1, verbose: bool = False,
-        references: References | None = None) -> list[ChainResult]:
+def run(
+    sweep: Sweep,
+    check: bool = False,
+    jobs: int = 1,
+    verbose: bool = False,
+    references: References | None = None,
+) -> list[ChainResult]:
     """Measure every fork x optimizer chain of ``sweep`` (``jobs`` in parallel); with
     ``check``, replay each on the ``references`` (default: found on PATH / node_modules)."""
     for fork in sweep.forks:
@@ -949,8 +1096,7 @@ def run(sweep: Sweep, check: bool = False, jobs: int = 1, verbose: bool = False,
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_measure_and_verify, f, o, sweep, references, verbose)
-                   for f, o in configs]
+        futures = [pool.submit(_measure_and_verify, f, o, sweep, references, verbose) for f, o in configs]
         return [future.result() for future in futures]
 
 
@@ -974,7 +1120,12 @@ def table_i(rows: Sequence[Row], fork: str, optimizer: str = "on") -> dict[str, 
     out: dict[str, int] = {}
     for row in rows:
         if (row.fork, row.optimizer, row.model, row.incentive, row.features) != (
-                fork, optimizer, TABLE_I["model"], TABLE_I["incentive"], TABLE_I["features"]):
+            fork,
+            optimizer,
+            TABLE_I["model"],
+            TABLE_I["incentive"],
+            TABLE_I["features"],
+        ):
             continue
         if row.operation == "addData" and row.step == "addData" and row.words == TABLE_I["words"]:
             out.setdefault(f"addData {row.agreement}", row.gas)
@@ -1005,8 +1156,9 @@ class SnapshotChange:
         if self.old is None or self.new is None:
             return f"{self.name}: old {self.old}, new {self.new}"
         diff = self.new - self.old
-        return (f"{self.name}: old {self.old:,}, new {self.new:,}, "
-                f"difference {diff:+,} ({diff / self.old:+.2%})")
+        return (
+            f"{self.name}: old {self.old:,}, new {self.new:,}, difference {diff:+,} ({diff / self.old:+.2%})"
+        )
 
 
 def check_snapshot(current: dict[str, int], committed: dict[str, int]) -> list[SnapshotChange]:
@@ -1021,18 +1173,18 @@ def check_snapshot(current: dict[str, int], committed: dict[str, int]) -> list[S
 
 HINTS = {  # (role, opcode prefix) -> what would cut it
     ("model", "SSTORE"): "write fewer slots: pack several int64 weights per 32-byte slot, "
-                         "or skip writing weights whose value does not change",
+    "or skip writing weights whose value does not change",
     ("data_handler", "SSTORE"): "store one hash of (contributor, data, label, time) "
-                                "instead of the fields; the data is public in calldata/events",
+    "instead of the fields; the data is public in calldata/events",
     ("incentive", "SSTORE"): "keep the mechanism's per-update bookkeeping in fewer slots",
     ("trainer", "LOG"): "emit the sample once (it is already in calldata) or emit its hash",
     ("model", "SLOAD"): "read packed weights (fewer slots); from Berlin on, repeat reads are warm",
     ("trainer", "CALL"): "fewer cross-contract calls: the trainer calls three contracts per "
-                         "update; merging handler and mechanism saves a call and its cold access",
+    "update; merging handler and mechanism saves a call and its cold access",
     ("intrinsic", "base"): "every transaction pays 21,000: a batched addData taking several "
-                           "samples would share it",
+    "samples would share it",
     ("intrinsic", "calldata"): "encode features as packed uint16/uint32 instead of ABI int64 "
-                               "words padded to 32 bytes",
+    "words padded to 32 bytes",
 }
 
 
@@ -1057,8 +1209,7 @@ def expensive_parts(row: Row, count: int = 5) -> list[tuple[str, int, str]]:
 # --- output -------------------------------------------------------------------------------------
 
 
-def write_csv(rows: Sequence[Row], path: Path, gas_price: float | None,
-              eth_usd: float | None) -> None:
+def write_csv(rows: Sequence[Row], path: Path, gas_price: float | None, eth_usd: float | None) -> None:
     extra = [] if gas_price is None else ["eth"] + ([] if eth_usd is None else ["usd"])
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -1066,9 +1217,10 @@ def write_csv(rows: Sequence[Row], path: Path, gas_price: float | None,
         for row in rows:
             values = asdict(row)
             cost = money(row.gas, gas_price, eth_usd)
-            writer.writerow([values[name] for name in CSV_FIELDS]
-                            + [f"{cost[k]:.8f}" if k == "eth" else f"{cost[k]:.4f}"
-                               for k in extra])
+            writer.writerow(
+                [values[name] for name in CSV_FIELDS]
+                + [f"{cost[k]:.8f}" if k == "eth" else f"{cost[k]:.4f}" for k in extra]
+            )
 
 
 def _md_table(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
@@ -1091,22 +1243,32 @@ def table_i_markdown(rows: Sequence[Row]) -> str:
         line: list[Any] = [name, paper]
         for fork in forks:
             ours = table_i(rows, fork).get(name)
-            line += [ORIGINAL_PY_EVM.get(fork, {}).get(name, "-"), ours if ours else "-",
-                     f"{(ours - paper) / paper:+.1%}" if ours else "-"]
+            line += [
+                ORIGINAL_PY_EVM.get(fork, {}).get(name, "-"),
+                ours if ours else "-",
+                f"{(ours - paper) / paper:+.1%}" if ours else "-",
+            ]
         lines.append(line)
     return (
         "SparsePerceptron, 100 features, 15 words per sample, Stakeable, optimizer on. "
-        "\"deployment\" is every transaction: the model with 100 non-zero weights and "
+        '"deployment" is every transaction: the model with 100 non-zero weights and '
         "their initialisation, the mechanism, the data handler, the trainer, and the three "
-        "ownership transfers.\n\n" + _md_table(header, lines))
+        "ownership transfers.\n\n" + _md_table(header, lines)
+    )
 
 
 def table_i_by_optimizer_markdown(figures: dict[str, int], fork: str = "petersburg") -> str:
     """The paper's Table I beside our optimizer-off figures (the original's truffle build ran
     solc without the optimizer, so these are the like-for-like ones) and our optimized ones,
     from pinned figures (``snapshot_figures``; the committed snapshot by default)."""
-    header = ["figure", "paper (Table I)", f"sumchain, {fork}, optimizer off", "vs paper",
-              f"sumchain, {fork}, optimizer on", "vs paper"]
+    header = [
+        "figure",
+        "paper (Table I)",
+        f"sumchain, {fork}, optimizer off",
+        "vs paper",
+        f"sumchain, {fork}, optimizer on",
+        "vs paper",
+    ]
     lines = []
     for name, paper in PAPER_TABLE_I.items():
         line: list[Any] = [name, paper]
@@ -1119,69 +1281,162 @@ def table_i_by_optimizer_markdown(figures: dict[str, int], fork: str = "petersbu
         "SparsePerceptron, 100 features, 15 words per sample, Stakeable (linear deposit law). "
         "The paper's figures came from the original's truffle build, which ran solc without "
         "the optimizer: the optimizer-off column is the like-for-like comparison; the "
-        "optimized one is our own result. \"deployment\" is every transaction (model and its "
+        'optimized one is our own result. "deployment" is every transaction (model and its '
         "initialisation, mechanism, data handler, trainer, three ownership transfers). "
         f"Source: `{SNAPSHOT_FILE.relative_to(SNAPSHOT_FILE.parents[3])}` "
-        "(`python -m bench.gas --table-i-from-snapshot OUT`).\n\n" + _md_table(header, lines))
+        "(`python -m bench.gas --table-i-from-snapshot OUT`).\n\n" + _md_table(header, lines)
+    )
 
 
-def markdown(results: Sequence[ChainResult], gas_price: float | None,
-             eth_usd: float | None) -> str:
+def markdown(results: Sequence[ChainResult], gas_price: float | None, eth_usd: float | None) -> str:
     rows = [row for result in results for row in result.measured.rows]
     text = ["# Gas per model update on sumchain\n\n"]
     text.append("## The paper's Table I setting\n\n")
     text.append(table_i_markdown(rows))
     for fork in dict.fromkeys(r.fork for r in rows):
-        update = next((r for r in rows if r.fork == fork and r.optimizer == "on"
-                       and r.operation == "addData" and r.step == "addData"
-                       and r.model == TABLE_I["model"] and r.incentive == TABLE_I["incentive"]
-                       and r.features == TABLE_I["features"] and r.words == TABLE_I["words"]
-                       and r.agreement == "disagree"), None)
+        update = next(
+            (
+                r
+                for r in rows
+                if r.fork == fork
+                and r.optimizer == "on"
+                and r.operation == "addData"
+                and r.step == "addData"
+                and r.model == TABLE_I["model"]
+                and r.incentive == TABLE_I["incentive"]
+                and r.features == TABLE_I["features"]
+                and r.words == TABLE_I["words"]
+                and r.agreement == "disagree"
+            ),
+            None,
+        )
         if update is None or fork not in ("petersburg", "cancun"):
             continue
-        text.append(f"\n## The five most expensive parts of an update ({fork})\n\n`addData` of "
-                    f"{update.model} / {update.incentive}, {update.features} features, "
-                    f"{update.words} words, model disagrees, {update.fork} "
-                    f"(optimizer {update.optimizer}): {update.gas:,} gas.\n\n")
-        text.append(_md_table(["part (contract:opcode)", "gas", "what would cut it"],
-                              expensive_parts(update)))
+        text.append(
+            f"\n## The five most expensive parts of an update ({fork})\n\n`addData` of "
+            f"{update.model} / {update.incentive}, {update.features} features, "
+            f"{update.words} words, model disagrees, {update.fork} "
+            f"(optimizer {update.optimizer}): {update.gas:,} gas.\n\n"
+        )
+        text.append(
+            _md_table(["part (contract:opcode)", "gas", "what would cut it"], expensive_parts(update))
+        )
     text.append("\n## Gas per fork (Table I setting)\n\n")
     fork_lines = []
     for result in results:
         m = result.measured
         figures = table_i(m.rows, m.fork, m.optimizer)
         if figures:
-            fork_lines.append([m.fork, m.optimizer, figures.get("addData agree", "-"),
-                               figures.get("addData disagree", "-"),
-                               figures.get("deployment", "-")])
-    text.append(_md_table(["fork", "optimizer", "addData agree", "addData disagree",
-                           "deployment"], fork_lines))
-    money_header = [] if gas_price is None else [f"ETH at {gas_price:g} gwei"] + (
-        [] if eth_usd is None else [f"USD at {eth_usd:g}/ETH"])
+            fork_lines.append(
+                [
+                    m.fork,
+                    m.optimizer,
+                    figures.get("addData agree", "-"),
+                    figures.get("addData disagree", "-"),
+                    figures.get("deployment", "-"),
+                ]
+            )
+    text.append(
+        _md_table(["fork", "optimizer", "addData agree", "addData disagree", "deployment"], fork_lines)
+    )
+    money_header = (
+        []
+        if gas_price is None
+        else [f"ETH at {gas_price:g} gwei"] + ([] if eth_usd is None else [f"USD at {eth_usd:g}/ETH"])
+    )
 
     def cost(gas: int) -> list[str]:
         values = money(gas, gas_price, eth_usd)
         return ([f"{values['eth']:.6f}"] if "eth" in values else []) + (
-            [f"{values['usd']:.2f}"] if "usd" in values else [])
+            [f"{values['usd']:.2f}"] if "usd" in values else []
+        )
 
     text.append("\n## Deployment and initialisation (totals)\n\n")
-    text.append(_md_table(
-        ["fork", "optimizer", "model", "incentive", "features", "gas", "intrinsic", "trainer",
-         "incentive", "data handler", "model"] + money_header,
-        [[r.fork, r.optimizer, r.model, r.incentive, r.features, r.gas, r.intrinsic, r.trainer,
-          r.incentive_gas, r.data_handler, r.model_gas] + cost(r.gas)
-         for r in rows if r.operation == "deploy total"]))
-    text.append("\n## addData, refund and report\n\nParts from the call trace; they add up to "
-                "the gas used (gas = intrinsic + trainer + incentive + data handler + model "
-                "- refund).\n\n")
-    text.append(_md_table(
-        ["fork", "optimizer", "operation", "model", "incentive", "features", "words",
-         "agreement", "gas", "intrinsic (calldata)", "trainer", "incentive", "data handler",
-         "model", "refund"] + money_header,
-        [[r.fork, r.optimizer, r.step, r.model, r.incentive, r.features, r.words, r.agreement,
-          r.gas, f"{r.intrinsic:,} ({r.calldata:,})", r.trainer, r.incentive_gas,
-          r.data_handler, r.model_gas, r.refund] + cost(r.gas)
-         for r in rows if r.operation in ("addData", "refund", "report")]))
+    text.append(
+        _md_table(
+            [
+                "fork",
+                "optimizer",
+                "model",
+                "incentive",
+                "features",
+                "gas",
+                "intrinsic",
+                "trainer",
+                "incentive",
+                "data handler",
+                "model",
+            ]
+            + money_header,
+            [
+                [
+                    r.fork,
+                    r.optimizer,
+                    r.model,
+                    r.incentive,
+                    r.features,
+                    r.gas,
+                    r.intrinsic,
+                    r.trainer,
+                    r.incentive_gas,
+                    r.data_handler,
+                    r.model_gas,
+                ]
+                + cost(r.gas)
+                for r in rows
+                if r.operation == "deploy total"
+            ],
+        )
+    )
+    text.append(
+        "\n## addData, refund and report\n\nParts from the call trace; they add up to "
+        "the gas used (gas = intrinsic + trainer + incentive + data handler + model "
+        "- refund).\n\n"
+    )
+    text.append(
+        _md_table(
+            [
+                "fork",
+                "optimizer",
+                "operation",
+                "model",
+                "incentive",
+                "features",
+                "words",
+                "agreement",
+                "gas",
+                "intrinsic (calldata)",
+                "trainer",
+                "incentive",
+                "data handler",
+                "model",
+                "refund",
+            ]
+            + money_header,
+            [
+                [
+                    r.fork,
+                    r.optimizer,
+                    r.step,
+                    r.model,
+                    r.incentive,
+                    r.features,
+                    r.words,
+                    r.agreement,
+                    r.gas,
+                    f"{r.intrinsic:,} ({r.calldata:,})",
+                    r.trainer,
+                    r.incentive_gas,
+                    r.data_handler,
+                    r.model_gas,
+                    r.refund,
+                ]
+                + cost(r.gas)
+                for r in rows
+                if r.operation in ("addData", "refund", "report")
+            ],
+        )
+    )
     market_rows = [r for r in rows if r.operation.startswith("market ")]
     if market_rows:
         text.append("\n## Prediction market, phase by phase\n\n" + market_markdown(market_rows))
@@ -1194,18 +1449,39 @@ def market_markdown(rows: Sequence[Row]) -> str:
     for r in rows:
         groups.setdefault((r.fork, r.optimizer, r.step, r.agreement), []).append(r)
     setting = next(iter(rows))
-    intro = (f"One round of PredictionMarket with {setting.features:,} features (see "
-             f"`MarketSetting`); contribute \"disagree\" = the sample changed the model; an "
-             f"advance row's words = its steps.\n\n")
+    intro = (
+        f"One round of PredictionMarket with {setting.features:,} features (see "
+        f'`MarketSetting`); contribute "disagree" = the sample changed the model; an '
+        f"advance row's words = its steps.\n\n"
+    )
     return intro + _md_table(
-        ["fork", "optimizer", "phase", "model changed", "transactions", "total gas", "mean gas",
-         "max gas", "mean intrinsic (calldata)"],
-        [[fork, optimizer, step, {"disagree": "yes", "agree": "no"}.get(agreement, "-"),
-          len(group), sum(r.gas for r in group), sum(r.gas for r in group) // len(group),
-          max(r.gas for r in group),
-          f"{sum(r.intrinsic for r in group) // len(group):,} "
-          f"({sum(r.calldata for r in group) // len(group):,})"]
-         for (fork, optimizer, step, agreement), group in groups.items()])
+        [
+            "fork",
+            "optimizer",
+            "phase",
+            "model changed",
+            "transactions",
+            "total gas",
+            "mean gas",
+            "max gas",
+            "mean intrinsic (calldata)",
+        ],
+        [
+            [
+                fork,
+                optimizer,
+                step,
+                {"disagree": "yes", "agree": "no"}.get(agreement, "-"),
+                len(group),
+                sum(r.gas for r in group),
+                sum(r.gas for r in group) // len(group),
+                max(r.gas for r in group),
+                f"{sum(r.intrinsic for r in group) // len(group):,} "
+                f"({sum(r.calldata for r in group) // len(group):,})",
+            ]
+            for (fork, optimizer, step, agreement), group in groups.items()
+        ],
+    )
 
 
 def plot(rows: Sequence[Row], out: Path) -> list[Path]:
@@ -1220,12 +1496,19 @@ def plot(rows: Sequence[Row], out: Path) -> list[Path]:
     figure, axis = plt.subplots(figsize=(8, 5))
     for model in MODELS:
         for agreement in ("agree", "disagree", "-"):
-            points = sorted((r.words, r.gas) for r in rows
-                            if r.operation == "addData" and r.step == "addData"
-                            and r.model == model and r.agreement == agreement
-                            and r.fork == reference_fork and r.optimizer == "on"
-                            and r.incentive == "Stakeable" and model in SPARSE_MODELS
-                            and r.features == UPDATE_FEATURES)
+            points = sorted(
+                (r.words, r.gas)
+                for r in rows
+                if r.operation == "addData"
+                and r.step == "addData"
+                and r.model == model
+                and r.agreement == agreement
+                and r.fork == reference_fork
+                and r.optimizer == "on"
+                and r.incentive == "Stakeable"
+                and model in SPARSE_MODELS
+                and r.features == UPDATE_FEATURES
+            )
             if points:
                 label = model if agreement == "-" else f"{model} ({agreement})"
                 axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
@@ -1236,8 +1519,7 @@ def plot(rows: Sequence[Row], out: Path) -> list[Path]:
     if axis.lines:
         axis.legend(fontsize=8)
     else:
-        axis.text(0.5, 0.5, "no sparse addData rows in this run", ha="center",
-                  transform=axis.transAxes)
+        axis.text(0.5, 0.5, "no sparse addData rows in this run", ha="center", transform=axis.transAxes)
     axis.grid(True, alpha=0.3)
     path = out / "gas_vs_words.png"
     figure.tight_layout()
@@ -1251,9 +1533,13 @@ def plot(rows: Sequence[Row], out: Path) -> list[Path]:
         for name in ("addData agree", "addData disagree"):
             values = [table_i(rows, fork, optimizer).get(name) for fork in forks]
             if any(values):
-                axis.plot(forks, [v or float("nan") for v in values], marker="o",
-                          linestyle="-" if optimizer == "on" else "--",
-                          label=f"{name}, optimizer {optimizer}")
+                axis.plot(
+                    forks,
+                    [v or float("nan") for v in values],
+                    marker="o",
+                    linestyle="-" if optimizer == "on" else "--",
+                    label=f"{name}, optimizer {optimizer}",
+                )
     axis.set_ylabel("gas")
     axis.set_title("Table I setting per fork (SparsePerceptron, 100 features, 15 words)")
     axis.legend(fontsize=8)
@@ -1280,8 +1566,9 @@ def _versions() -> dict[str, str]:
         if folder is not None:
             out[package] = json.loads((folder / "package.json").read_text()).get("version", "?")
     try:
-        out["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True,
-                                     timeout=10).stdout.strip()
+        out["node"] = subprocess.run(
+            ["node", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except OSError:
         out["node"] = "not found"
     return out
@@ -1299,8 +1586,14 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def write_outputs(results: Sequence[ChainResult], out: Path, command: str, seconds: float,
-                  gas_price: float | None, eth_usd: float | None) -> list[Path]:
+def write_outputs(
+    results: Sequence[ChainResult],
+    out: Path,
+    command: str,
+    seconds: float,
+    gas_price: float | None,
+    eth_usd: float | None,
+) -> list[Path]:
     """CSV, Markdown, Table I, PNG plots and run.json (command, versions, machine)."""
     out.mkdir(parents=True, exist_ok=True)
     rows = [row for result in results for row in result.measured.rows]
@@ -1309,21 +1602,35 @@ def write_outputs(results: Sequence[ChainResult], out: Path, command: str, secon
     written = [out / "gas.csv", out / "gas.md", out / "table_i.md", out / "run.json"]
     write_csv(rows, written[0], gas_price, eth_usd)
     written[1].write_text(markdown(results, gas_price, eth_usd))
-    written[2].write_text("# The paper's Table I setting under Petersburg rules\n\n"
-                          + table_i_markdown(rows))
-    written[3].write_text(json.dumps({
-        "command": command, "wall_time_s": round(seconds, 1),
-        "versions": _versions(), "machine": _machine(),
-        "gas_price_gwei": gas_price, "eth_usd": eth_usd,
-        "chains": [{"fork": r.measured.fork, "optimizer": r.measured.optimizer,
-                    "transactions": sum(len(b.transactions) for b in r.measured.blocks),
-                    "replayable_transactions": sum(len(b.transactions)
-                                                   for b in r.measured.replayable()),
-                    "measure_s": round(r.measured.seconds, 1),
-                    "replayed": r.replayed, "mismatches": [asdict(m) for m in r.mismatches],
-                    "verify_error": r.verify_error}
-                   for r in results],
-        "snapshot": snapshot_figures(rows)}, indent=2) + "\n")
+    written[2].write_text("# The paper's Table I setting under Petersburg rules\n\n" + table_i_markdown(rows))
+    written[3].write_text(
+        json.dumps(
+            {
+                "command": command,
+                "wall_time_s": round(seconds, 1),
+                "versions": _versions(),
+                "machine": _machine(),
+                "gas_price_gwei": gas_price,
+                "eth_usd": eth_usd,
+                "chains": [
+                    {
+                        "fork": r.measured.fork,
+                        "optimizer": r.measured.optimizer,
+                        "transactions": sum(len(b.transactions) for b in r.measured.blocks),
+                        "replayable_transactions": sum(len(b.transactions) for b in r.measured.replayable()),
+                        "measure_s": round(r.measured.seconds, 1),
+                        "replayed": r.replayed,
+                        "mismatches": [asdict(m) for m in r.mismatches],
+                        "verify_error": r.verify_error,
+                    }
+                    for r in results
+                ],
+                "snapshot": snapshot_figures(rows),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     written += plot(rows, out)
     return written
 
@@ -1363,17 +1670,31 @@ def _grid_chains(text: str) -> tuple[tuple[str, str], ...] | None:
 
 def add_arguments(parser: Any) -> None:
     """The flags of ``sumchain bench gas`` (and ``python -m bench.gas``)."""
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for CSV, Markdown and PNG (default: a new "
-                             "./sumchain-gas-<UTC time> in the current directory)")
-    parser.add_argument("--verify", action="store_true",
-                        help="replay every transaction on EDR (and anvil for Cancun); "
-                             "fail if any gas figure differs")
-    parser.add_argument("--edr", type=Path, metavar="DIR",
-                        help=f"the {EDR_PACKAGE} npm package for --verify "
-                             "(default: ./node_modules, or the source checkout's)")
-    parser.add_argument("--anvil", type=Path, metavar="PATH",
-                        help="the anvil program for --verify (default: on PATH, or in node_modules)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for CSV, Markdown and PNG (default: a new "
+        "./sumchain-gas-<UTC time> in the current directory)",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="replay every transaction on EDR (and anvil for Cancun); fail if any gas figure differs",
+    )
+    parser.add_argument(
+        "--edr",
+        type=Path,
+        metavar="DIR",
+        help=f"the {EDR_PACKAGE} npm package for --verify "
+        "(default: ./node_modules, or the source checkout's)",
+    )
+    parser.add_argument(
+        "--anvil",
+        type=Path,
+        metavar="PATH",
+        help="the anvil program for --verify (default: on PATH, or in node_modules)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small sweep (two forks)")
     parser.add_argument("--forks", help=f"comma-separated, from {','.join(FORKS)}")
     parser.add_argument("--optimizer", choices=("on", "off", "both"), default=None)
@@ -1383,15 +1704,23 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--words", help="words per sparse sample, e.g. 1,15,20,50,100,500")
     parser.add_argument("--gas-price", type=float, default=None, help="gwei per gas")
     parser.add_argument("--eth-usd", type=float, default=None, help="US dollars per ether")
-    parser.add_argument("--grid", default="cancun/on",
-                        help="fork/optimizer chains measuring the whole grid, comma-separated, "
-                             "or 'all'; the others measure the Table I setting only")
+    parser.add_argument(
+        "--grid",
+        default="cancun/on",
+        help="fork/optimizer chains measuring the whole grid, comma-separated, "
+        "or 'all'; the others measure the Table I setting only",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="chains measured in parallel")
-    parser.add_argument("--check-snapshot", action="store_true",
-                        help=f"fail if a figure pinned in {SNAPSHOT_FILE.name} moved")
+    parser.add_argument(
+        "--check-snapshot", action="store_true", help=f"fail if a figure pinned in {SNAPSHOT_FILE.name} moved"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--table-i-from-snapshot", metavar="FILE", default=None,
-                        help=f"only write Table I, optimizer off and on, from {SNAPSHOT_FILE.name}")
+    parser.add_argument(
+        "--table-i-from-snapshot",
+        metavar="FILE",
+        default=None,
+        help=f"only write Table I, optimizer off and on, from {SNAPSHOT_FILE.name}",
+    )
 
 
 def sweep_from_args(args: Any) -> Sweep:
@@ -1434,8 +1763,7 @@ def main_with_args(args: Any, command: str) -> int:
     references = References.find(sweep.forks, args.edr, args.anvil) if args.verify else None
     out = args.out if args.out is not None else default_out("gas")
     started = time.perf_counter()
-    results = run(sweep, check=args.verify, jobs=args.jobs, verbose=not args.quiet,
-                  references=references)
+    results = run(sweep, check=args.verify, jobs=args.jobs, verbose=not args.quiet, references=references)
     seconds = time.perf_counter() - started
     written = write_outputs(results, out, command, seconds, args.gas_price, args.eth_usd)
     rows = [row for result in results for row in result.measured.rows]
@@ -1447,19 +1775,27 @@ def main_with_args(args: Any, command: str) -> int:
         total = sum(sum(r.replayed.values()) for r in results)
         mismatches = [m for r in results for m in r.mismatches]
         for m in mismatches:
-            print(f"MISMATCH {m.reference} {m.fork}/{m.optimizer} block {m.block} tx {m.index}: "
-                  f"sumchain {m.sumchain:,}, {m.reference} {m.other:,}", file=sys.stderr)
+            print(
+                f"MISMATCH {m.reference} {m.fork}/{m.optimizer} block {m.block} tx {m.index}: "
+                f"sumchain {m.sumchain:,}, {m.reference} {m.other:,}",
+                file=sys.stderr,
+            )
         errors = [r for r in results if r.verify_error]
         for r in errors:
-            print(f"VERIFY FAILED {r.measured.fork}/{r.measured.optimizer}: {r.verify_error}",
-                  file=sys.stderr)
-        print(f"verify: {total} replayed transactions, {len(mismatches)} gas differences, "
-              f"{len(errors)} chains not replayed")
+            print(
+                f"VERIFY FAILED {r.measured.fork}/{r.measured.optimizer}: {r.verify_error}", file=sys.stderr
+            )
+        print(
+            f"verify: {total} replayed transactions, {len(mismatches)} gas differences, "
+            f"{len(errors)} chains not replayed"
+        )
         failed |= bool(mismatches) or bool(errors)
     if args.check_snapshot:
         if not SNAPSHOT_FILE.is_file():
-            raise BenchError(f"--check-snapshot: {SNAPSHOT_FILE} is missing; reinstall sumchain, or "
-                             "take bench/results/gas/snapshot.json from its source repository")
+            raise BenchError(
+                f"--check-snapshot: {SNAPSHOT_FILE} is missing; reinstall sumchain, or "
+                "take bench/results/gas/snapshot.json from its source repository"
+            )
         committed = json.loads(SNAPSHOT_FILE.read_text())
         current = snapshot_figures(rows)
         changes = check_snapshot(current, {k: v for k, v in committed.items() if k in current})
@@ -1476,8 +1812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return main_with_args(args, "python -m bench.gas " + " ".join(
-            sys.argv[1:] if argv is None else argv))
+        return main_with_args(args, "python -m bench.gas " + " ".join(sys.argv[1:] if argv is None else argv))
     except ChainError as exc:  # BenchError, ToolMissing
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -44,9 +44,7 @@ EXTRAPOLATED_DEPTH = 100_000  # blocks: the depth the issue asks about, extrapol
 MEGA = 1_000_000
 
 
-def build_chain(
-    features: int, updates: int, empty_blocks: int, store: str, workdir: Path
-) -> dict[str, Any]:
+def build_chain(features: int, updates: int, empty_blocks: int, store: str, workdir: Path) -> dict[str, Any]:
     from chain.chain import Chain
     from chain.config import ChainConfig
     from node.provider import SumchainProvider, poa_web3
@@ -94,9 +92,7 @@ def timed_read(framework: Any, block: int, repeats: int) -> tuple[float, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.history", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__.split("\n\n")[0])
     parser.add_argument("--depths", type=int, nargs="+", default=list(DEFAULT_DEPTHS))
     parser.add_argument("--features", type=int, default=DEFAULT_FEATURES)
     parser.add_argument("--updates", type=int, default=DEFAULT_UPDATES)
@@ -150,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "depth_blocks": depth,
                 "block": target,
-                "parameters": sum(
-                    len(v) if isinstance(v, list) else 1 for v in parameters(state).values()
-                ),
+                "parameters": sum(len(v) if isinstance(v, list) else 1 for v in parameters(state).values()),
                 "read_ms": round(seconds * 1000, 2),
                 "replay_to_block_s": round(reached[target], 3),
                 "replay_over_read": round(reached[target] / seconds, 1),

@@ -136,9 +136,7 @@ def run(
     train = load_imdb(imdb, "train", limit=train_size, seed=0)
     test = load_imdb(imdb, "test", limit=test_size, seed=0)
     if len(train) < train_size or len(test) < test_size:
-        raise MarketSimulationError(
-            f"{imdb}: only {len(train)} training and {len(test)} test reviews"
-        )
+        raise MarketSimulationError(f"{imdb}: only {len(train)} training and {len(test)} test reviews")
     vocabulary = Vocabulary.fit(train.samples, vocab)
     train_x = vocabulary.encode_many(train.samples)
     test_samples = [
@@ -181,9 +179,7 @@ def run(
         started, mark = time.time(), len(market.receipts)
         market.reveal_initial_parts(test_parts, provider)
         phase("reveal initial parts", mark, started)
-        say(
-            f"committed {parts} parts of {test_size} test reviews; drew {drawn}; participation open"
-        )
+        say(f"committed {parts} parts of {test_size} test reviews; drew {drawn}; participation open")
 
         started, mark = time.time(), len(market.receipts)
         contributions: list[tuple[str, list[int], int]] = []
@@ -208,9 +204,7 @@ def run(
 
         drawn_order = drawn + [p for p in range(parts) if p not in drawn]
         revealed = [
-            (x, y)
-            for p in drawn_order
-            for x, y in zip(test_parts[p].data, test_parts[p].labels, strict=True)
+            (x, y) for p in drawn_order for x, y in zip(test_parts[p].data, test_parts[p].labels, strict=True)
         ]
         twin = settle(terms, bounty_units * UNIT_WEI, contributions, revealed)
         on_chain_errors = market.errors()
@@ -247,9 +241,7 @@ def run(
     return result
 
 
-def write(
-    result: MarketResult, out: str | Path, command: str, settings: dict[str, Any]
-) -> list[Path]:
+def write(result: MarketResult, out: str | Path, command: str, settings: dict[str, Any]) -> list[Path]:
     """Write market_gas.csv, market_balances.csv, market_accuracy.csv, market.md and market.png."""
     import matplotlib
 
@@ -316,8 +308,7 @@ def write(
         "",
         "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
         "",
-        f"Accuracy of h(0): {100 * result.accuracy[0]:.1f}%, "
-        f"of h(T): {100 * result.accuracy[-1]:.1f}%",
+        f"Accuracy of h(0): {100 * result.accuracy[0]:.1f}%, of h(T): {100 * result.accuracy[-1]:.1f}%",
         "",
         "| agent | staked (units) | withdrew (units) |",
         "|---|---|---|",

@@ -202,19 +202,13 @@ class SimulationConfig:
 
     def check(self) -> None:
         if self.model not in MODEL_CHOICES:
-            raise SimulationError(
-                f"unknown model {self.model!r}; choose one of {sorted(MODEL_CHOICES)}"
-            )
+            raise SimulationError(f"unknown model {self.model!r}; choose one of {sorted(MODEL_CHOICES)}")
         if self.incentive not in INCENTIVE_CHOICES:
-            raise SimulationError(
-                f"unknown incentive {self.incentive!r}; choose one of {INCENTIVE_CHOICES}"
-            )
+            raise SimulationError(f"unknown incentive {self.incentive!r}; choose one of {INCENTIVE_CHOICES}")
         if not 1 <= self.words <= 100_000:
             raise SimulationError(f"words must be from 1 to 100000, got {self.words}")
         if not 0.0 < self.initial_fraction < 1.0:
-            raise SimulationError(
-                f"initial fraction must lie in (0, 1), got {self.initial_fraction}"
-            )
+            raise SimulationError(f"initial fraction must lie in (0, 1), got {self.initial_fraction}")
         if self.refund_wait_s > self.claim_wait_s:
             raise SimulationError("the refund wait must not exceed the claim wait")
         if self.eval_every_s <= 0:
@@ -428,9 +422,7 @@ def predict_many(model: str, twin: Any, matrix: sparse.csr_matrix) -> np.ndarray
         s, a, v = fp.SCALE, twin.smoothing, twin.num_features
         scores = []
         for c in range(twin.num_classes):
-            table = np.array(
-                [fp.log2(count * s + a) for count in twin.feature_counts[c]], dtype=np.int64
-            )
+            table = np.array([fp.log2(count * s + a) for count in twin.feature_counts[c]], dtype=np.int64)
             prior = fp.log2(twin.sample_counts[c] * s + a)
             per_word = fp.log2(twin.total_counts[c] * s + a * v)
             scores.append(prior - lengths * per_word + matrix @ table)
@@ -449,10 +441,7 @@ def predict_many(model: str, twin: Any, matrix: sparse.csr_matrix) -> np.ndarray
         num = sum(x * x for x in twin.sums[c]) - 2 * n * dot
         den = n * n
         better = np.array(
-            [
-                bd == 0 or nu * bd < bn * den
-                for nu, bn, bd in zip(num, best_num, best_den, strict=True)
-            ],
+            [bd == 0 or nu * bd < bn * den for nu, bn, bd in zip(num, best_num, best_den, strict=True)],
             dtype=bool,
         )
         best[better] = c
@@ -655,8 +644,7 @@ class Simulation:
         from vm_contracts.client import deploy_framework
 
         alloc = {
-            Account.from_key(a.key).address: self._units_wei(a.spec.start_balance)
-            + GAS_ALLOWANCE_WEI
+            Account.from_key(a.key).address: self._units_wei(a.spec.start_balance) + GAS_ALLOWANCE_WEI
             for a in self.agents
         }
         self.node = InProcessNode.create(
@@ -746,8 +734,7 @@ class Simulation:
         block, receipts = self.node.dispatcher.run_sync(work)
         if len(receipts) != len(raws):
             raise SimulationError(
-                f"block {block.header.block_number}: {len(raws)} transactions sent, "
-                f"{len(receipts)} included"
+                f"block {block.header.block_number}: {len(raws)} transactions sent, {len(receipts)} included"
             )
         base_fee = int(getattr(block.header, "base_fee_per_gas", 0) or 0)
         previous = 0
@@ -782,9 +769,7 @@ class Simulation:
         state = self.framework.read_model(head)
         onchain = twin_from_state(self.model, state)
         if onchain.parameters() != self.twin.parameters():
-            raise SimulationError(
-                f"block {head}: the model on chain differs from the off-chain twin"
-            )
+            raise SimulationError(f"block {head}: the model on chain differs from the off-chain twin")
         row: dict[str, float] = {
             "day": (now - self.start_time) / DAY_S,
             "block": head,
@@ -852,9 +837,7 @@ class Simulation:
         value = 0
         cost = 0
         if self.stakeable:
-            deposit = max(
-                0.0, float(agent.rng.normal(agent.spec.mean_deposit, agent.spec.stdev_deposit))
-            )
+            deposit = max(0.0, float(agent.rng.normal(agent.spec.mean_deposit, agent.spec.stdev_deposit)))
             value = self._units_wei(deposit)
             if value > self.held_wei[index]:
                 agent.active = False
@@ -1067,9 +1050,7 @@ class Simulation:
                 due.append(item)  # else NothingToClaim / AlreadyClaimed on chain
         if not due:
             return
-        predictions = predict_many(
-            self.model, self.twin, self.data.train_matrix[[item.row for item in due]]
-        )
+        predictions = predict_many(self.model, self.twin, self.data.train_matrix[[item.row for item in due]])
         settled = False
         for item, predicted in zip(due, predictions, strict=True):
             agrees = int(predicted) == item.label
@@ -1203,8 +1184,10 @@ class Simulation:
                 self.timings["chain (execute, seal, commit)"] += time.perf_counter() - tick
                 txs += len(raws)
                 last_time = now
-            if not original and not self.honest_done and honest.next_sample + self.data.initial >= len(
-                self.data.train_rows
+            if (
+                not original
+                and not self.honest_done
+                and honest.next_sample + self.data.initial >= len(self.data.train_rows)
             ):
                 self.honest_done = True
                 end_time = now + self.config.claim_wait_s + self.config.refund_wait_s
@@ -1227,9 +1210,7 @@ class Simulation:
             f"accuracy {row['accuracy']:.4f}; {txs} txs in {wall:.0f} s ({txs / max(wall, 1e-9):.1f} tx/s)"
         )
 
-    def _result(
-        self, rows: list[dict[str, float]], initial_accuracy: float, wall: float, txs: int
-    ) -> Result:
+    def _result(self, rows: list[dict[str, float]], initial_accuracy: float, wall: float, txs: int) -> Result:
         malicious = self.agents[1]
         return Result(
             config=self.config,
@@ -1321,9 +1302,7 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     left.set_xlabel("simulated time (days)")
     left.set_ylabel("balance (% of start)" if stakeable else "points")
     right = left.twinx()
-    right.plot(
-        days, [100 * r["accuracy"] for r in result.rows], color="tab:blue", label="model accuracy"
-    )
+    right.plot(days, [100 * r["accuracy"] for r in result.rows], color="tab:blue", label="model accuracy")
     right.set_ylabel("test accuracy (%)")
     right.set_ylim(0, 100)
     if stakeable:
@@ -1331,9 +1310,7 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="lower left")
     left.set_title(
-        title
-        or f"{result.config.model} + {result.config.incentive} on sumchain "
-        f"(seed {result.config.seed})"
+        title or f"{result.config.model} + {result.config.incentive} on sumchain (seed {result.config.seed})"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -98,15 +98,11 @@ def parse_params(specs: Sequence[str] | None) -> dict[str, list[float]]:
         if not sep or not values.strip():
             raise SimulationError(f"sweep parameter {spec!r}: expected NAME=V1,V2,...")
         if name not in DEFAULT_PARAMS:
-            raise SimulationError(
-                f"unknown sweep parameter {name!r}; choose from {sorted(DEFAULT_PARAMS)}"
-            )
+            raise SimulationError(f"unknown sweep parameter {name!r}; choose from {sorted(DEFAULT_PARAMS)}")
         try:
             parsed = [float(v) for v in values.split(",")]
         except ValueError:
-            raise SimulationError(
-                f"sweep parameter {name}: values must be numbers, got {values!r}"
-            ) from None
+            raise SimulationError(f"sweep parameter {name}: values must be numbers, got {values!r}") from None
         if any(not v > 0 for v in parsed):
             raise SimulationError(f"sweep parameter {name}: values must be positive")
         params[name] = parsed
@@ -130,9 +126,7 @@ def points(
                 seeded = config_with(base, seed=seed)
                 if name == "honest_mean_deposit":
                     stdev = DING_HU_DEPOSIT_STDEV if sqrt_law else value * DEPOSIT_STDEV_SHARE
-                    config = config_with(
-                        seeded, honest_mean_deposit=value, honest_stdev_deposit=stdev
-                    )
+                    config = config_with(seeded, honest_mean_deposit=value, honest_stdev_deposit=stdev)
                 elif name in INTEGER_PARAMS:
                     config = config_with(seeded, **{name: int(value)})
                 elif name == "cost_weight" and sqrt_law:
@@ -160,9 +154,7 @@ def _data_key(config: SimulationConfig) -> SimulationConfig:
     )
 
 
-def run_point(
-    imdb: str, point: Point, max_days: float | None, on_chain: bool = True
-) -> dict[str, Any]:
+def run_point(imdb: str, point: Point, max_days: float | None, on_chain: bool = True) -> dict[str, Any]:
     """Run one point on a fresh chain (or with the exact off-chain engine); its table row."""
     data = _data(str(imdb), _data_key(point.config))
     started = time.perf_counter()
@@ -177,9 +169,7 @@ def run_point(
         "initial_accuracy": round(result.initial_accuracy, 4),
         "good_data_accuracy": round(good, 4),
         "gap_to_good_data": round(good - result.final_accuracy, 4),
-        "days_to_exhaust": None
-        if result.days_to_exhaust is None
-        else round(result.days_to_exhaust, 2),
+        "days_to_exhaust": None if result.days_to_exhaust is None else round(result.days_to_exhaust, 2),
         "honest_final_pct": round(last["honest"], 2),
         "malicious_final_pct": round(last["malicious"], 2),
         "days": round(last["day"], 2),
@@ -223,9 +213,7 @@ def run_sweep(
     todo = points(params, base, seeds)
     if not todo:
         raise SimulationError("the sweep has no points")
-    report(
-        f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}"
-    )
+    report(f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}")
     if ray_address:
         rows = _on_ray(str(imdb), todo, max_days, ray_address, report, on_chain)
     else:
@@ -266,15 +254,11 @@ def _on_ray(
     try:
         import ray
     except ImportError:
-        raise SimulationError(
-            "--ray needs Ray: pip install 'sumchain[ray]' (ray==2.60.0)"
-        ) from None
+        raise SimulationError("--ray needs Ray: pip install 'sumchain[ray]' (ray==2.60.0)") from None
     started_here = not ray.is_initialized()
     if started_here:
         root = str(Path(__file__).resolve().parents[1])
-        runtime_env = {
-            "env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        }
+        runtime_env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}
         if address == "local":
             # Ray lowers its workers' priority by default; a local sweep is the main work
             os.environ.setdefault("RAY_worker_niceness", "0")
@@ -314,9 +298,7 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
     ]
     for row in rows:
         lines.append(
-            "| "
-            + " | ".join("" if row.get(k) is None else str(row.get(k)) for k in TABLE_COLUMNS)
-            + " |"
+            "| " + " | ".join("" if row.get(k) is None else str(row.get(k)) for k in TABLE_COLUMNS) + " |"
         )
     paths["md"].write_text("\n".join(lines) + "\n")
     for param in dict.fromkeys(row["param"] for row in rows):

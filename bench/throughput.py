@@ -206,9 +206,7 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Workload, int], 
                 gas_limit=BLOCK_GAS,
             )
             data_dir = None if store == "memory" else tmp / "node"
-            chain = Chain.open(
-                config, data_dir=data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths
-            )
+            chain = Chain.open(config, data_dir=data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths)
             producer = BlockProducer(chain, mode="automine")
             _sumchain_send(chain, producer, load.txs[: load.setup], 1)
             before = _store_bytes(chain)
@@ -231,9 +229,7 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Workload, int], 
     return run
 
 
-def _sumchain_send(
-    chain: Chain, producer: BlockProducer, txs: Sequence[bytes], per_block: int
-) -> None:
+def _sumchain_send(chain: Chain, producer: BlockProducer, txs: Sequence[bytes], per_block: int) -> None:
     """Automine (``per_block`` 1: a block per transaction) or ``per_block`` pooled
     transactions sealed in one block."""
     if per_block == 1:
@@ -411,9 +407,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
         start_new_session=True,
     )
     try:
-        w3 = poa_web3(
-            TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120})
-        )
+        w3 = poa_web3(TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120}))
         deadline = time.monotonic() + NODE_READY_S
         while True:
             try:
@@ -421,9 +415,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
                 break
             except Exception:  # noqa: BLE001 - not listening yet
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{node} did not start (exit code {process.poll()})"
-                    ) from None
+                    raise RuntimeError(f"{node} did not start (exit code {process.poll()})") from None
                 time.sleep(0.2)
         owner, contributor = w3.eth.accounts[:2]
         framework = deploy_framework(
@@ -526,9 +518,7 @@ def machine() -> str:
         model = cpu
     import os
 
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    )
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def versions() -> str:
@@ -549,21 +539,15 @@ def versions() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.throughput", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
     parser.add_argument("--txs", type=int, default=400, help="contract calls per run (default 400)")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="runs per runner; the median is reported"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="runs per runner; the median is reported")
     parser.add_argument(
         "--runners",
         default=",".join(RUNNERS),
         help="comma-separated subset of: " + ", ".join(RUNNERS),
     )
-    parser.add_argument(
-        "--adds", type=int, default=200, help="realistic addData calls per run (0: skip)"
-    )
+    parser.add_argument("--adds", type=int, default=200, help="realistic addData calls per run (0: skip)")
     parser.add_argument(
         "--per-block", type=int, default=100, help="transactions per block in the batched mode"
     )
@@ -667,9 +651,7 @@ def _measure(load: Workload, per_block: int, names: Sequence[str], rounds: int) 
 
 def _rpc_rows(results: dict[str, list[RpcResult]]) -> tuple[list[dict], list[dict]]:
     """Median run per node (by wall time), the ratio to anvil, and per-method latencies."""
-    medians = {
-        n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items() if rs
-    }
+    medians = {n: sorted(rs, key=lambda r: r.seconds)[len(rs) // 2] for n, rs in results.items() if rs}
     if not medians:
         return [], []
     anvil = medians["anvil"]
@@ -743,9 +725,7 @@ def render(
             f"{r['cpu_ratio_vs_eth_tester']}x | {r['store_bytes_per_tx']} |\n"
         )
     if rpc_rows:
-        out.write(
-            "\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n"
-        )
+        out.write("\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n")
         out.write(
             f"web3 HTTP + vm_contracts.client: deploy_framework({RPC_MODEL}, {RPC_INCENTIVE}),\n"
             "then Framework.add_data from an unlocked dev account (each: deposit eth_call,\n"
@@ -764,9 +744,7 @@ def render(
                 f"{r['client_cpu_ms_per_add']} |\n"
             )
         out.write("\nClient-side time per JSON-RPC method (median round):\n\n")
-        out.write(
-            "| method | calls/add | sumchain ms/call | anvil ms/call |\n|---|---:|---:|---:|\n"
-        )
+        out.write("| method | calls/add | sumchain ms/call | anvil ms/call |\n|---|---:|---:|---:|\n")
         for m in rpc_methods:
             out.write(
                 f"| {m['method']} | {m.get('sumchain_calls_per_add')} | "
@@ -776,14 +754,10 @@ def render(
         out.write("\n## Replay: importing the timed blocks (full validation, re-execution)\n\n")
         out.write("| workload | fast paths | gas | CPU s | Mgas/s (CPU) |\n|---|---|---:|---:|---:|\n")
         for name, fast, gas, cpu in replays:
-            out.write(
-                f"| {name} | {'on' if fast else 'off'} | {gas} | {cpu:.2f} | {gas / cpu / 1e6:.2f} |\n"
-            )
+            out.write(f"| {name} | {'on' if fast else 'off'} | {gas} | {cpu:.2f} | {gas / cpu / 1e6:.2f} |\n")
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")
-        out.write(
-            "Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n"
-        )
+        out.write("Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n")
         out.write("| part | share of run |\n|---|---:|\n")
         for group, share in shares:
             out.write(f"| {group} | {share:.0%} |\n")

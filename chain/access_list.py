@@ -35,8 +35,7 @@ class AccessListResult:
     error: str | None
 
 
-def _recording_vm(chain: Chain, header: BlockHeaderAPI,
-                  touched: dict[bytes, set[int]]) -> VirtualMachineAPI:
+def _recording_vm(chain: Chain, header: BlockHeaderAPI, touched: dict[bytes, set[int]]) -> VirtualMachineAPI:
     plain = chain.evm.get_vm(header)
     base_state = type(plain).get_state_class()
 
@@ -49,18 +48,29 @@ def _recording_vm(chain: Chain, header: BlockHeaderAPI,
             touched.setdefault(bytes(address), set()).add(slot)
             super().mark_storage_warm(address, slot)
 
-    vm_class = type(plain).configure(__name__=f"AccessRecording{type(plain).__name__}",
-                                     _state_class=RecordingState)
-    return vm_class(header=header, chaindb=plain.chaindb, chain_context=plain.chain_context,
-                    consensus_context=plain.consensus_context)
+    vm_class = type(plain).configure(
+        __name__=f"AccessRecording{type(plain).__name__}", _state_class=RecordingState
+    )
+    return vm_class(
+        header=header,
+        chaindb=plain.chaindb,
+        chain_context=plain.chain_context,
+        consensus_context=plain.consensus_context,
+    )
 
 
-def _execute(vm: VirtualMachineAPI, request: dict[str, Any], gas: int,
-             access: list[tuple[bytes, list[int]]]) -> tuple[ComputationAPI, Any]:
+def _execute(
+    vm: VirtualMachineAPI, request: dict[str, Any], gas: int, access: list[tuple[bytes, list[int]]]
+) -> tuple[ComputationAPI, Any]:
     sender = request.get("from") or ZERO_ADDRESS
-    fields = dict(nonce=vm.state.get_nonce(sender), gas_price=0, gas=gas,
-                  to=request.get("to") or b"", value=int(request.get("value") or 0),
-                  data=request.get("data") or b"")
+    fields = dict(
+        nonce=vm.state.get_nonce(sender),
+        gas_price=0,
+        gas=gas,
+        to=request.get("to") or b"",
+        value=int(request.get("value") or 0),
+        data=request.get("data") or b"",
+    )
     unsigned = vm.create_unsigned_transaction(**fields)
     if access:
         unsigned = _with_access_list(vm, unsigned, access, fields)
@@ -70,18 +80,26 @@ def _execute(vm: VirtualMachineAPI, request: dict[str, Any], gas: int,
     return computation, tx
 
 
-def _with_access_list(vm: VirtualMachineAPI, unsigned: Any, access: list[tuple[bytes, list[int]]],
-                      fields: dict[str, Any]) -> Any:
+def _with_access_list(
+    vm: VirtualMachineAPI, unsigned: Any, access: list[tuple[bytes, list[int]]], fields: dict[str, Any]
+) -> Any:
     """The same message as a type-1 (access list) transaction."""
     builder = vm.get_transaction_builder()
     return builder.new_unsigned_access_list_transaction(
-        chain_id=vm.chain_context.chain_id, nonce=fields["nonce"], gas_price=0, gas=fields["gas"],
-        to=fields["to"], value=fields["value"], data=fields["data"],
-        access_list=[(address, slots) for address, slots in access])
+        chain_id=vm.chain_context.chain_id,
+        nonce=fields["nonce"],
+        gas_price=0,
+        gas=fields["gas"],
+        to=fields["to"],
+        value=fields["value"],
+        data=fields["data"],
+        access_list=[(address, slots) for address, slots in access],
+    )
 
 
-def create_access_list(chain: Chain, request: dict[str, Any],
-                       header: BlockHeaderAPI | None = None) -> AccessListResult:
+def create_access_list(
+    chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | None = None
+) -> AccessListResult:
     """What eth_createAccessList answers for ``request`` on the state after ``header``.
 
     Precompiles are left out, and so are the sender and the recipient (or created
@@ -103,9 +121,11 @@ def create_access_list(chain: Chain, request: dict[str, Any],
 
         exclude.add(generate_contract_address(Address(sender), tx.nonce))
     # as geth: an excluded address still appears when its storage was touched
-    access = [(address, sorted(slots)) for address, slots in touched.items()
-              if (slots or address not in exclude)
-              and not 0 < int.from_bytes(address, "big") <= PRECOMPILE_LAST]
+    access = [
+        (address, sorted(slots))
+        for address, slots in touched.items()
+        if (slots or address not in exclude) and not 0 < int.from_bytes(address, "big") <= PRECOMPILE_LAST
+    ]
     error = str(computation.error) if computation.is_error else None
     plain = chain.evm.get_vm(header)
     with_list, _ = _execute(plain, request, gas, access)

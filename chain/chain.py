@@ -145,8 +145,14 @@ def _tx_type_name(exc: Exception) -> str:
 class Chain:
     """The ledger of one sumchain node."""
 
-    def __init__(self, config: ChainConfig, store: Store, signer_key: bytes | None = None,
-                 data_dir: Path | None = None, fast_paths: bool = True) -> None:
+    def __init__(
+        self,
+        config: ChainConfig,
+        store: Store,
+        signer_key: bytes | None = None,
+        data_dir: Path | None = None,
+        fast_paths: bool = True,
+    ) -> None:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
         # tests/chain/test_fast_paths.py): accounts carried between blocks, the head
@@ -160,7 +166,8 @@ class Chain:
         self.data_dir = data_dir
         self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
         self._evm_class = _PyEvmChain.configure(
-            __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id)
+            __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id
+        )
         self._signer_key = keys.PrivateKey(signer_key) if signer_key else None
         self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
         self._head_state_cache: tuple[bytes, StateAPI] | None = None
@@ -183,8 +190,14 @@ class Chain:
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, config: ChainConfig | None = None, data_dir: str | Path | None = None,
-             signer_key: bytes | None = None, sync: bool = True, fast_paths: bool = True) -> Chain:
+    def open(
+        cls,
+        config: ChainConfig | None = None,
+        data_dir: str | Path | None = None,
+        signer_key: bytes | None = None,
+        sync: bool = True,
+        fast_paths: bool = True,
+    ) -> Chain:
         """Open the chain in ``data_dir`` (creating it from ``config`` if new), or an
         in-memory chain when ``data_dir`` is None."""
         config = config or ChainConfig()
@@ -199,8 +212,13 @@ class Chain:
                 config = _config_from_meta(meta, config)
             store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
-            chain = cls(config, store, signer_key=_default_signer(config, signer_key), data_dir=path,
-                        fast_paths=fast_paths)
+            chain = cls(
+                config,
+                store,
+                signer_key=_default_signer(config, signer_key),
+                data_dir=path,
+                fast_paths=fast_paths,
+            )
             chain.pool = TxPool(chain, journal=StoreJournal(store))
         except BaseException:
             store.close()
@@ -239,8 +257,7 @@ class Chain:
         }
         self.evm = self._evm_class.from_genesis(self.store.db, params, state)
         genesis = self.evm.get_canonical_head()
-        self.store.write_meta(
-            {"config": config.to_dict(), "genesis_hash": genesis.hash.hex()}, self.data_dir)
+        self.store.write_meta({"config": config.to_dict(), "genesis_hash": genesis.hash.hex()}, self.data_dir)
         self.store.commit()
 
     def _check_meta(self, meta: dict) -> None:
@@ -351,12 +368,14 @@ class Chain:
             if not self.config.fork_at_least("berlin"):
                 raise UnsupportedTransactionType(
                     f"typed transaction (type {raw[0]}) needs Berlin or later; "
-                    f"this chain runs {self.config.fork}")
+                    f"this chain runs {self.config.fork}"
+                )
             allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
             if raw[0] not in allowed:
                 raise UnsupportedTransactionType(
                     f"transaction type {raw[0]} is not supported on {self.config.fork} "
-                    f"(supported: legacy, {', '.join(str(t) for t in sorted(allowed))})")
+                    f"(supported: legacy, {', '.join(str(t) for t in sorted(allowed))})"
+                )
         try:
             return self.vm_class.get_transaction_builder().decode(raw)
         except Exception as exc:  # noqa: BLE001 - rlp/py-evm raise many kinds on garbage
@@ -370,11 +389,17 @@ class Chain:
 
     def transaction_rules(self) -> TransactionRules:
         """The stateless rules every transaction of this chain's blocks follows."""
-        types = {0} | ({1} if self.config.fork_at_least("berlin") else set()) | (
-            {2} if self.config.fork_at_least("london") else set())
-        return TransactionRules(chain_id=self.config.chain_id, transaction_types=frozenset(types),
-                                block_gas_limit=self.config.gas_limit,
-                                max_initcode_size=self.max_initcode_size())
+        types = (
+            {0}
+            | ({1} if self.config.fork_at_least("berlin") else set())
+            | ({2} if self.config.fork_at_least("london") else set())
+        )
+        return TransactionRules(
+            chain_id=self.config.chain_id,
+            transaction_types=frozenset(types),
+            block_gas_limit=self.config.gas_limit,
+            max_initcode_size=self.max_initcode_size(),
+        )
 
     # --- building blocks -------------------------------------------------------------------
 
@@ -386,8 +411,9 @@ class Chain:
         wanted = requested if requested is not None else int(time.time())
         return max(wanted, earliest) if requested is None else wanted
 
-    def build_block(self, transactions: Sequence[SignedTransactionAPI],
-                    timestamp: int | None = None) -> BuiltBlock:
+    def build_block(
+        self, transactions: Sequence[SignedTransactionAPI], timestamp: int | None = None
+    ) -> BuiltBlock:
         """Execute ``transactions`` (in order, skipping the ones that do not apply) on
         top of the head, seal the block with this node's key and commit it.
 
@@ -409,7 +435,9 @@ class Chain:
         if ts < parent.timestamp + max(1, self.config.block_period):
             raise InvalidBlock(
                 f"timestamp {ts} is earlier than parent {parent.timestamp} + period "
-                f"{max(1, self.config.block_period)}", check="timestamp")
+                f"{max(1, self.config.block_period)}",
+                check="timestamp",
+            )
         checkpoint = number % self.config.epoch == 0
         coinbase, nonce = ZERO_ADDRESS, consensus.NONCE_DROP
         if not checkpoint:
@@ -448,8 +476,7 @@ class Chain:
                 return address, authorize
         return None
 
-    def _execute(self, header: BlockHeaderAPI,
-                 transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
+    def _execute(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
         """Apply ``transactions`` on ``header``, leaving out each one that cannot apply.
 
         A transaction is first checked by the pool's own rules against the block being
@@ -464,8 +491,12 @@ class Chain:
             except _BrokenTransaction as failure:
                 broken[failure.position] = failure.error
 
-    def _execute_once(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI],
-                      broken: dict[int, InvalidTransaction]) -> BuiltBlock:
+    def _execute_once(
+        self,
+        header: BlockHeaderAPI,
+        transactions: Sequence[SignedTransactionAPI],
+        broken: dict[int, InvalidTransaction],
+    ) -> BuiltBlock:
         vm = self.evm.get_vm(header)
         block = vm.get_block()
         vm.block_preprocessing(block)
@@ -501,15 +532,17 @@ class Chain:
             except (ChainError, MemoryError):
                 raise  # the store or the machine failed, not the transaction
             except Exception as exc:  # noqa: BLE001 - whatever the EVM raises, one tx must not halt the chain
-                log.exception("block %d: transaction 0x%s failed inside the EVM; building the "
-                              "block again without it", header.block_number, tx.hash.hex())
+                log.exception(
+                    "block %d: transaction 0x%s failed inside the EVM; building the block again without it",
+                    header.block_number,
+                    tx.hash.hex(),
+                )
                 raise _BrokenTransaction(position, NotApplicable(type(exc).__name__, str(exc))) from None
             current = vm.add_receipt_to_header(current, receipt)
             current = vm.increment_blob_gas_used(current, tx)
             receipts.append(receipt)
             included.append(tx)
-        filled = vm.set_block_transactions_and_withdrawals(
-            vm.get_block(), current, included, receipts)
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), current, included, receipts)
         finished = vm.block_postprocessing(filled)
         if self.fast_paths:
             # fast path: mine_block would pack (a no-op copy here) and re-validate a block
@@ -522,8 +555,9 @@ class Chain:
         return built
 
     @staticmethod
-    def _check_in_block(vm: Any, current: BlockHeaderAPI, tx: SignedTransactionAPI, sender: bytes,
-                        base_fee: int | None) -> InvalidTransaction | None:
+    def _check_in_block(
+        vm: Any, current: BlockHeaderAPI, tx: SignedTransactionAPI, sender: bytes, base_fee: int | None
+    ) -> InvalidTransaction | None:
         """Why ``tx`` cannot go into the block being built at ``current``, or None.
 
         The pool's stateful rules against the block's own state (earlier transactions of
@@ -593,15 +627,17 @@ class Chain:
             parent = self.evm.chaindb.get_block_header_by_hash(header.parent_hash)
         except HeaderNotFound:
             raise InvalidBlock(
-                f"block {header.block_number}: parent 0x{header.parent_hash.hex()} is unknown",
-                check="parent") from None
+                f"block {header.block_number}: parent 0x{header.parent_hash.hex()} is unknown", check="parent"
+            ) from None
         if header.block_number != parent.block_number + 1:
             raise InvalidBlock(
                 f"block {header.block_number}: number is not parent's ({parent.block_number}) + 1",
-                check="number")
+                check="number",
+            )
         with self.store.block_write():
-            consensus.verify_header(header, parent, self.snapshots.snapshot(parent),
-                                    self.config.block_period, self.config.epoch)
+            consensus.verify_header(
+                header, parent, self.snapshots.snapshot(parent), self.config.block_period, self.config.epoch
+            )
             self._reexecute(block, parent)
             self.evm.chaindb.persist_block(block)
             self._after_block(block)
@@ -617,15 +653,25 @@ class Chain:
             raise InvalidBlock(f"block {number}: {exc}", check=_check_of(str(exc))) from None
         got = result.block.header
         want = block.header
-        for name in ("transaction_root", "receipt_root", "gas_used", "bloom", "state_root",
-                     "base_fee_per_gas", "withdrawals_root", "blob_gas_used", "excess_blob_gas"):
+        for name in (
+            "transaction_root",
+            "receipt_root",
+            "gas_used",
+            "bloom",
+            "state_root",
+            "base_fee_per_gas",
+            "withdrawals_root",
+            "blob_gas_used",
+            "excess_blob_gas",
+        ):
             if not hasattr(want, name):
                 continue
             if getattr(got, name) != getattr(want, name):
                 raise InvalidBlock(
                     f"block {number}: {name} does not match re-execution "
                     f"(block says {_show(getattr(want, name))}, execution gives {_show(getattr(got, name))})",
-                    check=name)
+                    check=name,
+                )
         if got.hash != want.hash:
             raise InvalidBlock(f"block {number}: header differs from re-execution", check="header")
         return result.block
@@ -658,20 +704,35 @@ class Chain:
             sender = tx.sender
             logs = []
             for log in receipt.logs:
-                logs.append(LogInfo(
-                    address=log.address, topics=tuple(t.to_bytes(32, "big") for t in log.topics),
-                    data=log.data, block_number=header.block_number, block_hash=header.hash,
-                    transaction_hash=tx.hash, transaction_index=index, log_index=log_index))
+                logs.append(
+                    LogInfo(
+                        address=log.address,
+                        topics=tuple(t.to_bytes(32, "big") for t in log.topics),
+                        data=log.data,
+                        block_number=header.block_number,
+                        block_hash=header.hash,
+                        transaction_hash=tx.hash,
+                        transaction_index=index,
+                        log_index=log_index,
+                    )
+                )
                 log_index += 1
             contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
-            infos.append(ReceiptInfo(
-                transaction=tx, receipt=receipt, header=header, index=index, sender=sender,
-                gas_used=receipt.gas_used - previous_cumulative,
-                cumulative_gas_used=receipt.gas_used,
-                effective_gas_price=effective_gas_price(tx, base_fee),
-                contract_address=contract,
-                status=1 if receipt.state_root == b"\x01" else 0,
-                logs=tuple(logs)))
+            infos.append(
+                ReceiptInfo(
+                    transaction=tx,
+                    receipt=receipt,
+                    header=header,
+                    index=index,
+                    sender=sender,
+                    gas_used=receipt.gas_used - previous_cumulative,
+                    cumulative_gas_used=receipt.gas_used,
+                    effective_gas_price=effective_gas_price(tx, base_fee),
+                    contract_address=contract,
+                    status=1 if receipt.state_root == b"\x01" else 0,
+                    logs=tuple(logs),
+                )
+            )
             previous_cumulative = receipt.gas_used
         return infos
 
@@ -682,8 +743,13 @@ class Chain:
         _tx, header, index = found
         return self.receipts(header)[index]
 
-    def logs(self, from_number: int, to_number: int, addresses: Iterable[bytes] = (),
-             topics: Sequence[Sequence[bytes] | bytes | None] = ()) -> list[LogInfo]:
+    def logs(
+        self,
+        from_number: int,
+        to_number: int,
+        addresses: Iterable[bytes] = (),
+        topics: Sequence[Sequence[bytes] | bytes | None] = (),
+    ) -> list[LogInfo]:
         """Logs of canonical blocks from..to (inclusive) matching an address set and
         topic filters (per position: None = any, a value, or a list of alternatives)."""
         wanted_addresses = set(addresses)
@@ -702,8 +768,12 @@ class Chain:
 
     # --- calls -----------------------------------------------------------------------------
 
-    def call(self, request: dict[str, Any], header: BlockHeaderAPI | None = None,
-             state_overrides: dict[bytes, dict[str, Any]] | None = None) -> CallResult:
+    def call(
+        self,
+        request: dict[str, Any],
+        header: BlockHeaderAPI | None = None,
+        state_overrides: dict[bytes, dict[str, Any]] | None = None,
+    ) -> CallResult:
         """Execute a message call on the state after ``header`` without a transaction.
 
         ``request`` keys: from, to (20-byte or None), gas, value, data (bytes). Overrides:
@@ -715,19 +785,28 @@ class Chain:
         if tx.gas < tx.intrinsic_gas:
             raise IntrinsicGasTooLow(
                 f"intrinsic gas too low: the call needs at least {tx.intrinsic_gas} gas, "
-                f"it was given {tx.gas}")
+                f"it was given {tx.gas}"
+            )
         with vm.in_costless_state() as state:
             _apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
         gas_used = tx.gas - computation.get_gas_remaining()
         if computation.is_error:
             revert = computation.output if computation.is_error and computation.output else None
-            return CallResult(output=computation.output, gas_used=gas_used,
-                              error=_error_text(computation.error), revert_data=revert)
+            return CallResult(
+                output=computation.output,
+                gas_used=gas_used,
+                error=_error_text(computation.error),
+                revert_data=revert,
+            )
         return CallResult(output=computation.output, gas_used=gas_used)
 
-    def estimate_gas(self, request: dict[str, Any], header: BlockHeaderAPI | None = None,
-                     state_overrides: dict[bytes, dict[str, Any]] | None = None) -> int:
+    def estimate_gas(
+        self,
+        request: dict[str, Any],
+        header: BlockHeaderAPI | None = None,
+        state_overrides: dict[bytes, dict[str, Any]] | None = None,
+    ) -> int:
         """The least gas limit with which the call succeeds.
 
         One execution at the cap gives the gas actually consumed (before refunds), a
@@ -772,9 +851,13 @@ class Chain:
         gas = int(request.get("gas") or self.config.gas_limit)
         state = vm.state
         unsigned = vm.create_unsigned_transaction(
-            nonce=state.get_nonce(sender), gas_price=0, gas=gas,
-            to=request.get("to") or b"", value=int(request.get("value") or 0),
-            data=request.get("data") or b"")
+            nonce=state.get_nonce(sender),
+            gas_price=0,
+            gas=gas,
+            to=request.get("to") or b"",
+            value=int(request.get("value") or 0),
+            data=request.get("data") or b"",
+        )
         return SpoofTransaction(unsigned, from_=sender)
 
     # --- heads --------------------------------------------------------------------------
@@ -806,7 +889,8 @@ class Chain:
                 del db[SchemaV1.make_block_number_to_hash_lookup_key(number)]
             for new in reversed(branch):
                 db[SchemaV1.make_block_number_to_hash_lookup_key(new.block_number)] = rlp.encode(
-                    new.hash, sedes=rlp.sedes.binary)
+                    new.hash, sedes=rlp.sedes.binary
+                )
                 for index, tx in enumerate(self.block(new).transactions):
                     ChainDB._add_transaction_to_canonical_chain(db, tx.hash, new, index)
             db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
@@ -820,7 +904,8 @@ class Chain:
                 self.pool.reset()
                 if reinject:
                     self.pool.reinject(
-                        tx.encode() for block in reversed(dropped) for tx in block.transactions)
+                        tx.encode() for block in reversed(dropped) for tx in block.transactions
+                    )
         return dropped
 
 
@@ -942,14 +1027,26 @@ def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
         if asked != getattr(defaults, name) and asked != getattr(stored, name):
             raise DataDirError(
                 f"the data directory was created with {name} = {_shown(getattr(stored, name))}; "
-                f"it cannot be changed to {_shown(asked)} (use a new data directory)")
+                f"it cannot be changed to {_shown(asked)} (use a new data directory)"
+            )
     return stored
 
 
 #: The ``ChainConfig`` fields a data directory's genesis was made from: asking for another
 #: value of one (a flag or a config file) on an existing directory is refused.
-GENESIS_FIELDS = ("chain_id", "fork", "epoch", "gas_limit", "base_fee", "genesis_timestamp", "alloc",
-                  "authorities", "mnemonic", "accounts", "account_balance")
+GENESIS_FIELDS = (
+    "chain_id",
+    "fork",
+    "epoch",
+    "gas_limit",
+    "base_fee",
+    "genesis_timestamp",
+    "alloc",
+    "authorities",
+    "mnemonic",
+    "accounts",
+    "account_balance",
+)
 
 
 def _shown(value: Any) -> str:

@@ -166,8 +166,16 @@ class ChainConfig:
         return replace(self, **changes)
 
 
-_INT_FIELDS = {"chain_id", "block_period", "epoch", "gas_limit", "base_fee", "genesis_timestamp",
-               "accounts", "account_balance"}
+_INT_FIELDS = {
+    "chain_id",
+    "block_period",
+    "epoch",
+    "gas_limit",
+    "base_fee",
+    "genesis_timestamp",
+    "accounts",
+    "account_balance",
+}
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -214,7 +222,8 @@ def validate(config: ChainConfig) -> None:
         raise ConfigError(f"config.epoch: must be a block count >= 1, got {config.epoch!r}")
     if not isinstance(config.gas_limit, int) or not MIN_GAS_LIMIT <= config.gas_limit <= MAX_GAS_LIMIT:
         raise ConfigError(
-            f"config.gas_limit: must be from {MIN_GAS_LIMIT} to 2**63-1, got {config.gas_limit!r}")
+            f"config.gas_limit: must be from {MIN_GAS_LIMIT} to 2**63-1, got {config.gas_limit!r}"
+        )
     if not isinstance(config.base_fee, int) or config.base_fee < 0:
         raise ConfigError(f"config.base_fee: must be wei >= 0, got {config.base_fee!r}")
     if config.fork_at_least("london") and config.base_fee == 0:

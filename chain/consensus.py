@@ -130,8 +130,7 @@ def seal_hash(header: BlockHeaderAPI) -> bytes:
     less its last 65 bytes; every other field (base fee and later ones) included."""
     if len(header.extra_data) < EXTRA_SEAL:
         raise InvalidSeal(
-            f"extra-data is {len(header.extra_data)} bytes, too short to hold a "
-            f"{EXTRA_SEAL}-byte seal"
+            f"extra-data is {len(header.extra_data)} bytes, too short to hold a {EXTRA_SEAL}-byte seal"
         )
     unsealed = header.copy(extra_data=header.extra_data[:-EXTRA_SEAL])
     return keccak(rlp.encode(unsealed))
@@ -183,8 +182,7 @@ def recover_signer(header: BlockHeaderAPI) -> bytes:
         return cached
     if len(header.extra_data) < EXTRA_SEAL:
         raise InvalidSeal(
-            f"extra-data is {len(header.extra_data)} bytes, too short to hold a "
-            f"{EXTRA_SEAL}-byte seal"
+            f"extra-data is {len(header.extra_data)} bytes, too short to hold a {EXTRA_SEAL}-byte seal"
         )
     signature_bytes = header.extra_data[-EXTRA_SEAL:]
     try:
@@ -206,11 +204,7 @@ def make_extra_data(vanity: bytes = b"", signers: Sequence[bytes] = ()) -> bytes
     addresses = [_check_address(s, "signer") for s in signers]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("signer list: names an address twice")
-    return (
-        bytes(vanity).ljust(EXTRA_VANITY, b"\x00")
-        + b"".join(sorted(addresses))
-        + b"\x00" * EXTRA_SEAL
-    )
+    return bytes(vanity).ljust(EXTRA_VANITY, b"\x00") + b"".join(sorted(addresses)) + b"\x00" * EXTRA_SEAL
 
 
 def signers_in_extra(extra_data: bytes) -> tuple[bytes, ...]:
@@ -327,10 +321,7 @@ class Snapshot:
     def recently_signed(self, number: int, signer: bytes) -> bool:
         """True if ``signer`` sealed one of the floor(N/2) blocks before block ``number``
         (``number`` is the block after this snapshot)."""
-        return any(
-            who == signer and seen > number - self.signer_limit
-            for seen, who in self.recents.items()
-        )
+        return any(who == signer and seen > number - self.signer_limit for seen, who in self.recents.items())
 
     def apply(self, headers: Sequence[BlockHeaderAPI]) -> Snapshot:
         """The snapshot after ``headers``, the blocks following this one in order.
@@ -644,14 +635,12 @@ def verify_header(
         )
     if checkpoint and header.coinbase != ZERO_ADDRESS:
         raise InvalidBlock(
-            f"checkpoint block {number} has a non-zero coinbase (votes are not "
-            "allowed on checkpoints)",
+            f"checkpoint block {number} has a non-zero coinbase (votes are not allowed on checkpoints)",
             check="invalid_checkpoint_beneficiary",
         )
     if checkpoint and header.nonce != NONCE_DROP:
         raise InvalidBlock(
-            f"checkpoint block {number} has a non-zero nonce (votes are not "
-            "allowed on checkpoints)",
+            f"checkpoint block {number} has a non-zero nonce (votes are not allowed on checkpoints)",
             check="invalid_checkpoint_vote",
         )
     if header.nonce not in (NONCE_AUTH, NONCE_DROP):

@@ -67,8 +67,9 @@ class UnauthorizedSigner(InvalidBlock):
     """Raised when a block is sealed by an address outside the current signer set."""
 
     def __init__(self, signer: str) -> None:
-        super().__init__(f"block sealed by {signer}, which is not an authorised signer",
-                         check="unauthorized_signer")
+        super().__init__(
+            f"block sealed by {signer}, which is not an authorised signer", check="unauthorized_signer"
+        )
         self.signer = signer
 
 
@@ -76,8 +77,7 @@ class RecentlySigned(InvalidBlock):
     """Raised when a signer seals again within floor(N/2)+1 blocks of its last seal."""
 
     def __init__(self, signer: str) -> None:
-        super().__init__(f"signer {signer} sealed one of the last floor(N/2) blocks",
-                         check="recently_signed")
+        super().__init__(f"signer {signer} sealed one of the last floor(N/2) blocks", check="recently_signed")
         self.signer = signer
 
 
@@ -167,8 +167,11 @@ class NotApplicable(InvalidTransaction):
     """
 
     def __init__(self, cause: str, detail: str) -> None:
-        super().__init__(f"the transaction cannot be applied to the block: {cause}: {detail}"
-                         if detail else f"the transaction cannot be applied to the block: {cause}")
+        super().__init__(
+            f"the transaction cannot be applied to the block: {cause}: {detail}"
+            if detail
+            else f"the transaction cannot be applied to the block: {cause}"
+        )
         self.cause = cause
         self.detail = detail
 

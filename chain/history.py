@@ -80,9 +80,7 @@ class ReplayFailed(InvalidBlock):
         text = str(cause)
         prefix = f"block {number}: "
         text = text[len(prefix) :] if text.startswith(prefix) else text
-        super().__init__(
-            f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check
-        )
+        super().__init__(f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check)
         self.number = number
 
 
@@ -181,8 +179,7 @@ def export_blocks(chain: Chain, path: str | Path, first: int = 1, last: int | No
     last = head if last is None else last
     if first < 1:
         raise UnknownBlock(
-            f"export starts at block 1 or later (genesis is rebuilt from "
-            f"{GENESIS_SUFFIX}), got {first}"
+            f"export starts at block 1 or later (genesis is rebuilt from {GENESIS_SUFFIX}), got {first}"
         )
     if last > head:
         raise UnknownBlock(f"block {last} is beyond the head (block {head})")
@@ -337,8 +334,7 @@ def _require_empty(path: Path, doing: str) -> None:
         raise DataDirError(f"cannot {doing} {path}: it is a file")
     if path.exists() and any(path.iterdir()):
         raise DataDirError(
-            f"cannot {doing} {path}: the directory is not empty "
-            "(nothing was changed; use a new directory)"
+            f"cannot {doing} {path}: the directory is not empty (nothing was changed; use a new directory)"
         )
 
 
@@ -394,9 +390,7 @@ def import_blocks(
                 )
     head = chain.head.block_number
     if to_block is not None and head < to_block:
-        raise ExportFileError(
-            f"{path}: ends at block {head}, before the requested block {to_block}"
-        )
+        raise ExportFileError(f"{path}: ends at block {head}, before the requested block {to_block}")
     return ImportResult(imported, skipped, gas, time.perf_counter() - start, head)
 
 
@@ -587,9 +581,7 @@ def fork_chain(
         for key, value in nodes.items():
             out.write(rlp.encode([key, value]))
     try:
-        genesis_hash = _write_genesis(
-            store, config, header.state_root, nodes.items(), dst, fork_meta
-        )
+        genesis_hash = _write_genesis(store, config, header.state_root, nodes.items(), dst, fork_meta)
     finally:
         store.close()
     return ForkResult(
@@ -646,15 +638,11 @@ def _read_node_pairs(path: Path) -> Iterator[tuple[bytes, bytes]]:
             try:
                 key, value = rlp.decode(raw)
             except Exception:  # noqa: BLE001 - damaged pair
-                raise ExportFileError(
-                    f"{path}: damaged at byte {offset} (entry #{index + 1})"
-                ) from None
+                raise ExportFileError(f"{path}: damaged at byte {offset} (entry #{index + 1})") from None
             yield key, value
 
 
-def _open_with_genesis_nodes(
-    config: ChainConfig, state_nodes: Path, data_dir: str | Path | None
-) -> Chain:
+def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path, data_dir: str | Path | None) -> Chain:
     """A chain whose genesis state comes from a forked chain's exported trie nodes."""
     pairs = list(_read_node_pairs(state_nodes))
     if not pairs or pairs[0][0] != STATE_ROOT_KEY:

@@ -245,14 +245,11 @@ def validate_against_state(
     """
     max_fee = tx.max_fee_per_gas
     if base_fee is not None and max_fee < base_fee:
-        raise FeeCapTooLow(
-            f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei"
-        )
+        raise FeeCapTooLow(f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei")
 
     if tx.nonce < account_nonce:
         raise NonceTooLow(
-            f"nonce too low: account {_address(sender)} has nonce {account_nonce}, "
-            f"transaction has {tx.nonce}"
+            f"nonce too low: account {_address(sender)} has nonce {account_nonce}, transaction has {tx.nonce}"
         )
 
     cost = tx.value + tx.gas * max_fee
@@ -657,15 +654,13 @@ class TxPool:
 
         if len(raw) > limits.max_size_bytes:
             raise OversizedTransaction(
-                f"transaction is {len(raw)} bytes; the pool accepts at most "
-                f"{limits.max_size_bytes} bytes"
+                f"transaction is {len(raw)} bytes; the pool accepts at most {limits.max_size_bytes} bytes"
             )
 
         tx = self._decode(raw)
         sender = validate_transaction(tx, self.rules(), state.intrinsic_gas(tx))
         account_nonce = state.nonce(sender)
-        validate_against_state(tx, sender, account_nonce, state.balance(sender),
-                               state.next_base_fee())
+        validate_against_state(tx, sender, account_nonce, state.balance(sender), state.next_base_fee())
 
         next_nonce = self._next_nonce(sender, account_nonce)
         missing = tx.nonce - next_nonce
@@ -818,10 +813,7 @@ class TxPool:
         with self._lock:
             base_fee = self.state.next_base_fee()
             runs = [run for run in map(self._pending_run, self._by_sender) if run]
-            heap = [
-                (-run[0].effective_tip(base_fee), run[0].arrival, i, 0)
-                for i, run in enumerate(runs)
-            ]
+            heap = [(-run[0].effective_tip(base_fee), run[0].arrival, i, 0) for i, run in enumerate(runs)]
             heapq.heapify(heap)
             ordered: list[PooledTransaction] = []
             while heap:
@@ -912,12 +904,19 @@ class TxPool:
                         dropped.append(tx)
                         self._discard(tx)
                     if tx.nonce >= account_nonce and tx.cost > balance:
-                        self._remember(DroppedTransaction(
-                            hash=tx.hash, sender=sender, nonce=tx.nonce,
-                            error=InsufficientFunds(
-                                f"insufficient funds: account {_address(sender)} has {balance} "
-                                f"wei at the new head, transaction may cost {tx.cost} wei"),
-                            block_number=None, dropped_at=time.time()))
+                        self._remember(
+                            DroppedTransaction(
+                                hash=tx.hash,
+                                sender=sender,
+                                nonce=tx.nonce,
+                                error=InsufficientFunds(
+                                    f"insufficient funds: account {_address(sender)} has {balance} "
+                                    f"wei at the new head, transaction may cost {tx.cost} wei"
+                                ),
+                                block_number=None,
+                                dropped_at=time.time(),
+                            )
+                        )
             dropped.extend(self._truncate_queues())
             newly_pending = [tx for tx in self._all_pending() if tx.hash not in before]
             if dropped and self.journal is not None:
@@ -1003,12 +1002,23 @@ class TxPool:
                     return None
                 sender, nonce = earlier.sender, earlier.nonce
             record = DroppedTransaction(
-                hash=bytes(tx_hash), sender=sender, nonce=nonce, error=error,
-                block_number=block_number, dropped_at=time.time())
+                hash=bytes(tx_hash),
+                sender=sender,
+                nonce=nonce,
+                error=error,
+                block_number=block_number,
+                dropped_at=time.time(),
+            )
             self._remember(record)
-        logger.warning("txpool: dropped %s (sender %s, nonce %d) at block %d: %s: %s",
-                       _hex(record.hash), _address(sender), nonce, block_number,
-                       record.kind, record.reason)
+        logger.warning(
+            "txpool: dropped %s (sender %s, nonce %d) at block %d: %s: %s",
+            _hex(record.hash),
+            _address(sender),
+            nonce,
+            block_number,
+            record.kind,
+            record.reason,
+        )
         return record
 
     def dropped(self, tx_hash: bytes) -> DroppedTransaction | None:
@@ -1074,8 +1084,9 @@ class TxPool:
                         logger.info("txpool journal: skipping %s: %s", _hex(keccak(raw)), error)
                         continue
                     self._remember_refused(raw, error)
-                    logger.warning("txpool journal: dropping %s: %s: %s",
-                                   _hex(keccak(raw)), type(error).__name__, error)
+                    logger.warning(
+                        "txpool journal: dropping %s: %s: %s", _hex(keccak(raw)), type(error).__name__, error
+                    )
         finally:
             self._restoring = False
         journal.rewrite([tx.raw for tx in sorted(self._by_hash.values(), key=lambda t: t.arrival)])
@@ -1090,9 +1101,16 @@ class TxPool:
             sender = _recover_sender(tx)
         except InvalidTransaction:
             pass
-        self._remember(DroppedTransaction(
-            hash=keccak(raw), sender=sender, nonce=nonce, error=error, block_number=None,
-            dropped_at=time.time()))
+        self._remember(
+            DroppedTransaction(
+                hash=keccak(raw),
+                sender=sender,
+                nonce=nonce,
+                error=error,
+                block_number=None,
+                dropped_at=time.time(),
+            )
+        )
 
     def _nonce_for_sorting(self, raw: bytes) -> int:
         try:
@@ -1230,9 +1248,7 @@ def _run_length(own: dict[int, PooledTransaction], start: int) -> int:
 
 def _pays_bump(old: PooledTransaction, max_fee: int, tip: int, bump_percent: int) -> bool:
     factor = PERCENT + bump_percent
-    return max_fee * PERCENT >= old.max_fee * factor and tip * PERCENT >= (
-        old.max_priority_fee * factor
-    )
+    return max_fee * PERCENT >= old.max_fee * factor and tip * PERCENT >= (old.max_priority_fee * factor)
 
 
 def _cheapness(tx: PooledTransaction) -> tuple[int, int, int]:

@@ -146,7 +146,8 @@ class BlockProducer:
             raise InvalidTimestamp(f"timestamp {timestamp} is past {MAX_TIMESTAMP} (2**63-1 seconds)")
         if timestamp <= head.timestamp:
             raise InvalidTimestamp(
-                f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}")
+                f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}"
+            )
         self.clock.next_timestamp = int(timestamp)
         # later blocks continue from the new time, as anvil and hardhat do
         self.clock.offset = max(self.clock.offset, int(timestamp) - int(self.clock.wall()))
@@ -158,7 +159,8 @@ class BlockProducer:
             ts, self.clock.next_timestamp = self.clock.next_timestamp, None
             if ts < parent.timestamp + step:
                 raise InvalidTimestamp(
-                    f"timestamp {ts} is earlier than the head's {parent.timestamp} + period {step}")
+                    f"timestamp {ts} is earlier than the head's {parent.timestamp} + period {step}"
+                )
             return ts
         return max(self.clock.now(), parent.timestamp + step)
 
@@ -194,7 +196,8 @@ class BlockProducer:
         snap_id = self._next_snapshot_id
         self._next_snapshot_id += 1
         self._snapshots[snap_id] = _Snapshot(
-            self.chain.head.hash, self.clock.offset, self.clock.next_timestamp)
+            self.chain.head.hash, self.clock.offset, self.clock.next_timestamp
+        )
         return snap_id
 
     def revert(self, snap_id: int) -> list[BlockAPI]:

@@ -131,8 +131,9 @@ class LmdbBackend:
     nothing (the OS has the pages), only a power cut may drop the last blocks.
     """
 
-    def __init__(self, data_dir: Path, sync: bool = True, readonly: bool = False,
-                 fast_reads: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, sync: bool = True, readonly: bool = False, fast_reads: bool = True
+    ) -> None:
         self._lock_file = _lock_data_dir(data_dir) if not readonly else None
         # with fast_reads, each thread's reads share one read transaction until a write
         self._readers: threading.local | None = threading.local() if fast_reads else None
@@ -144,13 +145,23 @@ class LmdbBackend:
         path = data_dir / LMDB_DIRNAME
         try:
             self._env = lmdb.open(
-                str(path), map_size=LMDB_MAP_SIZE, max_dbs=8, sync=sync,
-                readonly=readonly, create=not readonly, lock=not readonly, mode=FILE_MODE,
+                str(path),
+                map_size=LMDB_MAP_SIZE,
+                max_dbs=8,
+                sync=sync,
+                readonly=readonly,
+                create=not readonly,
+                lock=not readonly,
+                mode=FILE_MODE,
             )
-            self._dbs = {t: self._env.open_db(t) for t in
-                         (TABLE_CHAIN, TABLE_META, TABLE_JOURNAL, TABLE_AUX)} if not readonly else {
-                t: self._env.open_db(t, create=False) for t in
-                (TABLE_CHAIN, TABLE_META, TABLE_JOURNAL, TABLE_AUX)}
+            self._dbs = (
+                {t: self._env.open_db(t) for t in (TABLE_CHAIN, TABLE_META, TABLE_JOURNAL, TABLE_AUX)}
+                if not readonly
+                else {
+                    t: self._env.open_db(t, create=False)
+                    for t in (TABLE_CHAIN, TABLE_META, TABLE_JOURNAL, TABLE_AUX)
+                }
+            )
         except lmdb.Error as exc:
             self._release_lock()
             raise DataDirError(f"data directory {data_dir}: the store cannot be opened ({exc})") from None
@@ -195,8 +206,7 @@ class LmdbBackend:
         except lmdb.Error as exc:
             raise self._write_failed(exc) from None
         if self._failing_since is not None:
-            logger.warning("store writes succeed again in %s after %d failed", self._data_dir,
-                           self._failures)
+            logger.warning("store writes succeed again in %s after %d failed", self._data_dir, self._failures)
             self._failing_since, self._failures = None, 0
 
     def _write_failed(self, exc: lmdb.Error) -> StoreWriteFailed:
@@ -212,15 +222,20 @@ class LmdbBackend:
         disk_full = 0 <= free < DISK_FULL_BELOW
         cause = f"the disk is full ({free} bytes free)" if disk_full else str(exc)
         error = StoreWriteFailed(
-            f"store write failed, nothing of it was committed: {cause}", disk_full=disk_full,
-            free_bytes=free)
+            f"store write failed, nothing of it was committed: {cause}", disk_full=disk_full, free_bytes=free
+        )
         now = time.monotonic()
         self._failures += 1
         if self._failing_since is None:
             self._failing_since = now
         if now - self._last_failure_log >= WRITE_FAILURE_LOG_EVERY:
-            logger.error("%s in %s (%d failed writes so far; the store keeps its last commit, "
-                         "and the node keeps serving)", error, self._data_dir, self._failures)
+            logger.error(
+                "%s in %s (%d failed writes so far; the store keeps its last commit, "
+                "and the node keeps serving)",
+                error,
+                self._data_dir,
+                self._failures,
+            )
             self._last_failure_log = now
         return error
 
@@ -252,7 +267,8 @@ def _lock_data_dir(data_dir: Path):  # type: ignore[no-untyped-def]
         handle = os.fdopen(fd, "a+")
     except OSError as exc:
         raise DataDirError(
-            f"data directory {data_dir}: cannot open its {LOCK_FILENAME} file ({exc.strerror})") from None
+            f"data directory {data_dir}: cannot open its {LOCK_FILENAME} file ({exc.strerror})"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -294,15 +310,19 @@ def inspect_data_dir(data_dir: str | Path) -> dict | None:
         if META_FILENAME in entries:
             raise DataDirError(
                 f"data directory {path}: {META_FILENAME} is there but the store {LMDB_DIRNAME}/ is "
-                "missing; refusing to start a new chain in it")
+                "missing; refusing to start a new chain in it"
+            )
         raise DataDirError(
-            f"data directory {path} is not empty and holds no sumchain store; refusing to write into it")
+            f"data directory {path} is not empty and holds no sumchain store; refusing to write into it"
+        )
     if not lmdb_dir.is_dir():
         raise DataDirError(f"data directory {path}: {LMDB_DIRNAME} is not a directory")
     data_file = lmdb_dir / LMDB_DATA_FILENAME
     if not data_file.exists():
-        raise DataDirError(f"data directory {path}: the store file {LMDB_DIRNAME}/{LMDB_DATA_FILENAME} "
-                           "is missing; refusing to start a new chain in it")
+        raise DataDirError(
+            f"data directory {path}: the store file {LMDB_DIRNAME}/{LMDB_DATA_FILENAME} "
+            "is missing; refusing to start a new chain in it"
+        )
     _check_data_file(path, data_file)
     _check_lock_file(path, lmdb_dir / LMDB_LOCK_FILENAME)
     for required in (path, lmdb_dir, data_file, meta_file):
@@ -333,7 +353,8 @@ def inspect_data_dir(data_dir: str | Path) -> dict | None:
             differing = ["its whole content"]
         raise DataDirError(
             f"data directory {path}: {META_FILENAME} does not match the store's own metadata "
-            f"(it differs in: {', '.join(differing)}); it was edited or comes from another store")
+            f"(it differs in: {', '.join(differing)}); it was edited or comes from another store"
+        )
     return meta
 
 
@@ -354,16 +375,20 @@ def _check_data_file(data_dir: Path, data_file: Path) -> None:
         with open(data_file, "rb") as handle:
             head = handle.read(LMDB_PAGE_HEADER + LMDB_META.size)
             if info.st_size == 0:
-                raise DataDirError(f"data directory {data_dir}: {name} is empty (0 bytes); "
-                                   "refusing to start a new chain in it")
+                raise DataDirError(
+                    f"data directory {data_dir}: {name} is empty (0 bytes); "
+                    "refusing to start a new chain in it"
+                )
             if len(head) < LMDB_PAGE_HEADER + LMDB_META.size:
                 raise DataDirError(f"data directory {data_dir}: {name} is truncated ({info.st_size} bytes)")
             first = LMDB_META.unpack_from(head, LMDB_PAGE_HEADER)
             if first[0] != LMDB_MAGIC:
                 raise DataDirError(f"data directory {data_dir}: {name} is not an LMDB file")
             if first[1] != LMDB_DATA_VERSION:
-                raise DataDirError(f"data directory {data_dir}: {name} has LMDB format version "
-                                   f"{first[1]}, this sumchain reads version {LMDB_DATA_VERSION}")
+                raise DataDirError(
+                    f"data directory {data_dir}: {name} has LMDB format version "
+                    f"{first[1]}, this sumchain reads version {LMDB_DATA_VERSION}"
+                )
             page = first[4]
             if not LMDB_MIN_PAGE <= page <= LMDB_MAX_PAGE or page & (page - 1):
                 raise DataDirError(f"data directory {data_dir}: {name} is damaged (page size {page})")
@@ -372,16 +397,20 @@ def _check_data_file(data_dir: Path, data_file: Path) -> None:
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir}: cannot read {name} ({exc.strerror})") from None
     if len(second_head) < LMDB_PAGE_HEADER + LMDB_META.size:
-        raise DataDirError(f"data directory {data_dir}: {name} is truncated ({info.st_size} bytes, "
-                           f"less than its {LMDB_META_PAGES} meta pages)")
+        raise DataDirError(
+            f"data directory {data_dir}: {name} is truncated ({info.st_size} bytes, "
+            f"less than its {LMDB_META_PAGES} meta pages)"
+        )
     second = LMDB_META.unpack_from(second_head, LMDB_PAGE_HEADER)
     if second[0] != LMDB_MAGIC:
         raise DataDirError(f"data directory {data_dir}: {name} is damaged (its second meta page)")
     last_page = max(first[-2], second[-2])
     needed = (last_page + 1) * page
     if info.st_size < needed:
-        raise DataDirError(f"data directory {data_dir}: {name} is truncated ({info.st_size} bytes; "
-                           f"its pages reach {needed} bytes)")
+        raise DataDirError(
+            f"data directory {data_dir}: {name} is truncated ({info.st_size} bytes; "
+            f"its pages reach {needed} bytes)"
+        )
 
 
 def _check_lock_file(data_dir: Path, lock_file: Path) -> None:
@@ -413,7 +442,8 @@ def _read_meta_read_only(data_dir: Path, lmdb_dir: Path) -> dict:
         with env.begin() as txn:
             if txn.get(TABLE_META) is None or txn.get(TABLE_CHAIN) is None:
                 raise DataDirError(
-                    f"data directory {data_dir}: {name} is an LMDB file but not a sumchain store")
+                    f"data directory {data_dir}: {name} is an LMDB file but not a sumchain store"
+                )
         try:
             meta_db = env.open_db(TABLE_META, create=False)
             chain_db = env.open_db(TABLE_CHAIN, create=False)
@@ -428,14 +458,16 @@ def _read_meta_read_only(data_dir: Path, lmdb_dir: Path) -> dict:
     finally:
         env.close()
     if raw is None:
-        raise DataDirError(f"data directory {data_dir}: the store has no metadata (it was never "
-                           "finished, or is damaged)")
+        raise DataDirError(
+            f"data directory {data_dir}: the store has no metadata (it was never finished, or is damaged)"
+        )
     meta = _parse_meta(raw)
     if head is None or genesis is None:
         raise DataDirError(f"data directory {data_dir}: the store has metadata but no chain; it is damaged")
     if "genesis_hash" in meta and _decode_hash(genesis) != meta["genesis_hash"]:
-        raise DataDirError(f"data directory {data_dir}: the store's genesis block does not match its "
-                           "metadata; it is damaged")
+        raise DataDirError(
+            f"data directory {data_dir}: the store's genesis block does not match its metadata; it is damaged"
+        )
     return meta
 
 
@@ -459,7 +491,8 @@ def _parse_meta(raw: bytes) -> dict:
     if meta["format"] != FORMAT_VERSION:
         raise DataDirError(
             f"the store has format version {meta['format']}, this sumchain reads "
-            f"version {FORMAT_VERSION}; use a matching sumchain or a new data directory")
+            f"version {FORMAT_VERSION}; use a matching sumchain or a new data directory"
+        )
     return meta
 
 
@@ -594,7 +627,8 @@ class Store:
                 os.replace(tmp, data_dir / META_FILENAME)
             except OSError as exc:
                 raise DataDirError(
-                    f"data directory {data_dir}: cannot write {META_FILENAME} ({exc.strerror})") from None
+                    f"data directory {data_dir}: cannot write {META_FILENAME} ({exc.strerror})"
+                ) from None
 
 
 class StoreJournal:
@@ -613,7 +647,7 @@ class StoreJournal:
         self._keys: dict[bytes, bytes] = {}  # tx hash -> table key
         self._next = 0
         for key, _raw in store.items(TABLE_JOURNAL):
-            self._keys[key[self.SEQUENCE_BYTES:]] = key
+            self._keys[key[self.SEQUENCE_BYTES :]] = key
             self._next = int.from_bytes(key[: self.SEQUENCE_BYTES], "big") + 1
 
     def add(self, tx_hash: bytes, raw: bytes) -> None:

@@ -61,8 +61,9 @@ class TraceTooLarge(TraceError):
 
     def __init__(self, max_steps: int) -> None:
         super().__init__(
-            f"trace has more than {max_steps} steps; pass a smaller \"limit\" to keep the "
-            "first steps only, or use the callTracer")
+            f'trace has more than {max_steps} steps; pass a smaller "limit" to keep the '
+            "first steps only, or use the callTracer"
+        )
         self.max_steps = max_steps
 
 
@@ -164,8 +165,12 @@ class TransactionTrace:
         """geth's default (struct logger) result; needs a trace taken with ``steps``."""
         if self.steps is None:
             raise TraceError("this trace was taken without steps")
-        return {"gas": self.gas_used, "failed": self.root.error is not None,
-                "returnValue": self.root.output.hex(), "structLogs": self.steps}
+        return {
+            "gas": self.gas_used,
+            "failed": self.root.error is not None,
+            "returnValue": self.root.output.hex(),
+            "structLogs": self.steps,
+        }
 
 
 class Recorder:
@@ -174,8 +179,9 @@ class Recorder:
     ``step_limit`` only when that is set (geth's ``limit``), else at most ``max_steps``
     (more raises :class:`TraceTooLarge`)."""
 
-    def __init__(self, steps: bool = False, step_limit: int | None = None,
-                 max_steps: int | None = None) -> None:
+    def __init__(
+        self, steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+    ) -> None:
         self.stack: list[tuple[MessageAPI, CallFrame]] = []
         self.roots: list[CallFrame] = []
         self.steps: list[dict[str, Any]] | None = [] if steps else None
@@ -215,8 +221,9 @@ class Recorder:
         frame.output = bytes(computation.output)
         if computation.is_error:
             error = computation.error
-            frame.error = REVERT_ERROR if type(error).__name__ == "Revert" else (
-                str(error) or type(error).__name__)
+            frame.error = (
+                REVERT_ERROR if type(error).__name__ == "Revert" else (str(error) or type(error).__name__)
+            )
 
     def is_open(self, message: MessageAPI) -> bool:
         return bool(self.stack) and self.stack[-1][0] is message
@@ -227,12 +234,14 @@ class Recorder:
 
 
 _recorder: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
-    "sumchain_trace_recorder", default=None)
+    "sumchain_trace_recorder", default=None
+)
 
 
 @contextmanager
-def recording(steps: bool = False, step_limit: int | None = None,
-              max_steps: int | None = None) -> Iterator[Recorder]:
+def recording(
+    steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+) -> Iterator[Recorder]:
     """Record the call frames (and with ``steps``, every opcode) of every traced
     execution inside the ``with`` block."""
     recorder = Recorder(steps, step_limit, max_steps)
@@ -272,10 +281,14 @@ class _CountingOpcode:
         children = len(frame.calls)
         step = None
         if recorder.steps is not None and recorder.wants_step():
-            step = {"pc": max(0, computation.code.program_counter - 1), "op": self.mnemonic,
-                    "gas": before, "gasCost": 0, "depth": frame.depth + 1,
-                    "stack": [hex(_stack_int(item)) for item in
-                              computation._stack.values]}
+            step = {
+                "pc": max(0, computation.code.program_counter - 1),
+                "op": self.mnemonic,
+                "gas": before,
+                "gasCost": 0,
+                "depth": frame.depth + 1,
+                "stack": [hex(_stack_int(item)) for item in computation._stack.values],
+            }
             recorder.steps.append(step)
         try:
             self.opcode(computation=computation)
@@ -298,32 +311,50 @@ def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]
         opcodes = {code: _CountingOpcode(op) for code, op in base.opcodes.items()}
 
         @classmethod
-        def apply_message(cls, state: StateAPI, message: MessageAPI,
-                          transaction_context: TransactionContextAPI,
-                          parent_computation: ComputationAPI | None = None) -> ComputationAPI:
+        def apply_message(
+            cls,
+            state: StateAPI,
+            message: MessageAPI,
+            transaction_context: TransactionContextAPI,
+            parent_computation: ComputationAPI | None = None,
+        ) -> ComputationAPI:
             recorder = _recorder.get()
             if recorder is None or recorder.is_open(message):
-                return super().apply_message(state, message, transaction_context,
-                                             parent_computation)
-            return cls._traced(super().apply_message, recorder, state, message,
-                               transaction_context, parent_computation)
+                return super().apply_message(state, message, transaction_context, parent_computation)
+            return cls._traced(
+                super().apply_message, recorder, state, message, transaction_context, parent_computation
+            )
 
         @classmethod
-        def apply_create_message(cls, state: StateAPI, message: MessageAPI,
-                                 transaction_context: TransactionContextAPI,
-                                 parent_computation: ComputationAPI | None = None
-                                 ) -> ComputationAPI:
+        def apply_create_message(
+            cls,
+            state: StateAPI,
+            message: MessageAPI,
+            transaction_context: TransactionContextAPI,
+            parent_computation: ComputationAPI | None = None,
+        ) -> ComputationAPI:
             recorder = _recorder.get()
             if recorder is None:
-                return super().apply_create_message(state, message, transaction_context,
-                                                    parent_computation)
-            return cls._traced(super().apply_create_message, recorder, state, message,
-                               transaction_context, parent_computation)
+                return super().apply_create_message(state, message, transaction_context, parent_computation)
+            return cls._traced(
+                super().apply_create_message,
+                recorder,
+                state,
+                message,
+                transaction_context,
+                parent_computation,
+            )
 
         @classmethod
-        def _traced(cls, apply: Any, recorder: Recorder, state: StateAPI, message: MessageAPI,
-                    transaction_context: TransactionContextAPI,
-                    parent_computation: ComputationAPI | None) -> ComputationAPI:
+        def _traced(
+            cls,
+            apply: Any,
+            recorder: Recorder,
+            state: StateAPI,
+            message: MessageAPI,
+            transaction_context: TransactionContextAPI,
+            parent_computation: ComputationAPI | None,
+        ) -> ComputationAPI:
             parent_static = bool(recorder.stack and recorder.stack[-1][0].is_static)
             frame = recorder.open(message, _frame_kind(message, parent_static))
             try:
@@ -346,16 +377,20 @@ def traced_vm_class(vm_class: type[VirtualMachineAPI]) -> type[VirtualMachineAPI
     """``vm_class`` running a traced computation class (same rules, same gas)."""
     state_class = vm_class.get_state_class()
     computation = traced_computation_class(state_class.computation_class)
-    traced_state = state_class.configure(__name__=f"Traced{state_class.__name__}",
-                                         computation_class=computation)
+    traced_state = state_class.configure(
+        __name__=f"Traced{state_class.__name__}", computation_class=computation
+    )
     return vm_class.configure(__name__=f"Traced{vm_class.__name__}", _state_class=traced_state)
 
 
 def _traced_vm(chain: Chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
     plain = chain.evm.get_vm(header)
     return traced_vm_class(type(plain))(
-        header=header, chaindb=plain.chaindb, chain_context=plain.chain_context,
-        consensus_context=plain.consensus_context)
+        header=header,
+        chaindb=plain.chaindb,
+        chain_context=plain.chain_context,
+        consensus_context=plain.consensus_context,
+    )
 
 
 def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> TransactionTrace:
@@ -366,13 +401,18 @@ def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> Tr
     root.gas = int(tx.gas)
     root.gas_used = gas_used
     refund = intrinsic + root.execution_gas - gas_used
-    return TransactionTrace(root=root, gas_used=gas_used, intrinsic_gas=intrinsic, refund=refund,
-                            steps=recorder.steps)
+    return TransactionTrace(
+        root=root, gas_used=gas_used, intrinsic_gas=intrinsic, refund=refund, steps=recorder.steps
+    )
 
 
-def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False,
-                      step_limit: int | None = None,
-                      max_steps: int | None = None) -> TransactionTrace:
+def trace_transaction(
+    chain: Chain,
+    tx_hash: bytes,
+    steps: bool = False,
+    step_limit: int | None = None,
+    max_steps: int | None = None,
+) -> TransactionTrace:
     """The call trace of the mined transaction ``tx_hash`` (with ``steps``, also every
     opcode executed, for geth's struct logger output; ``step_limit`` and ``max_steps`` as
     for :class:`Recorder`).
@@ -390,7 +430,7 @@ def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False,
     vm = _traced_vm(chain, base)
     vm.block_preprocessing(vm.get_block())
     current = base
-    for position, tx in enumerate(block.transactions[:index + 1]):
+    for position, tx in enumerate(block.transactions[: index + 1]):
         if position < index:
             receipt, _ = vm.apply_transaction(current, tx)
             current = vm.add_receipt_to_header(current, receipt)
@@ -407,9 +447,14 @@ def trace_transaction(chain: Chain, tx_hash: bytes, steps: bool = False,
     raise TraceError(f"transaction index {index} is beyond block {header.block_number}")
 
 
-def trace_call(chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | None = None,
-               steps: bool = False, step_limit: int | None = None,
-               max_steps: int | None = None) -> TransactionTrace:
+def trace_call(
+    chain: Chain,
+    request: dict[str, Any],
+    header: BlockHeaderAPI | None = None,
+    steps: bool = False,
+    step_limit: int | None = None,
+    max_steps: int | None = None,
+) -> TransactionTrace:
     """The call trace of a message call on the state after ``header`` (default: head).
 
     ``request`` keys as for ``Chain.call``: from, to (20-byte, or None to create), gas,
@@ -423,9 +468,13 @@ def trace_call(chain: Chain, request: dict[str, Any], header: BlockHeaderAPI | N
     sender = request.get("from") or ZERO_ADDRESS
     gas = int(request.get("gas") or chain.config.gas_limit)
     unsigned = vm.create_unsigned_transaction(
-        nonce=vm.state.get_nonce(sender), gas_price=0, gas=gas,
-        to=request.get("to") or b"", value=int(request.get("value") or 0),
-        data=request.get("data") or b"")
+        nonce=vm.state.get_nonce(sender),
+        gas_price=0,
+        gas=gas,
+        to=request.get("to") or b"",
+        value=int(request.get("value") or 0),
+        data=request.get("data") or b"",
+    )
     tx = SpoofTransaction(unsigned, from_=sender)
     with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
         computation = state.costless_execute_transaction(tx)

@@ -73,9 +73,7 @@ def _no_reward() -> int:
     return 0
 
 
-def _pre_merge_header_rules(
-    cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI
-) -> None:
+def _pre_merge_header_rules(cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
     """The base header checks (extraData cap, gas limit and base fee, numbering,
     timestamps) without py-evm's post-merge difficulty/nonce/uncles constants; the
     Clique rules for those fields are enforced by chain.consensus."""
@@ -136,12 +134,14 @@ class _InitcodeRulesMixin:
         if not transaction.to and len(transaction.data) > MAX_INITCODE_SIZE:
             raise ValidationError(
                 f"max initcode size exceeded: code size {len(transaction.data)} bytes, "
-                f"limit {MAX_INITCODE_SIZE} bytes")
+                f"limit {MAX_INITCODE_SIZE} bytes"
+            )
         needed = int(transaction.intrinsic_gas) + initcode_gas(transaction)
         if transaction.gas < needed:
             raise ValidationError(
                 f"intrinsic gas too low: the creation needs {needed} gas including its "
-                f"initcode, its gas limit is {transaction.gas}")
+                f"initcode, its gas limit is {transaction.gas}"
+            )
         super().validate_transaction(transaction)  # type: ignore[misc]
 
 
@@ -161,8 +161,9 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
     state_fields: dict[str, Any] = {
         "__name__": f"PoA{state_class.__name__}",
-        "account_db_class": type(f"Flat{account_db_class.__name__}",
-                                 (_FlatAccountDBMixin, account_db_class), {}),
+        "account_db_class": type(
+            f"Flat{account_db_class.__name__}", (_FlatAccountDBMixin, account_db_class), {}
+        ),
     }
     if lean:
         state_fields["computation_class"] = lean_computation_class(state_class.computation_class)
@@ -399,9 +400,7 @@ class _FlatAccountDBMixin:
 VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, False) for fork in FORKS}
 # The same VMs with the lean interpreter loop (chain/interpreter.py): a fast path
 # (``Chain(fast_paths=True)``) whose blocks tests/chain/test_fast_paths.py compares.
-LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {
-    fork: _make_poa_vm(fork, True) for fork in FORKS
-}
+LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, True) for fork in FORKS}
 
 
 def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
@@ -410,9 +409,7 @@ def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]
     return (LEAN_VM_CLASSES if fast_paths else VM_CLASSES)[fork]
 
 
-def new_header(
-    vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fields: Any
-) -> BlockHeaderAPI:
+def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fields: Any) -> BlockHeaderAPI:
     """A header on top of ``parent`` with py-evm's derived fields (base fee, excess blob
     gas, gas limit), then the Clique fields py-evm would refuse at creation time
     (difficulty, nonce, mix hash) set on the copy."""

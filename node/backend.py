@@ -152,9 +152,7 @@ class Filters:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for filter_id in [
-            k for k, f in self.installed.items() if now - f.last_poll > FILTER_TIMEOUT
-        ]:
+        for filter_id in [k for k, f in self.installed.items() if now - f.last_poll > FILTER_TIMEOUT]:
             del self.installed[filter_id]
 
     def _install(self, entry: _Filter) -> str:
@@ -177,9 +175,7 @@ class Filters:
             raise errors.InvalidParams("filter: eth_newFilter takes no blockHash (use eth_getLogs)")
         start = self.backend.range_start(criteria)
         floor = criteria.from_block.number if criteria.from_block is not None else None
-        return self._install(
-            _Filter("logs", criteria, next_block=start, floor=floor or 0, owner=owner)
-        )
+        return self._install(_Filter("logs", criteria, next_block=start, floor=floor or 0, owner=owner))
 
     def new_block_filter(self, owner: Hashable | None = None) -> str:
         return self._install(_Filter("blocks", owner=owner))
@@ -251,14 +247,11 @@ class Subscriptions:
     def __init__(self) -> None:
         self.active: dict[str, _Subscription] = {}
 
-    def subscribe(
-        self, connection: Connection, kind: str, criteria: LogFilter | None, full: bool
-    ) -> str:
+    def subscribe(self, connection: Connection, kind: str, criteria: LogFilter | None, full: bool) -> str:
         mine = sum(1 for s in self.active.values() if s.connection is connection)
         if mine >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             raise errors.LimitExceeded(
-                "too many subscriptions on this connection "
-                f"(at most {MAX_SUBSCRIPTIONS_PER_CONNECTION})"
+                f"too many subscriptions on this connection (at most {MAX_SUBSCRIPTIONS_PER_CONNECTION})"
             )
         sub_id = _new_id()
         self.active[sub_id] = _Subscription(connection, kind, criteria, full)
@@ -316,8 +309,9 @@ class Subscriptions:
 class Backend:
     """Everything the RPC methods ask of the chain, in RPC terms (bytes in, JSON-able out)."""
 
-    def __init__(self, chain: Chain, producer: BlockProducer, limits: Limits | None = None,
-                 listen: bool = True) -> None:
+    def __init__(
+        self, chain: Chain, producer: BlockProducer, limits: Limits | None = None, listen: bool = True
+    ) -> None:
         self.chain = chain
         self.producer = producer
         self.limits = limits or Limits()
@@ -471,9 +465,7 @@ class Backend:
         excess = getattr(self.head(), "excess_blob_gas", 0) or 0
         return int(fake_exponential(MIN_BLOB_BASE_FEE, excess, BLOB_BASE_FEE_UPDATE_FRACTION))
 
-    def fee_history(
-        self, count: int, newest: BlockId, percentiles: list[float] | None
-    ) -> dict[str, Any]:
+    def fee_history(self, count: int, newest: BlockId, percentiles: list[float] | None) -> dict[str, Any]:
         last = self.header(newest).block_number
         first = max(0, last - count + 1)
         base_fees: list[str] = []
@@ -557,8 +549,7 @@ class Backend:
                 }
             if change.state_diff:
                 entry["stateDiff"] = {
-                    k.to_bytes(32, "big"): v.to_bytes(32, "big")
-                    for k, v in change.state_diff.items()
+                    k.to_bytes(32, "big"): v.to_bytes(32, "big") for k, v in change.state_diff.items()
                 }
             out[account] = entry
         return out
@@ -587,9 +578,7 @@ class Backend:
     ) -> int:
         header = self.header(block)
         try:
-            return self.chain.estimate_gas(
-                self._call_dict(request), header, self._overrides(overrides)
-            )
+            return self.chain.estimate_gas(self._call_dict(request), header, self._overrides(overrides))
         except CallReverted as exc:
             self._raise_failed(exc.result)
             raise  # unreachable: _raise_failed always raises
@@ -609,8 +598,7 @@ class Backend:
         key = self.accounts.get(account)
         if key is None:
             raise errors.ServerError(
-                f"unknown account {to_checksum_address(account)} "
-                "(this node signs only for its dev accounts)"
+                f"unknown account {to_checksum_address(account)} (this node signs only for its dev accounts)"
             )
         return key
 
@@ -619,9 +607,7 @@ class Backend:
         assert request.sender is not None
         tx: dict[str, Any] = {
             "chainId": self.config.chain_id if request.chain_id is None else request.chain_id,
-            "nonce": self.pool.pending_nonce(request.sender)
-            if request.nonce is None
-            else request.nonce,
+            "nonce": self.pool.pending_nonce(request.sender) if request.nonce is None else request.nonce,
             "value": request.value or 0,
             "data": request.data or b"",
         }
@@ -630,9 +616,7 @@ class Backend:
         london = self.config.fork_at_least("london")
         legacy = request.gas_price is not None or not london or request.type in (0, 1)
         if legacy:
-            tx["gasPrice"] = (
-                request.gas_price if request.gas_price is not None else self.gas_price()
-            )
+            tx["gasPrice"] = request.gas_price if request.gas_price is not None else self.gas_price()
             if request.access_list is not None or request.type == 1:
                 tx["type"] = 1
         else:
@@ -642,11 +626,7 @@ class Backend:
                 else self.suggested_tip()
             )
             base_fee = self.chain.next_base_fee() or 0
-            max_fee = (
-                request.max_fee_per_gas
-                if request.max_fee_per_gas is not None
-                else 2 * base_fee + tip
-            )
+            max_fee = request.max_fee_per_gas if request.max_fee_per_gas is not None else 2 * base_fee + tip
             tx.update(type=2, maxFeePerGas=max_fee, maxPriorityFeePerGas=min(tip, max_fee))
         if request.access_list is not None:
             tx["accessList"] = [
@@ -656,9 +636,7 @@ class Backend:
         if request.gas is not None:
             tx["gas"] = request.gas
         else:
-            estimate = TxRequest(
-                sender=request.sender, to=request.to, value=request.value, data=request.data
-            )
+            estimate = TxRequest(sender=request.sender, to=request.to, value=request.value, data=request.data)
             tx["gas"] = self._estimate_for_sending(estimate)
         signed = Account.sign_transaction(tx, key)
         return bytes(signed.raw_transaction)
@@ -669,8 +647,7 @@ class Backend:
         latest = BlockId(tag="latest")
         if self.dispatcher is None:
             return self.estimate_gas(request, latest, None)
-        result: int = self.dispatcher.run_call(
-            lambda reader: reader.estimate_gas(request, latest, None))
+        result: int = self.dispatcher.run_call(lambda reader: reader.estimate_gas(request, latest, None))
         return result
 
     def send_transaction(self, request: TxRequest) -> bytes:
@@ -789,16 +766,12 @@ class Backend:
                     "value": fmt.qty(
                         rlp.decode(raw_value, sedes=rlp.sedes.big_endian_int) if raw_value else 0
                     ),
-                    "proof": [
-                        fmt.hexb(rlp.encode(node)) for node in storage_trie.get_proof(slot_key)
-                    ],
+                    "proof": [fmt.hexb(rlp.encode(node)) for node in storage_trie.get_proof(slot_key)],
                 }
             )
         return {
             "address": fmt.addr(account),
-            "accountProof": [
-                fmt.hexb(rlp.encode(node)) for node in state_trie.get_proof(account_key)
-            ],
+            "accountProof": [fmt.hexb(rlp.encode(node)) for node in state_trie.get_proof(account_key)],
             "balance": fmt.qty(found.balance),
             "codeHash": fmt.hexb(found.code_hash),
             "nonce": fmt.qty(found.nonce),
@@ -823,9 +796,13 @@ class Backend:
         except ValidationError as exc:
             raise errors.ServerError(str(exc)) from None
         out: dict[str, Any] = {
-            "accessList": [{"address": fmt.addr(address),
-                            "storageKeys": [fmt.word(slot.to_bytes(32, "big")) for slot in slots]}
-                           for address, slots in result.access_list],
+            "accessList": [
+                {
+                    "address": fmt.addr(address),
+                    "storageKeys": [fmt.word(slot.to_bytes(32, "big")) for slot in slots],
+                }
+                for address, slots in result.access_list
+            ],
             "gasUsed": fmt.qty(result.gas_used),
         }
         if result.error:
@@ -838,9 +815,13 @@ class Backend:
         from chain.tracing import TraceError, TraceTooLarge, trace_transaction
 
         try:
-            trace = trace_transaction(self.chain, tx_hash, steps=options.tracer is None,
-                                      step_limit=options.limit,
-                                      max_steps=self.limits.trace_steps)
+            trace = trace_transaction(
+                self.chain,
+                tx_hash,
+                steps=options.tracer is None,
+                step_limit=options.limit,
+                max_steps=self.limits.trace_steps,
+            )
         except TraceTooLarge as exc:
             raise errors.LimitExceeded(str(exc)) from None
         except TraceError as exc:
@@ -852,9 +833,14 @@ class Backend:
 
         header = self.header(block)
         try:
-            trace = trace_call(self.chain, self._call_dict(request), header,
-                               steps=options.tracer is None, step_limit=options.limit,
-                               max_steps=self.limits.trace_steps)
+            trace = trace_call(
+                self.chain,
+                self._call_dict(request),
+                header,
+                steps=options.tracer is None,
+                step_limit=options.limit,
+                max_steps=self.limits.trace_steps,
+            )
         except TraceTooLarge as exc:
             raise errors.LimitExceeded(str(exc)) from None
         except ValidationError as exc:
@@ -883,11 +869,7 @@ class Backend:
     def raw_receipts(self, block: BlockId) -> list[bytes]:
         out = []
         for receipt in self.chain.receipts_of(self.header(block)):
-            out.append(
-                bytes(receipt.encode())
-                if hasattr(receipt, "encode")
-                else bytes(rlp.encode(receipt))
-            )
+            out.append(bytes(receipt.encode()) if hasattr(receipt, "encode") else bytes(rlp.encode(receipt)))
         return out
 
     def set_head(self, number: int) -> None:
@@ -948,8 +930,7 @@ class Backend:
     def _check_time(self, timestamp: int) -> None:
         if timestamp > MAX_TIMESTAMP:
             raise errors.InvalidParams(
-                f"timestamp {timestamp} is beyond the largest block "
-                f"timestamp ({MAX_TIMESTAMP}, unix seconds)"
+                f"timestamp {timestamp} is beyond the largest block timestamp ({MAX_TIMESTAMP}, unix seconds)"
             )
 
     def increase_time(self, seconds: int) -> int:

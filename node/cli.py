@@ -93,8 +93,7 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to listen on "
-        "(default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)",
     )
     parser.add_argument("--port", type=_positive_port, default=8545, help="port (default 8545)")
     parser.add_argument("--fork", choices=FORKS, help="hard fork rules (default cancun)")
@@ -158,8 +157,7 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         type=_timeout,
         metavar="SECONDS",
         default=ServerOptions.idle_timeout,
-        help="close a connection idle that long between requests "
-        f"(default {ServerOptions.idle_timeout:g})",
+        help=f"close a connection idle that long between requests (default {ServerOptions.idle_timeout:g})",
     )
     parser.add_argument(
         "--header-timeout",
@@ -169,9 +167,7 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="close a connection that has not sent a whole request after SECONDS "
         f"(default {ServerOptions.header_timeout:g})",
     )
-    parser.add_argument(
-        "--ui", action="store_true", help="serve the dashboard under /ui on the same port"
-    )
+    parser.add_argument("--ui", action="store_true", help="serve the dashboard under /ui on the same port")
     parser.add_argument(
         "--vocabulary",
         type=Path,
@@ -311,9 +307,7 @@ def run_devnet(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         header_timeout=args.header_timeout,
     )
-    backend = Backend.open(
-        config, data_dir=args.datadir, signer_key=key, block_time=args.block_time
-    )
+    backend = Backend.open(config, data_dir=args.datadir, signer_key=key, block_time=args.block_time)
     dispatcher = Dispatcher(backend, limits)
     if _exposed(args.host):
         print(EXPOSED_WARNING.format(host=args.host), file=sys.stderr, flush=True)
@@ -343,9 +337,7 @@ def run_devnet(args: argparse.Namespace) -> int:
                 dispatcher, args.host, args.port, args.cors, stop, ready, options, subapps
             )
         except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-            ) from None
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
     try:
         asyncio.run(serve())

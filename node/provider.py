@@ -86,9 +86,7 @@ class InProcessNode:
         self.provider = SumchainProvider(self.dispatcher)
         self.w3 = poa_web3(self.provider)
         self._stop = threading.Event()
-        self._ticker = threading.Thread(
-            target=self._interval_mining, daemon=True, name="sumchain-interval"
-        )
+        self._ticker = threading.Thread(target=self._interval_mining, daemon=True, name="sumchain-interval")
         self._ticker.start()
 
     @classmethod
@@ -100,9 +98,7 @@ class InProcessNode:
         block_time: float | None = None,
     ) -> InProcessNode:
         """A node on a new in-memory chain (or the chain in ``data_dir``)."""
-        return cls(
-            Backend.open(config, data_dir=data_dir, signer_key=signer_key, block_time=block_time)
-        )
+        return cls(Backend.open(config, data_dir=data_dir, signer_key=signer_key, block_time=block_time))
 
     def _interval_mining(self) -> None:
         while not self._stop.wait(INTERVAL_POLL):

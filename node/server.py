@@ -243,9 +243,7 @@ class RpcServer:
         if request.path == "/":
             return await handler(request)  # JSON-RPC: ``handle`` applies every rule itself
         if not self._host_allowed(request):
-            return web.json_response(
-                {"error": "invalid host specified (see --http-vhosts)"}, status=403
-            )
+            return web.json_response({"error": "invalid host specified (see --http-vhosts)"}, status=403)
         connection = request.protocol
         self._busy[connection] = self._busy.get(connection, 0) + 1
         try:
@@ -280,26 +278,19 @@ class RpcServer:
             if len(held) > self.options.max_connections:
                 log.warning("refusing a connection: %d open", len(held))
                 response = self._json(
-                    self._refusal(
-                        f"too many connections (at most {self.options.max_connections})"
-                    ),
+                    self._refusal(f"too many connections (at most {self.options.max_connections})"),
                     status=503,
                 )
                 response.force_close()
                 return response
             if not self._host_allowed(request):
-                return self._json(
-                    self._refusal("invalid host specified (see --http-vhosts)"), status=403
-                )
+                return self._json(self._refusal("invalid host specified (see --http-vhosts)"), status=403)
             if request.method == "OPTIONS":
                 refused = not self.options.cors_origins or (
                     origin is not None and not self._cors_allowed(origin)
                 )
                 return self._cors(web.Response(status=405 if refused else 204), origin)
-            if (
-                request.method == "GET"
-                and request.headers.get("Upgrade", "").lower() == "websocket"
-            ):
+            if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
                 if origin is not None and not self._ws_origin_allowed(origin):
                     return self._json(
                         self._refusal(f"origin {origin} not allowed (see --ws-origins)"),
@@ -319,15 +310,11 @@ class RpcServer:
                 )
             if request.content_type not in JSON_TYPES:
                 return self._json(
-                    self._refusal(
-                        "invalid content type, only application/json is supported"
-                    ),
+                    self._refusal("invalid content type, only application/json is supported"),
                     status=415,
                 )
             if origin is not None and not self._cors_allowed(origin):
-                return self._json(
-                    self._refusal(f"origin {origin} not allowed (see --cors)"), status=403
-                )
+                return self._json(self._refusal(f"origin {origin} not allowed (see --cors)"), status=403)
             return await self.http(request, origin)
         except Exception:  # never a traceback to the client, never a dead server
             log.exception("unexpected failure serving %s %s", request.method, request.path)
@@ -473,9 +460,7 @@ class RpcServer:
                     continue
                 since = self._last_seen.setdefault(connection, now)
                 limit = (
-                    self.options.idle_timeout
-                    if connection in self._served
-                    else self.options.header_timeout
+                    self.options.idle_timeout if connection in self._served else self.options.header_timeout
                 )
                 if now - since > limit:
                     connection.force_close()

@@ -44,9 +44,7 @@ def story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     """The deployed, trained and then corrupted model, with its chain exported."""
     dataset = load_default("sparse-binary")
     train, test = dataset.split(TEST_FRACTION, seed=SPLIT_SEED)
-    test_set = TestSet(
-        Path("held-out"), [list(x) for x in test.samples], [int(y) for y in test.labels]
-    )
+    test_set = TestSet(Path("held-out"), [list(x) for x in test.samples], [int(y) for y in test.labels])
     node = InProcessNode.create(config=ChainConfig(genesis_timestamp=1_700_000_000))
     w3 = node.w3
     framework = deploy_framework(

@@ -26,8 +26,10 @@ SHARED_IMDB = REPO.parent / "shared" / "data" / "imdb"
 
 def full_data_required() -> bool:
     """True where the whole dataset must be present (CI)."""
-    return any(os.environ.get(name, "").lower() not in ("", "0", "false")
-               for name in ("CI", "SUMCHAIN_REQUIRE_FULL_DATA"))
+    return any(
+        os.environ.get(name, "").lower() not in ("", "0", "false")
+        for name in ("CI", "SUMCHAIN_REQUIRE_FULL_DATA")
+    )
 
 
 def full_imdb() -> Path:
@@ -39,9 +41,11 @@ def full_imdb() -> Path:
         if (path / "train.jsonl.gz").is_file() or (path / "aclImdb").is_dir() or path.is_file():
             return path
     test = os.environ.get("PYTEST_CURRENT_TEST", "this test").split(" ")[0]
-    reason = (f"{test} needs the whole IMDB dataset: set {FULL_IMDB_ENV} to an aclImdb folder, its "
-              f"tarball or a folder of train/test.jsonl.gz (looked in "
-              f"{', '.join(str(p) for p in candidates)})")
+    reason = (
+        f"{test} needs the whole IMDB dataset: set {FULL_IMDB_ENV} to an aclImdb folder, its "
+        f"tarball or a folder of train/test.jsonl.gz (looked in "
+        f"{', '.join(str(p) for p in candidates)})"
+    )
     if full_data_required():
         pytest.fail(f"{reason}; CI must have it, so this is a failure, not a skip")
     pytest.skip(reason)

@@ -63,8 +63,7 @@ class BuildError(VmContractsError):
 def source_files() -> dict[str, str]:
     """Every Solidity source, keyed by its path relative to ``contracts/`` (POSIX)."""
     return {
-        p.relative_to(CONTRACTS_DIR).as_posix(): p.read_text()
-        for p in sorted(CONTRACTS_DIR.rglob("*.sol"))
+        p.relative_to(CONTRACTS_DIR).as_posix(): p.read_text() for p in sorted(CONTRACTS_DIR.rglob("*.sol"))
     }
 
 
@@ -148,9 +147,7 @@ def compile_sets(sets: list[tuple[str, bool]]) -> dict[tuple[str, bool], dict[st
     for (evm, opt), out in zip(sets, outputs, strict=True):
         errors = [e for e in out.get("errors", []) if e["severity"] == "error"]
         if errors:
-            raise BuildError(
-                "compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors)
-            )
+            raise BuildError("compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors))
         artifacts: dict[str, dict[str, Any]] = {}
         for source_name, contracts in out["contracts"].items():
             for name, c in contracts.items():
@@ -165,9 +162,7 @@ def compile_sets(sets: list[tuple[str, bool]]) -> dict[tuple[str, bool], dict[st
                     "devdoc": c.get("devdoc", {}),
                     "userdoc": c.get("userdoc", {}),
                     "compiler": {"name": "solc", "version": version},
-                    "settings": {
-                        k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"
-                    },
+                    "settings": {k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"},
                     "sourcesSha256": shas,
                 }
         result[(evm, opt)] = artifacts
@@ -202,23 +197,15 @@ def check(recompile: bool = False) -> None:
         files = sorted(directory.glob("*.json")) if directory.is_dir() else []
         if not files:
             raise BuildError(f"{directory}: no artifacts; run `python -m vm_contracts.build`")
-        expected_settings = {
-            k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"
-        }
+        expected_settings = {k: v for k, v in settings_for(evm, opt).items() if k != "outputSelection"}
         for path in files:
             artifact = json.loads(path.read_text())
             if artifact.get("sourcesSha256") != shas:
-                raise BuildError(
-                    f"{path}: stale (sources changed); run `python -m vm_contracts.build`"
-                )
+                raise BuildError(f"{path}: stale (sources changed); run `python -m vm_contracts.build`")
             if artifact.get("settings") != expected_settings:
-                raise BuildError(
-                    f"{path}: stale (settings changed); run `python -m vm_contracts.build`"
-                )
+                raise BuildError(f"{path}: stale (settings changed); run `python -m vm_contracts.build`")
             if not artifact["compiler"]["version"].startswith(SOLC_VERSION + "+"):
-                raise BuildError(
-                    f"{path}: built with another solc; run `python -m vm_contracts.build`"
-                )
+                raise BuildError(f"{path}: built with another solc; run `python -m vm_contracts.build`")
     if not recompile:
         return
     for (evm, opt), artifacts in compile_sets(all_sets()).items():
@@ -253,15 +240,9 @@ def load_artifact(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vm_contracts.build", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="verify committed artifacts match the sources"
-    )
-    parser.add_argument(
-        "--recompile", action="store_true", help="with --check: also compare fresh bytecode"
-    )
+    parser = argparse.ArgumentParser(prog="python -m vm_contracts.build", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="verify committed artifacts match the sources")
+    parser.add_argument("--recompile", action="store_true", help="with --check: also compare fresh bytecode")
     parser.add_argument(
         "--evm-version",
         action="append",

@@ -102,9 +102,7 @@ class Artifact:
 ArtifactLoader = Callable[[str], Artifact]
 
 
-def load_contract(
-    name: str, evm_version: str = DEFAULT_EVM_VERSION, optimized: bool = True
-) -> Artifact:
+def load_contract(name: str, evm_version: str = DEFAULT_EVM_VERSION, optimized: bool = True) -> Artifact:
     """The committed artifact of contract ``name`` (see ``vm_contracts.build``)."""
     from vm_contracts.build import load_artifact
 
@@ -271,9 +269,7 @@ class ModelAdapter:
             raise ClientError(f"{self.name} needs parameters {missing}")
 
 
-def _paged(
-    function: Callable[..., Any], prefix: tuple[int, ...], size: int, block: int
-) -> list[int]:
+def _paged(function: Callable[..., Any], prefix: tuple[int, ...], size: int, block: int) -> list[int]:
     values: list[int] = []
     for start in range(0, size, READ_PAGE_ENTRIES):
         count = min(READ_PAGE_ENTRIES, size - start)
@@ -291,9 +287,7 @@ def _vector(state: Mapping[str, Any], key: str, length: int, model: str) -> list
     return values
 
 
-def _matrix(
-    state: Mapping[str, Any], key: str, rows: int, columns: int, model: str
-) -> list[list[int]]:
+def _matrix(state: Mapping[str, Any], key: str, rows: int, columns: int, model: str) -> list[list[int]]:
     values = state.get(key)
     if values is None:
         return [[0] * columns for _ in range(rows)]
@@ -346,8 +340,7 @@ class _NaiveBayes(ModelAdapter):
         k, n = int(state["num_classes"]), int(state["num_features"])
         counts = _matrix(state, "feature_counts", k, n, self.name)
         return [
-            _InitArray("initializeFeatureCounts", (c,), counts[c], f"feature_counts[{c}]")
-            for c in range(k)
+            _InitArray("initializeFeatureCounts", (c,), counts[c], f"feature_counts[{c}]") for c in range(k)
         ]
 
     def init_single_calls(self, state: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
@@ -379,10 +372,7 @@ class _NearestCentroid(ModelAdapter):
     def init_arrays(self, state: Mapping[str, Any]) -> list[_InitArray]:
         k, n = int(state["num_classes"]), int(state["num_features"])
         centroids = _matrix(state, "centroids", k, n, self.name)
-        return [
-            _InitArray("initializeCentroid", (c,), centroids[c], f"centroids[{c}]")
-            for c in range(k)
-        ]
+        return [_InitArray("initializeCentroid", (c,), centroids[c], f"centroids[{c}]") for c in range(k)]
 
     def init_single_calls(self, state: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
         k = int(state["num_classes"])
@@ -396,9 +386,7 @@ class _NearestCentroid(ModelAdapter):
             "num_classes": k,
             "num_features": n,
             "centroids": [_paged(f.getCentroid, (c,), n, block) for c in range(k)],
-            "sample_counts": [
-                int(f.sampleCounts(c).call(block_identifier=block)) for c in range(k)
-            ],
+            "sample_counts": [int(f.sampleCounts(c).call(block_identifier=block)) for c in range(k)],
         }
 
 
@@ -586,9 +574,7 @@ class _Sender:
             self.revert_or_raise(exc)
             raise  # unreachable; keeps type checkers content
 
-    def call(
-        self, built: Any, block: BlockId = "latest", params: dict[str, Any] | None = None
-    ) -> Any:
+    def call(self, built: Any, block: BlockId = "latest", params: dict[str, Any] | None = None) -> Any:
         try:
             return built.call(params or {}, block_identifier=block)
         except Exception as exc:
@@ -633,9 +619,7 @@ class _Sender:
             self._explain_failure(built, params, receipt, label)
         return receipt
 
-    def _explain_failure(
-        self, built: Any, params: dict[str, Any], receipt: Any, label: str
-    ) -> None:
+    def _explain_failure(self, built: Any, params: dict[str, Any], receipt: Any, label: str) -> None:
         replay = {key: params[key] for key in ("from", "value", "gas")}
         try:
             built.call(replay, block_identifier=int(receipt["blockNumber"]) - 1)
@@ -912,9 +896,7 @@ class Framework:
                 f"transferOwnership {self.model_name}",
             )
             address = contract.address
-        receipt = self._sender.send(
-            self.trainer.functions.replaceModel(address), account, "replaceModel"
-        )
+        receipt = self._sender.send(self.trainer.functions.replaceModel(address), account, "replaceModel")
         self.model = self._model_at(address)
         return receipt
 
@@ -1003,17 +985,13 @@ def _deploy_model(
     limit = int(sender.w3.eth.get_block("latest")["gasLimit"])
     budget = int(limit * INIT_GAS_SHARE) if init_gas_budget is None else int(init_gas_budget)
     if budget > limit:
-        raise DeploymentError(
-            f"initialisation gas budget {budget} exceeds the block gas limit {limit}"
-        )
+        raise DeploymentError(f"initialisation gas budget {budget} exceeds the block gas limit {limit}")
     size = INIT_PROBE_ENTRIES
     for array in arrays:
         size = _write_chunks(sender, contract, array, account, budget, size)
     for function, args in adapter.init_single_calls(state):
         if any(any(v) if isinstance(v, list) else v for v in args):
-            sender.send(
-                getattr(contract.functions, function)(*args), account, f"initialize {model}"
-            )
+            sender.send(getattr(contract.functions, function)(*args), account, f"initialize {model}")
     sender.send(contract.functions.finishInitialization(), account, f"initialize {model}")
     return contract
 
@@ -1049,9 +1027,7 @@ def _write_chunks(
             raise
         except Exception as exc:  # e.g. "exceeds block gas limit" from the estimator
             if len(chunk) == 1:
-                raise DeploymentError(
-                    f"{array.part}[{start}]: cannot estimate gas ({exc})"
-                ) from exc
+                raise DeploymentError(f"{array.part}[{start}]: cannot estimate gas ({exc})") from exc
             size = max(1, len(chunk) // 2)
             continue
         if gas > budget:
@@ -1116,9 +1092,7 @@ def deploy_framework(
     decoder = ErrorDecoder(artifact.abi for artifact in artifacts.values())
     sender = _Sender(w3, decoder, receipts)
     model_contract = _deploy_model(sender, artifacts[model], model, state, account, init_gas_budget)
-    mechanism = _deploy(
-        sender, artifacts[incentive], _incentive_args(incentive, incentive_params), account
-    )
+    mechanism = _deploy(sender, artifacts[incentive], _incentive_args(incentive, incentive_params), account)
     handler = _deploy(sender, artifacts["DataHandler"], [], account)
     trainer = _deploy(
         sender,

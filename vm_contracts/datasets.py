@@ -190,8 +190,7 @@ def _read_imdb(path: Path, split: str) -> Iterator[_Review]:
     if path.name.endswith((".tar.gz", ".tgz", ".tar")):
         return _read_tarball(path, split)
     raise DatasetError(
-        f"{path}: unknown IMDB form (expected an aclImdb folder, aclImdb_v1.tar.gz, "
-        "or a .jsonl.gz file)"
+        f"{path}: unknown IMDB form (expected an aclImdb folder, aclImdb_v1.tar.gz, or a .jsonl.gz file)"
     )
 
 

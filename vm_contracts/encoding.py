@@ -109,8 +109,7 @@ class Vocabulary:
     def encoder(self) -> str:
         """The name stored in a trainer's metadata for this encoding."""
         return (
-            f"bag-of-words/{ENCODER_VERSION}/top-{len(self.words)}/"
-            f"sha256:{self.digest()[:DIGEST_HEX_CHARS]}"
+            f"bag-of-words/{ENCODER_VERSION}/top-{len(self.words)}/sha256:{self.digest()[:DIGEST_HEX_CHARS]}"
         )
 
     def save(self, path: str | Path) -> None:
@@ -150,9 +149,7 @@ def to_fixed_vector(values: Sequence[float] | np.ndarray) -> list[int]:
     result = [to_fixed(float(value)) for value in array]
     for position, value in enumerate(result):
         if not INT64_MIN <= value <= INT64_MAX:
-            raise EncodingError(
-                f"feature {position} = {array[position]} does not fit int64 fixed point"
-            )
+            raise EncodingError(f"feature {position} = {array[position]} does not fit int64 fixed point")
     return result
 
 
@@ -184,9 +181,7 @@ class DenseEncoder:
             raise EncodingError(
                 f"unknown normalisation {self.normalisation!r}; choose one of {NORMALISATIONS}"
             )
-        if self.normalisation == "minmax" and not (
-            len(self.minimum) == len(self.maximum) == self.n_features
-        ):
+        if self.normalisation == "minmax" and not (len(self.minimum) == len(self.maximum) == self.n_features):
             raise EncodingError("minmax normalisation needs a minimum and maximum per feature")
 
     @classmethod

@@ -85,9 +85,7 @@ class Market:
 
     # --- transactions --------------------------------------------------------------
 
-    def commit(
-        self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account
-    ) -> Any:
+    def commit(self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account) -> Any:
         """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes."""
         built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts])
         return self._sender.send(built, provider, "commit", value=bounty)
@@ -99,8 +97,10 @@ class Market:
         where the draw is still TooEarly on nodes that mine the next block only when
         the transaction arrives (anvil, geth's dev mode)."""
         info = self.round_info()
-        gas = DRAW_GAS_BASE + DRAW_GAS_PER_PART * info["num_parts"] + DRAW_GAS_PER_DRAWN * int(
-            info["terms"].initial_parts
+        gas = (
+            DRAW_GAS_BASE
+            + DRAW_GAS_PER_PART * info["num_parts"]
+            + DRAW_GAS_PER_DRAWN * int(info["terms"].initial_parts)
         )
         receipt = self._sender.send(
             self.contract.functions.drawTestParts(), account, "drawTestParts", gas=gas
@@ -153,9 +153,7 @@ class Market:
 
     def advance(self, max_steps: int, account: Account, gas: int | None = None) -> Any:
         """One ``advance(max_steps)`` transaction (gas estimated unless given)."""
-        return self._sender.send(
-            self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas
-        )
+        return self._sender.send(self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas)
 
     def compute_rewards(self, account: Account) -> int:
         """Push the reward computation to the end; each transaction's step count aims
@@ -168,9 +166,7 @@ class Market:
         sent = 0
         while self.phase() == "Computing":
             if sent >= ADVANCE_MAX_TRANSACTIONS:
-                raise ClientError(
-                    f"reward computation unfinished after {sent} advance transactions"
-                )
+                raise ClientError(f"reward computation unfinished after {sent} advance transactions")
             try:
                 receipt = self.advance(steps, account, gas=gas)
             except TransactionFailed:
@@ -237,18 +233,14 @@ class Market:
         """Test errors of h(0) .. h(T) as computed on chain."""
         rid = self.current_round() if round_id is None else round_id
         total = self.counts(rid)[0]
-        return [
-            int(self._sender.call(self.contract.functions.errorsOf(rid, t)))
-            for t in range(total + 1)
-        ]
+        return [int(self._sender.call(self.contract.functions.errorsOf(rid, t))) for t in range(total + 1)]
 
     def balances(self, round_id: int | None = None) -> list[int]:
         """b_1 .. b_T (wei times the test-set size)."""
         rid = self.current_round() if round_id is None else round_id
         total = self.counts(rid)[0]
         return [
-            int(self._sender.call(self.contract.functions.balanceOf(rid, t)))
-            for t in range(1, total + 1)
+            int(self._sender.call(self.contract.functions.balanceOf(rid, t))) for t in range(1, total + 1)
         ]
 
     def owed_to(self, account: Account, round_id: int | None = None) -> tuple[int, bool]:
@@ -256,13 +248,9 @@ class Market:
         amount, done = self._sender.call(self.contract.functions.owedTo(rid, _address_of(account)))
         return int(amount), bool(done)
 
-    def predict(
-        self, data: Sequence[int], round_id: int | None = None, block: BlockId = "latest"
-    ) -> int:
+    def predict(self, data: Sequence[int], round_id: int | None = None, block: BlockId = "latest") -> int:
         rid = self.current_round(block) if round_id is None else round_id
-        return int(
-            self._sender.call(self.contract.functions.predict(rid, [int(i) for i in data]), block)
-        )
+        return int(self._sender.call(self.contract.functions.predict(rid, [int(i) for i in data]), block))
 
     def gas_used(self, label: str | None = None) -> list[int]:
         return [int(r["gasUsed"]) for lab, r in self.receipts if label is None or lab == label]

@@ -126,12 +126,8 @@ class DensePerceptron(SparsePerceptron):
         for j, v in enumerate(data):
             delta = fp.mul(self.learning_rate, v)
             if delta:
-                self.weights[j] = _int80(
-                    self.weights[j] + delta if label == 1 else self.weights[j] - delta
-                )
-        self.intercept = _int80(
-            self.intercept + (self.learning_rate if label == 1 else -self.learning_rate)
-        )
+                self.weights[j] = _int80(self.weights[j] + delta if label == 1 else self.weights[j] - delta)
+        self.intercept = _int80(self.intercept + (self.learning_rate if label == 1 else -self.learning_rate))
         return True
 
     @classmethod
@@ -312,9 +308,7 @@ class SparseNearestCentroid:
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> SparseNearestCentroid:
-        return cls(
-            p["numClasses"], p["numFeatures"], [list(r) for r in p["sums"]], list(p["sampleCounts"])
-        )
+        return cls(p["numClasses"], p["numFeatures"], [list(r) for r in p["sums"]], list(p["sampleCounts"]))
 
 
 @dataclass(frozen=True)

@@ -134,26 +134,20 @@ def draw_parts(seed: bytes, round_id: int, num_parts: int, k: int) -> list[int]:
     order = list(range(num_parts))
     chosen = []
     for i in range(k):
-        draw = int.from_bytes(
-            keccak(encode(["bytes32", "uint256", "uint256"], [seed, round_id, i])), "big"
-        )
+        draw = int.from_bytes(keccak(encode(["bytes32", "uint256", "uint256"], [seed, round_id, i])), "big")
         j = i + draw % (num_parts - i)
         order[i], order[j] = order[j], order[i]
         chosen.append(order[i])
     return chosen
 
 
-def split_test_set(
-    samples: Sequence[Sample], num_parts: int, salt_seed: bytes = b""
-) -> list[TestPart]:
+def split_test_set(samples: Sequence[Sample], num_parts: int, salt_seed: bytes = b"") -> list[TestPart]:
     """Split a test set into ``num_parts`` parts of (almost) equal size, in order, each
     with its own salt derived from ``salt_seed`` (keep it secret until the reveals)."""
     if num_parts < 2:
         raise ReferenceMarketError(f"a test set is split into at least 2 parts, not {num_parts}")
     if len(samples) < num_parts:
-        raise ReferenceMarketError(
-            f"{len(samples)} test samples cannot fill {num_parts} non-empty parts"
-        )
+        raise ReferenceMarketError(f"{len(samples)} test samples cannot fill {num_parts} non-empty parts")
     parts = []
     for p in range(num_parts):
         chunk = samples[p * len(samples) // num_parts : (p + 1) * len(samples) // num_parts]
@@ -168,9 +162,7 @@ def split_test_set(
     return parts
 
 
-def model_errors(
-    terms: MarketTerms, contributions: Sequence[Sample], test: Sequence[Sample]
-) -> list[int]:
+def model_errors(terms: MarketTerms, contributions: Sequence[Sample], test: Sequence[Sample]) -> list[int]:
     """Test errors of h(0) .. h(T): the contributions re-applied in order to a fresh
     SparsePerceptron (zero weights, the terms' intercept), as the contract does."""
     _check_samples(test, terms.num_features, "test sample")
@@ -183,9 +175,7 @@ def model_errors(
     return errors
 
 
-def balances_iterated(
-    errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int
-) -> list[int]:
+def balances_iterated(errors: Sequence[int], stake_unit: int, n: int, bounty_rounds: int) -> list[int]:
     """The paper's rule, round by round: b_t starts at one stake; each round, for each t
     still in S in order, b_t += stake * (errors[t'] - errors[t]) with t' the previous
     member (0 first); then members below one stake leave S. Wei times n."""
@@ -278,12 +268,9 @@ def _check_samples(samples: Sequence[Sample], num_features: int, what: str) -> N
         previous = -1
         for i in data:
             if not 0 <= i < num_features:
-                raise ReferenceMarketError(
-                    f"{what} {position}: feature index {i} not in [0, {num_features})"
-                )
+                raise ReferenceMarketError(f"{what} {position}: feature index {i} not in [0, {num_features})")
             if i <= previous:
                 raise ReferenceMarketError(
-                    f"{what} {position}: feature indices must be strictly increasing "
-                    f"({i} after {previous})"
+                    f"{what} {position}: feature indices must be strictly increasing ({i} after {previous})"
                 )
             previous = i

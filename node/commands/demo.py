@@ -26,12 +26,19 @@ DEFAULT_BAD = 30  # malicious (label-flipped) samples added on chain
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "demo", help="train a model on an in-process chain and print gas and accuracy",
-        description=__doc__.split("\n\n")[1].replace("\n", " "))
-    parser.add_argument("--good", type=_count, default=DEFAULT_GOOD,
-                        help=f"honest samples to add (default {DEFAULT_GOOD})")
-    parser.add_argument("--bad", type=_count, default=DEFAULT_BAD,
-                        help=f"label-flipped samples to add (default {DEFAULT_BAD})")
+        "demo",
+        help="train a model on an in-process chain and print gas and accuracy",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    parser.add_argument(
+        "--good", type=_count, default=DEFAULT_GOOD, help=f"honest samples to add (default {DEFAULT_GOOD})"
+    )
+    parser.add_argument(
+        "--bad",
+        type=_count,
+        default=DEFAULT_BAD,
+        help=f"label-flipped samples to add (default {DEFAULT_BAD})",
+    )
     parser.add_argument("--fork", default="cancun", help="hard fork of the demo chain (default cancun)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for the data split and order")
     parser.set_defaults(func=run)
@@ -71,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     if needed > len(stream_rows):
         raise _usage(f"--good + --bad must be at most {len(stream_rows)} (samples left after training)")
 
-    print(f"sumchain demo: dataset {data.name!r} ({data.n_features} features, bundled with "
-          f"scikit-learn), {len(train)} train / {len(test)} test samples")
+    print(
+        f"sumchain demo: dataset {data.name!r} ({data.n_features} features, bundled with "
+        f"scikit-learn), {len(train)} train / {len(test)} test samples"
+    )
     x_initial = _one_hot([train.samples[i] for i in initial_rows], data.n_features)
     estimator = Perceptron(random_state=args.seed).fit(x_initial, train.labels[initial_rows])
     state = state_from_sklearn("SparsePerceptron", estimator)
@@ -87,17 +96,25 @@ def run(args: argparse.Namespace) -> int:
         honest, malicious = others[:HONEST_ACCOUNTS], others[HONEST_ACCOUNTS]
         print(f"  chain: {config.fork}, chain id {config.chain_id}, proof of authority, automine")
         framework = deploy_framework(
-            w3, model="SparsePerceptron", incentive="Stakeable", params={"num_features": data.n_features},
-            initial=state, account=owner, name="digits odd/even",
-            description="sumchain demo: is the handwritten digit odd?", encoder="digits-bag-of-pixels/v1")
+            w3,
+            model="SparsePerceptron",
+            incentive="Stakeable",
+            params={"num_features": data.n_features},
+            initial=state,
+            account=owner,
+            name="digits odd/even",
+            description="sumchain demo: is the handwritten digit odd?",
+            encoder="digits-bag-of-pixels/v1",
+        )
         deploy_gas = sum(int(r["gasUsed"]) for _, r in framework.receipts)
         gas["deploy (model + mechanism + handler + trainer)"].append(deploy_gas)
         print(f"  deployed trainer at {framework.address} ({len(framework.receipts)} transactions)")
 
         def evaluate(label: str) -> None:
             params = framework.read_model()
-            twin = reference.SparsePerceptron(params["num_features"], params["learning_rate"],
-                                              params["intercept"], list(params["weights"]))
+            twin = reference.SparsePerceptron(
+                params["num_features"], params["learning_rate"], params["intercept"], list(params["weights"])
+            )
             pairs = zip(test.samples, test.labels, strict=True)
             hits = sum(twin.predict(list(s)) == int(y) for s, y in pairs)
             accuracy.append((label, hits / len(test)))
@@ -125,8 +142,10 @@ def run(args: argparse.Namespace) -> int:
         start_call = time.perf_counter()
         predicted = framework.predict(probe)
         call_ms = (time.perf_counter() - start_call) * 1000
-        print(f"  predict(test sample 0) = {predicted} (true {int(test.labels[0])}), "
-              f"a free eth_call in {call_ms:.1f} ms")
+        print(
+            f"  predict(test sample 0) = {predicted} (true {int(test.labels[0])}), "
+            f"a free eth_call in {call_ms:.1f} ms"
+        )
 
         wait = framework.incentive.functions.refundWaitTimeS().call()
         w3.provider.make_request("evm_increaseTime", [int(wait) + 1])
@@ -146,17 +165,28 @@ def run(args: argparse.Namespace) -> int:
                 reported += 1
             except ContractRevert:
                 pass  # the model agrees with this flipped label, or nothing is left to take
-        print(f"  after the {int(wait) // 3600} h wait: {refunded} honest samples refunded, "
-              f"{reported} malicious samples reported")
+        print(
+            f"  after the {int(wait) // 3600} h wait: {refunded} honest samples refunded, "
+            f"{reported} malicious samples reported"
+        )
         head = node.backend.chain.head.block_number
 
     print()
-    print(_table(["operation", "count", "mean gas", "min", "max"],
-                 [[op, len(v), f"{statistics.mean(v):,.0f}", f"{min(v):,}", f"{max(v):,}"]
-                  for op, v in gas.items()]))
+    print(
+        _table(
+            ["operation", "count", "mean gas", "min", "max"],
+            [
+                [op, len(v), f"{statistics.mean(v):,.0f}", f"{min(v):,}", f"{max(v):,}"]
+                for op, v in gas.items()
+            ],
+        )
+    )
     print()
-    print(_table(["model version", "accuracy on held-out data"],
-                 [[label, f"{acc:.1%}"] for label, acc in accuracy]))
+    print(
+        _table(
+            ["model version", "accuracy on held-out data"], [[label, f"{acc:.1%}"] for label, acc in accuracy]
+        )
+    )
     print()
     print(f"{head} blocks, {time.perf_counter() - started:.1f} s wall time")
     return 0
@@ -182,8 +212,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for n, row in enumerate(cells):
-        padded = (c.ljust(w) if i == 0 else c.rjust(w)
-                  for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        padded = (
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
         lines.append("  ".join(padded))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -33,26 +33,20 @@ BAR_UNIT = "block"
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = subparsers.add_parser("export", help="write the chain's blocks to an RLP file")
     export.add_argument("file", type=Path, help="the export file to write")
-    export.add_argument(
-        "--datadir", type=Path, required=True, help="data directory of a stopped node"
-    )
+    export.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
     export.add_argument("--first", type=int, default=1, help="first block (default 1)")
     export.add_argument("--last", type=int, help="last block (default the head)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
     export.set_defaults(func=run_export)
 
-    imp = subparsers.add_parser(
-        "import", help="verify and import an RLP export into an empty directory"
-    )
+    imp = subparsers.add_parser("import", help="verify and import an RLP export into an empty directory")
     imp.add_argument("file", type=Path, help="the export file")
     imp.add_argument("--datadir", type=Path, required=True, help="new (empty) data directory")
     imp.add_argument("--to-block", type=int, help="stop after this block")
     imp.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
     imp.set_defaults(func=run_import)
 
-    rep = subparsers.add_parser(
-        "replay", help="re-execute an export from genesis, verifying every block"
-    )
+    rep = subparsers.add_parser("replay", help="re-execute an export from genesis, verifying every block")
     rep.add_argument("file", type=Path, help="the export file")
     rep.add_argument("--to-block", type=int, help="stop after this block (default: all)")
     rep.add_argument("--datadir", type=Path, help="keep the replayed chain in this new directory")
@@ -77,15 +71,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     rew.set_defaults(func=run_rewind)
 
     fork = subparsers.add_parser("fork", help="start a new chain from the state at a block")
-    fork.add_argument(
-        "--from", dest="source", type=Path, required=True, help="source data directory"
-    )
-    fork.add_argument(
-        "--block", required=True, help="block number or tag whose state starts the new chain"
-    )
-    fork.add_argument(
-        "--to", dest="target", type=Path, required=True, help="new (empty) data directory"
-    )
+    fork.add_argument("--from", dest="source", type=Path, required=True, help="source data directory")
+    fork.add_argument("--block", required=True, help="block number or tag whose state starts the new chain")
+    fork.add_argument("--to", dest="target", type=Path, required=True, help="new (empty) data directory")
     fork.add_argument(
         "--chain-id",
         type=lambda text: int(text, 0),
@@ -202,9 +190,7 @@ def run_rewind(args: argparse.Namespace) -> int:
     from chain.history import rewind
 
     if (args.rpc is None) == (args.datadir is None):
-        raise UsageError(
-            "give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)"
-        )
+        raise UsageError("give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)")
     if args.rpc is not None:
         return _rewind_over_rpc(args.rpc, args.number)
     chain = _open_existing(args.datadir)

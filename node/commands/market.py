@@ -52,19 +52,14 @@ def run_simulate_market(args: argparse.Namespace) -> int:
     command = "sumchain simulate market " + shlex.join(given)
     out = args.out if args.out is not None else default_out("market")
     written = market.write(result, out, command, settings)
-    print(
-        f"accuracy of h(0) {100 * result.accuracy[0]:.1f}%, "
-        f"of h(T) {100 * result.accuracy[-1]:.1f}%"
-    )
+    print(f"accuracy of h(0) {100 * result.accuracy[0]:.1f}%, of h(T) {100 * result.accuracy[-1]:.1f}%")
     for agent in market.AGENTS:
         print(
-            f"{agent:12s} staked {result.stakes[agent]:6d} units, "
-            f"withdrew {result.owed[agent]:12.3f} units"
+            f"{agent:12s} staked {result.stakes[agent]:6d} units, withdrew {result.owed[agent]:12.3f} units"
         )
     for name, gas in result.gas.items():
         print(
-            f"gas {name:24s} {len(gas):6d} tx, total {sum(gas):14d}, "
-            f"mean {sum(gas) // max(len(gas), 1):10d}"
+            f"gas {name:24s} {len(gas):6d} tx, total {sum(gas):14d}, mean {sum(gas) // max(len(gas), 1):10d}"
         )
     for path in written:
         print(f"wrote {path}")
@@ -101,9 +96,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="IMDB: aclImdb folder, tarball, or folder of train/test .jsonl.gz",
     )
-    parser.add_argument(
-        "--out", type=Path, default=None, help=out_help("market")
-    )
+    parser.add_argument("--out", type=Path, default=None, help=out_help("market"))
     parser.add_argument(
         "--train-size",
         type=_positive,
@@ -140,7 +133,5 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         default=market.DEFAULT_VOCAB,
         help=f"vocabulary size (default {market.DEFAULT_VOCAB})",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seeds the contributors' turns (default 0)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds the contributors' turns (default 0)")
     parser.set_defaults(func=run_simulate_market)

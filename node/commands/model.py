@@ -127,9 +127,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     history.add_argument("--best", action="store_true", help="name the most accurate version")
     history.add_argument("--csv", type=Path, metavar="FILE", help="write the versions as CSV")
-    history.add_argument(
-        "--plot", type=Path, metavar="FILE", help="write accuracy over blocks as PNG"
-    )
+    history.add_argument("--plot", type=Path, metavar="FILE", help="write accuracy over blocks as PNG")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(func=run_history)
 
@@ -140,9 +138,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.set_defaults(func=run_diff)
 
-    revert = commands.add_parser(
-        "revert", help="point the trainer at a fresh copy of block N's model"
-    )
+    revert = commands.add_parser("revert", help="point the trainer at a fresh copy of block N's model")
     _common(revert)
     revert.add_argument("--to-block", required=True, help="the block whose model to restore")
     revert.add_argument(
@@ -228,8 +224,7 @@ def _print_versions(versions: Sequence[Version]) -> None:
         score = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
         who = (
             "; ".join(
-                f"{c[0]}" + (f" ({c[1]}: {_short(c[2])})" if c[2] is not None else "")
-                for c in v.changes
+                f"{c[0]}" + (f" ({c[1]}: {_short(c[2])})" if c[2] is not None else "") for c in v.changes
             )
             or "-"
         )
@@ -239,9 +234,7 @@ def _print_versions(versions: Sequence[Version]) -> None:
 def _write_csv(path: Path, versions: Sequence[Version]) -> None:
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            ["block", "kind", "accuracy", "changed_by", "labels", "data", "transactions"]
-        )
+        writer.writerow(["block", "kind", "accuracy", "changed_by", "labels", "data", "transactions"])
         for v in versions:
             writer.writerow(
                 [
@@ -305,14 +298,10 @@ def run_diff(args: argparse.Namespace) -> int:
     if not changes:
         print(f"no parameter changed between block {a} and block {b}")
         return 0
-    print(
-        f"{'parameter':<16} {'changed':>9} {'max |delta|':>14} {'sum |delta|':>14}  largest changes"
-    )
+    print(f"{'parameter':<16} {'changed':>9} {'max |delta|':>14} {'sum |delta|':>14}  largest changes")
     for c in changes:
         top = ", ".join(f"{list(i) if i else ''}{x}->{y}" for i, x, y in c.top)
-        print(
-            f"{c.name:<16} {c.changed:>4}/{c.size:<4} {c.max_abs_delta:>14} {c.l1_delta:>14}  {top}"
-        )
+        print(f"{c.name:<16} {c.changed:>4}/{c.size:<4} {c.max_abs_delta:>14} {c.l1_delta:>14}  {top}")
     return 0
 
 

@@ -58,9 +58,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", choices=sorted(MODEL_CHOICES), default="perceptron")
     parser.add_argument("--incentive", choices=INCENTIVE_CHOICES, default="Stakeable")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seeds data order and agents (default 0)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds data order and agents (default 0)")
     parser.add_argument(
         "--train-limit",
         type=_positive_int,
@@ -78,12 +76,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=_positive_float,
         default=None,
         metavar="DAYS",
-        help="simulated days between accuracy measurements (default: the profile's; "
-        "0.25 for sweeps)",
+        help="simulated days between accuracy measurements (default: the profile's; 0.25 for sweeps)",
     )
-    parser.add_argument(
-        "--out", type=Path, default=None, help=out_help("<experiment>")
-    )
+    parser.add_argument("--out", type=Path, default=None, help=out_help("<experiment>"))
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -110,9 +105,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         action="store_true",
         help="run with the exact off-chain engine (the twins alone, no transactions)",
     )
-    imdb.add_argument(
-        "--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)"
-    )
+    imdb.add_argument("--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)")
     imdb.add_argument(
         "--initial-fraction",
         type=_fraction,
@@ -125,9 +118,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="DAYS",
         help="stop after this many simulated days",
     )
-    imdb.add_argument(
-        "--name", help="file name stem of the outputs (default: derived from the settings)"
-    )
+    imdb.add_argument("--name", help="file name stem of the outputs (default: derived from the settings)")
     imdb.set_defaults(func=run_simulate)
 
     sweep = subparsers.add_parser(
@@ -153,9 +144,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="ADDRESS",
         help="run points on Ray at ADDRESS ('local' starts Ray in this process)",
     )
-    sweep.add_argument(
-        "--max-days", type=_positive_float, metavar="DAYS", help="stop each point after DAYS"
-    )
+    sweep.add_argument("--max-days", type=_positive_float, metavar="DAYS", help="stop each point after DAYS")
     sweep.add_argument(
         "--profile",
         choices=("paper", "legacy"),
@@ -163,9 +152,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="rules of every point (default legacy); 'paper' with no --param runs Ding & Hu's "
         "full grids on the square-root law",
     )
-    sweep.add_argument(
-        "--seeds", metavar="S1,S2,...", help="seeds per point (default: --seed alone)"
-    )
+    sweep.add_argument("--seeds", metavar="S1,S2,...", help="seeds per point (default: --seed alone)")
     sweep.add_argument(
         "--off-chain",
         action="store_true",
@@ -224,9 +211,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         f"{'%' if args.incentive == 'Stakeable' else ' points'}"
     )
     for name, gas in result.gas.items():
-        print(
-            f"{name}: {gas['gas_used']} gas ({gas['gas_paid_wei']} wei), transactions {gas['txs']}"
-        )
+        print(f"{name}: {gas['gas_used']} gas ({gas['gas_paid_wei']} wei), transactions {gas['txs']}")
     print(
         f"{result.txs} transactions in {result.blocks} blocks, {result.wall_s:.1f} s wall "
         f"({result.tx_per_s:.2f} tx/s)"

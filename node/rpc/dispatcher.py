@@ -173,8 +173,7 @@ class Dispatcher:
         load_namespaces()
         if getattr(backend, "dispatcher", None) is not None:
             raise RuntimeError(
-                "this backend already has a dispatcher (and its worker thread); "
-                "reuse backend.dispatcher"
+                "this backend already has a dispatcher (and its worker thread); reuse backend.dispatcher"
             )
         self.backend = backend
         self.limits = limits or backend.limits
@@ -245,14 +244,10 @@ class Dispatcher:
         if isinstance(request_id, float) and not math.isfinite(request_id):
             raise errors.InvalidRequest("invalid request: id is a number too large to answer with")
         if request.get("jsonrpc") != "2.0":
-            raise _WithId(
-                request_id, errors.InvalidRequest('invalid request: jsonrpc must be "2.0"')
-            )
+            raise _WithId(request_id, errors.InvalidRequest('invalid request: jsonrpc must be "2.0"'))
         name = request.get("method")
         if not isinstance(name, str):
-            raise _WithId(
-                request_id, errors.InvalidRequest("invalid request: method must be a string")
-            )
+            raise _WithId(request_id, errors.InvalidRequest("invalid request: method must be a string"))
         raw_params = request.get("params")
         if raw_params is not None and not isinstance(raw_params, (list, dict)):
             raise _WithId(
@@ -328,8 +323,7 @@ class Dispatcher:
     def _client_place(self, client: Hashable) -> asyncio.Semaphore:
         entry = self._client_places.get(client)
         if entry is None:
-            entry = self._client_places[client] = (
-                asyncio.Semaphore(self.limits.calls_per_client), [0])
+            entry = self._client_places[client] = (asyncio.Semaphore(self.limits.calls_per_client), [0])
         entry[1][0] += 1
         return entry[0]
 
@@ -443,7 +437,8 @@ class Dispatcher:
             elif method.lane == READ:
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(
-                    self.readers, self._execute_read, method, raw_params, connection)
+                    self.readers, self._execute_read, method, raw_params, connection
+                )
             elif method.lane == EXEC:
                 key: Hashable = who if who is not None else "anonymous"
                 result = await self._run_call(method, raw_params, connection, key)
@@ -477,9 +472,7 @@ class Dispatcher:
         if method.lane == READ:
             return self.readers.submit(self._execute_read, method, raw_params, None).result()
         if method.lane == EXEC:
-            return self.run_call(
-                lambda reader: self._execute(method, raw_params, Context(reader, None))
-            )
+            return self.run_call(lambda reader: self._execute(method, raw_params, Context(reader, None)))
         return self.run_sync(self._execute, method, raw_params, Context(self.backend, None))
 
     def handle_request_sync(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -197,9 +197,7 @@ def _slot_list(value: Any, what: str) -> list[int]:
     p.optional("block", p.block_id, LATEST),
     lane="read",
 )
-def eth_getProof(
-    ctx: Context, account: bytes, slots: list[int], block: p.BlockId
-) -> dict[str, Any]:
+def eth_getProof(ctx: Context, account: bytes, slots: list[int], block: p.BlockId) -> dict[str, Any]:
     return ctx.backend.proof(account, slots, block)
 
 
@@ -399,8 +397,7 @@ def _subscription_kind(value: Any, what: str) -> str:
     kind = p.string(value, what)
     if kind not in ("newHeads", "logs", "newPendingTransactions", "syncing"):
         raise InvalidParams(
-            f"{what}: unknown subscription {kind[:64]!r} "
-            "(newHeads, logs, newPendingTransactions, syncing)"
+            f"{what}: unknown subscription {kind[:64]!r} (newHeads, logs, newPendingTransactions, syncing)"
         )
     return kind
 

@@ -61,9 +61,7 @@ def anvil_getAutomine(ctx: Context) -> bool:
     return ctx.backend.automine()
 
 
-@rpc(
-    "evm_setIntervalMining", p.Param("milliseconds", _seconds), aliases=("anvil_setIntervalMining",)
-)
+@rpc("evm_setIntervalMining", p.Param("milliseconds", _seconds), aliases=("anvil_setIntervalMining",))
 def evm_setIntervalMining(ctx: Context, milliseconds: int) -> bool:
     """Hardhat's unit: milliseconds; 0 turns interval mining off."""
     ctx.backend.set_interval(milliseconds / 1000)

@@ -176,8 +176,7 @@ def receipt_json(
         "gasUsed": qty(gas_used),
         "contractAddress": addr(contract_address) if contract_address else None,
         "logs": [
-            log_json(log, header, tx.hash, index, first_log_index + i)
-            for i, log in enumerate(receipt.logs)
+            log_json(log, header, tx.hash, index, first_log_index + i) for i, log in enumerate(receipt.logs)
         ],
         "logsBloom": bloom(receipt.bloom),
         "type": qty(tx_type(tx)),
@@ -194,9 +193,7 @@ def block_json(block: BlockAPI, full_transactions: bool) -> BlockJson:
     out = header_json(block.header)
     header = block.header
     if full_transactions:
-        out["transactions"] = [
-            transaction_json(tx, header, i) for i, tx in enumerate(block.transactions)
-        ]
+        out["transactions"] = [transaction_json(tx, header, i) for i, tx in enumerate(block.transactions)]
     else:
         out["transactions"] = [hexb(tx.hash) for tx in block.transactions]
     out["uncles"] = [hexb(uncle.hash) for uncle in block.uncles]

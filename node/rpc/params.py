@@ -225,9 +225,7 @@ def block_id(value: Any, what: str = "block") -> BlockId:
             raise InvalidParams(f"{what}: give blockHash or blockNumber, not both")
         if "blockHash" in value:
             canonical = boolean(value.get("requireCanonical", False), f"{what}.requireCanonical")
-            return BlockId(
-                hash=hash32(value["blockHash"], f"{what}.blockHash"), require_canonical=canonical
-            )
+            return BlockId(hash=hash32(value["blockHash"], f"{what}.blockHash"), require_canonical=canonical)
         if "requireCanonical" in value:
             raise InvalidParams(f"{what}: requireCanonical needs blockHash")
         if "blockNumber" in value:
@@ -411,9 +409,7 @@ def decode_params(method: str, spec: tuple[Param, ...], raw: Any) -> list[Any]:
         value = raw[index] if index < len(raw) else None
         if value is None:
             if param.required:
-                raise InvalidParams(
-                    f"{method}: missing value for required argument {index} ({param.name})"
-                )
+                raise InvalidParams(f"{method}: missing value for required argument {index} ({param.name})")
             args.append(None if param.default is None else param.decode(param.default, param.name))
             continue
         args.append(param.decode(value, param.name))
@@ -439,13 +435,16 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     raw = _object(value, what)
     tracer = raw.get("tracer")
     if tracer is not None and tracer not in TRACERS:
-        raise InvalidParams(f"{what}: tracer {tracer!r} is not supported (supported: callTracer, "
-                            "or none for the struct logger)")
+        raise InvalidParams(
+            f"{what}: tracer {tracer!r} is not supported (supported: callTracer, "
+            "or none for the struct logger)"
+        )
     config = raw.get("tracerConfig") or {}
     if not isinstance(config, dict):
         raise InvalidParams(f"{what}: tracerConfig must be an object")
     limit = raw.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise InvalidParams(f"{what}: limit must be a whole number of steps, 0 for no limit")
-    return TraceOptions(tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)),
-                        limit=limit or None)
+    return TraceOptions(
+        tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)), limit=limit or None
+    )

@@ -18,8 +18,7 @@ def _group(ctx: Context, only: bytes | None = None) -> dict[str, dict[str, dict[
             if only is not None and bytes(sender) != only:
                 continue
             out[state][fmt.addr(sender)] = {
-                str(nonce): dict(fmt.transaction_json(entry.tx))
-                for nonce, entry in by_nonce.items()
+                str(nonce): dict(fmt.transaction_json(entry.tx)) for nonce, entry in by_nonce.items()
             }
     return out
 

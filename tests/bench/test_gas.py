@@ -21,12 +21,27 @@ from bench.gas import (
 )
 
 # 300 test samples: the market's bit sets cross a 256-sample word
-TINY_MARKET = gas.MarketSetting(features=64, words=8, test_samples=300, parts=4, contributions=12,
-                                bounty_units=50, advance_steps=(("Index", 100), ("Losses", 5),
-                                                                ("Balances", 40), ("Credit", 40)))
-TINY = Sweep(forks=("petersburg", "cancun"), optimizer=("on",), models=("SparsePerceptron",),
-             incentives=("Stakeable",), feature_counts=(100,), words=(15,), update_features=100,
-             refund_report=False, grid_chains=None, market=TINY_MARKET)
+TINY_MARKET = gas.MarketSetting(
+    features=64,
+    words=8,
+    test_samples=300,
+    parts=4,
+    contributions=12,
+    bounty_units=50,
+    advance_steps=(("Index", 100), ("Losses", 5), ("Balances", 40), ("Credit", 40)),
+)
+TINY = Sweep(
+    forks=("petersburg", "cancun"),
+    optimizer=("on",),
+    models=("SparsePerceptron",),
+    incentives=("Stakeable",),
+    feature_counts=(100,),
+    words=(15,),
+    update_features=100,
+    refund_report=False,
+    grid_chains=None,
+    market=TINY_MARKET,
+)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -43,8 +58,16 @@ def test_parts_from_the_trace_add_up_to_each_receipt(results: list[ChainResult])
     rows = [r for r in _rows(results) if r.tx]
     assert rows
     for row in rows:
-        assert row.intrinsic + row.trainer + row.incentive_gas + row.data_handler \
-            + row.model_gas + row.other - row.refund == row.gas, row
+        assert (
+            row.intrinsic
+            + row.trainer
+            + row.incentive_gas
+            + row.data_handler
+            + row.model_gas
+            + row.other
+            - row.refund
+            == row.gas
+        ), row
     update = next(r for r in rows if r.operation == "addData" and r.agreement == "disagree")
     assert min(update.trainer, update.incentive_gas, update.data_handler, update.model_gas) > 0
 
@@ -53,8 +76,15 @@ def test_market_round_is_measured_phase_by_phase(results: list[ChainResult]) -> 
     for result in results:
         rows = [r for r in result.measured.rows if r.operation.startswith("market ")]
         phases = {r.operation for r in rows}
-        assert phases == {"market deploy", "market commit", "market draw", "market reveal",
-                          "market contribute", "market advance", "market withdraw"}
+        assert phases == {
+            "market deploy",
+            "market commit",
+            "market draw",
+            "market reveal",
+            "market contribute",
+            "market advance",
+            "market withdraw",
+        }
         assert sum(r.operation == "market contribute" for r in rows) == TINY_MARKET.contributions
         assert sum(r.operation == "market reveal" for r in rows) == TINY_MARKET.parts
         advances = " ".join(r.step for r in rows if r.operation == "market advance")
@@ -92,8 +122,9 @@ def test_pinned_figures_have_not_moved(results: list[ChainResult]) -> None:
     missing = sorted(set(current) - set(committed))
     assert not missing, f"figures with no committed value in {SNAPSHOT_FILE}: {missing}"
     changes = check_snapshot(current, {k: v for k, v in committed.items() if k in current})
-    assert not changes, "gas moved (update bench/results/gas/snapshot.json if intended):\n" + \
-        "\n".join(str(change) for change in changes)
+    assert not changes, "gas moved (update bench/results/gas/snapshot.json if intended):\n" + "\n".join(
+        str(change) for change in changes
+    )
 
 
 def test_snapshot_check_reports_old_new_and_difference() -> None:
@@ -105,8 +136,7 @@ def test_snapshot_check_reports_old_new_and_difference() -> None:
 def test_outputs_are_written_with_money(results: list[ChainResult], tmp_path) -> None:
     written = gas.write_outputs(results, tmp_path, "test", 1.0, gas_price=20, eth_usd=3000)
     names = {path.name for path in written}
-    assert {"gas.csv", "gas.md", "table_i.md", "run.json", "gas_vs_words.png",
-            "gas_per_fork.png"} <= names
+    assert {"gas.csv", "gas.md", "table_i.md", "run.json", "gas_vs_words.png", "gas_per_fork.png"} <= names
     with (tmp_path / "gas.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(_rows(results))
@@ -132,8 +162,7 @@ def test_cli_refuses_eth_price_without_gas_price(tmp_path, capsys) -> None:
 
 
 def test_table_i_shows_optimizer_off_figures_beside_the_papers() -> None:
-    figures = {"petersburg/off Table I addData agree": 150_000,
-               "petersburg/on Table I addData agree": 90_000}
+    figures = {"petersburg/off Table I addData agree": 150_000, "petersburg/on Table I addData agree": 90_000}
     text = gas.table_i_by_optimizer_markdown(figures)
     line = next(row for row in text.splitlines() if row.startswith("| addData agree"))
     assert line == "| addData agree | 177,693 | 150,000 | -15.6% | 90,000 | -49.4% |"

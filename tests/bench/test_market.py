@@ -15,8 +15,15 @@ from bench import market
 from tests.testdata import IMDB_SAMPLE
 
 IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small round draws
-SETTINGS = {"train_size": 80, "test_size": 40, "parts": 4, "initial_parts": 1, "bounty_units": 500,
-            "vocab": 300, "seed": 0}
+SETTINGS = {
+    "train_size": 80,
+    "test_size": 40,
+    "parts": 4,
+    "initial_parts": 1,
+    "bounty_units": 500,
+    "vocab": 300,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +46,30 @@ def test_round_matches_the_twin_and_conserves_funds(result: market.MarketResult)
     paid = sum(result.owed.values())
     # every wei is either paid or still in the contract (owed is floor-divided per agent)
     assert paid * market.UNIT_WEI + result.locked_wei == pytest.approx(
-        (SETTINGS["bounty_units"] + SETTINGS["train_size"]) * market.UNIT_WEI, abs=len(result.owed))
-    for phase in ("commit", "draw", "reveal initial parts", "contribute",
-                  "reveal remaining parts", "advance", "withdraw"):
+        (SETTINGS["bounty_units"] + SETTINGS["train_size"]) * market.UNIT_WEI, abs=len(result.owed)
+    )
+    for phase in (
+        "commit",
+        "draw",
+        "reveal initial parts",
+        "contribute",
+        "reveal remaining parts",
+        "advance",
+        "withdraw",
+    ):
         assert result.gas[phase] and min(result.gas[phase]) > 21_000, phase
     assert len(result.gas["contribute"]) == SETTINGS["train_size"]
 
 
 def test_outputs_are_written(result: market.MarketResult, tmp_path: Path) -> None:
     written = market.write(result, tmp_path, "test", SETTINGS)
-    assert {p.name for p in written} == {"market_gas.csv", "market_accuracy.csv",
-                                         "market_balances.csv", "market.png", "market.md"}
+    assert {p.name for p in written} == {
+        "market_gas.csv",
+        "market_accuracy.csv",
+        "market_balances.csv",
+        "market.png",
+        "market.md",
+    }
     with (tmp_path / "market_gas.csv").open() as fh:
         phases = [row["phase"] for row in csv.DictReader(fh)]
     assert "advance" in phases and "contribute" in phases
@@ -58,8 +78,21 @@ def test_outputs_are_written(result: market.MarketResult, tmp_path: Path) -> Non
 
 def test_simulate_market_is_a_simulate_experiment(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "node.cli", "simulate", "market", "--imdb", str(tmp_path / "none"),
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, check=False, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "simulate",
+            "market",
+            "--imdb",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "no such file or directory" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

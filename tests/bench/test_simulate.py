@@ -35,9 +35,6 @@ FINAL_ACCURACY_BAND = (
 DIP_BAND = 0.20  # a flipped-label update may dip accuracy this far, briefly
 
 
-
-
-
 def small_config(**changes: object) -> SimulationConfig:
     """Fig. 3 with time compressed (refund after 1 h, anyone takes after 2 h), the honest
     agent acting every 10 min and the malicious one every 20 min, 200 words, on 600

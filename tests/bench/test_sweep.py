@@ -18,7 +18,6 @@ HOUR = 3600  # seconds
 MAX_HOURS = 8  # simulated hours per point at most (the able point settles before)
 
 
-
 try:
     import ray  # noqa: F401
 
@@ -90,8 +89,12 @@ def test_paper_points_price_cost_weight_on_the_square_root_law_for_each_seed() -
     base = profile_config("paper")
     chosen = points({"cost_weight": [2], "honest_mean_deposit": [500]}, base, seeds=[0, 1, 2])
     assert [(p.param, p.config.seed) for p in chosen] == [
-        ("cost_weight", 0), ("cost_weight", 1), ("cost_weight", 2),
-        ("honest_mean_deposit", 0), ("honest_mean_deposit", 1), ("honest_mean_deposit", 2),
+        ("cost_weight", 0),
+        ("cost_weight", 1),
+        ("cost_weight", 2),
+        ("honest_mean_deposit", 0),
+        ("honest_mean_deposit", 1),
+        ("honest_mean_deposit", 2),
     ]
     assert chosen[0].config.cost_weight_units_s == 2 * SQRT_LAW_UNITS
     assert chosen[0].config.deposit_law == "sqrt"

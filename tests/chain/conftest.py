@@ -73,10 +73,22 @@ class Sender:
         self.canonical = bytes.fromhex(self.address[2:])
         self.nonce = chain.nonce(self.canonical)
 
-    def raw(self, to: str | None = None, value: int = 0, data: bytes = b"", gas: int = 200_000,
-            nonce: int | None = None, **fees: int) -> bytes:
-        tx: dict[str, object] = {"nonce": self.nonce if nonce is None else nonce, "gas": gas,
-                                 "value": value, "data": data, "chainId": self.chain.config.chain_id}
+    def raw(
+        self,
+        to: str | None = None,
+        value: int = 0,
+        data: bytes = b"",
+        gas: int = 200_000,
+        nonce: int | None = None,
+        **fees: int,
+    ) -> bytes:
+        tx: dict[str, object] = {
+            "nonce": self.nonce if nonce is None else nonce,
+            "gas": gas,
+            "value": value,
+            "data": data,
+            "chainId": self.chain.config.chain_id,
+        }
         if to is not None:
             tx["to"] = to
         if fees:

@@ -44,9 +44,15 @@ def main(data_dir: str) -> None:
     while True:
         for i in range(TXS_PER_BLOCK):
             address, key = senders[(round_ + i) % len(senders)]
-            tx = {"nonce": nonces[address], "gas": 21_000, "to": config.dev_accounts[9][0],
-                  "value": round_ + 1, "chainId": config.chain_id,
-                  "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 1}
+            tx = {
+                "nonce": nonces[address],
+                "gas": 21_000,
+                "to": config.dev_accounts[9][0],
+                "value": round_ + 1,
+                "chainId": config.chain_id,
+                "maxFeePerGas": 10 * 10**9,
+                "maxPriorityFeePerGas": 1,
+            }
             raw = bytes(Account.sign_transaction(tx, key).raw_transaction)
             pooled = chain.add_transaction(raw)
             nonces[address] += 1

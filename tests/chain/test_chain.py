@@ -19,8 +19,9 @@ def test_every_fork_builds_seals_and_imports_a_block(make_chain, fork: str) -> N
     follower = make_chain(fork=fork, genesis_timestamp=1_700_000_000)
     assert follower.genesis.hash == producer.genesis.hash
     alice = Sender(producer)
-    built = producer.build_block([alice.tx(to=producer.config.dev_accounts[2][0], value=5),
-                                  alice.tx(data=init_code(LOGGER_RUNTIME))])
+    built = producer.build_block(
+        [alice.tx(to=producer.config.dev_accounts[2][0], value=5), alice.tx(data=init_code(LOGGER_RUNTIME))]
+    )
     assert built.rejected == []
     header = built.block.header
     assert consensus.recover_signer(header) == producer.signer
@@ -60,8 +61,9 @@ def test_receipts_logs_and_transaction_lookups(chain: Chain, sender: Sender) -> 
 
 
 def test_call_returns_revert_data_and_estimate_matches_execution(chain: Chain, sender: Sender) -> None:
-    chain.build_block([sender.tx(data=init_code(REVERTER_RUNTIME)),
-                       sender.tx(data=init_code(LOGGER_RUNTIME))])
+    chain.build_block(
+        [sender.tx(data=init_code(REVERTER_RUNTIME)), sender.tx(data=init_code(LOGGER_RUNTIME))]
+    )
     reverter = generate_contract_address(sender.canonical, 0)
     logger = generate_contract_address(sender.canonical, 1)
     result = chain.call({"from": sender.canonical, "to": reverter, "data": b""})
@@ -125,7 +127,7 @@ def test_several_authorities_take_turns_and_refuse_sealing_too_often() -> None:
     config = ChainConfig(authorities=tuple(a for a, _ in accounts), genesis_timestamp=1_700_000_000)
     nodes = {address: Chain.open(config, signer_key=key) for address, key in accounts}
     first = next(iter(nodes.values()))
-    signers = [ "0x" + s.hex() for s in first.snapshots.snapshot(first.head).signers]
+    signers = ["0x" + s.hex() for s in first.snapshots.snapshot(first.head).signers]
     for number in range(1, 7):
         in_turn = signers[number % 3]
         producer_chain = {a.lower(): c for a, c in nodes.items()}[in_turn.lower()]

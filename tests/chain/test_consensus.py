@@ -200,9 +200,7 @@ def test_vote_fields_name_target_and_direction() -> None:
 # --- header rules, one error each ----------------------------------------------------
 
 # (test id, epoch, how to build the bad child of genesis, expected error class, check)
-BAD_HEADERS: list[
-    tuple[str, int, Callable[[BlockHeaderAPI], BlockHeaderAPI], type[InvalidBlock], str]
-] = [
+BAD_HEADERS: list[tuple[str, int, Callable[[BlockHeaderAPI], BlockHeaderAPI], type[InvalidBlock], str]] = [
     (
         "vanity-missing",
         EPOCH,
@@ -227,9 +225,7 @@ BAD_HEADERS: list[
     (
         "checkpoint-signers-not-whole-addresses",
         1,
-        lambda g: make_child(
-            g, ADDRESSES[1], extra_data=b"\x00" * (EXTRA_VANITY + 30 + EXTRA_SEAL)
-        ),
+        lambda g: make_child(g, ADDRESSES[1], extra_data=b"\x00" * (EXTRA_VANITY + 30 + EXTRA_SEAL)),
         InvalidBlock,
         "invalid_checkpoint_signers",
     ),
@@ -243,9 +239,7 @@ BAD_HEADERS: list[
     (
         "checkpoint-with-coinbase",
         1,
-        lambda g: make_child(
-            g, ADDRESSES[1], checkpoint_signers=ADDRESSES[:3], coinbase=ADDRESSES[4]
-        ),
+        lambda g: make_child(g, ADDRESSES[1], checkpoint_signers=ADDRESSES[:3], coinbase=ADDRESSES[4]),
         InvalidBlock,
         "invalid_checkpoint_beneficiary",
     ),
@@ -392,9 +386,7 @@ def test_in_turn_signer_rotates_through_sorted_signers(three_signers) -> None:
         for signer in signers:
             expected = signer == signers[number % 3]
             assert snap.in_turn(number, signer) is expected
-            assert next_difficulty(snap, number, signer) == (
-                DIFF_IN_TURN if expected else DIFF_NO_TURN
-            )
+            assert next_difficulty(snap, number, signer) == (DIFF_IN_TURN if expected else DIFF_NO_TURN)
     assert not snap.in_turn(1, ADDRESSES[5])
 
 

@@ -36,7 +36,10 @@ class Writer:
     def __init__(self, data_dir: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.chain.crash_writer", str(data_dir)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.lines: list[bytes] = []
         self.ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -98,9 +98,7 @@ def test_blocks_built_with_fast_paths_pass_full_import_validation(pair) -> None:
     alice = Sender(fast)
     for offset in range(1, 4):
         fast.add_transaction(alice.raw(data=init_code(LOGGER_RUNTIME)))
-        built = fast.build_block(
-            [p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset
-        )
+        built = fast.build_block([p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset)
         plain.import_block(built.block)
     _assert_same_chains(fast, plain)
 
@@ -118,9 +116,9 @@ def test_archive_reads_stay_right_after_accounts_are_carried_forward(pair) -> No
             assert fast.state_at(header_fast).get_balance(address) == plain.state_at(
                 header_plain
             ).get_balance(address)
-            assert fast.state_at(header_fast).get_nonce(address) == plain.state_at(
-                header_plain
-            ).get_nonce(address)
+            assert fast.state_at(header_fast).get_nonce(address) == plain.state_at(header_plain).get_nonce(
+                address
+            )
 
 
 def test_rewind_then_a_different_block_agrees_with_the_plain_chain(pair) -> None:
@@ -242,11 +240,19 @@ def test_storage_cache_stays_right_across_a_rewind_and_a_reverted_call(pair) -> 
     swapper = generate_contract_address(alice.canonical, 0)
     reverter = to_checksum_address(generate_contract_address(alice.canonical, 1))
     to = to_checksum_address(swapper)
-    _build_both(fast, plain, [alice.raw(data=init_code(SWAPPER_RUNTIME)),
-                              alice.raw(data=init_code(REVERTER_RUNTIME))], GENESIS_TIME + 1)
+    _build_both(
+        fast,
+        plain,
+        [alice.raw(data=init_code(SWAPPER_RUNTIME)), alice.raw(data=init_code(REVERTER_RUNTIME))],
+        GENESIS_TIME + 1,
+    )
     _build_both(fast, plain, [alice.raw(to=to, data=(5).to_bytes(32, "big"))], GENESIS_TIME + 2)
-    _build_both(fast, plain, [alice.raw(to=to, data=(6).to_bytes(32, "big")),
-                              alice.raw(to=reverter)], GENESIS_TIME + 3)
+    _build_both(
+        fast,
+        plain,
+        [alice.raw(to=to, data=(6).to_bytes(32, "big")), alice.raw(to=reverter)],
+        GENESIS_TIME + 3,
+    )
     for chain in (fast, plain):
         chain.set_head(2)
     alice.nonce = 3

@@ -91,9 +91,7 @@ def test_replay_stops_at_the_requested_block(exported: Path, source: Chain) -> N
         replayed.close()
 
 
-def test_import_into_a_data_directory_then_again_skips_known_blocks(
-    exported: Path, tmp_path: Path
-) -> None:
+def test_import_into_a_data_directory_then_again_skips_known_blocks(exported: Path, tmp_path: Path) -> None:
     chain = history.open_for_import(exported, tmp_path / "copy")
     try:
         assert history.import_blocks(chain, exported).imported == BLOCKS
@@ -103,9 +101,7 @@ def test_import_into_a_data_directory_then_again_skips_known_blocks(
         chain.close()
 
 
-def test_import_into_a_non_empty_directory_is_refused_and_left_alone(
-    exported: Path, tmp_path: Path
-) -> None:
+def test_import_into_a_non_empty_directory_is_refused_and_left_alone(exported: Path, tmp_path: Path) -> None:
     target = tmp_path / "busy"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
@@ -194,9 +190,7 @@ def test_an_export_without_its_genesis_file_is_refused(exported: Path) -> None:
         history.replay(exported)
 
 
-def test_export_beyond_the_head_is_refused_and_writes_nothing(
-    source: Chain, tmp_path: Path
-) -> None:
+def test_export_beyond_the_head_is_refused_and_writes_nothing(source: Chain, tmp_path: Path) -> None:
     with pytest.raises(UnknownBlock, match="beyond the head"):
         history.export_blocks(source, tmp_path / "x.rlp", last=BLOCKS + 1)
     assert not (tmp_path / "x.rlp").exists()
@@ -245,9 +239,7 @@ def test_fork_starts_from_the_state_at_a_block_and_continues(source: Chain, tmp_
         fork.close()
 
 
-def test_a_forked_chain_exports_and_replays_with_its_genesis_state(
-    source: Chain, tmp_path: Path
-) -> None:
+def test_a_forked_chain_exports_and_replays_with_its_genesis_state(source: Chain, tmp_path: Path) -> None:
     src_dir = source.data_dir
     source.close()
     history.fork_chain(src_dir, 2, tmp_path / "fork")

@@ -24,8 +24,9 @@ def pair(make_chain, fork: str) -> tuple[Chain, Chain, BlockAPI]:
     producer = make_chain(fork=fork, genesis_timestamp=GENESIS_TIME)
     follower = make_chain(fork=fork, genesis_timestamp=GENESIS_TIME)
     sender = Sender(producer)
-    built = producer.build_block([sender.tx(data=init_code(LOGGER_RUNTIME)),
-                                  sender.tx(to=producer.config.dev_accounts[2][0], value=3)])
+    built = producer.build_block(
+        [sender.tx(data=init_code(LOGGER_RUNTIME)), sender.tx(to=producer.config.dev_accounts[2][0], value=3)]
+    )
     return producer, follower, built.block
 
 
@@ -82,9 +83,14 @@ def test_checks_name_the_rule_that_failed(make_chain) -> None:
     follower = make_chain(fork="cancun", genesis_timestamp=GENESIS_TIME)
     sender = Sender(producer)
     block = producer.build_block([sender.tx(to=producer.config.dev_accounts[2][0], value=3)]).block
-    expected = {"state_root": "state_root", "receipt_root": "receipt_root",
-                "transaction_root": "transaction_root", "gas_used": "gas_used",
-                "difficulty": "wrong_difficulty", "timestamp": "timestamp"}
+    expected = {
+        "state_root": "state_root",
+        "receipt_root": "receipt_root",
+        "transaction_root": "transaction_root",
+        "gas_used": "gas_used",
+        "difficulty": "wrong_difficulty",
+        "timestamp": "timestamp",
+    }
     for field, check in expected.items():
         with pytest.raises(InvalidBlock) as raised:
             follower.import_block(TAMPERINGS[field](block))

@@ -238,9 +238,7 @@ def test_oversized_transaction_is_refused(busy_pool: TxPool) -> None:
     assert_refused(busy_pool, raw, OversizedTransaction, r"\d+ bytes; the pool accepts at most")
 
 
-@pytest.mark.parametrize(
-    "raw", [b"", b"\xc0", b"\x02\xc3\x01\x02\x03", b"\xf8\xff" + b"\x00" * 10], ids=repr
-)
+@pytest.mark.parametrize("raw", [b"", b"\xc0", b"\x02\xc3\x01\x02\x03", b"\xf8\xff" + b"\x00" * 10], ids=repr)
 def test_undecodable_bytes_are_refused_as_malformed(busy_pool: TxPool, raw: bytes) -> None:
     assert_refused(busy_pool, raw, MalformedTransaction, "do not decode")
 
@@ -250,9 +248,7 @@ def test_non_canonical_encoding_is_refused_as_malformed(busy_pool: TxPool) -> No
     assert raw[0] == 0xF8  # a list with a one-byte long-form length
     padded_length = b"\xf9\x00" + raw[1:]  # the same length with a leading zero byte
     assert_refused(busy_pool, padded_length, MalformedTransaction, "decode|canonical")
-    assert_refused(
-        busy_pool, raw + b"\x00", MalformedTransaction, "decode|canonical"
-    )  # trailing bytes
+    assert_refused(busy_pool, raw + b"\x00", MalformedTransaction, "decode|canonical")  # trailing bytes
 
 
 def test_unknown_transaction_type_is_refused(busy_pool: TxPool) -> None:
@@ -435,9 +431,7 @@ def test_pending_orders_by_effective_tip_then_arrival_within_nonce_order(pool: T
     assert pool.pending() == [bob0, carol0, alice0, alice1]
 
 
-def test_effective_tip_is_capped_by_fee_cap_minus_base_fee(
-    pool: TxPool, state: MiningChainState
-) -> None:
+def test_effective_tip_is_capped_by_fee_cap_minus_base_fee(pool: TxPool, state: MiningChainState) -> None:
     base_fee = state.next_base_fee()
     assert base_fee is not None
     # Alice offers a 1.375 gwei tip but her fee cap leaves only 0.5 gwei above the base fee.
@@ -477,9 +471,7 @@ def test_reset_after_mining_drops_mined_transactions(pool: TxPool, state: Mining
     assert pool.pending() == [bob]
 
 
-def test_reset_drops_a_transaction_replaced_by_a_mined_one(
-    pool: TxPool, state: MiningChainState
-) -> None:
+def test_reset_drops_a_transaction_replaced_by_a_mined_one(pool: TxPool, state: MiningChainState) -> None:
     pooled = pool.add(sign(ALICE, 0))
     other = CancunVM.get_transaction_builder().decode(sign(ALICE, 0, fee=3 * GWEI))
     state.chain.apply_transaction(other)  # the same nonce, sent around the pool
@@ -488,9 +480,7 @@ def test_reset_drops_a_transaction_replaced_by_a_mined_one(
     assert len(pool) == 0
 
 
-def test_reset_drops_transactions_the_sender_can_no_longer_pay(
-    pool: TxPool, state: MiningChainState
-) -> None:
+def test_reset_drops_transactions_the_sender_can_no_longer_pay(pool: TxPool, state: MiningChainState) -> None:
     keep = pool.add(sign(ALICE, 1, value=ETHER))
     big = pool.add(sign(ALICE, 2, value=FUNDS - 2 * ETHER))
     spend = CancunVM.get_transaction_builder().decode(sign(ALICE, 0, value=10 * ETHER))
@@ -668,9 +658,7 @@ def test_journal_with_a_corrupted_record_keeps_the_records_before_it(tmp_path: P
 JOURNAL_RAWS = [sign(ALICE, n) for n in range(6)]
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     operations=st.lists(
         st.tuples(st.booleans(), st.integers(min_value=0, max_value=len(JOURNAL_RAWS) - 1)),
@@ -782,9 +770,7 @@ def check_pending_order(pool: TxPool, state: MiningChainState) -> None:
 class PoolMachine(RuleBasedStateMachine):
     """Random adds, garbage, removals and mined blocks against small limits."""
 
-    LIMITS = PoolLimits(
-        global_slots=6, account_slots=2, global_queue=3, account_queue=2, max_nonce_gap=2
-    )
+    LIMITS = PoolLimits(global_slots=6, account_slots=2, global_queue=3, account_queue=2, max_nonce_gap=2)
 
     @initialize()
     def start(self) -> None:

@@ -27,8 +27,7 @@ def _send(w3: Web3, built: Any, value: int = 0) -> Any:
 
 def _deploy(w3: Web3, name: str, *args: Any) -> tuple[Any, Any]:
     artifact = load_contract(name, "cancun")
-    receipt = _send(w3, w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-                    .constructor(*args))
+    receipt = _send(w3, w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args))
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi), receipt
 
 
@@ -41,14 +40,23 @@ def framework() -> Iterator[dict[str, Any]]:
     _send(w3, model.functions.finishInitialization())
     points, _ = _deploy(w3, "Points", 86_400)
     handler, _ = _deploy(w3, "DataHandler")
-    trainer, _ = _deploy(w3, "CollaborativeTrainer", "m", "", "", handler.address,
-                         points.address, model.address)
+    trainer, _ = _deploy(
+        w3, "CollaborativeTrainer", "m", "", "", handler.address, points.address, model.address
+    )
     for part in (model, points, handler):
         _send(w3, part.functions.transferOwnership(trainer.address))
     update = _send(w3, trainer.functions.addData([1, 2, 3], 1))
-    yield {"node": node, "w3": w3, "chain": node.backend.chain, "model": model,
-           "points": points, "handler": handler, "trainer": trainer, "update": update,
-           "model_receipt": model_receipt}
+    yield {
+        "node": node,
+        "w3": w3,
+        "chain": node.backend.chain,
+        "model": model,
+        "points": points,
+        "handler": handler,
+        "trainer": trainer,
+        "update": update,
+        "model_receipt": model_receipt,
+    }
     node.close()
 
 
@@ -82,11 +90,13 @@ def test_trace_is_in_geth_call_tracer_shape(framework: dict) -> None:
     assert geth["from"] == framework["w3"].eth.accounts[0]
     assert geth["to"] == framework["trainer"].address
     assert int(geth["gasUsed"], 16) == receipt["gasUsed"]
-    assert geth["input"].startswith("0x" + framework["trainer"].functions.addData(
-        [1, 2, 3], 1)._encode_transaction_data()[2:10])
+    assert geth["input"].startswith(
+        "0x" + framework["trainer"].functions.addData([1, 2, 3], 1)._encode_transaction_data()[2:10]
+    )
     assert {call["type"] for call in geth["calls"]} <= {"CALL", "STATICCALL"}
-    assert all(set(call) >= {"from", "to", "gas", "gasUsed", "input", "output", "value"}
-               for call in geth["calls"])
+    assert all(
+        set(call) >= {"from", "to", "gas", "gasUsed", "input", "output", "value"} for call in geth["calls"]
+    )
 
 
 def test_creation_is_traced_as_a_create_frame_at_the_new_address(framework: dict) -> None:
@@ -108,11 +118,11 @@ def test_tracing_leaves_the_chain_unchanged(framework: dict) -> None:
 
 def test_reverting_call_reports_the_revert_and_its_data(framework: dict) -> None:
     trainer = framework["trainer"]
-    data = trainer.functions.refund(framework["w3"].eth.accounts[0], [9, 9], 0, 1)\
-        ._encode_transaction_data()
-    trace = trace_call(framework["chain"], {"from": _address(framework["model"]),
-                                            "to": _address(trainer),
-                                            "data": bytes.fromhex(data[2:])})
+    data = trainer.functions.refund(framework["w3"].eth.accounts[0], [9, 9], 0, 1)._encode_transaction_data()
+    trace = trace_call(
+        framework["chain"],
+        {"from": _address(framework["model"]), "to": _address(trainer), "data": bytes.fromhex(data[2:])},
+    )
     assert trace.root.error == "execution reverted"
     assert trace.root.output  # the custom error's encoding
 

@@ -52,17 +52,28 @@ def _transactions(chain_id: int) -> list[bytes]:
     slot 3 (a fresh write in each keeps the refund under the half-of-gas cap)."""
     key = ChainConfig().dev_accounts[0][1]
     sender = Account.from_key(key)
-    contract = to_checksum_address(generate_contract_address(
-        bytes.fromhex(sender.address[2:]), 0))
+    contract = to_checksum_address(generate_contract_address(bytes.fromhex(sender.address[2:]), 0))
     writes = [(0, 1, 1, 1), (0, 2, 2, 1), (0, 0, 3, 1)]
-    txs = [sender.sign_transaction({"nonce": 0, "gas": TX_GAS, "gasPrice": GAS_PRICE,
-                                    "value": 0, "data": INIT,
-                                    "chainId": chain_id}).raw_transaction]
+    txs = [
+        sender.sign_transaction(
+            {"nonce": 0, "gas": TX_GAS, "gasPrice": GAS_PRICE, "value": 0, "data": INIT, "chainId": chain_id}
+        ).raw_transaction
+    ]
     for nonce, (slot_a, value_a, slot_b, value_b) in enumerate(writes, start=1):
         data = _word(slot_a) + _word(value_a) + _word(slot_b) + _word(value_b)
-        txs.append(sender.sign_transaction({
-            "nonce": nonce, "gas": TX_GAS, "gasPrice": GAS_PRICE, "to": contract, "value": 0,
-            "data": data, "chainId": chain_id}).raw_transaction)
+        txs.append(
+            sender.sign_transaction(
+                {
+                    "nonce": nonce,
+                    "gas": TX_GAS,
+                    "gasPrice": GAS_PRICE,
+                    "to": contract,
+                    "value": 0,
+                    "data": data,
+                    "chainId": chain_id,
+                }
+            ).raw_transaction
+        )
     return [bytes(tx) for tx in txs]
 
 
@@ -70,13 +81,19 @@ def _sumchain_gas(fork: str, txs: list[bytes]) -> tuple[list[int], Measured]:
     with InProcessNode.create(config=ChainConfig(fork=fork)) as node:
         gas = []
         for raw in txs:
-            receipt = node.w3.eth.wait_for_transaction_receipt(
-                node.w3.eth.send_raw_transaction(raw))
+            receipt = node.w3.eth.wait_for_transaction_receipt(node.w3.eth.send_raw_transaction(raw))
             assert receipt["status"] == 1
             gas.append(int(receipt["gasUsed"]))
         genesis = node.w3.eth.get_block(0)
-        measured = Measured(fork, "on", [], [], int(genesis["timestamp"]),
-                            int(genesis.get("baseFeePerGas", 0)), int(genesis["gasLimit"]))
+        measured = Measured(
+            fork,
+            "on",
+            [],
+            [],
+            int(genesis["timestamp"]),
+            int(genesis.get("baseFeePerGas", 0)),
+            int(genesis["gasLimit"]),
+        )
     return gas, measured
 
 
@@ -98,14 +115,22 @@ COLD_SLOT = 2_100  # gas Berlin adds for a slot's first access in a transaction
 # clear + fresh set. Measured with anvil 1.7.1; each entry says why.
 ANVIL_DIFFERENCES = {
     # overwrite charged 2,900 not 5,000; clearing refunds 4,800 not 15,000
-    "petersburg": (0, 0, OVERWRITE_SUMCHAIN - OVERWRITE_ANVIL,
-                   (OVERWRITE_SUMCHAIN - OVERWRITE_ANVIL)
-                   - (CLEAR_REFUND_SUMCHAIN - CLEAR_REFUND_ANVIL)),
+    "petersburg": (
+        0,
+        0,
+        OVERWRITE_SUMCHAIN - OVERWRITE_ANVIL,
+        (OVERWRITE_SUMCHAIN - OVERWRITE_ANVIL) - (CLEAR_REFUND_SUMCHAIN - CLEAR_REFUND_ANVIL),
+    ),
     # anvil adds Berlin's cold-slot charge to every SSTORE and refunds 4,800 not 15,000
-    "istanbul": (0, -2 * COLD_SLOT,
-                 OVERWRITE_SUMCHAIN - (OVERWRITE_ANVIL + COLD_SLOT) - COLD_SLOT,
-                 OVERWRITE_SUMCHAIN - (OVERWRITE_ANVIL + COLD_SLOT) - COLD_SLOT
-                 - (CLEAR_REFUND_SUMCHAIN - CLEAR_REFUND_ANVIL)),
+    "istanbul": (
+        0,
+        -2 * COLD_SLOT,
+        OVERWRITE_SUMCHAIN - (OVERWRITE_ANVIL + COLD_SLOT) - COLD_SLOT,
+        OVERWRITE_SUMCHAIN
+        - (OVERWRITE_ANVIL + COLD_SLOT)
+        - COLD_SLOT
+        - (CLEAR_REFUND_SUMCHAIN - CLEAR_REFUND_ANVIL),
+    ),
     # Berlin's charges agree; the clearing refund is London's 4,800, not Berlin's 15,000
     "berlin": (0, 0, 0, -(CLEAR_REFUND_SUMCHAIN - CLEAR_REFUND_ANVIL)),
 }
@@ -119,7 +144,8 @@ def test_anvil_misprices_sstore_before_london(fork: str, anvil_only: References)
     differences = tuple(a - b for a, b in zip(ours, anvil, strict=True))
     assert differences == ANVIL_DIFFERENCES[fork], (
         f"{fork}: sumchain {ours}, anvil {anvil}: anvil's SSTORE pricing changed; "
-        "if it now agrees, it can be a gas reference for this fork again")
+        "if it now agrees, it can be a gas reference for this fork again"
+    )
 
 
 def test_anvil_agrees_with_sumchain_on_cancun(anvil_only: References) -> None:

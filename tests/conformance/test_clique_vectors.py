@@ -219,9 +219,7 @@ def test_seal_hash_matches_geth_known_answer() -> None:
         nonce=b"\x00" * 8,
         base_fee_per_gas=0,
     )
-    assert seal_hash(header).hex() == (
-        "bd3d1fa43fbc4c5bfcc91b179ec92e2861df3654de60468beb908ff805359e8f"
-    )
+    assert seal_hash(header).hex() == ("bd3d1fa43fbc4c5bfcc91b179ec92e2861df3654de60468beb908ff805359e8f")
 
 
 # Goerli (a public Clique network, period 15 s, epoch 30000) block 1, sealed by the
@@ -240,12 +238,8 @@ def test_goerli_block_one_seal_verifies() -> None:
         timestamp=1_548_947_453,
         coinbase=Address(b"\x00" * 20),
         parent_hash=GOERLI_GENESIS_HEADER.hash,
-        uncles_hash=Hash32(
-            bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
-        ),
-        state_root=Hash32(
-            bytes.fromhex("5d6cded585e73c4e322c30c2f782a336316f17dd85a4863b9d838d2d4b8b3008")
-        ),
+        uncles_hash=Hash32(bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")),
+        state_root=Hash32(bytes.fromhex("5d6cded585e73c4e322c30c2f782a336316f17dd85a4863b9d838d2d4b8b3008")),
         transaction_root=Hash32(bytes.fromhex(EMPTY_TRIE)),
         receipt_root=Hash32(bytes.fromhex(EMPTY_TRIE)),
         bloom=0,

@@ -72,22 +72,16 @@ class Devnet:
 
     def post(self, payload: Any, raw: bytes | None = None) -> requests.Response:
         body = raw if raw is not None else json.dumps(payload).encode()
-        return requests.post(
-            self.url, data=body, headers={"Content-Type": "application/json"}, timeout=30
-        )
+        return requests.post(self.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
 
     def rpc(self, method: str, *params: Any) -> Any:
         """The result of one call; fails the test on an error response."""
-        answer = self.post(
-            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-        ).json()
+        answer = self.post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
         assert "error" not in answer, answer
         return answer["result"]
 
     def error(self, method: str, *params: Any) -> dict[str, Any]:
-        answer = self.post(
-            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-        ).json()
+        answer = self.post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
         assert "error" in answer, answer
         return answer["error"]
 

@@ -20,10 +20,15 @@ def schema() -> dict:
 
 def test_access_list_names_the_trainers_components_and_lowers_gas(w3, schema) -> None:
     framework = deploy_framework(
-        w3, model="SparsePerceptron", incentive="Points", params={"num_features": 16},
-        initial={"weights": [0] * 16, "intercept": 0, "learning_rate": 10**9})
+        w3,
+        model="SparsePerceptron",
+        incentive="Points",
+        params={"num_features": 16},
+        initial={"weights": [0] * 16, "intercept": 0, "learning_rate": 10**9},
+    )
     call = framework.trainer.functions.addData([1, 2, 3], 1).build_transaction(
-        {"from": w3.eth.accounts[1], "gas": 2_000_000})
+        {"from": w3.eth.accounts[1], "gas": 2_000_000}
+    )
     request = {"from": call["from"], "to": call["to"], "data": call["data"], "gas": hex(call["gas"])}
     result = w3.provider.make_request("eth_createAccessList", [request, "latest"])["result"]
     jsonschema.Draft201909Validator(schema).validate(result)

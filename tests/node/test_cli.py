@@ -32,9 +32,7 @@ def test_restart_with_datadir_continues_the_chain(tmp_path) -> None:
         assert second.rpc("eth_chainId") == hex(4242)
         assert second.rpc("eth_getBlockByNumber", "latest", False)["hash"] == head["hash"]
         assert second.rpc("eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
-        second.rpc(
-            "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x1"}
-        )
+        second.rpc("eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": "0x1"})
         assert int(second.rpc("eth_blockNumber"), 16) == int(head["number"], 16) + 1
     finally:
         assert stop_devnet(second.process) == 0
@@ -122,9 +120,7 @@ def test_changing_chain_id_of_a_datadir_is_refused(capsys, tmp_path) -> None:
 
     datadir = tmp_path / "chain"
     Backend.open(data_dir=datadir).close()
-    code, stderr = run_main(
-        capsys, "devnet", "--datadir", str(datadir), "--chain-id", "7", "--port", "0"
-    )
+    code, stderr = run_main(capsys, "devnet", "--datadir", str(datadir), "--chain-id", "7", "--port", "0")
     assert code == 2
     assert "chain_id" in stderr and len(stderr.strip().splitlines()) == 1
 

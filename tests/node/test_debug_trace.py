@@ -11,8 +11,12 @@ from vm_contracts.client import deploy_framework
 @pytest.fixture
 def added(w3):
     framework = deploy_framework(
-        w3, model="SparsePerceptron", incentive="Stakeable", params={"num_features": 16},
-        initial={"weights": [0] * 16, "intercept": 0, "learning_rate": 10**9})
+        w3,
+        model="SparsePerceptron",
+        incentive="Stakeable",
+        params={"num_features": 16},
+        initial={"weights": [0] * 16, "intercept": 0, "learning_rate": 10**9},
+    )
     receipt = framework.add_data([1, 2, 3], 1, w3.eth.accounts[1])
     return framework, receipt
 
@@ -29,8 +33,11 @@ def test_call_tracer_shows_the_trainer_calling_its_three_components(w3, added) -
     assert call["type"] == "CALL" and call["to"].lower() == framework.address.lower()
     assert int(call["gasUsed"], 16) == receipt["gasUsed"]
     callees = {c["to"].lower() for c in call["calls"]}
-    expected = {framework.model.address.lower(), framework.incentive.address.lower(),
-                framework.data_handler.address.lower()}
+    expected = {
+        framework.model.address.lower(),
+        framework.incentive.address.lower(),
+        framework.data_handler.address.lower(),
+    }
     assert expected <= callees
     assert all(int(c["gasUsed"], 16) < int(call["gasUsed"], 16) for c in call["calls"])
 
@@ -49,8 +56,12 @@ def test_trace_call_reports_a_revert_without_mining(w3, added) -> None:
     before = w3.eth.block_number
     result = w3.provider.make_request(
         "debug_traceCall",
-        [{"to": framework.address, "data": "0x"}, "latest", {"tracer": "callTracer",
-                                                             "tracerConfig": {"onlyTopCall": True}}])
+        [
+            {"to": framework.address, "data": "0x"},
+            "latest",
+            {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": True}},
+        ],
+    )
     assert result["result"]["error"] == "execution reverted"
     assert "calls" not in result["result"]
     assert w3.eth.block_number == before

@@ -20,9 +20,7 @@ def rpc(node: InProcessNode, method: str, *params):  # type: ignore[no-untyped-d
 
 
 def send(node: InProcessNode, value: int = 1) -> str:
-    return rpc(
-        node, "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(value)}
-    )
+    return rpc(node, "eth_sendTransaction", {"from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(value)})
 
 
 def test_in_process_web3_sees_a_fresh_funded_chain(in_process) -> None:
@@ -72,21 +70,12 @@ def test_clock_controls_set_block_timestamps(in_process) -> None:
     now = int(time.time())
     rpc(in_process, "evm_setNextBlockTimestamp", now + 10_000)
     rpc(in_process, "evm_mine")
-    assert (
-        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        == now + 10_000
-    )
+    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) == now + 10_000
     rpc(in_process, "evm_increaseTime", 3600)
     rpc(in_process, "evm_mine")
-    assert (
-        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        >= now + 13_600
-    )
+    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) >= now + 13_600
     rpc(in_process, "evm_mine", now + 50_000)
-    assert (
-        int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        == now + 50_000
-    )
+    assert int(rpc(in_process, "eth_getBlockByNumber", "latest", False)["timestamp"], 16) == now + 50_000
     error = in_process.provider.make_request("evm_setNextBlockTimestamp", [1])["error"]
     assert error["code"] == -32000 and "not after" in error["message"]
 
@@ -116,8 +105,7 @@ def test_debug_set_head_and_raw_data(in_process) -> None:
     assert len(receipts) == 1 and receipts[0].startswith("0x02")  # a typed (dynamic fee) receipt
     header = rpc(in_process, "debug_getRawHeader", "0x1")
     assert (
-        Web3.keccak(hexstr=header).hex()
-        == rpc(in_process, "eth_getBlockByNumber", "0x1", False)["hash"][2:]
+        Web3.keccak(hexstr=header).hex() == rpc(in_process, "eth_getBlockByNumber", "0x1", False)["hash"][2:]
     )
     assert rpc(in_process, "debug_setHead", "0x1") is None
     assert rpc(in_process, "eth_blockNumber") == "0x1"
@@ -212,9 +200,18 @@ def test_a_transaction_dropped_at_block_building_says_why(in_process) -> None:
     rpc(in_process, "evm_setAutomine", False)
     balance = int(rpc(in_process, "eth_getBalance", DEV_ADDRESS, "latest"), 16)
     fee = 21_000 * 10 * 10**9
-    spends = rpc(in_process, "eth_sendTransaction", {
-        "from": DEV_ADDRESS, "to": OTHER_ADDRESS, "value": hex(balance - fee), "gas": hex(21_000),
-        "maxFeePerGas": hex(10 * 10**9), "maxPriorityFeePerGas": hex(10**9)})
+    spends = rpc(
+        in_process,
+        "eth_sendTransaction",
+        {
+            "from": DEV_ADDRESS,
+            "to": OTHER_ADDRESS,
+            "value": hex(balance - fee),
+            "gas": hex(21_000),
+            "maxFeePerGas": hex(10 * 10**9),
+            "maxPriorityFeePerGas": hex(10**9),
+        },
+    )
     starved = send(in_process, 10**18)  # affordable alone, not after the first
     rpc(in_process, "evm_mine")
     assert rpc(in_process, "eth_getTransactionReceipt", spends)["status"] == "0x1"
@@ -228,7 +225,8 @@ def test_a_transaction_dropped_at_block_building_says_why(in_process) -> None:
 
 def test_oversized_initcode_is_refused_with_geths_message(in_process) -> None:
     answer = in_process.provider.make_request(
-        "eth_sendTransaction", [{"from": DEV_ADDRESS, "data": "0x" + "00" * 49_153, "gas": hex(5_000_000)}])
+        "eth_sendTransaction", [{"from": DEV_ADDRESS, "data": "0x" + "00" * 49_153, "gas": hex(5_000_000)}]
+    )
     assert answer["error"]["message"].startswith("max initcode size exceeded"), answer
     assert rpc(in_process, "eth_blockNumber") == "0x0"
     send(in_process)

@@ -96,9 +96,7 @@ def value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.choice(NUMBERS)
     if kind == 2:
-        return "0x" + "".join(
-            rng.choice("0123456789abcdefABCDEFxz") for _ in range(rng.randrange(70))
-        )
+        return "0x" + "".join(rng.choice("0123456789abcdefABCDEFxz") for _ in range(rng.randrange(70)))
     if kind == 3:
         return hex(rng.getrandbits(rng.choice([8, 64, 160, 256, 300])))
     if kind in (4, 5):
@@ -246,9 +244,7 @@ def test_fuzzed_requests_get_error_objects_and_the_node_survives() -> None:
         assert node.rpc("eth_chainId") == "0x7a69"
         node.rpc("evm_setAutomine", True)
         before = int(node.rpc("eth_blockNumber"), 16)
-        tx_hash = node.rpc(
-            "eth_sendTransaction", {"from": OTHER_ADDRESS, "to": DEV_ADDRESS, "value": "0x1"}
-        )
+        tx_hash = node.rpc("eth_sendTransaction", {"from": OTHER_ADDRESS, "to": DEV_ADDRESS, "value": "0x1"})
         receipt = node.rpc("eth_getTransactionReceipt", tx_hash)
         assert receipt is not None and receipt["status"] == "0x1"
         assert int(node.rpc("eth_blockNumber"), 16) > before

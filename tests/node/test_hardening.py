@@ -126,9 +126,7 @@ def test_block_number_is_answered_while_a_long_call_runs() -> None:
     node = start_devnet("--rpc-timeout", "20", "--rpc-gascap", str(LONG_CALL_GAS))
     try:
         answers: list[dict[str, Any]] = []
-        call = _in_background(
-            lambda: answers.append(node.post(endless_call(LONG_CALL_GAS)).json())
-        )
+        call = _in_background(lambda: answers.append(node.post(endless_call(LONG_CALL_GAS)).json()))
         running = node.rpc("eth_blockNumber")  # may arrive before the call starts: ask again
         for _ in range(5):
             running = node.rpc("eth_blockNumber")

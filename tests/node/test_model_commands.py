@@ -31,9 +31,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with open(root / "test.jsonl", "w") as out:
         for x, y in zip(test.samples[:200], test.labels[:200], strict=True):
             out.write(json.dumps({"data": list(x), "label": int(y)}) + "\n")
-    node = InProcessNode.create(
-        config=ChainConfig(genesis_timestamp=1_700_000_000), data_dir=root / "data"
-    )
+    node = InProcessNode.create(config=ChainConfig(genesis_timestamp=1_700_000_000), data_dir=root / "data")
     try:
         framework = deploy_framework(
             node.w3,
@@ -50,9 +48,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 node.w3.eth.accounts[1],
             )
         head = node.w3.eth.block_number
-        states = {
-            n: framework.read_model(block=n) for n in range(framework.deployed_block, head + 1)
-        }
+        states = {n: framework.read_model(block=n) for n in range(framework.deployed_block, head + 1)}
     finally:
         node.close()
     return {
@@ -109,8 +105,7 @@ def test_show_refuses_a_block_beyond_the_head(devnet: dict, capsys) -> None:  # 
     )
     assert code == EXIT_USAGE and out == ""
     assert err.strip() == (
-        f"sumchain model: error: block {devnet['head'] + 1} is beyond the head "
-        f"(block {devnet['head']})"
+        f"sumchain model: error: block {devnet['head'] + 1} is beyond the head (block {devnet['head']})"
     )
 
 
@@ -122,9 +117,7 @@ def test_show_refuses_a_block_beyond_the_head(devnet: dict, capsys) -> None:  # 
         ("nonsense", "not an address"),
     ],
 )
-def test_show_refuses_an_address_with_no_trainer(
-    devnet: dict, capsys, who: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_show_refuses_an_address_with_no_trainer(devnet: dict, capsys, who: str, message: str) -> None:  # type: ignore[no-untyped-def]
     address = devnet["model"] if who == "model" else who
     code, _, err = run(capsys, "model", "show", address, "--datadir", str(devnet["data"]))
     assert code == EXIT_USAGE and message in err and len(err.strip().splitlines()) == 1
@@ -136,9 +129,7 @@ def test_show_refuses_a_directory_that_is_not_a_chain(devnet: dict, tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_history_writes_table_csv_and_plot_and_names_the_best(
-    devnet: dict, tmp_path: Path, capsys
-) -> None:  # type: ignore[no-untyped-def]
+def test_history_writes_table_csv_and_plot_and_names_the_best(devnet: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from vm_contracts.versions import accuracy, load_test_set
 
     code, out, _ = run(
@@ -213,9 +204,7 @@ def test_diff_lists_the_changed_parameters_and_by_how_much(devnet: dict, capsys)
     assert code == 0 and "no parameter changed" in out
 
 
-def test_revert_points_the_trainer_at_a_copy_of_the_old_model(
-    devnet: dict, tmp_path: Path, capsys
-) -> None:  # type: ignore[no-untyped-def]
+def test_revert_points_the_trainer_at_a_copy_of_the_old_model(devnet: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     data = copy_of(devnet, tmp_path)
     target = devnet["deployed"] + GOOD
     code, out, _ = run(
@@ -264,9 +253,7 @@ def test_export_replay_import_round_trip_and_refusals(devnet: dict, tmp_path: Pa
     code, _, err = run(capsys, "export", str(export), "--datadir", str(devnet["data"]))
     assert code == EXIT_USAGE and "exists" in err and export.read_bytes() == original
 
-    code, out, _ = run(
-        capsys, "replay", str(export), "--to-block", str(devnet["deployed"]), "--quiet"
-    )
+    code, out, _ = run(capsys, "replay", str(export), "--to-block", str(devnet["deployed"]), "--quiet")
     assert code == 0 and f"head {devnet['deployed']}" in out
 
     code, out, _ = run(capsys, "import", str(export), "--datadir", str(tmp_path / "imported"))

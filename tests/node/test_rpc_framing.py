@@ -142,17 +142,13 @@ def test_batch_answers_each_request_in_order(devnet) -> None:
     assert answers[0]["result"] == "0x7a69"
     assert answers[1]["error"]["code"] == -32601
     assert answers[2]["error"]["code"] == -32600
-    assert (
-        answers[3]["result"] == "0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8"
-    )
+    assert answers[3]["result"] == "0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8"
 
 
 def test_notifications_get_no_answer(devnet) -> None:
     single = devnet.post({"jsonrpc": "2.0", "method": "eth_chainId"})
     assert single.status_code == 204 and single.content == b""
-    mixed = devnet.post(
-        [{"jsonrpc": "2.0", "method": "eth_chainId"}, call("net_version", request_id=9)]
-    )
+    mixed = devnet.post([{"jsonrpc": "2.0", "method": "eth_chainId"}, call("net_version", request_id=9)])
     assert mixed.json() == [{"jsonrpc": "2.0", "id": 9, "result": "31337"}]
 
 

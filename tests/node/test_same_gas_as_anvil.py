@@ -49,8 +49,11 @@ def anvil_w3() -> Iterator[Web3]:
     if not ANVIL.exists():
         pytest.fail(f"anvil not installed at {ANVIL}; run `make test` (npm install)")
     port = _free_port()
-    process = subprocess.Popen([str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
         deadline = time.monotonic() + 20
@@ -74,11 +77,17 @@ def scenario(w3: Web3) -> list[tuple[str, int]]:
     owner, alice, bob = w3.eth.accounts[:3]
     weights = [(i % 5 - 2) * 10**9 for i in range(FEATURES)]
     framework = deploy_framework(
-        w3, model="SparsePerceptron", incentive="Stakeable",
+        w3,
+        model="SparsePerceptron",
+        incentive="Stakeable",
         params={"num_features": FEATURES},
         initial={"weights": weights, "intercept": 0, "learning_rate": 10**9},
-        incentive_params={"refund_wait_s": REFUND_WAIT_S}, account=owner,
-        name="gas twin", description="same gas on every node", encoder="test/v1")
+        incentive_params={"refund_wait_s": REFUND_WAIT_S},
+        account=owner,
+        name="gas twin",
+        description="same gas on every node",
+        encoder="test/v1",
+    )
     gas: list[tuple[str, Any]] = [(label, r["gasUsed"]) for label, r in framework.receipts]
     # Block times differ between nodes (anvil may reuse its parent's second; sumchain
     # never does), and Stakeable stores the time of the last update: pin each add's
@@ -125,9 +134,15 @@ def market_scenario(w3: Web3) -> tuple[list[tuple[str, int]], Market, list[Any],
 
     # 300 samples: the contract's bit sets over D cross a 256-sample word
     parts = split_test_set([sample() for _ in range(300)], 4, b"anvil market")
-    terms = MarketTerms(stake_unit=10**12, num_features=FEATURES, learning_rate=10**9,
-                        intercept=-(10**9) // 2, initial_parts=1, max_contributions=14,
-                        reveal_window_s=86_400)
+    terms = MarketTerms(
+        stake_unit=10**12,
+        num_features=FEATURES,
+        learning_rate=10**9,
+        intercept=-(10**9) // 2,
+        initial_parts=1,
+        max_contributions=14,
+        reveal_window_s=86_400,
+    )
     market = deploy_market(w3, owner)
     market.commit(terms, parts, 30 * 10**12, owner)
     w3.provider.make_request("evm_mine", [])
@@ -146,8 +161,11 @@ def market_scenario(w3: Web3) -> tuple[list[tuple[str, int]], Market, list[Any],
     order = drawn + [i for i in range(len(parts)) if i not in drawn]
     test = [(x, y) for i in order for x, y in zip(parts[i].data, parts[i].labels, strict=True)]
     twin = settle(terms, 30 * 10**12, contributions, test)
-    same = [(label, int(r["gasUsed"])) for label, r in market.receipts
-            if label in ("deploy PredictionMarket", "commit", "drawTestParts", "contribute")]
+    same = [
+        (label, int(r["gasUsed"]))
+        for label, r in market.receipts
+        if label in ("deploy PredictionMarket", "commit", "drawTestParts", "contribute")
+    ]
     return same, market, contributions, twin
 
 

@@ -89,9 +89,7 @@ def test_contract_call_transact_and_event(w3, counter) -> None:
     events = counter.events.Incremented().process_receipt(receipt)
     assert len(events) == 1
     assert events[0].args.by == DEV_ADDRESS and events[0].args["count"] == start + 7
-    logs = counter.events.Incremented().get_logs(
-        from_block=receipt.blockNumber, to_block=receipt.blockNumber
-    )
+    logs = counter.events.Incremented().get_logs(from_block=receipt.blockNumber, to_block=receipt.blockNumber)
     assert [log.transactionHash for log in logs] == [tx_hash]
 
 
@@ -111,9 +109,7 @@ def test_custom_error_revert_carries_its_data(devnet, w3, counter) -> None:
 def test_require_message_is_in_the_error(devnet, w3, counter) -> None:
     with pytest.raises(ContractLogicError, match="nope"):
         counter.functions.fail().call()
-    error = devnet.error(
-        "eth_call", {"to": counter.address, "data": counter.encode_abi("fail", [])}
-    )
+    error = devnet.error("eth_call", {"to": counter.address, "data": counter.encode_abi("fail", [])})
     assert error["code"] == 3 and error["message"] == "execution reverted: nope"
 
 

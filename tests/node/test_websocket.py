@@ -55,9 +55,7 @@ def test_requests_and_batches_work_over_websocket(devnet) -> None:
             client = Client(ws)
             assert (await client.request("eth_chainId"))["result"] == "0x7a69"
             assert (await client.request("nope"))["error"]["code"] == -32601
-            await ws.send(
-                '[{"jsonrpc":"2.0","id":1,"method":"net_version"},{"jsonrpc":"2.0","id":2}]'
-            )
+            await ws.send('[{"jsonrpc":"2.0","id":1,"method":"net_version"},{"jsonrpc":"2.0","id":2}]')
             answers = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
             assert answers[0]["result"] == "31337" and answers[1]["error"]["code"] == -32600
             await ws.send("{not json")

@@ -100,9 +100,7 @@ def deploy_model(
     )
     for i, (fn, args) in enumerate(init or []):
         gas[f"{fn}#{i}"] = transact(w3, getattr(contract.functions, fn)(*args), owner).gasUsed
-    gas["finishInitialization"] = transact(
-        w3, contract.functions.finishInitialization(), owner
-    ).gasUsed
+    gas["finishInitialization"] = transact(w3, contract.functions.finishInitialization(), owner).gasUsed
     return contract
 
 
@@ -169,9 +167,7 @@ def revert_data(exc: BaseException) -> bytes:
     return b""
 
 
-def assert_reverts(
-    w3: Web3, fn: Any, error: str, sender: str | None = None, value: int = 0
-) -> bytes:
+def assert_reverts(w3: Web3, fn: Any, error: str, sender: str | None = None, value: int = 0) -> bytes:
     """Assert calling `fn` reverts with custom error `error`; return the revert data."""
     selectors = _error_selectors()
     assert error in selectors, f"no custom error named {error} in any artifact"
@@ -184,8 +180,6 @@ def assert_reverts(
             w3.eth.call({**params, "data": fn.data_in_transaction})
     except Exception as exc:  # web3 raises a ContractCustomError (or a subclass of Web3Exception)
         data = revert_data(exc)
-        assert data[:4] in selectors[error], (
-            f"expected {error}, reverted with {data.hex() or exc!r}"
-        )
+        assert data[:4] in selectors[error], f"expected {error}, reverted with {data.hex() or exc!r}"
         return data
     raise AssertionError(f"expected revert {error}, but the call succeeded")

@@ -52,9 +52,7 @@ def test_pre_shanghai_bytecode_has_no_push0():
 def test_a_changed_source_makes_the_check_name_the_stale_artifact(tmp_path, monkeypatch):
     contracts = tmp_path / "contracts"
     shutil.copytree(build.CONTRACTS_DIR, contracts)
-    (contracts / "DataHandler.sol").write_text(
-        (contracts / "DataHandler.sol").read_text() + "\n// edit\n"
-    )
+    (contracts / "DataHandler.sol").write_text((contracts / "DataHandler.sol").read_text() + "\n// edit\n")
     monkeypatch.setattr(build, "CONTRACTS_DIR", contracts)
     with pytest.raises(build.BuildError, match="stale"):
         build.check()

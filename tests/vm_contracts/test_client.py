@@ -99,9 +99,7 @@ def deploy(w3: Web3, model: str, incentive: str = "Stakeable", **kwargs: Any) ->
 
 @pytest.mark.parametrize("incentive", INCENTIVES)
 @pytest.mark.parametrize("model", MODELS)
-def test_each_model_trains_predicts_refunds_and_is_reported_under_each_mechanism(
-    w3, model, incentive
-):
+def test_each_model_trains_predicts_refunds_and_is_reported_under_each_mechanism(w3, model, incentive):
     owner, alice, bob, carol = w3.eth.accounts[:4]
     _, good_sample, other_sample = CASES[model]
     framework = deploy(w3, model, incentive, name=f"{model} test", description="d")
@@ -118,11 +116,7 @@ def test_each_model_trains_predicts_refunds_and_is_reported_under_each_mechanism
     assert added["gasUsed"] > 21_000
     (contribution,) = framework.contributions_in(added)
     assert contribution.contributor == alice and contribution.label == 1
-    assert (
-        0 < contribution.deposit <= deposit
-        if incentive == "Stakeable"
-        else contribution.deposit == 0
-    )
+    assert 0 < contribution.deposit <= deposit if incentive == "Stakeable" else contribution.deposit == 0
     assert framework.predict(good_sample) == 1
 
     with pytest.raises(ContractRevert) as early:

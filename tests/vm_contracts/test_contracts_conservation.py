@@ -18,9 +18,7 @@ COST_WEIGHT = 10**15  # wei * s
 N_FEATURES = 6
 
 people = st.integers(1, 4)  # account indices; 1 is the trainer's owner
-sample = st.tuples(
-    st.lists(st.integers(0, N_FEATURES - 1), max_size=3).map(sorted), st.integers(0, 1)
-)
+sample = st.tuples(st.lists(st.integers(0, N_FEATURES - 1), max_size=3).map(sorted), st.integers(0, 1))
 action = st.one_of(
     st.tuples(st.just("add"), people, sample, st.integers(0, 3 * 10**15)),
     st.tuples(st.just("refund"), people, st.integers(0, 20)),
@@ -41,9 +39,7 @@ def _try(w3, fn, sender, value=0):
     return receipt
 
 
-@settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(action, min_size=1, max_size=14))
 def test_funds_are_conserved_exactly(w3, actions):
     accounts = w3.eth.accounts[1:5]
@@ -70,9 +66,7 @@ def test_funds_are_conserved_exactly(w3, actions):
             (data, label), value = act[2], act[3]
             receipt = _try(w3, t.addData(data, label), who, value)
             if receipt:
-                added.append(
-                    d.trainer.events.DataAdded().process_receipt(receipt, errors=DISCARD)[0]["args"]
-                )
+                added.append(d.trainer.events.DataAdded().process_receipt(receipt, errors=DISCARD)[0]["args"])
         else:
             if not added:
                 continue
@@ -80,13 +74,9 @@ def test_funds_are_conserved_exactly(w3, actions):
             fn = getattr(t, kind)(c["contributor"], list(c["data"]), c["label"], c["addedTime"])
             receipt = _try(w3, fn, who)
             if receipt:
-                event = (
-                    d.trainer.events.Refunded if kind == "refund" else d.trainer.events.Reported
-                )()
+                event = (d.trainer.events.Refunded if kind == "refund" else d.trainer.events.Reported)()
                 amount = event.process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"]
-                key = ref.contribution_key(
-                    c["contributor"], list(c["data"]), c["label"], c["addedTime"]
-                )
+                key = ref.contribution_key(c["contributor"], list(c["data"]), c["label"], c["addedTime"])
                 paid[key] = paid.get(key, 0) + amount
         if receipt:
             assert w3.eth.get_block(receipt.blockNumber)["miner"] not in accounts
@@ -95,9 +85,7 @@ def test_funds_are_conserved_exactly(w3, actions):
         assert sum(w3.eth.get_balance(a) for a in accounts) + held + fees == start
         claimable = 0
         for c in added:
-            key = ref.contribution_key(
-                c["contributor"], list(c["data"]), c["label"], c["addedTime"]
-            )
+            key = ref.contribution_key(c["contributor"], list(c["data"]), c["label"], c["addedTime"])
             initial, remaining, *_ = d.handler.functions.contributions(key).call()
             assert initial == c["deposit"]
             assert paid.get(key, 0) + remaining == initial  # never more out than in

@@ -64,9 +64,7 @@ def measure(fork: str, optimized: bool = True) -> dict[str, int]:
         last = d.incentive.functions.lastUpdateTimeS().call(call)
         t = now(w3) + 100
         w3.testing.timeTravel(t)  # fixes the next block's time, hence the exact deposit
-        receipt = transact(
-            w3, d.trainer.functions.addData(data, label), value=RULES.add_data_cost(t, last)
-        )
+        receipt = transact(w3, d.trainer.functions.addData(data, label), value=RULES.add_data_cost(t, last))
         gas[case] = receipt.gasUsed
     return gas
 

@@ -46,9 +46,7 @@ def test_sparse_perceptron_learns_only_from_mistakes(w3):
 
 
 def test_dense_perceptron_matches_twin(w3):
-    m = deploy_model(
-        w3, "DensePerceptron", (3, LR, 0), [("initializeWeights", (0, [SCALE, -SCALE, 7]))]
-    )
+    m = deploy_model(w3, "DensePerceptron", (3, LR, 0), [("initializeWeights", (0, [SCALE, -SCALE, 7]))])
     twin = ref.DensePerceptron(3, LR, 0, [SCALE, -SCALE, 7])
     for x, y in (
         ([SCALE, 0, 0], 0),
@@ -130,9 +128,7 @@ MODELS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "args", "data", "init_fn", "init_args"), MODELS, ids=[m[0] for m in MODELS]
-)
+@pytest.mark.parametrize(("name", "args", "data", "init_fn", "init_args"), MODELS, ids=[m[0] for m in MODELS])
 def test_model_guards_its_life_cycle(w3, name, args, data, init_fn, init_args):
     owner, other = w3.eth.accounts[0], w3.eth.accounts[1]
     m, _ = deploy(w3, name, *args)
@@ -186,9 +182,7 @@ def test_initialisation_and_reads_refuse_ranges_past_the_end(w3):
 
 def test_weights_beyond_int80_are_refused(w3):
     # score = (2^79 - 1) - 2^79 = -1: mispredicted as 0, so label 1 pushes the weight past int80
-    m = deploy_model(
-        w3, "SparsePerceptron", (2, 2**78, -(2**79)), [("initializeWeights", (0, [2**79 - 1]))]
-    )
+    m = deploy_model(w3, "SparsePerceptron", (2, 2**78, -(2**79)), [("initializeWeights", (0, [2**79 - 1]))])
     assert m.functions.predict([0]).call() == 0
     assert_reverts(w3, m.functions.update([0], 1), "PackedValueOutOfRange")
     assert m.functions.predict([1]).call() == 0

@@ -77,10 +77,7 @@ def test_add_data_keeps_the_required_deposit_and_returns_the_excess(w3, stake):
     assert before - w3.eth.get_balance(alice) == ev["deposit"] + _fee(w3, receipt)
     assert w3.eth.get_balance(stake.trainer.address) == ev["deposit"]
     key = ref.contribution_key(alice, A, 1, block_time)
-    assert (
-        stake.handler.functions.contributionKey(alice, ref.data_hash(A), 1, block_time).call()
-        == key
-    )
+    assert stake.handler.functions.contributionKey(alice, ref.data_hash(A), 1, block_time).call() == key
     assert stake.handler.functions.contributions(key).call() == [
         ev["deposit"],
         ev["deposit"],
@@ -93,16 +90,12 @@ def test_add_data_keeps_the_required_deposit_and_returns_the_excess(w3, stake):
 
 
 def test_add_data_below_the_deposit_is_refused(w3, stake):
-    data = assert_reverts(
-        w3, stake.trainer.functions.addData(A, 1), "DepositTooLow", w3.eth.accounts[1], 0
-    )
+    data = assert_reverts(w3, stake.trainer.functions.addData(A, 1), "DepositTooLow", w3.eth.accounts[1], 0)
     assert int.from_bytes(data[4:36], "big") >= MIN_DEPOSIT
 
 
 def test_add_data_checks_the_model_input(w3, stake):
-    assert_reverts(
-        w3, stake.trainer.functions.addData([10], 1), "FeatureIndexOutOfRange", value=VALUE
-    )
+    assert_reverts(w3, stake.trainer.functions.addData([10], 1), "FeatureIndexOutOfRange", value=VALUE)
     assert_reverts(w3, stake.trainer.functions.addData(A, 2), "LabelOutOfRange", value=VALUE)
 
 
@@ -143,9 +136,7 @@ def test_refund_is_refused_while_the_model_disagrees(w3, stake):
     _, ev = _add(w3, stake, alice, A, 1)
     _add(w3, stake, bob, A, 0)  # flips the model back: A now predicts 0
     time_travel(w3, REFUND_WAIT)
-    assert_reverts(
-        w3, stake.trainer.functions.refund(alice, A, 1, ev["addedTime"]), "ModelDisagrees", alice
-    )
+    assert_reverts(w3, stake.trainer.functions.refund(alice, A, 1, ev["addedTime"]), "ModelDisagrees", alice)
 
 
 def _bad_sample_and_good_reporter(w3, d):
@@ -181,9 +172,7 @@ def test_report_is_refused_before_the_wait_and_while_the_model_agrees(w3, stake)
     alice, carol = w3.eth.accounts[1], w3.eth.accounts[3]
     bad = _bad_sample_and_good_reporter(w3, stake)
     _, fresh = _add(w3, stake, alice, [5], 0)  # model agrees with it
-    assert_reverts(
-        w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "TooEarly", carol
-    )
+    assert_reverts(w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "TooEarly", carol)
     time_travel(w3, REFUND_WAIT)
     assert_reverts(
         w3, stake.trainer.functions.report(alice, [5], 0, fresh["addedTime"]), "ModelAgrees", carol
@@ -202,24 +191,18 @@ def test_owner_then_anyone_take_the_remainder_after_their_waits(w3, stake):
     _, s2 = _add(w3, stake, alice, B, 1)
     time_travel(w3, OWNER_WAIT)
     # the model agrees with both, yet the owner may take after t_c; others may not yet
-    assert_reverts(
-        w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "ModelAgrees", dave
-    )
+    assert_reverts(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "ModelAgrees", dave)
     before = w3.eth.get_balance(owner)
     receipt = transact(w3, stake.trainer.functions.report(alice, A, 1, s1["addedTime"]), owner)
     assert w3.eth.get_balance(owner) == before + s1["deposit"] - _fee(w3, receipt)
     time_travel(w3, ANY_WAIT - OWNER_WAIT)
     receipt = transact(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), dave)
     assert (
-        stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"][
-            "amount"
-        ]
+        stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"]
         == s2["deposit"]
     )
     assert w3.eth.get_balance(stake.trainer.address) == 0
-    assert_reverts(
-        w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "NothingToClaim", bob
-    )
+    assert_reverts(w3, stake.trainer.functions.report(alice, B, 1, s2["addedTime"]), "NothingToClaim", bob)
 
 
 def test_replace_model_swaps_in_an_initialised_model_owned_by_the_trainer(w3, stake):
@@ -252,23 +235,14 @@ def test_points_returns_all_value_and_awards_one_point_per_agreeing_sample(w3):
     assert_reverts(w3, refund, "TooEarly", alice)
     time_travel(w3, REFUND_WAIT)
     receipt = transact(w3, refund, alice)
-    assert (
-        d.incentive.events.PointAwarded().process_receipt(receipt, errors=DISCARD)[0]["args"][
-            "total"
-        ]
-        == 1
-    )
+    assert d.incentive.events.PointAwarded().process_receipt(receipt, errors=DISCARD)[0]["args"]["total"] == 1
     assert d.incentive.functions.points(alice).call() == 1
     assert_reverts(w3, refund, "AlreadyRefunded", alice)
-    assert_reverts(
-        w3, d.trainer.functions.report(alice, A, 1, ev["addedTime"]), "ReportNotSupported", bob
-    )
+    assert_reverts(w3, d.trainer.functions.report(alice, A, 1, ev["addedTime"]), "ReportNotSupported", bob)
     _, ev2 = _add(w3, d, alice, B, 1)
     _add(w3, d, bob, B, 0)
     time_travel(w3, REFUND_WAIT)
-    assert_reverts(
-        w3, d.trainer.functions.refund(alice, B, 1, ev2["addedTime"]), "ModelDisagrees", alice
-    )
+    assert_reverts(w3, d.trainer.functions.refund(alice, B, 1, ev2["addedTime"]), "ModelDisagrees", alice)
     assert w3.eth.get_balance(d.trainer.address) == 0
 
 
@@ -312,9 +286,9 @@ def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
     s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7, False)
     last = s.functions.lastUpdateTimeS().call()
     for t in (last - 5, last, last + 1, last + 3, last + 200, last + 10**6):
-        assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(
-            1, 2, 3, 1000, 7
-        ).add_data_cost(t, last)
+        assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(1, 2, 3, 1000, 7).add_data_cost(
+            t, last
+        )
 
 
 def test_square_root_law_prices_by_the_integer_root_of_elapsed_time(w3):

@@ -82,9 +82,7 @@ def _open(
     return market.reveal_initial_parts(parts, provider)
 
 
-def _test_set(
-    market: Market, parts: Sequence[TestPart], round_id: int
-) -> list[tuple[tuple[int, ...], int]]:
+def _test_set(market: Market, parts: Sequence[TestPart], round_id: int) -> list[tuple[tuple[int, ...], int]]:
     """D in the order the contract stored it: drawn parts first, then the rest."""
     drawn = market.selected_parts(round_id, len(parts))
     order = drawn + [i for i in range(len(parts)) if i not in drawn]
@@ -181,9 +179,7 @@ def test_commitment_errors(w3: Web3, market: Market) -> None:
     with pytest.raises(ContractRevert) as exc:
         market.reveal_part(undrawn, parts[undrawn], provider)
     assert _revert(exc) == "PartNotSelected"
-    wrong = TestPart(
-        parts[drawn[0]].data, tuple(1 - y for y in parts[drawn[0]].labels), parts[drawn[0]].salt
-    )
+    wrong = TestPart(parts[drawn[0]].data, tuple(1 - y for y in parts[drawn[0]].labels), parts[drawn[0]].salt)
     with pytest.raises(ContractRevert) as exc:
         market.reveal_part(drawn[0], wrong, provider)
     assert exc.value.name == "PartHashMismatch" and exc.value.args_by_name == {"part": drawn[0]}
@@ -312,9 +308,7 @@ def test_rounds_without_dropouts_applied_at_once_equal_the_iterated_rule(
     assert balances(errors, stake, n, rounds)[0] == balances_iterated(errors, stake, n, rounds)
 
 
-@settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 2**32 - 1),
     labels_flipped=st.lists(st.booleans(), min_size=2, max_size=7),
@@ -344,9 +338,7 @@ def test_random_rounds_balances_equal_the_twin(
     assert sum(twin.owed.values()) <= STAKE * (rounds + len(labels_flipped))
 
 
-@settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 2**32 - 1),
     contributions=st.integers(1, 40),
@@ -425,8 +417,7 @@ def test_feature_indices_must_be_strictly_increasing(w3: Web3, market: Market) -
 def _agrees_with_own_labels(part: TestPart, threshold: float = 0.8) -> bool:
     """A careful contributor's check of a revealed part: do its labels match theirs?"""
     agree = sum(
-        int(sum(i >= FEATURES // 2 for i in x) > 2) == y
-        for x, y in zip(part.data, part.labels, strict=True)
+        int(sum(i >= FEATURES // 2 for i in x) > 2) == y for x, y in zip(part.data, part.labels, strict=True)
     )
     return agree >= threshold * len(part.labels)
 

@@ -20,9 +20,7 @@ N_DENSE = 3  # features of the dense models
 N_CLASSES = 3
 
 sparse_sample = st.lists(st.integers(0, N_SPARSE - 1), min_size=0, max_size=6).map(sorted)
-dense_sample = st.lists(
-    st.integers(-5 * fp.SCALE, 5 * fp.SCALE), min_size=N_DENSE, max_size=N_DENSE
-)
+dense_sample = st.lists(st.integers(-5 * fp.SCALE, 5 * fp.SCALE), min_size=N_DENSE, max_size=N_DENSE)
 
 
 def _run(w3, contract, twin, updates, probes):
@@ -113,9 +111,7 @@ def test_fixed_point_log2_is_within_a_millionth_of_the_true_log(x):
 @given(st.integers(-(10**20), 10**20), st.integers(-(10**12), 10**12).filter(bool))
 def test_division_truncates_toward_zero_like_solidity(a, b):
     q = fp.div_trunc(a, b)
-    assert q == int(a / b) or abs(q * b) <= abs(a) < abs(
-        (q + (1 if (a >= 0) == (b > 0) else -1)) * b
-    )
+    assert q == int(a / b) or abs(q * b) <= abs(a) < abs((q + (1 if (a >= 0) == (b > 0) else -1)) * b)
     assert abs(q * b) <= abs(a)
 
 
@@ -125,6 +121,6 @@ def test_contribution_key_matches_the_data_handler(w3):
     h, _ = deploy(w3, "DataHandler")
     who = w3.eth.accounts[3]
     for data in ([], [1, 2, 3], [-5, 2**62]):
-        assert h.functions.contributionKey(
-            who, ref.data_hash(data), 7, 1234
-        ).call() == ref.contribution_key(who, data, 7, 1234)
+        assert h.functions.contributionKey(who, ref.data_hash(data), 7, 1234).call() == ref.contribution_key(
+            who, data, 7, 1234
+        )
