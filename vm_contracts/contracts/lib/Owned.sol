@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
+import {IOwned} from "./IOwned.sol";
+
 /// @title Owned
 /// @notice A single owner, set to the deployer and transferable once the component is
 /// handed to its CollaborativeTrainer. Models, the data handler and incentive
 /// mechanisms use it so that only the trainer can write to them.
-abstract contract Owned {
+abstract contract Owned is IOwned {
     /// @notice The only address allowed to call owner-only functions.
     address public owner;
 

@@ -2,13 +2,16 @@
 pragma solidity ^0.8.20;
 
 import {Owned} from "../lib/Owned.sol";
+import {IClassifier} from "./IClassifier.sol";
 import {Packed} from "../lib/Packed.sol";
 
 /// @title ClassifierBase
-/// @notice What every model shares (each model implements IClassifier structurally): an owner (the trainer once handed over), a
+/// @notice What every model shares: an owner (the trainer once handed over), a
 /// two-phase life (initialise in as many transactions as the gas limit needs, then
-/// `finishInitialization`; only then predict and update), and the input errors.
-abstract contract ClassifierBase is Owned {
+/// `finishInitialization`; only then predict and update), and the input errors. It is
+/// an IClassifier, so the compiler checks that every model fits the trainer; each model
+/// also names IClassifier among its bases.
+abstract contract ClassifierBase is Owned, IClassifier {
     /// @notice True once `finishInitialization` ran; parameters can no longer be set
     /// directly, only trained through `update`.
     bool public initialized;

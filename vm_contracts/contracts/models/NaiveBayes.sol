@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-import {ClassifierBase} from "./ClassifierBase.sol";
+import {ClassMatrixBase} from "./ClassMatrixBase.sol";
+import {IClassifier} from "./IClassifier.sol";
 import {FixedPoint} from "../lib/FixedPoint.sol";
 import {Packed} from "../lib/Packed.sol";
 
@@ -15,13 +16,9 @@ import {Packed} from "../lib/Packed.sol";
 /// (fixed point, exact-reproducible off chain). The terms common to all classes are dropped.
 /// @dev Feature counts are uint32 packed eight to a word, index c * numFeatures + f;
 /// per class one word holds sampleCount (low 128 bits) and totalCount (high 128 bits).
-contract NaiveBayes is ClassifierBase {
+contract NaiveBayes is IClassifier, ClassMatrixBase {
     using Packed for mapping(uint256 => uint256);
 
-    /// @notice Number of classes; labels are 0 .. numClasses-1.
-    uint64 public immutable numClasses;
-    /// @notice Vocabulary size; feature indices are 0 .. numFeatures-1.
-    uint64 public immutable numFeatures;
     /// @notice Additive smoothing a, fixed point (> 0).
     uint256 public immutable smoothing;
 
@@ -31,12 +28,10 @@ contract NaiveBayes is ClassifierBase {
     /// @param numClasses_ Classes (>= 2).
     /// @param numFeatures_ Vocabulary size (> 0).
     /// @param smoothing_ Fixed-point additive smoothing (> 0), e.g. 10^9 for Laplace.
-    constructor(uint64 numClasses_, uint64 numFeatures_, uint256 smoothing_) {
-        if (numClasses_ < 2) revert InvalidParameter("numClasses");
-        if (numFeatures_ == 0) revert InvalidParameter("numFeatures");
+    constructor(uint64 numClasses_, uint64 numFeatures_, uint256 smoothing_)
+        ClassMatrixBase(numClasses_, numFeatures_)
+    {
         if (smoothing_ == 0 || smoothing_ > type(uint64).max) revert InvalidParameter("smoothing");
-        numClasses = numClasses_;
-        numFeatures = numFeatures_;
         smoothing = smoothing_;
     }
 
@@ -47,9 +42,7 @@ contract NaiveBayes is ClassifierBase {
         onlyOwner
         whileInitializing
     {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, counts.length, numFeatures);
-        uint256 base = uint256(classIndex) * numFeatures + start;
+        uint256 base = _rowStart(classIndex, start, counts.length);
         uint256 added;
         uint256 removed;
         for (uint256 k = 0; k < counts.length; ++k) {
@@ -66,7 +59,7 @@ contract NaiveBayes is ClassifierBase {
     /// @notice Set the number of samples seen for each class (one entry per class)
     /// before `finishInitialization`. Owner only.
     function initializeSampleCounts(uint128[] calldata sampleCounts) external onlyOwner whileInitializing {
-        if (sampleCounts.length != numClasses) revert WrongDataLength(numClasses, sampleCounts.length);
+        _checkPerClass(sampleCounts.length);
         for (uint256 c = 0; c < sampleCounts.length; ++c) {
             (, uint256 total) = _class(c);
             _classCounts[c] = uint256(sampleCounts[c]) | (total << 128);
@@ -78,9 +71,7 @@ contract NaiveBayes is ClassifierBase {
     function predict(int64[] calldata data) external view whenInitialized returns (uint64 best) {
         uint256 n = numFeatures;
         uint256 a = smoothing;
-        for (uint256 k = 0; k < data.length; ++k) {
-            _featureIndex(data[k], k, n);
-        }
+        _checkIndices(data);
         int256 bestScore = type(int256).min;
         for (uint256 c = 0; c < numClasses; ++c) {
             (uint256 samples, uint256 total) = _class(c);
@@ -130,10 +121,8 @@ contract NaiveBayes is ClassifierBase {
         view
         returns (uint32[] memory counts)
     {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, count, numFeatures);
+        uint256 base = _rowStart(classIndex, start, count);
         counts = new uint32[](count);
-        uint256 base = uint256(classIndex) * numFeatures + start;
         for (uint256 k = 0; k < count; ++k) {
             counts[k] = _featureCounts.getUint32(base + k);
         }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-import {ClassifierBase} from "./ClassifierBase.sol";
+import {ClassMatrixBase} from "./ClassMatrixBase.sol";
+import {IClassifier} from "./IClassifier.sol";
 import {Packed} from "../lib/Packed.sol";
 
 /// @title NearestCentroid
@@ -11,13 +12,8 @@ import {Packed} from "../lib/Packed.sol";
 /// division truncating toward zero. Predict = the class with the smallest squared
 /// Euclidean distance sum_j (x[j] - centroid[c][j])^2 (exact integers; ties: lowest c).
 /// @dev Centroids are int80 fixed point packed three to a word, index c * numFeatures + j.
-contract NearestCentroid is ClassifierBase {
+contract NearestCentroid is IClassifier, ClassMatrixBase {
     using Packed for mapping(uint256 => uint256);
-
-    /// @notice Number of classes; labels are 0 .. numClasses-1.
-    uint64 public immutable numClasses;
-    /// @notice Vector length.
-    uint64 public immutable numFeatures;
 
     mapping(uint256 => uint256) private _centroids;
     /// @notice Samples averaged into each class's centroid.
@@ -25,12 +21,7 @@ contract NearestCentroid is ClassifierBase {
 
     /// @param numClasses_ Classes (>= 2).
     /// @param numFeatures_ Vector length (> 0).
-    constructor(uint64 numClasses_, uint64 numFeatures_) {
-        if (numClasses_ < 2) revert InvalidParameter("numClasses");
-        if (numFeatures_ == 0) revert InvalidParameter("numFeatures");
-        numClasses = numClasses_;
-        numFeatures = numFeatures_;
-    }
+    constructor(uint64 numClasses_, uint64 numFeatures_) ClassMatrixBase(numClasses_, numFeatures_) {}
 
     /// @notice Set centroid[classIndex][start .. start+len) before `finishInitialization`. Owner only.
     function initializeCentroid(uint64 classIndex, uint64 start, int80[] calldata values)
@@ -38,9 +29,7 @@ contract NearestCentroid is ClassifierBase {
         onlyOwner
         whileInitializing
     {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, values.length, numFeatures);
-        uint256 base = uint256(classIndex) * numFeatures + start;
+        uint256 base = _rowStart(classIndex, start, values.length);
         for (uint256 k = 0; k < values.length; ++k) {
             _centroids.setInt80(base + k, values[k]);
         }
@@ -50,7 +39,7 @@ contract NearestCentroid is ClassifierBase {
     /// @notice Set how many samples each class's centroid averages (one entry per class)
     /// before `finishInitialization`. Owner only.
     function initializeSampleCounts(uint64[] calldata counts) external onlyOwner whileInitializing {
-        if (counts.length != numClasses) revert WrongDataLength(numClasses, counts.length);
+        _checkPerClass(counts.length);
         for (uint256 c = 0; c < counts.length; ++c) {
             sampleCounts[c] = counts[c];
         }
@@ -61,7 +50,7 @@ contract NearestCentroid is ClassifierBase {
     /// @param data numFeatures fixed-point values.
     function predict(int64[] calldata data) external view whenInitialized returns (uint64 best) {
         uint256 n = numFeatures;
-        if (data.length != n) revert WrongDataLength(n, data.length);
+        _checkDense(data);
         uint256 bestDistance = type(uint256).max;
         for (uint256 c = 0; c < numClasses; ++c) {
             uint256 distance;
@@ -81,7 +70,7 @@ contract NearestCentroid is ClassifierBase {
     function update(int64[] calldata data, uint64 label) external onlyOwner whenInitialized {
         _checkLabel(label, numClasses);
         uint256 n = numFeatures;
-        if (data.length != n) revert WrongDataLength(n, data.length);
+        _checkDense(data);
         uint256 count = sampleCounts[label];
         int256 divisor = int256(count + 1);
         uint256 base = uint256(label) * n;
@@ -99,10 +88,8 @@ contract NearestCentroid is ClassifierBase {
         view
         returns (int80[] memory values)
     {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, count, numFeatures);
+        uint256 base = _rowStart(classIndex, start, count);
         values = new int80[](count);
-        uint256 base = uint256(classIndex) * numFeatures + start;
         for (uint256 k = 0; k < count; ++k) {
             values[k] = _centroids.getInt80(base + k);
         }

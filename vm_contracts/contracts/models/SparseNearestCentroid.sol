@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-import {ClassifierBase} from "./ClassifierBase.sol";
+import {ClassMatrixBase} from "./ClassMatrixBase.sol";
+import {IClassifier} from "./IClassifier.sol";
 import {Packed} from "../lib/Packed.sol";
 
 /// @title SparseNearestCentroid
@@ -15,32 +16,20 @@ import {Packed} from "../lib/Packed.sol";
 /// compared exactly by cross-multiplication.
 /// @dev Sums are uint32 packed eight to a word, index c * numFeatures + f; per class one
 /// word holds sampleCount (low 64 bits) and squaredNorm (high 192 bits).
-contract SparseNearestCentroid is ClassifierBase {
+contract SparseNearestCentroid is IClassifier, ClassMatrixBase {
     using Packed for mapping(uint256 => uint256);
-
-    /// @notice Number of classes; labels are 0 .. numClasses-1.
-    uint64 public immutable numClasses;
-    /// @notice Vocabulary size; indices are 0 .. numFeatures-1.
-    uint64 public immutable numFeatures;
 
     mapping(uint256 => uint256) private _sums;
     mapping(uint256 => uint256) private _classes;
 
     /// @param numClasses_ Classes (>= 2).
     /// @param numFeatures_ Vocabulary size (> 0).
-    constructor(uint64 numClasses_, uint64 numFeatures_) {
-        if (numClasses_ < 2) revert InvalidParameter("numClasses");
-        if (numFeatures_ == 0) revert InvalidParameter("numFeatures");
-        numClasses = numClasses_;
-        numFeatures = numFeatures_;
-    }
+    constructor(uint64 numClasses_, uint64 numFeatures_) ClassMatrixBase(numClasses_, numFeatures_) {}
 
     /// @notice Set s[classIndex][start .. start+len) before `finishInitialization`; the
     /// class's squared norm follows. Owner only.
     function initializeSums(uint64 classIndex, uint64 start, uint32[] calldata sums) external onlyOwner whileInitializing {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, sums.length, numFeatures);
-        uint256 base = uint256(classIndex) * numFeatures + start;
+        uint256 base = _rowStart(classIndex, start, sums.length);
         (uint256 count, uint256 norm) = _class(classIndex);
         for (uint256 k = 0; k < sums.length; ++k) {
             uint256 old = _sums.getUint32(base + k);
@@ -54,7 +43,7 @@ contract SparseNearestCentroid is ClassifierBase {
     /// @notice Set each class's sample count (one entry per class) before
     /// `finishInitialization`. Owner only.
     function initializeSampleCounts(uint64[] calldata counts) external onlyOwner whileInitializing {
-        if (counts.length != numClasses) revert WrongDataLength(numClasses, counts.length);
+        _checkPerClass(counts.length);
         for (uint256 c = 0; c < counts.length; ++c) {
             (, uint256 norm) = _class(c);
             _classes[c] = uint256(counts[c]) | (norm << 64);
@@ -65,9 +54,7 @@ contract SparseNearestCentroid is ClassifierBase {
     /// @notice The class whose centroid is nearest to the count vector of `data`. Free (view).
     function predict(int64[] calldata data) external view whenInitialized returns (uint64 best) {
         uint256 n = numFeatures;
-        for (uint256 k = 0; k < data.length; ++k) {
-            _featureIndex(data[k], k, n);
-        }
+        _checkIndices(data);
         int256 bestNumerator;
         uint256 bestDenominator; // 0 = no candidate yet
         for (uint256 c = 0; c < numClasses; ++c) {
@@ -117,10 +104,8 @@ contract SparseNearestCentroid is ClassifierBase {
 
     /// @notice s[classIndex][start .. start+count): per-feature occurrence sums.
     function getSums(uint64 classIndex, uint256 start, uint256 count) external view returns (uint32[] memory sums) {
-        _checkLabel(classIndex, numClasses);
-        _checkRange(start, count, numFeatures);
+        uint256 base = _rowStart(classIndex, start, count);
         sums = new uint32[](count);
-        uint256 base = uint256(classIndex) * numFeatures + start;
         for (uint256 k = 0; k < count; ++k) {
             sums[k] = _sums.getUint32(base + k);
         }
