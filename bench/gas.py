@@ -689,8 +689,8 @@ def measure_chain(
                 measure_updates(target, words)
                 if sweep.refund_report and features == max(feature_set):
                     measure_refund_report(target, TABLE_I["words"])
-    # Without the optimizer PredictionMarket's runtime code is 31,635 bytes, over the
-    # 24,576-byte limit of EIP-170: it cannot be deployed, so only optimized chains.
+    # The market is measured on optimized chains only (as before its reward stages became
+    # linked libraries, when its unoptimized code was over EIP-170's limit).
     grid_chain = sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains
     if sweep.market is not None and grid_chain and optimizer == "on":
         progress(f"{fork}/{optimizer}: a prediction-market round")
@@ -706,8 +706,11 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
     stage it started in, and the one it ended in if another; words = its step count),
     withdraw."""
     import random
+    from dataclasses import replace
 
     from vm_contracts import client
+    from vm_contracts.build import link_bytecode, load_artifact
+    from vm_contracts.market import LIBRARIES
     from vm_contracts.reference import SparsePerceptron
     from vm_contracts.reference_market import MarketTerms, pack_sample, split_test_set
 
@@ -715,8 +718,17 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
     owner, pusher = bench.accounts[0], bench.accounts[6]
     contributors = bench.accounts[1:6]
     labels = dict(model="PredictionMarket", incentive="PredictionMarket", features=setting.features)
+    libraries, library_receipts = {}, []
+    for name in LIBRARIES:  # the reward stages, linked libraries deployed before the market
+        library, library_receipt = bench.deploy(
+            client.load_contract(name, bench.fork, bench.optimizer == "on"), [], owner
+        )
+        libraries[name] = library.address
+        library_receipts.append((name, library_receipt))
+    raw = load_artifact("PredictionMarket", bench.fork, bench.optimizer == "on")
+    artifact = replace(artifact, bytecode=link_bytecode(raw["bytecode"], raw["linkReferences"], libraries))
     market, receipt = bench.deploy(artifact, [], owner)
-    roles = {bytes.fromhex(market.address[2:]): "incentive_gas"}
+    roles = {bytes.fromhex(a[2:]): "incentive_gas" for a in (market.address, *libraries.values())}
 
     def record(receipt: Any, operation: str, step: str, words: int = 0, agreement: str = "-") -> None:
         bench.record(
@@ -729,16 +741,17 @@ def measure_market(bench: _Bench, setting: MarketSetting) -> None:
             **labels,
         )
 
-    bench.record(
-        receipt,
-        roles,
-        operation="market deploy",
-        step="deploy PredictionMarket",
-        words=0,
-        agreement="-",
-        _deployed_role="incentive_gas",
-        **labels,
-    )
+    for step, deployed in (*library_receipts, ("PredictionMarket", receipt)):
+        bench.record(
+            deployed,
+            roles,
+            operation="market deploy",
+            step=f"deploy {step}",
+            words=0,
+            agreement="-",
+            _deployed_role="incentive_gas",
+            **labels,
+        )
     rng = random.Random(0)
 
     def sample() -> tuple[list[int], int]:

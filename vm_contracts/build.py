@@ -4,13 +4,17 @@
 with the npm ``solc`` package (pinned in package.json) for the EVM version of every
 supported fork, optimizer on (``artifacts/<evmVersion>/``) and off
 (``artifacts/<evmVersion>-noopt/``), and writes one JSON per contract: ABI, bytecode,
-deployed bytecode, compiler version, settings and the sha256 of every source.
+deployed bytecode, the link references of linked libraries, compiler version, settings
+and the sha256 of every source.
 
 ``python -m vm_contracts.build --check`` exits non-zero naming the first stale or
 missing artifact: one whose recorded sources, settings or compiler differ from the
 tree's. ``--check --recompile`` also recompiles and compares the bytecode.
 
 :func:`load_artifact` reads an artifact; running sumchain never needs the compiler.
+:func:`link_bytecode` fills in the addresses of a contract's linked libraries (solc's
+``linkReferences``; PredictionMarket links MarketLosses and MarketBalances), and
+:func:`linked_libraries` names the libraries a contract needs.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,8 @@ ARTIFACTS_DIR = PACKAGE / "artifacts"
 SOLC_MODULE = REPO / "node_modules" / "solc"  # in the source checkout (`make` installs it)
 SOLC_VERSION = "0.8.37"  # pinned in package.json
 OPTIMIZER_RUNS = 200
+MAX_CODE_SIZE = 24_576  # bytes of deployed code at most (EIP-170, from Spurious Dragon)
+ADDRESS_HEX = 40  # hex digits of an address
 NOOPT_SUFFIX = "-noopt"  # artifact directory suffix of optimizer-off builds
 
 # EVM version solc targets for each fork sumchain runs (chain.config.FORKS); solc calls
@@ -84,7 +90,9 @@ def settings_for(evm_version: str, optimized: bool) -> dict[str, Any]:
                 "*": [
                     "abi",
                     "evm.bytecode.object",
+                    "evm.bytecode.linkReferences",
                     "evm.deployedBytecode.object",
+                    "evm.deployedBytecode.linkReferences",
                     "devdoc",
                     "userdoc",
                 ]
@@ -159,6 +167,9 @@ def compile_sets(sets: list[tuple[str, bool]]) -> dict[tuple[str, bool], dict[st
                     "abi": c["abi"],
                     "bytecode": "0x" + c["evm"]["bytecode"]["object"],
                     "deployedBytecode": "0x" + c["evm"]["deployedBytecode"]["object"],
+                    # {source: {library: [{"start": byte offset, "length": 20}, ...]}}
+                    "linkReferences": c["evm"]["bytecode"].get("linkReferences", {}),
+                    "deployedLinkReferences": c["evm"]["deployedBytecode"].get("linkReferences", {}),
                     "devdoc": c.get("devdoc", {}),
                     "userdoc": c.get("userdoc", {}),
                     "compiler": {"name": "solc", "version": version},
@@ -217,7 +228,7 @@ def check(recompile: bool = False) -> None:
                 raise BuildError(f"{path}: artifact set differs from the sources' contracts")
             stored = json.loads(path.read_text())
             fresh = artifacts[name]
-            for key in ("abi", "bytecode", "deployedBytecode"):
+            for key in ("abi", "bytecode", "deployedBytecode", "linkReferences"):
                 if stored[key] != fresh[key]:
                     raise BuildError(f"{path}: {key} differs from a fresh compile")
 
@@ -237,6 +248,41 @@ def load_artifact(
 ) -> dict[str, Any]:
     """The artifact of contract ``name`` (a fresh dict: abi, bytecode, deployedBytecode, ...)."""
     return json.loads(_load(name, evm_version, optimized))
+
+
+LinkReferences = Mapping[str, Mapping[str, Sequence[Mapping[str, int]]]]
+
+
+def linked_libraries(link_references: LinkReferences) -> list[str]:
+    """The names of the libraries that solc ``link_references`` (an artifact's
+    ``linkReferences``) leave to link, sorted; empty for a contract that needs none."""
+    return sorted({name for libraries in link_references.values() for name in libraries})
+
+
+def link_bytecode(bytecode: str, link_references: LinkReferences, libraries: Mapping[str, str]) -> str:
+    """``bytecode`` (hex, with or without ``0x``) with every placeholder solc left for a
+    linked library replaced by that library's address from ``libraries`` (name ->
+    address, e.g. ``{"MarketLosses": "0x..."}``); names not referenced are ignored.
+    Raises BuildError naming a missing library or an address that is not 20 bytes."""
+    body = bytecode[2:] if bytecode.startswith("0x") else bytecode
+    code = list(body)
+    missing = [name for name in linked_libraries(link_references) if name not in libraries]
+    if missing:
+        raise BuildError(f"bytecode needs the address of library {', '.join(missing)} to be linked")
+    for references in link_references.values():
+        for name, places in references.items():
+            address = libraries[name].lower().removeprefix("0x")
+            if len(address) != ADDRESS_HEX or any(c not in "0123456789abcdef" for c in address):
+                raise BuildError(f"library {name}: {libraries[name]!r} is not a 20-byte hex address")
+            for place in places:
+                start, length = 2 * int(place["start"]), 2 * int(place["length"])
+                if length != ADDRESS_HEX or start + length > len(code):
+                    raise BuildError(f"library {name}: link reference {dict(place)} outside the bytecode")
+                code[start : start + length] = address
+    linked = "".join(code)
+    if "__$" in linked:
+        raise BuildError("bytecode still holds a library placeholder its link references do not name")
+    return "0x" + linked
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """The Python SDK for PredictionMarket.sol, on web3.py (the style of ``client.py``).
 
-* :func:`deploy_market` deploys the market; :class:`Market` wraps a deployed one.
+* :func:`deploy_market` deploys the market, linked to its reward-stage libraries
+  (``MarketLosses``, ``MarketBalances``: deployed once, by :func:`deploy_market_libraries`
+  unless their addresses are given); :class:`Market` wraps a deployed one.
 * A round: the provider :meth:`Market.commit` s a bounty and the hashes of a test set
   split with :func:`~vm_contracts.reference_market.split_test_set`; anyone
   :meth:`Market.draw_test_parts`; the provider reveals the drawn parts
@@ -15,11 +17,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from web3 import Web3
 
+from vm_contracts.build import BuildError, link_bytecode, load_artifact
 from vm_contracts.client import (
     DEFAULT_EVM_VERSION,
     Account,
@@ -33,6 +36,7 @@ from vm_contracts.errors import ClientError, TransactionFailed
 from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample
 
 CONTRACT = "PredictionMarket"
+LIBRARIES = ("MarketLosses", "MarketBalances")  # linked (external) libraries of the market
 PHASES = ("None", "Commitment", "Participation", "Reveal", "Computing", "Finished", "Aborted")
 ADVANCE_GAS_SHARE = 0.5  # share of the block gas limit one advance transaction aims at
 ADVANCE_GAS_GIVEN = 0.7  # gas each advance is given, as a share of the block gas limit
@@ -46,14 +50,51 @@ DRAW_GAS_PER_DRAWN = 40_000
 ADVANCE_MAX_TRANSACTIONS = 100_000  # give up after this many (a bug, not a workload)
 
 
-def deploy_market(w3: Web3, account: Account, evm_version: str = DEFAULT_EVM_VERSION) -> Market:
-    """Deploy a PredictionMarket from ``account``; the returned Market sends as it."""
-    artifact = load_contract(CONTRACT, evm_version)
+def _decoder(evm_version: str, optimized: bool) -> ErrorDecoder:
+    """Revert decoding for the market and the libraries it runs by DELEGATECALL."""
+    return ErrorDecoder([load_contract(name, evm_version, optimized).abi for name in (CONTRACT, *LIBRARIES)])
+
+
+def deploy_market_libraries(
+    w3: Web3,
+    account: Account,
+    evm_version: str = DEFAULT_EVM_VERSION,
+    optimized: bool = True,
+    receipts: list[tuple[str, Any]] | None = None,
+) -> dict[str, str]:
+    """Deploy the market's linked libraries from ``account``: name -> address. One set
+    serves every market of the same build (they hold no state of their own)."""
+    sender = _Sender(w3, _decoder(evm_version, optimized), receipts if receipts is not None else [])
+    addresses = {}
+    for name in LIBRARIES:
+        artifact = load_contract(name, evm_version, optimized)
+        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = sender.send(factory.constructor(), account, f"deploy {name}")
+        addresses[name] = str(receipt["contractAddress"])
+    return addresses
+
+
+def deploy_market(
+    w3: Web3,
+    account: Account,
+    evm_version: str = DEFAULT_EVM_VERSION,
+    libraries: Mapping[str, str] | None = None,
+    optimized: bool = True,
+) -> Market:
+    """Deploy a PredictionMarket from ``account``, linked to ``libraries`` (name ->
+    address; deployed first when not given); the returned Market sends as it."""
     receipts: list[tuple[str, Any]] = []
-    sender = _Sender(w3, ErrorDecoder([artifact.abi]), receipts)
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    if libraries is None:
+        libraries = deploy_market_libraries(w3, account, evm_version, optimized, receipts)
+    raw = load_artifact(CONTRACT, evm_version, optimized)
+    try:
+        bytecode = link_bytecode(raw["bytecode"], raw["linkReferences"], libraries)
+    except BuildError as exc:
+        raise ClientError(f"deploy_market: {exc}") from exc
+    sender = _Sender(w3, _decoder(evm_version, optimized), receipts)
+    factory = w3.eth.contract(abi=raw["abi"], bytecode=bytecode)
     receipt = sender.send(factory.constructor(), account, "deploy PredictionMarket")
-    return Market(w3, receipt["contractAddress"], evm_version, receipts)
+    return Market(w3, receipt["contractAddress"], evm_version, receipts, optimized)
 
 
 class Market:
@@ -71,12 +112,13 @@ class Market:
         address: str,
         evm_version: str = DEFAULT_EVM_VERSION,
         receipts: list[tuple[str, Any]] | None = None,
+        optimized: bool = True,
     ) -> None:
-        artifact = load_contract(CONTRACT, evm_version)
+        artifact = load_contract(CONTRACT, evm_version, optimized)
         self.w3 = w3
         self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
         self.receipts: list[tuple[str, Any]] = receipts if receipts is not None else []
-        self.decoder = ErrorDecoder([artifact.abi])
+        self.decoder = _decoder(evm_version, optimized)
         self._sender = _Sender(w3, self.decoder, self.receipts)
 
     @property

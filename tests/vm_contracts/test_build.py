@@ -73,3 +73,33 @@ def test_a_fresh_compile_reproduces_the_committed_bytecode(monkeypatch):
     # catch a drifted compiler or hand-edited artifacts
     monkeypatch.setattr(build, "all_sets", lambda: [("cancun", False)])
     build.check(recompile=True)
+
+
+def test_every_contract_fits_eip170_without_the_optimizer():
+    # a real compile of every source for every fork, optimizer off: the largest build
+    if not HAS_SOLC:
+        pytest.fail("node_modules/solc is not installed: run `make test` (it runs npm install)")
+    compiled = build.compile_sets([(evm, False) for evm in build.EVM_VERSIONS])
+    for (evm, _), artifacts in compiled.items():
+        assert "PredictionMarket" in artifacts and "MarketLosses" in artifacts
+        for name, artifact in artifacts.items():
+            size = (len(artifact["deployedBytecode"]) - 2) // 2
+            assert size <= build.MAX_CODE_SIZE, f"{name} ({evm}, optimizer off): {size} bytes > EIP-170"
+
+
+def test_the_market_links_its_reward_stage_libraries():
+    artifact = build.load_artifact("PredictionMarket", "cancun", optimized=False)
+    references = artifact["linkReferences"]
+    assert build.linked_libraries(references) == ["MarketBalances", "MarketLosses"]
+    assert "__$" in artifact["bytecode"]
+    addresses = {"MarketLosses": "0x" + "11" * 20, "MarketBalances": "0x" + "22" * 20}
+    linked = build.link_bytecode(artifact["bytecode"], references, addresses)
+    assert "__$" not in linked and len(linked) == len(artifact["bytecode"])
+    assert "11" * 20 in linked and "22" * 20 in linked
+    with pytest.raises(build.BuildError, match="MarketLosses"):
+        build.link_bytecode(artifact["bytecode"], references, {"MarketBalances": addresses["MarketBalances"]})
+    with pytest.raises(build.BuildError, match="20-byte"):
+        build.link_bytecode(artifact["bytecode"], references, {**addresses, "MarketLosses": "0x1234"})
+    # a contract without libraries is returned as it is
+    plain = build.load_artifact("DataHandler")
+    assert build.link_bytecode(plain["bytecode"], plain["linkReferences"], {}) == plain["bytecode"]

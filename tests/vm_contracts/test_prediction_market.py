@@ -492,3 +492,50 @@ def test_simulate_market_names_a_missing_dataset_in_one_line(tmp_path: Any) -> N
     assert str(missing) in proc.stderr and "internal error" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.glob("market*"))
+
+
+# --- linked libraries ---------------------------------------------------------------------
+
+
+def test_unoptimized_market_deploys_under_eip170_and_pays_what_the_twin_computes(w3: Web3) -> None:
+    """Without the optimizer the market's code fits EIP-170 (py-evm enforces it on
+    deployment) now that its reward stages are linked libraries; it computes the same."""
+    accounts = w3.eth.accounts
+    market = deploy_market(w3, accounts[0], optimized=False)
+    assert [label for label, _ in market.receipts] == [
+        "deploy MarketLosses",
+        "deploy MarketBalances",
+        "deploy PredictionMarket",
+    ]
+    assert 0 < len(w3.eth.get_code(market.address)) <= 24_576
+    parts = _parts(3)
+    terms = _terms(max_contributions=6)
+    _open(w3, market, parts, terms)
+    rng = random.Random(4)
+    contributions = []
+    for i in range(6):
+        x, y = _sample(rng)
+        who = accounts[1 + i % 2]
+        market.contribute(x, y if i % 3 else 1 - y, who)
+        contributions.append((who, x, y if i % 3 else 1 - y))
+    market.reveal_remaining_parts(parts, accounts[0])
+    market.compute_rewards(accounts[5])
+    twin = settle(terms, STAKE * BOUNTY_ROUNDS, contributions, _test_set(market, parts, 1))
+    assert market.errors() == twin.errors
+    assert market.balances() == twin.balances
+
+
+def test_one_set_of_libraries_serves_several_markets(w3: Web3) -> None:
+    from vm_contracts.market import deploy_market_libraries
+
+    libraries = deploy_market_libraries(w3, w3.eth.accounts[0])
+    first = deploy_market(w3, w3.eth.accounts[0], libraries=libraries)
+    second = deploy_market(w3, w3.eth.accounts[0], libraries=libraries)
+    assert first.address != second.address
+    assert [label for label, _ in second.receipts] == ["deploy PredictionMarket"]
+    for market in (first, second):
+        _open(w3, market, _parts(5), _terms(max_contributions=1))
+        market.contribute([0, 9, 10, 11], 1, w3.eth.accounts[1])
+        market.reveal_remaining_parts(_parts(5), w3.eth.accounts[0])
+        market.compute_rewards(w3.eth.accounts[5])
+        assert market.phase() == "Finished"

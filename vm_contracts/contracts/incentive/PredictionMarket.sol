@@ -2,6 +2,11 @@
 pragma solidity ^0.8.20;
 
 import {Packed} from "../lib/Packed.sol";
+import {PerceptronStep} from "../lib/PerceptronStep.sol";
+import {IMarketStages} from "./IMarketStages.sol";
+import {MarketBalances} from "./MarketBalances.sol";
+import {MarketLosses} from "./MarketLosses.sol";
+import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 
 /// @title PredictionMarket
 /// @notice A bounty-funded prediction market with a committed test set (Harris &
@@ -14,8 +19,15 @@ import {Packed} from "../lib/Packed.sol";
 /// reward phase must re-apply every contribution, in order, to the initial model and
 /// evaluate each h(t) on D. An IIncentiveMechanism sees amounts only and an external
 /// IClassifier cannot be copied or reset; so the market owns its model (a binary sparse
-/// perceptron, the same arithmetic as models/SparsePerceptron.sol, weights starting at
-/// zero).
+/// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, weights starting
+/// at zero).
+///
+/// Where the work lives: this contract holds the rounds (commitment, participation,
+/// payout and the views) and drives the reward computation; its stages (a) and (b) run
+/// in the linked library MarketLosses, (c) and (d) in MarketBalances, by DELEGATECALL on
+/// this contract's storage (types in MarketRound.sol). Deploy the two libraries once and
+/// link their addresses into this contract's bytecode (`vm_contracts.market`); so split,
+/// the unoptimized build also fits EIP-170's 24,576-byte limit.
 ///
 /// Phases of one round:
 /// 1. Commitment. `commit` deposits the bounty (a multiple of the stake unit; B is the
@@ -73,94 +85,7 @@ import {Packed} from "../lib/Packed.sol";
 /// @dev Feature indices are packed as uint16 (numFeatures <= 65536) and must be strictly
 /// increasing (a sample is a set of features); labels 0 or 1; weights and intercept are
 /// int80 (PackedValueOutOfRange beyond), as in SparsePerceptron.
-contract PredictionMarket {
-    /// @notice A round's phase (Participation also covers the time after its end
-    /// condition until the first reward-phase reveal; see `phaseOf`).
-    enum Phase {
-        None,
-        Commitment,
-        Participation,
-        Reveal,
-        Computing,
-        Finished,
-        Aborted
-    }
-
-    /// @notice What the reward computation is doing (see the contract's notice, 3a-3d).
-    enum Stage {
-        Index,
-        Losses,
-        Balances,
-        Credit,
-        Done
-    }
-
-    /// @notice What the provider fixes in `commit`.
-    struct Terms {
-        /// @dev Wei per stake unit; the bounty must be a positive multiple of it.
-        uint256 stakeUnit;
-        /// @dev Model features (1 .. 65536); data are indices below it.
-        uint64 numFeatures;
-        /// @dev Perceptron step, fixed point (10^9), > 0.
-        int80 learningRate;
-        /// @dev Initial bias, fixed point.
-        int80 intercept;
-        /// @dev Parts revealed before participation (1 .. K-1).
-        uint32 initialParts;
-        /// @dev Participation lasts at most this long (s); 0 = no time limit.
-        uint64 durationSeconds;
-        /// @dev Participation ends at this many contributions; 0 = no count limit.
-        uint64 maxContributions;
-        /// @dev Time the provider has for each reveal step (s), > 0.
-        uint64 revealWindowSeconds;
-    }
-
-    struct Round {
-        address provider;
-        Phase phase;
-        Stage stage;
-        uint8 pass; // Balances: 0 schedule the first round, 1 collect leavers, 2 unlink them
-        uint64 seedBlock;
-        uint64 committedAt;
-        uint64 startedAt;
-        uint64 closedAt;
-        bool drawn;
-        Terms terms;
-        uint256 bounty;
-        bytes32[] partHashes;
-        mapping(uint256 => bool) selected;
-        mapping(uint256 => bool) revealed;
-        uint256 revealedParts;
-        // the test set D, one packed sample per entry
-        bytes[] testData;
-        uint8[] testLabels;
-        // contributions t = 1 .. T (index t - 1); flags: bit 0 label, bit 1 model changed
-        address[] contributors;
-        bytes[] contributionData;
-        uint8[] contributionFlags;
-        int256 liveIntercept;
-        // reward computation
-        uint256 cursor; // Index: next test sample; Losses: next t; Balances: see `pass`; Credit: last t
-        uint256 words; // W = ceil(n / 256): words per bit set over D
-        uint256 sliceBits; // bits of the v_j slices in use
-        mapping(uint256 => uint256) postings; // feature * W + w => samples holding it
-        mapping(uint256 => uint256) labelBits; // w => samples labelled 1
-        mapping(uint256 => uint256) slices; // bit * W + w => that bit of v_j
-        mapping(uint256 => uint256) errorWords; // errors of h(t), uint32 entries (lib/Packed)
-        uint256 rounds; // B
-        uint256 clock; // the last round whose leavers are applied
-        uint256 bucket; // the round whose leavers are being applied
-        mapping(uint256 => uint256) members; // t => k (int128) | base round << 128 | due << 192
-        mapping(uint256 => uint256) links; // t => prev + 1 | (next + 1) << 128 (0: t - 1, t + 1)
-        mapping(uint256 => uint256) heap; // min-heap of due << 128 | t, from index 0
-        uint256 heapSize;
-        mapping(uint256 => uint256) leavers; // the members leaving after round `bucket`
-        uint256 leaverCount;
-        mapping(address => uint256) owed; // wei * n
-        mapping(address => uint256) stakes; // wei, for refunds after an abort
-        mapping(address => bool) withdrawn;
-    }
-
+contract PredictionMarket is IMarketStages {
     /// @notice Largest feature count (indices are stored as uint16).
     uint256 public constant MAX_FEATURES = 65536;
     /// @notice Largest number of test parts K.
@@ -172,19 +97,6 @@ contract PredictionMarket {
     uint256 public currentRound;
 
     mapping(uint256 => Round) private _rounds;
-    /// @notice Most bits a v_j can need: |v_j| <= (65536 + 1) * 2^80 + 2^80 (int80
-    /// weights and bias, in steps of at least 1).
-    uint256 private constant MAX_SLICES = 104;
-    /// @notice Bits of the per-contribution counts |x_t & x_j| + 1 (at most 65537).
-    uint256 private constant MAX_COUNT_BITS = 17;
-    uint256 private constant DUE_SHIFT = 192;
-    uint256 private constant BASE_SHIFT = 128;
-    uint256 private constant MASK64 = (1 << 64) - 1;
-    uint256 private constant MASK128 = (1 << 128) - 1;
-    /// @dev `due` of a member that left S (its balance is final) and is still linked.
-    uint256 private constant LEAVING = MASK64;
-    /// @dev `due` of a member that left S and is unlinked.
-    uint256 private constant GONE = MASK64 - 1;
 
     // round => the live model's int80 weights, three to a storage word (lib/Packed.sol)
     mapping(uint256 => mapping(uint256 => uint256)) private _weights;
@@ -203,17 +115,10 @@ contract PredictionMarket {
     event Contributed(uint256 indexed round, address indexed contributor, uint256 t, uint64 label, int64[] data);
     /// @notice The whole test set is revealed; the reward computation may start.
     event RewardComputationStarted(uint256 indexed round);
-    /// @notice h(t) makes `errors` mistakes on the test set.
-    event LossComputed(uint256 indexed round, uint256 t, uint256 errors);
-    /// @notice `rounds` bounty rounds were applied at once (up to a round after which
-    /// somebody left S, or to the last); `roundsLeft` remain.
-    event BalanceRounds(uint256 indexed round, uint256 rounds, uint256 roundsLeft);
     /// @notice The reward computation is finished; withdrawals are open.
     event RoundFinished(uint256 indexed round);
     /// @notice The round was aborted; the bounty stays locked.
     event RoundAborted(uint256 indexed round);
-    /// @notice `account` withdrew `amount` wei from `round`.
-    event Withdrawn(uint256 indexed round, address indexed account, uint256 amount);
 
     /// @notice The action needs another phase.
     error WrongPhase(Phase expected, Phase actual);
@@ -267,16 +172,8 @@ contract PredictionMarket {
     error ComputationFinished();
     /// @notice `advance` before the whole test set is revealed.
     error ComputationNotStarted();
-    /// @notice A withdrawal before the reward phase ended.
-    error RewardPhaseNotFinished(Phase actual);
-    /// @notice A second withdrawal.
-    error AlreadyWithdrawn();
-    /// @notice The caller has nothing to withdraw from this round.
-    error NothingToWithdraw();
     /// @notice Sending ether failed.
     error TransferFailed(address to, uint256 amount);
-    /// @notice The round number does not exist.
-    error NoSuchRound(uint256 round);
 
     // --- commitment ---------------------------------------------------------------
 
@@ -303,7 +200,7 @@ contract PredictionMarket {
         if (msg.value == 0 || msg.value % terms.stakeUnit != 0) {
             revert BountyNotMultipleOfStake(msg.value, terms.stakeUnit);
         }
-        if (msg.value / terms.stakeUnit >= GONE) revert InvalidParameter("bounty rounds");
+        if (msg.value / terms.stakeUnit >= MarketBalances.GONE) revert InvalidParameter("bounty rounds");
         uint256 id = previous + 1;
         currentRound = id;
         Round storage r = _rounds[id];
@@ -378,7 +275,7 @@ contract PredictionMarket {
     {
         uint256 id = currentRound;
         Round storage r = _rounds[id];
-        Phase p = _phase(r);
+        Phase p = MarketRound.phase(r);
         if (p != Phase.Commitment && p != Phase.Reveal) revert RevealOutOfPhase(p);
         if (msg.sender != r.provider) revert NotProvider(msg.sender);
         if (part >= r.partHashes.length) revert PartOutOfRange(part, r.partHashes.length);
@@ -421,14 +318,14 @@ contract PredictionMarket {
     function abortRound() external {
         uint256 id = currentRound;
         Round storage r = _rounds[id];
-        Phase p = _phase(r);
+        Phase p = MarketRound.phase(r);
         uint256 deadline;
         if (p == Phase.Commitment) {
             bool seedExpired = !r.drawn && block.number > r.seedBlock + BLOCKHASH_WINDOW;
             deadline = r.committedAt + r.terms.revealWindowSeconds;
             if (!seedExpired && block.timestamp <= deadline) revert CannotAbort(deadline);
         } else if (p == Phase.Reveal) {
-            deadline = _closedAt(r) + r.terms.revealWindowSeconds;
+            deadline = MarketRound.closedAt(r) + r.terms.revealWindowSeconds;
             if (block.timestamp <= deadline) revert CannotAbort(deadline);
         } else {
             revert CannotAbort(0);
@@ -446,8 +343,8 @@ contract PredictionMarket {
     function contribute(int64[] calldata data, uint64 label) external payable {
         uint256 id = currentRound;
         Round storage r = _rounds[id];
-        Phase p = _phase(r);
-        if (p == Phase.Reveal || (p == Phase.Participation && _ended(r))) revert ParticipationClosed();
+        Phase p = MarketRound.phase(r);
+        if (p == Phase.Reveal || (p == Phase.Participation && MarketRound.ended(r))) revert ParticipationClosed();
         if (p != Phase.Participation) revert WrongPhase(Phase.Participation, p);
         if (msg.value != r.terms.stakeUnit) revert WrongStake(r.terms.stakeUnit, msg.value);
         bytes memory packed = _pack(data, r.terms.numFeatures);
@@ -486,10 +383,10 @@ contract PredictionMarket {
         if (r.phase != Phase.Computing) revert ComputationNotStarted();
         uint256 steps = maxSteps;
         while (steps > 0 && r.stage != Stage.Done) {
-            if (r.stage == Stage.Index) steps = _indexSteps(r, steps);
-            else if (r.stage == Stage.Losses) steps = _lossSteps(id, r, steps);
-            else if (r.stage == Stage.Balances) steps = _balanceSteps(id, r, steps);
-            else steps = _creditSteps(r, steps);
+            if (r.stage == Stage.Index) steps = MarketLosses.indexSteps(id, r, steps);
+            else if (r.stage == Stage.Losses) steps = MarketLosses.lossSteps(id, r, steps);
+            else if (r.stage == Stage.Balances) steps = MarketBalances.balanceSteps(id, r, steps);
+            else steps = MarketBalances.creditSteps(r, steps);
         }
         if (r.stage == Stage.Done) {
             r.phase = Phase.Finished;
@@ -502,14 +399,7 @@ contract PredictionMarket {
     /// @notice Pull what round `round` owes the caller: floor of the sum of their
     /// balances (finished round), or their stakes (aborted round). Once.
     function withdraw(uint256 round) external {
-        Round storage r = _rounds[round];
-        if (r.phase == Phase.None) revert NoSuchRound(round);
-        if (r.phase != Phase.Finished && r.phase != Phase.Aborted) revert RewardPhaseNotFinished(_phase(r));
-        if (r.withdrawn[msg.sender]) revert AlreadyWithdrawn();
-        uint256 amount = r.phase == Phase.Finished ? r.owed[msg.sender] / r.testLabels.length : r.stakes[msg.sender];
-        if (amount == 0) revert NothingToWithdraw();
-        r.withdrawn[msg.sender] = true;
-        emit Withdrawn(round, msg.sender, amount);
+        uint256 amount = MarketBalances.payout(round, _rounds[round], msg.sender);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
     }
@@ -519,7 +409,7 @@ contract PredictionMarket {
     /// @notice The phase of `round` as it stands now (Participation becomes Reveal once
     /// its end condition is met).
     function phaseOf(uint256 round) external view returns (Phase) {
-        return _phase(_rounds[round]);
+        return MarketRound.phase(_rounds[round]);
     }
 
     /// @notice Provider, bounty (wei), terms, parts K, seed block and times of `round`.
@@ -537,7 +427,7 @@ contract PredictionMarket {
         )
     {
         Round storage r = _rounds[round];
-        return (r.provider, r.bounty, r.terms, r.partHashes.length, r.seedBlock, r.startedAt, _closedAt(r));
+        return (r.provider, r.bounty, r.terms, r.partHashes.length, r.seedBlock, r.startedAt, MarketRound.closedAt(r));
     }
 
     /// @notice Contributions so far, test samples revealed so far, and whether the
@@ -555,14 +445,14 @@ contract PredictionMarket {
 
     /// @notice Test errors of h(t) (valid once computed; t = 0 is the initial model).
     function errorsOf(uint256 round, uint256 t) external view returns (uint256) {
-        return _errors(_rounds[round], t);
+        return MarketRound.errors(_rounds[round], t);
     }
 
     /// @notice Balance of contribution t (1-based) after the B rounds, in wei times the
     /// test-set size (valid once the round is finished).
     function balanceOf(uint256 round, uint256 t) external view returns (uint256) {
         Round storage r = _rounds[round];
-        return r.terms.stakeUnit * uint256(int256(r.testLabels.length) + _finalK(r, t));
+        return r.terms.stakeUnit * uint256(int256(r.testLabels.length) + MarketBalances.finalK(r, t));
     }
 
     /// @notice What `account` may withdraw from `round` once it is finished (wei), and
@@ -583,522 +473,34 @@ contract PredictionMarket {
 
     // --- internals --------------------------------------------------------------------
 
-    function _phase(Round storage r) private view returns (Phase) {
-        if (r.phase == Phase.Participation && _ended(r)) return Phase.Reveal;
-        return r.phase;
-    }
-
-    function _ended(Round storage r) private view returns (bool) {
-        if (r.closedAt != 0) return true;
-        return r.terms.durationSeconds != 0 && block.timestamp >= r.startedAt + r.terms.durationSeconds;
-    }
-
-    function _closedAt(Round storage r) private view returns (uint256) {
-        if (r.closedAt != 0) return r.closedAt;
-        if (r.startedAt == 0 || r.terms.durationSeconds == 0) return 0;
-        return r.startedAt + r.terms.durationSeconds;
-    }
-
-    // --- reward computation: (a) index --------------------------------------------
-
-    /// One step per test sample: set its bit in the bit set of each of its features
-    /// and, if labelled 1, in the label bit set. Then start the losses.
-    function _indexSteps(Round storage r, uint256 steps) private returns (uint256) {
-        uint256 n = r.testLabels.length;
-        uint256 words = r.words;
-        uint256 j = r.cursor;
-        while (steps > 0 && j < n) {
-            bytes memory x = r.testData[j];
-            uint256 w = j >> 8;
-            uint256 bit = 1 << (j & 255);
-            for (uint256 k = 0; k + 1 < x.length; k += 2) {
-                r.postings[_index(x, k) * words + w] |= bit;
-            }
-            if (r.testLabels[j] == 1) r.labelBits[w] |= bit;
-            j += 1;
-            steps -= 1;
-        }
-        r.cursor = j;
-        if (j == n) _startLosses(r);
-        return steps;
-    }
-
-    /// v_j = -m for every j (h(0) scores every sample b0), and the errors of h(0).
-    function _startLosses(Round storage r) private {
-        int256 lr = r.terms.learningRate;
-        int256 b0 = r.terms.intercept;
-        // m = floor(-b0 / lr) + 1 (Solidity's division truncates toward zero)
-        int256 m = -b0 / lr;
-        if ((-b0) % lr != 0 && -b0 < 0) m -= 1;
-        m += 1;
-        int256 v0 = -m;
-        uint256 bits = 2;
-        while (v0 < -(int256(1) << (bits - 1)) || v0 >= int256(1) << (bits - 1)) bits += 1;
-        uint256 words = r.words;
-        uint256 n = r.testLabels.length;
-        for (uint256 b = 0; b < bits; ++b) {
-            bool set = (uint256(v0) >> b) & 1 == 1;
-            for (uint256 w = 0; w < words; ++w) {
-                r.slices[b * words + w] = set ? _laneMask(n, w) : 0;
-            }
-        }
-        r.sliceBits = bits;
-        uint256 errs;
-        for (uint256 w = 0; w < words; ++w) {
-            errs += _popcount(~(r.slices[(bits - 1) * words + w] ^ r.labelBits[w]) & _laneMask(n, w));
-        }
-        _setErrors(r, 0, errs);
-        emit LossComputed(currentRound, 0, errs);
-        r.stage = Stage.Losses;
-        r.cursor = 1;
-    }
-
-    // --- reward computation: (b) losses -------------------------------------------
-
-    /// The losses stage's working set within one transaction: v's slices, the count
-    /// slices, the label bit set, W, n and v's width.
-    struct Work {
-        uint256[] v;
-        uint256[] cnt;
-        uint256[] labels;
-        uint256 words;
-        uint256 n;
-        uint256 bits;
-    }
-
-    /// One step per contribution t: if it changed the model, v_j += +-(|x_t & x_j| + 1)
-    /// for every test sample j, bit-sliced; then errors(t) = the samples whose sign of
-    /// v_j disagrees with the label. The slices live in memory within a transaction.
-    function _lossSteps(uint256 id, Round storage r, uint256 steps) private returns (uint256) {
-        uint256 total = r.contributors.length;
-        uint256 t = r.cursor;
-        if (t > total) return _finishLosses(r, steps);
-        Work memory work = _loadWork(r);
-        uint256 errs = _errors(r, t - 1);
-        while (steps > 0 && t <= total) {
-            uint8 flags = r.contributionFlags[t - 1];
-            if (flags & 2 != 0) errs = _applyContribution(r, r.contributionData[t - 1], flags & 1 == 1, work);
-            _setErrors(r, t, errs);
-            emit LossComputed(id, t, errs);
-            t += 1;
-            steps -= 1;
-        }
-        _storeWork(r, work);
-        r.cursor = t;
-        if (t > total) return _finishLosses(r, steps);
-        return steps;
-    }
-
-    function _loadWork(Round storage r) private view returns (Work memory work) {
-        uint256 words = r.words;
-        uint256 bits = r.sliceBits;
-        work.words = words;
-        work.n = r.testLabels.length;
-        work.bits = bits;
-        work.v = new uint256[](MAX_SLICES * words);
-        work.cnt = new uint256[](MAX_COUNT_BITS * words);
-        work.labels = new uint256[](words);
-        for (uint256 w = 0; w < words; ++w) {
-            work.labels[w] = r.labelBits[w];
-            for (uint256 b = 0; b < bits; ++b) {
-                work.v[b * words + w] = r.slices[b * words + w];
-            }
-        }
-    }
-
-    function _storeWork(Round storage r, Work memory work) private {
-        uint256 words = work.words;
-        uint256 bits = work.bits;
-        for (uint256 w = 0; w < words; ++w) {
-            for (uint256 b = 0; b < bits; ++b) {
-                r.slices[b * words + w] = work.v[b * words + w];
-            }
-        }
-        r.sliceBits = bits;
-    }
-
-    /// v += sign * (|x & x_j| + 1) for every j; returns the errors of the model after
-    /// the step (and leaves v's new width in `work.bits`).
-    function _applyContribution(Round storage r, bytes memory x, bool up, Work memory work)
-        private
-        view
-        returns (uint256)
-    {
-        uint256 countBits = _counts(r, x, work);
-        _addCounts(work, countBits, up);
-        return _sliceErrors(work);
-    }
-
-    /// The counts |x & x_j| + 1 for every j, bit-sliced into `work.cnt` (slice 0 starts
-    /// as all ones, the bias); returns how many slices they take.
-    function _counts(Round storage r, bytes memory x, Work memory work) private view returns (uint256 countBits) {
-        countBits = 1;
-        uint256 most = x.length / 2 + 1;
-        while (most >> countBits != 0) countBits += 1;
-        uint256 words = work.words;
-        uint256[] memory cnt = work.cnt;
-        unchecked {
-            for (uint256 w = 0; w < words; ++w) {
-                cnt[w] = _laneMask(work.n, w);
-                for (uint256 b = 1; b < countBits; ++b) {
-                    cnt[b * words + w] = 0;
-                }
-            }
-            for (uint256 k = 0; k + 1 < x.length; k += 2) {
-                uint256 base = _index(x, k) * words;
-                for (uint256 w = 0; w < words; ++w) {
-                    uint256 carry = r.postings[base + w];
-                    for (uint256 b = 0; carry != 0; ++b) {
-                        uint256 c = cnt[b * words + w];
-                        cnt[b * words + w] = c ^ carry;
-                        carry = c & carry;
-                    }
-                }
-            }
-        }
-    }
-
-    /// v +-= cnt, widening v first so that the sum cannot overflow and narrowing it
-    /// after (dropping slices equal to the one below: redundant sign bits).
-    function _addCounts(Work memory work, uint256 countBits, bool up) private pure {
-        uint256 words = work.words;
-        uint256 bits = work.bits;
-        uint256[] memory v = work.v;
-        uint256 wide = (bits > countBits + 1 ? bits : countBits + 1) + 1;
-        if (wide > MAX_SLICES) revert Packed.PackedValueOutOfRange(int256(wide));
-        uint256 flip = up ? 0 : type(uint256).max; // subtracting: add ~cnt + 1
-        unchecked {
-            for (uint256 w = 0; w < words; ++w) {
-                uint256 top = v[(bits - 1) * words + w];
-                for (uint256 b = bits; b < wide; ++b) {
-                    v[b * words + w] = top;
-                }
-                _addWord(work, w, wide, countBits, flip);
-            }
-            while (wide > 2 && _sameSlices(v, words, wide - 1, wide - 2)) wide -= 1;
-        }
-        work.bits = wide;
-    }
-
-    /// Ripple-carry v +-= cnt on word w of every slice below `wide`.
-    function _addWord(Work memory work, uint256 w, uint256 wide, uint256 countBits, uint256 flip) private pure {
-        uint256 words = work.words;
-        uint256[] memory v = work.v;
-        uint256[] memory cnt = work.cnt;
-        uint256 mask = _laneMask(work.n, w);
-        uint256 carry = flip;
-        unchecked {
-            for (uint256 b = 0; b < wide; ++b) {
-                uint256 a = v[b * words + w];
-                uint256 c = (b < countBits ? cnt[b * words + w] : 0) ^ flip;
-                uint256 half = a ^ c;
-                v[b * words + w] = (half ^ carry) & mask;
-                carry = (a & c) | (carry & half);
-            }
-        }
-    }
-
-    function _sameSlices(uint256[] memory v, uint256 words, uint256 a, uint256 b) private pure returns (bool) {
-        for (uint256 w = 0; w < words; ++w) {
-            if (v[a * words + w] != v[b * words + w]) return false;
-        }
-        return true;
-    }
-
-    /// Test samples whose prediction (1 exactly when v_j >= 0) differs from the label.
-    function _sliceErrors(Work memory work) private pure returns (uint256 errs) {
-        uint256 words = work.words;
-        uint256 top = (work.bits - 1) * words;
-        for (uint256 w = 0; w < words; ++w) {
-            errs += _popcount(~(work.v[top + w] ^ work.labels[w]) & _laneMask(work.n, w));
-        }
-    }
-
-    function _finishLosses(Round storage r, uint256 steps) private returns (uint256) {
-        r.cursor = 1;
-        r.pass = 0;
-        r.stage = r.contributors.length == 0 ? Stage.Credit : Stage.Balances;
-        if (r.stage == Stage.Credit) r.cursor = 0;
-        return steps;
-    }
-
-    // --- reward computation: (c) balances -----------------------------------------
-
-    /// The iterated rule, jumping between the rounds after which somebody leaves S.
-    /// pass 0: one step per t, scheduling those whose balance falls from round 1;
-    /// pass 1: one step per heap entry due at the next such round (collect leavers);
-    /// pass 2: one step per leaver (rebase and reschedule its successor, unlink it).
-    function _balanceSteps(uint256 id, Round storage r, uint256 steps) private returns (uint256) {
-        uint256 total = r.contributors.length;
-        while (steps > 0) {
-            if (r.pass == 0) {
-                uint256 t = r.cursor;
-                while (steps > 0 && t <= total) {
-                    if (_errors(r, t - 1) < _errors(r, t)) {
-                        r.members[t] = 1 << DUE_SHIFT; // k = 0 from round 0, due after round 1
-                        _heapPush(r, (1 << 128) | t);
-                    }
-                    t += 1;
-                    steps -= 1;
-                }
-                r.cursor = t;
-                if (t <= total) return steps;
-                _nextBucket(id, r);
-            } else if (r.pass == 1) {
-                uint256 due = r.bucket;
-                while (steps > 0 && r.heapSize > 0 && r.heap[0] >> 128 == due) {
-                    uint256 t = _heapPop(r) & MASK128;
-                    uint256 m = r.members[t];
-                    if (m >> DUE_SHIFT == due) {
-                        int256 k = _kAt(r, t, m, due);
-                        r.members[t] = _member(k, due, LEAVING);
-                        r.leavers[r.leaverCount] = t;
-                        r.leaverCount += 1;
-                    }
-                    steps -= 1;
-                }
-                if (steps == 0) return 0;
-                r.pass = 2;
-                r.cursor = 0;
-            } else if (r.pass == 2) {
-                uint256 i = r.cursor;
-                uint256 count = r.leaverCount;
-                while (steps > 0 && i < count) {
-                    _unlink(r, r.leavers[i], total);
-                    i += 1;
-                    steps -= 1;
-                }
-                r.cursor = i;
-                if (i < count) return steps;
-                if (count > 0) {
-                    // (a bucket of stale entries only, left by rescheduling, is no run)
-                    emit BalanceRounds(id, r.bucket - r.clock, r.rounds - r.bucket);
-                    r.clock = r.bucket;
-                    r.leaverCount = 0;
-                }
-                _nextBucket(id, r);
-            } else {
-                return steps;
-            }
-            if (r.stage != Stage.Balances) return steps;
-        }
-        return steps;
-    }
-
-    /// Move to the next round after which somebody leaves, or finish the B rounds.
-    function _nextBucket(uint256 id, Round storage r) private {
-        if (r.heapSize > 0) {
-            r.bucket = r.heap[0] >> 128;
-            r.pass = 1;
-            return;
-        }
-        // nobody else leaves: the rest of the B rounds in one run, if S is not empty
-        uint256 total = r.contributors.length;
-        if (r.clock < r.rounds && _nextOf(r, 0) <= total) {
-            emit BalanceRounds(id, r.rounds - r.clock, 0);
-        }
-        r.clock = r.rounds;
-        r.pass = 3;
-        r.stage = Stage.Credit;
-        r.cursor = 0;
-    }
-
-    /// Leaver t (balance final, still linked): its successor u in S, if still a member,
-    /// is rebased to round `bucket` at its old rate; t is unlinked; u is rescheduled at
-    /// its new rate.
-    function _unlink(Round storage r, uint256 t, uint256 total) private {
-        uint256 round = r.bucket;
-        uint256 prev = _prevOf(r, t);
-        uint256 u = _nextOf(r, t);
-        uint256 mu;
-        bool alive = u <= total;
-        if (alive) {
-            mu = r.members[u];
-            uint256 due = mu >> DUE_SHIFT;
-            alive = due != LEAVING && due != GONE;
-        }
-        if (alive) mu = _member(_kAt(r, u, mu, round), round, 0);
-        // unlink t
-        _setNext(r, prev, u);
-        if (u <= total) _setPrev(r, u, prev);
-        uint256 mt = r.members[t];
-        r.members[t] = (mt & ((1 << DUE_SHIFT) - 1)) | (GONE << DUE_SHIFT);
-        if (!alive) return;
-        // reschedule u: with rate d < 0, the first round its k is below zero
-        int256 d = int256(_errors(r, prev)) - int256(_errors(r, u));
-        if (d < 0) {
-            uint256 k = uint256(int256(int128(uint128(mu))));
-            uint256 due = round + k / uint256(-d) + 1;
-            if (due <= r.rounds) {
-                mu |= due << DUE_SHIFT;
-                _heapPush(r, (due << 128) | u);
-            }
-        }
-        r.members[u] = mu;
-    }
-
-    /// k of member t (record m) after round `round`, at its current rate.
-    function _kAt(Round storage r, uint256 t, uint256 m, uint256 round) private view returns (int256) {
-        int256 k = int256(int128(uint128(m)));
-        uint256 base = (m >> BASE_SHIFT) & MASK64;
-        int256 d = int256(_errors(r, _prevOf(r, t))) - int256(_errors(r, t));
-        return k + int256(round - base) * d;
-    }
-
-    /// k of contribution t after the B rounds (final once the round is finished).
-    function _finalK(Round storage r, uint256 t) private view returns (int256) {
-        if (t == 0 || t > r.contributors.length) return 0;
-        uint256 m = r.members[t];
-        uint256 due = m >> DUE_SHIFT;
-        if (due == LEAVING || due == GONE) return int256(int128(uint128(m)));
-        return _kAt(r, t, m, r.rounds);
-    }
-
-    function _member(int256 k, uint256 base, uint256 due) private pure returns (uint256) {
-        return uint256(uint128(int128(k))) | (base << BASE_SHIFT) | (due << DUE_SHIFT);
-    }
-
-    function _nextOf(Round storage r, uint256 t) private view returns (uint256) {
-        uint256 stored = r.links[t] >> 128;
-        return stored == 0 ? t + 1 : stored - 1;
-    }
-
-    function _prevOf(Round storage r, uint256 t) private view returns (uint256) {
-        uint256 stored = r.links[t] & MASK128;
-        return stored == 0 ? t - 1 : stored - 1;
-    }
-
-    function _setNext(Round storage r, uint256 t, uint256 next) private {
-        r.links[t] = (r.links[t] & MASK128) | ((next + 1) << 128);
-    }
-
-    function _setPrev(Round storage r, uint256 t, uint256 prev) private {
-        r.links[t] = (r.links[t] & ~MASK128) | (prev + 1);
-    }
-
-    function _heapPush(Round storage r, uint256 key) private {
-        uint256 i = r.heapSize;
-        r.heapSize = i + 1;
-        while (i > 0) {
-            uint256 parent = (i - 1) / 2;
-            uint256 above = r.heap[parent];
-            if (above <= key) break;
-            r.heap[i] = above;
-            i = parent;
-        }
-        r.heap[i] = key;
-    }
-
-    function _heapPop(Round storage r) private returns (uint256 top) {
-        top = r.heap[0];
-        uint256 size = r.heapSize - 1;
-        r.heapSize = size;
-        if (size == 0) return top;
-        uint256 key = r.heap[size];
-        uint256 i = 0;
-        while (true) {
-            uint256 child = 2 * i + 1;
-            if (child >= size) break;
-            uint256 smallest = r.heap[child];
-            if (child + 1 < size) {
-                uint256 right = r.heap[child + 1];
-                if (right < smallest) {
-                    smallest = right;
-                    child += 1;
-                }
-            }
-            if (key <= smallest) break;
-            r.heap[i] = smallest;
-            i = child;
-        }
-        r.heap[i] = key;
-    }
-
-    // --- reward computation: (d) credit -------------------------------------------
-
-    /// owed[contributor] += b_t for every t.
-    function _creditSteps(Round storage r, uint256 steps) private returns (uint256) {
-        uint256 total = r.contributors.length;
-        uint256 unit = r.terms.stakeUnit;
-        int256 n = int256(r.testLabels.length);
-        while (steps > 0 && r.cursor < total) {
-            uint256 t = r.cursor + 1;
-            r.owed[r.contributors[t - 1]] += unit * uint256(n + _finalK(r, t));
-            r.cursor = t;
-            steps -= 1;
-        }
-        if (r.cursor == total) r.stage = Stage.Done;
-        return steps;
-    }
 
     // --- helpers ----------------------------------------------------------------------
 
-    function _errors(Round storage r, uint256 t) private view returns (uint256) {
-        return Packed.getUint32(r.errorWords, t);
-    }
-
-    function _setErrors(Round storage r, uint256 t, uint256 errs) private {
-        uint256 shift = 32 * (t % 8);
-        uint256 word = r.errorWords[t / 8];
-        r.errorWords[t / 8] = (word & ~(uint256(type(uint32).max) << shift)) | (errs << shift);
-    }
-
-    /// The lanes of word w that hold test samples (j < n).
-    function _laneMask(uint256 n, uint256 w) private pure returns (uint256) {
-        uint256 left = n - w * 256;
-        return left >= 256 ? type(uint256).max : (uint256(1) << left) - 1;
-    }
-
-    /// Set bits of a word (SWAR).
-    function _popcount(uint256 x) private pure returns (uint256) {
-        if (x == type(uint256).max) return 256;
-        unchecked {
-            x -= (x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555;
-            x = (x & 0x3333333333333333333333333333333333333333333333333333333333333333)
-                + ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
-            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
-            return (x * 0x0101010101010101010101010101010101010101010101010101010101010101) >> 248;
-        }
-    }
-
-    /// A perceptron step on the live model of round `gen`: learn (x, y) if mispredicted. Indices in
-    /// one storage word in a row (sorted data) write that word once.
+    /// A perceptron step on the live model of round `gen`: learn (x, y) if mispredicted,
+    /// by SparsePerceptron's step (lib/PerceptronStep).
     function _train(uint256 gen, int256 bias, bytes memory x, uint8 y, int80 learningRate)
         private
         returns (bool changed, int256 newBias)
     {
         uint8 predicted = _score(gen, bias, x) > 0 ? 1 : 0;
         if (predicted == y) return (false, bias);
-        int256 step = y == 1 ? int256(learningRate) : -int256(learningRate);
+        int256 step = PerceptronStep.signedStep(learningRate, y);
         mapping(uint256 => uint256) storage w = _weights[gen];
-        uint256 slot = type(uint256).max;
+        uint256 slot = PerceptronStep.NO_SLOT;
         uint256 word;
         for (uint256 k = 0; k + 1 < x.length; k += 2) {
-            uint256 i = _index(x, k);
-            uint256 s = i / 3;
-            if (s != slot) {
-                if (slot != type(uint256).max) w[slot] = word;
-                slot = s;
-                word = w[s];
-            }
-            word = Packed.withInt80(word, i, int256(Packed.int80At(word, i)) + step);
+            (slot, word) = PerceptronStep.add(w, slot, word, MarketRound.index(x, k), step);
         }
-        if (slot != type(uint256).max) w[slot] = word;
-        newBias = bias + step;
-        if (newBias < type(int80).min || newBias > type(int80).max) revert Packed.PackedValueOutOfRange(newBias);
-        return (true, newBias);
+        PerceptronStep.finish(w, slot, word);
+        return (true, PerceptronStep.movedBias(bias, step));
     }
 
     function _score(uint256 gen, int256 bias, bytes memory x) private view returns (int256 score) {
         mapping(uint256 => uint256) storage w = _weights[gen];
         score = bias;
         for (uint256 k = 0; k + 1 < x.length; k += 2) {
-            score += Packed.getInt80(w, _index(x, k));
+            score += Packed.getInt80(w, MarketRound.index(x, k));
         }
-    }
-
-    function _index(bytes memory x, uint256 k) private pure returns (uint256) {
-        return (uint256(uint8(x[k])) << 8) | uint256(uint8(x[k + 1]));
     }
 
     function _pack(int64[] calldata data, uint256 numFeatures) private pure returns (bytes memory packed) {
