@@ -6,7 +6,8 @@ import {IntegerMath} from "../lib/IntegerMath.sol";
 import {IIncentiveMechanism} from "./IIncentiveMechanism.sol";
 
 /// @title Stakeable
-/// @notice Deposit, refund and take (Harris & Waggoner 2019, section III-B).
+/// @notice Deposit, refund and take: self-assessment (Harris & Waggoner 2019, section III-C;
+/// section III-B is the prediction market, PredictionMarket.sol).
 /// Deposit: adding data at time t, elapsed = max(1, t - lastUpdateTimeS) seconds after the
 /// latest addData (deployment time at first), needs
 ///   required(t) = max(minDeposit, costWeight / elapsed) wei              (linear law), or
