@@ -39,7 +39,6 @@ ARTIFACTS_DIR = PACKAGE / "artifacts"
 SOLC_MODULE = REPO / "node_modules" / "solc"  # in the source checkout (`make` installs it)
 SOLC_VERSION = "0.8.37"  # pinned in package.json
 OPTIMIZER_RUNS = 200
-MAX_CODE_SIZE = 24_576  # bytes of deployed code at most (EIP-170, from Spurious Dragon)
 ADDRESS_HEX = 40  # hex digits of an address
 NOOPT_SUFFIX = "-noopt"  # artifact directory suffix of optimizer-off builds
 
