@@ -17,13 +17,9 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 
 from chain.chain import Chain
-from chain.errors import ChainError
+from chain.errors import AccessListUnavailable
 
 PRECOMPILE_LAST = 0x11  # highest precompile address through Prague; never listed
-
-
-class AccessListUnavailable(ChainError):
-    """Raised when access lists are asked for on a fork before Berlin."""
 
 
 @dataclass
@@ -106,7 +102,7 @@ def create_access_list(
     contract) unless their storage was touched, as geth does: they are warm anyway.
     """
     if not chain.config.fork_at_least("berlin"):
-        raise AccessListUnavailable(f"access lists need Berlin or later; this chain runs {chain.config.fork}")
+        raise AccessListUnavailable(chain.config.fork)
     header = header or chain.head
     gas = int(request.get("gas") or chain.config.gas_limit)
     touched: dict[bytes, set[int]] = {}

@@ -38,6 +38,7 @@ from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import (
     BlockGasExhausted,
+    CallReverted,
     ChainError,
     DataDirError,
     IntrinsicGasTooLow,
@@ -60,6 +61,7 @@ from chain.mempool import (
 )
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal, inspect_data_dir
 from chain.vm import (
+    BlockRuleBroken,
     FlatAccounts,
     StorageCache,
     intrinsic_gas,
@@ -649,8 +651,10 @@ class Chain:
         number = block.header.block_number
         try:
             result = vm.import_block(block)
+        except BlockRuleBroken as exc:
+            raise InvalidBlock(f"block {number}: {exc}", check=exc.check) from None
         except ValidationError as exc:
-            raise InvalidBlock(f"block {number}: {exc}", check=_check_of(str(exc))) from None
+            raise InvalidBlock(f"block {number}: {exc}", check="execution") from None
         got = result.block.header
         want = block.header
         for name in (
@@ -918,14 +922,6 @@ class _BrokenTransaction(Exception):
         self.error = error
 
 
-class CallReverted(ChainError):
-    """Raised when a call made to estimate gas fails at the highest allowed gas."""
-
-    def __init__(self, result: CallResult) -> None:
-        super().__init__(f"execution reverted: {result.error}")
-        self.result = result
-
-
 # --- helpers --------------------------------------------------------------------------
 
 
@@ -978,29 +974,6 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
-
-
-_CHECK_WORDS = (
-    ("transaction_root", "transaction_root"),
-    ("receipt_root", "receipt_root"),
-    ("state_root", "state_root"),
-    ("gas_used", "gas_used"),
-    ("gas limit", "gas_limit"),
-    ("Gas limit", "gas_limit"),
-    ("base_fee", "base_fee"),
-    ("timestamp", "timestamp"),
-    ("uncles", "uncles"),
-    ("blob", "blob_gas"),
-    ("nonce", "transactions"),
-    ("ransaction", "transactions"),
-)
-
-
-def _check_of(message: str) -> str:
-    for word, check in _CHECK_WORDS:
-        if word in message:
-            return check
-    return "execution"
 
 
 def _default_signer(config: ChainConfig, signer_key: bytes | None) -> bytes | None:

@@ -55,6 +55,7 @@ from chain.errors import (
     InvalidSeal,
     RecentlySigned,
     UnauthorizedSigner,
+    UnknownAncestor,
 )
 
 # --- constants -----------------------------------------------------------------------
@@ -71,14 +72,6 @@ SIGNATURE_CACHE_SIZE = 4096  # recovered signers kept in memory (headers), as ge
 SIGNING_KEY_CACHE_SIZE = 16  # signer key objects kept (a node seals with one)
 SNAPSHOT_CACHE_SIZE = 128  # snapshots kept in memory per SnapshotCache, as geth
 SNAPSHOT_FORMAT = 1  # version of Snapshot.to_bytes's encoding
-
-
-class UnknownAncestor(InvalidBlock):
-    """Raised when a snapshot is needed for a header whose ancestry (back to genesis or
-    a persisted snapshot) the chain does not hold."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, check="unknown_ancestor")
 
 
 # --- small helpers -------------------------------------------------------------------

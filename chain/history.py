@@ -48,7 +48,7 @@ from eth.rlp.accounts import Account as AccountRlp
 from chain import consensus
 from chain.chain import VANITY, Chain
 from chain.config import ChainConfig
-from chain.errors import ChainError, DataDirError, InvalidBlock, UnknownBlock
+from chain.errors import DataDirError, ExportFileError, InvalidBlock, ReplayFailed, UnknownBlock
 from chain.store import LMDB_DIRNAME, META_FILENAME, Store
 from chain.vm import vm_class_for
 
@@ -62,26 +62,6 @@ MAX_BLOCK_BYTES = 1 << 28  # bytes: an RLP item claiming more than this is damag
 RLP_LONG_LIST = 0xF7  # first byte above this: a list with a length-of-length prefix
 RLP_SHORT_LIST = 0xC0  # first byte from here to RLP_LONG_LIST: a list of < 56 bytes
 MEGA = 1_000_000
-
-
-class ExportFileError(ChainError):
-    """Raised when an export file (or its genesis file) is missing, damaged or truncated;
-    the message names the byte offset and the block where reading stopped."""
-
-
-class ReplayFailed(InvalidBlock):
-    """Raised when a block of an export file fails verification during import or replay.
-
-    ``number`` is the block's number and ``check`` the rule that failed (``seal``,
-    ``state_root``, ``transaction_root``, ...), as :class:`InvalidBlock` names it.
-    """
-
-    def __init__(self, number: int, cause: InvalidBlock) -> None:
-        text = str(cause)
-        prefix = f"block {number}: "
-        text = text[len(prefix) :] if text.startswith(prefix) else text
-        super().__init__(f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check)
-        self.number = number
 
 
 # --- progress -------------------------------------------------------------------------------

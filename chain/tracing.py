@@ -41,7 +41,7 @@ from eth.abc import (
 )
 from eth_utils import ValidationError, to_checksum_address
 
-from chain.errors import ChainError
+from chain.errors import TraceError, TraceTooLarge
 
 if TYPE_CHECKING:
     from chain.chain import Chain
@@ -49,22 +49,6 @@ if TYPE_CHECKING:
 REVERT_ERROR = "execution reverted"
 TRANSACTION_BASE_GAS = 21_000  # gas every transaction pays before its data
 CREATE_TRANSACTION_BASE_GAS = 53_000  # gas a contract-creating transaction pays instead
-
-
-class TraceError(ChainError):
-    """Raised when a trace cannot be produced (unknown transaction, block not stored)."""
-
-
-class TraceTooLarge(TraceError):
-    """Raised when a struct-logger trace would record more than ``max_steps`` steps (the
-    node's memory bound); fields: ``max_steps``."""
-
-    def __init__(self, max_steps: int) -> None:
-        super().__init__(
-            f'trace has more than {max_steps} steps; pass a smaller "limit" to keep the '
-            "first steps only, or use the callTracer"
-        )
-        self.max_steps = max_steps
 
 
 @dataclass
@@ -422,7 +406,7 @@ def trace_transaction(
     """
     found = chain.transaction(tx_hash)
     if found is None:
-        raise TraceError(f"transaction 0x{tx_hash.hex()} is not in the canonical chain")
+        raise TraceError(f"transaction 0x{tx_hash.hex()} is not in the canonical chain", tx_hash)
     target, header, index = found
     block = chain.block(header)
     parent = chain.header(header.parent_hash)
@@ -439,7 +423,7 @@ def trace_transaction(
             try:
                 receipt, _ = vm.apply_transaction(current, tx)
             except ValidationError as exc:
-                raise TraceError(f"transaction 0x{tx_hash.hex()} no longer applies: {exc}") from exc
+                raise TraceError(f"transaction 0x{tx_hash.hex()} no longer applies: {exc}", tx_hash) from exc
         gas_used = receipt.gas_used - current.gas_used
         if tx.hash != target.hash:
             raise TraceError("block body does not hold the indexed transaction")

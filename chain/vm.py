@@ -69,8 +69,74 @@ POST_MERGE = ("paris", "shanghai", "cancun")
 EVM_VERSIONS = {fork: fork for fork in FORKS}
 
 
+class BlockRuleBroken(ValidationError):
+    """py-evm's ``ValidationError`` with the rule it broke named, raised by sumchain's VMs.
+
+    Block import turns it into ``InvalidBlock(check=check)``; everything else that
+    catches py-evm's ``ValidationError`` (the block builder, calls, traces) still does.
+    ``check`` is ``timestamp``, ``gas_limit`` (gas limit or base fee against the parent)
+    or ``transactions`` (a transaction the block holds is invalid on its state).
+    """
+
+    def __init__(self, message: str, check: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
 def _no_reward() -> int:
     return 0
+
+
+def _named_header_rules(
+    base_rules: Any,
+) -> Any:
+    """``validate_header`` that checks the rules block import reports by name first and
+    raises them as :class:`BlockRuleBroken`, then runs ``base_rules`` (py-evm's own)."""
+
+    def validate_header(cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        if parent_header is not None:
+            if header.timestamp <= parent_header.timestamp:
+                raise BlockRuleBroken(
+                    "timestamp must be strictly later than parent, "
+                    f"but is {parent_header.timestamp - header.timestamp} seconds before.\n"
+                    f"- child  : {header.timestamp}\n"
+                    f"- parent : {parent_header.timestamp}. ",
+                    check="timestamp",
+                )
+            try:
+                cls.validate_gas(header, parent_header)
+            except ValidationError as exc:
+                raise BlockRuleBroken(str(exc), check="gas_limit") from None
+        base_rules(cls, header, parent_header)
+
+    return classmethod(validate_header)
+
+
+class _NamedTransactionRulesMixin:
+    """State whose transaction validation raises :class:`BlockRuleBroken` (``transactions``)."""
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        try:
+            super().validate_transaction(transaction)  # type: ignore[misc]
+        except BlockRuleBroken:
+            raise
+        except ValidationError as exc:
+            raise BlockRuleBroken(str(exc), check="transactions") from None
+
+
+def _named_block_transaction_rules(base_rule: Any) -> Any:
+    """``validate_transaction_against_header`` (gas left in the block, fee cap against the
+    base fee) raising py-evm's refusals as :class:`BlockRuleBroken` (``transactions``)."""
+
+    def validate_transaction_against_header(
+        self: VM, base_header: BlockHeaderAPI, transaction: SignedTransactionAPI
+    ) -> None:
+        try:
+            base_rule(self, base_header, transaction)
+        except ValidationError as exc:
+            raise BlockRuleBroken(str(exc), check="transactions") from None
+
+    return validate_transaction_against_header
 
 
 def _pre_merge_header_rules(cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
@@ -154,11 +220,15 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
         "get_block_reward": staticmethod(_no_reward),
         "get_nephew_reward": staticmethod(_no_reward),
         "configure_header": _configure_header_verbatim,
+        "validate_transaction_against_header": _named_block_transaction_rules(
+            base.validate_transaction_against_header
+        ),
     }
     state_class = base.get_state_class()
     account_db_class = state_class.get_account_db_class()
     if limits_initcode(fork):
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
+    state_class = type(state_class.__name__, (_NamedTransactionRulesMixin, state_class), {})
     state_fields: dict[str, Any] = {
         "__name__": f"PoA{state_class.__name__}",
         "account_db_class": type(
@@ -168,8 +238,9 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     if lean:
         state_fields["computation_class"] = lean_computation_class(state_class.computation_class)
     overrides["_state_class"] = state_class.configure(**state_fields)
+    header_rules = _pre_merge_header_rules if fork in POST_MERGE else base.validate_header.__func__  # type: ignore[attr-defined]
+    overrides["validate_header"] = _named_header_rules(header_rules)
     if fork in POST_MERGE:
-        overrides["validate_header"] = classmethod(_pre_merge_header_rules)
         overrides["create_genesis_header"] = classmethod(_create_genesis_header)
     return base.configure(**overrides)
 

@@ -28,9 +28,9 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from eth_typing import Address
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
-from chain.chain import CallResult, CallReverted, Chain, LogInfo, ReceiptInfo
+from chain.chain import CallResult, Chain, LogInfo, ReceiptInfo
 from chain.config import ChainConfig
-from chain.errors import ChainError, UnknownBlock
+from chain.errors import CallReverted, ChainError, TraceError, TraceTooLarge, UnknownBlock, UnknownSnapshot
 from chain.mempool import FileJournal, TxPool
 from chain.producer import BlockProducer
 from chain.store import Store
@@ -812,7 +812,7 @@ class Backend:
     # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceError, TraceTooLarge, trace_transaction
+        from chain.tracing import trace_transaction
 
         try:
             trace = trace_transaction(
@@ -829,7 +829,7 @@ class Backend:
         return self._trace_result(trace, options)
 
     def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceTooLarge, trace_call
+        from chain.tracing import trace_call
 
         header = self.header(block)
         try:
@@ -947,8 +947,6 @@ class Backend:
     def revert(self, snapshot_id: int) -> bool:
         try:
             self.producer.revert(snapshot_id)
-        except ChainError as exc:
-            if "no snapshot" in str(exc):
-                return False
-            raise
+        except UnknownSnapshot:
+            return False
         return True

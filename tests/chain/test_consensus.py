@@ -34,7 +34,6 @@ from chain.consensus import (
     Snapshot,
     SnapshotCache,
     Tally,
-    UnknownAncestor,
     Vote,
     make_extra_data,
     next_difficulty,
@@ -51,6 +50,7 @@ from chain.errors import (
     InvalidSeal,
     RecentlySigned,
     UnauthorizedSigner,
+    UnknownAncestor,
 )
 
 PERIOD = 5  # seconds between blocks in these tests
