@@ -3,7 +3,7 @@
 :class:`Chain` wraps a py-evm chain (the EVM and its database schema) with what a
 proof-of-authority devnet adds: Clique seals and signer rules (``chain.consensus``),
 one atomic store commit per block (``chain.store``), a transaction pool
-(``chain.mempool``) and archive reads of any block's state.
+(``chain.mempool``, checked by ``chain.validation``) and archive reads of any block's state.
 
 All methods must be called from one thread: py-evm objects are not thread-safe. The
 node runs every chain call on a single worker.
@@ -52,14 +52,10 @@ from chain.errors import (
     UnknownBlock,
     UnsupportedTransactionType,
 )
-from chain.mempool import (
-    PooledTransaction,
-    TransactionRules,
-    TxPool,
-    validate_against_state,
-    validate_transaction,
-)
-from chain.store import TABLE_AUX, TABLE_CHAIN, Store, StoreJournal, inspect_data_dir
+from chain.journal import StoreJournal
+from chain.mempool import PooledTransaction, TxPool
+from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
+from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
     BlockRuleBroken,
     FlatAccounts,

@@ -636,8 +636,8 @@ def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path, data_dir: s
     _write_genesis(store, config, state_root, pairs, Path(data_dir) if data_dir else None, {})
     if data_dir is None:
         from chain.chain import _default_signer
+        from chain.journal import StoreJournal
         from chain.mempool import TxPool
-        from chain.store import StoreJournal
 
         chain = Chain(config, store, signer_key=_default_signer(config, None))
         chain.pool = TxPool(chain, journal=StoreJournal(store))  # type: ignore[arg-type]  # as Chain.open

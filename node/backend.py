@@ -31,7 +31,8 @@ from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 from chain.chain import CallResult, Chain, LogInfo, ReceiptInfo
 from chain.config import ChainConfig
 from chain.errors import CallReverted, ChainError, TraceError, TraceTooLarge, UnknownBlock, UnknownSnapshot
-from chain.mempool import FileJournal, TxPool
+from chain.journal import StoreJournal
+from chain.mempool import TxPool
 from chain.producer import BlockProducer
 from chain.store import Store
 from node.rpc import errors
@@ -53,7 +54,6 @@ MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lo
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
-POOL_JOURNAL = "txpool.journal"  # file name inside the data directory
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 MAX_TIMESTAMP = 2**63 - 1  # unix seconds; block timestamps are uint64, geth keeps them in int64
@@ -367,7 +367,7 @@ class Backend:
     def from_chain(cls, chain: Chain, block_time: float | None = None) -> Backend:
         """Serve an already open chain; gives it a pool if it has none."""
         if chain.pool is None:
-            journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
+            journal = StoreJournal(chain.store) if chain.data_dir else None
             chain.pool = TxPool(chain, journal=journal)  # type: ignore[arg-type]  # Chain is a PoolState
         if block_time is None:
             block_time = float(chain.config.block_period)
