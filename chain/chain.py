@@ -32,7 +32,7 @@ from eth.exceptions import (
 from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
-from eth_utils import ValidationError, to_canonical_address, to_checksum_address
+from eth_utils import ValidationError, to_checksum_address
 
 from chain import consensus
 from chain.config import ChainConfig
@@ -52,6 +52,7 @@ from chain.errors import (
     UnknownBlock,
     UnsupportedTransactionType,
 )
+from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
 from chain.journal import StoreJournal
 from chain.mempool import PooledTransaction, TxPool
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
@@ -71,7 +72,6 @@ log = logging.getLogger(__name__)
 BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
 CALL_STIPEND = 2300  # gas a value-carrying call adds for its callee
-VANITY = b"sumchain".ljust(consensus.EXTRA_VANITY, b"\x00")  # 32 bytes of extraData vanity
 HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
 
 
@@ -171,12 +171,11 @@ class Chain:
         self._head_state_cache: tuple[bytes, StateAPI] | None = None
         self.proposals: dict[bytes, bool] = {}  # signer votes this node casts: address -> authorize
         self.vanity = VANITY
-        meta = store.read_meta()
-        if meta is None:
-            self._create_genesis()
+        if store.read_meta() is None:
+            write_genesis(store, config, self._evm_class, data_dir)
         else:
-            self._check_meta(meta)
-            self.evm = self._evm_class(store.db)
+            check_stored_chain(store)
+        self.evm = self._evm_class(store.db)
         self.snapshots = consensus.SnapshotCache(
             epoch=config.epoch,
             get_header=self.evm.chaindb.get_block_header_by_hash,
@@ -207,13 +206,13 @@ class Chain:
             path = Path(directory)
             meta = inspect_data_dir(path)  # refuses a damaged directory before anything writes
             if meta is not None:
-                config = _config_from_meta(meta, config)
+                config = config_from_meta(meta, config)
             store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
             chain = cls(
                 config,
                 store,
-                signer_key=_default_signer(config, signer_key),
+                signer_key=default_signer(config, signer_key),
                 data_dir=path,
                 fast_paths=fast_paths,
             )
@@ -229,42 +228,6 @@ class Chain:
 
     def close(self) -> None:
         self.store.close()
-
-    def _create_genesis(self) -> None:
-        config = self.config
-        timestamp = config.genesis_timestamp or int(time.time())
-        signers = [to_canonical_address(a) for a in config.signers]
-        params: dict[str, Any] = {
-            "difficulty": 1,
-            "gas_limit": config.gas_limit,
-            "timestamp": timestamp,
-            "extra_data": consensus.make_extra_data(self.vanity, signers),
-            "coinbase": ZERO_ADDRESS,
-            "nonce": consensus.NONCE_DROP,
-            "mix_hash": ZERO_HASH32,
-        }
-        if config.fork_at_least("london"):
-            params["base_fee_per_gas"] = config.base_fee
-        if config.fork_at_least("cancun"):
-            params["parent_beacon_block_root"] = ZERO_HASH32
-            params["blob_gas_used"] = 0
-            params["excess_blob_gas"] = 0
-        state = {
-            to_canonical_address(addr): {"balance": bal, "nonce": 0, "code": b"", "storage": {}}
-            for addr, bal in config.genesis_alloc.items()
-        }
-        self.evm = self._evm_class.from_genesis(self.store.db, params, state)
-        genesis = self.evm.get_canonical_head()
-        self.store.write_meta({"config": config.to_dict(), "genesis_hash": genesis.hash.hex()}, self.data_dir)
-        self.store.commit()
-
-    def _check_meta(self, meta: dict) -> None:
-        try:
-            head_hash = self.store.get(b"chain", SchemaV1.make_canonical_head_hash_lookup_key())
-        except Exception as exc:  # noqa: BLE001 - any read failure means a damaged store
-            raise DataDirError(f"the store cannot be read ({exc})") from None
-        if head_hash is None:
-            raise DataDirError("the store has metadata but no chain head; it is damaged")
 
     # --- head and lookups ----------------------------------------------------------------
 
@@ -970,56 +933,3 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
-
-
-def _default_signer(config: ChainConfig, signer_key: bytes | None) -> bytes | None:
-    """The key a node seals with: the one given, else the first dev account when it is an
-    authority (the default devnet)."""
-    if signer_key is not None:
-        return signer_key
-    signers = set(config.signers)
-    for address, key in config.dev_accounts:
-        if address in signers:
-            return key
-    return None
-
-
-def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
-    """The data directory's own config wins; a conflicting request is refused."""
-    try:
-        stored = ChainConfig.from_dict(meta["config"])
-    except (KeyError, TypeError, ChainError) as exc:
-        raise DataDirError(f"the store's chain configuration is damaged ({exc})") from None
-    defaults = ChainConfig()
-    for name in GENESIS_FIELDS:
-        asked = getattr(requested, name)
-        if asked != getattr(defaults, name) and asked != getattr(stored, name):
-            raise DataDirError(
-                f"the data directory was created with {name} = {_shown(getattr(stored, name))}; "
-                f"it cannot be changed to {_shown(asked)} (use a new data directory)"
-            )
-    return stored
-
-
-#: The ``ChainConfig`` fields a data directory's genesis was made from: asking for another
-#: value of one (a flag or a config file) on an existing directory is refused.
-GENESIS_FIELDS = (
-    "chain_id",
-    "fork",
-    "epoch",
-    "gas_limit",
-    "base_fee",
-    "genesis_timestamp",
-    "alloc",
-    "authorities",
-    "mnemonic",
-    "accounts",
-    "account_balance",
-)
-
-
-def _shown(value: Any) -> str:
-    """A config value for an error line: the mnemonic is a secret, so never printed."""
-    if isinstance(value, str) and len(value.split()) >= 12:
-        return "(another mnemonic)"
-    return repr(value)
