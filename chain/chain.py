@@ -32,7 +32,7 @@ from eth.exceptions import (
 from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
-from eth_utils import ValidationError, to_checksum_address
+from eth_utils import ValidationError
 
 from chain import consensus
 from chain.config import ChainConfig
@@ -47,8 +47,6 @@ from chain.errors import (
     MalformedTransaction,
     NonceGap,
     NotApplicable,
-    RecentlySigned,
-    UnauthorizedSigner,
     UnknownBlock,
     UnsupportedTransactionType,
 )
@@ -381,17 +379,12 @@ class Chain:
         Transactions that fail validation against the evolving block state (nonce,
         balance, gas left in the block) are left out and listed in ``rejected``.
         """
-        if self._signer_key is None:
-            raise UnauthorizedSigner("(none: this node has no authority key)")
         parent = self.head
-        signer = self.signer
-        assert signer is not None
         snapshot = self.snapshots.snapshot(parent)
         number = parent.block_number + 1
-        if signer not in snapshot.signers:
-            raise UnauthorizedSigner(to_checksum_address(signer))
-        if snapshot.recently_signed(number, signer):
-            raise RecentlySigned(to_checksum_address(signer))
+        sealing = consensus.prepare(
+            snapshot, number, self.signer, self.config.epoch, self.vanity, self.proposals
+        )
         ts = self.next_timestamp(timestamp)
         if ts < parent.timestamp + max(1, self.config.block_period):
             raise InvalidBlock(
@@ -399,28 +392,15 @@ class Chain:
                 f"{max(1, self.config.block_period)}",
                 check="timestamp",
             )
-        checkpoint = number % self.config.epoch == 0
-        coinbase, nonce = ZERO_ADDRESS, consensus.NONCE_DROP
-        if not checkpoint:
-            vote = self._choose_vote(snapshot)
-            if vote is not None:
-                coinbase, nonce = consensus.vote_fields(*vote)
-        fields: dict[str, Any] = {
-            "timestamp": ts,
-            "gas_limit": self.config.gas_limit,
-            "coinbase": coinbase,
-            "extra_data": consensus.make_extra_data(self.vanity, snapshot.signers if checkpoint else ()),
-            "difficulty": consensus.next_difficulty(snapshot, number, signer),
-            "nonce": nonce,
-            "mix_hash": ZERO_HASH32,
-        }
+        fields: dict[str, Any] = {"timestamp": ts, "gas_limit": self.config.gas_limit, **sealing}
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
         header = new_header(self.vm_class, parent, **fields)
         try:
             with self.store.block_write():
                 built = self._execute(header, transactions)
-                sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
+                assert self._signer_key is not None  # consensus.prepare refused a node without one
+                sealed = consensus.seal(built.block.header, self._signer_key.to_bytes())
                 block = built.block.copy(header=sealed)
                 self.evm.chaindb.persist_block(block)
                 self._after_block(block, built.state)
@@ -429,13 +409,6 @@ class Chain:
             raise
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
-
-    def _choose_vote(self, snapshot: consensus.Snapshot) -> tuple[bytes, bool] | None:
-        """A proposal that would still change the signer set, if this node has one."""
-        for address, authorize in self.proposals.items():
-            if authorize != (address in snapshot.signers):
-                return address, authorize
-        return None
 
     def _execute(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
         """Apply ``transactions`` on ``header``, leaving out each one that cannot apply.

@@ -679,6 +679,56 @@ def next_difficulty(snapshot: Snapshot, number: int, signer: bytes) -> int:
     return DIFF_IN_TURN if snapshot.in_turn(number, signer) else DIFF_NO_TURN
 
 
+# --- making a block: the sealing fields (geth's clique.Prepare and clique.Seal) -------------
+
+
+def prepare(
+    snapshot: Snapshot,
+    number: int,
+    signer: bytes | None,
+    epoch: int,
+    vanity: bytes,
+    proposals: Mapping[bytes, bool],
+) -> dict[str, object]:
+    """The header fields Clique owns for block ``number`` sealed by ``signer`` on top of
+    ``snapshot`` (the voting state after its parent), as geth's ``clique.Prepare``.
+
+    ``signer`` must be an authorised signer that has not sealed one of the last
+    floor(N/2) blocks (``UnauthorizedSigner``, ``RecentlySigned``; None: the node has no
+    key). Off checkpoints, ``coinbase``/``nonce`` carry the first of ``proposals``
+    (address -> authorize) that would still change the signer set; at checkpoints no
+    vote and ``extra_data`` lists the signers. ``difficulty`` is in turn or out of turn;
+    ``extra_data`` ends in room for the seal (filled by :func:`seal`); ``mix_hash`` is 0.
+    """
+    if signer is None:
+        raise UnauthorizedSigner("(none: this node has no authority key)")
+    if signer not in snapshot.signers:
+        raise UnauthorizedSigner(_hex(signer))
+    if snapshot.recently_signed(number, signer):
+        raise RecentlySigned(_hex(signer))
+    checkpoint = number % epoch == 0
+    coinbase, nonce = ZERO_ADDRESS, NONCE_DROP
+    if not checkpoint:
+        for address, authorize in proposals.items():
+            if authorize != (address in snapshot.signers):
+                coinbase, nonce = vote_fields(address, authorize)
+                break
+    return {
+        "coinbase": coinbase,
+        "nonce": nonce,
+        "extra_data": make_extra_data(vanity, snapshot.signers if checkpoint else ()),
+        "difficulty": next_difficulty(snapshot, number, signer),
+        "mix_hash": ZERO_HASH32,
+    }
+
+
+def seal(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
+    """The prepared and executed ``header`` with its seal, as geth's ``clique.Seal``:
+    the signature of :func:`seal_hash` by ``private_key`` in the last 65 bytes of
+    ``extra_data`` (see :func:`sign_header`)."""
+    return sign_header(header, private_key)
+
+
 def signers_as_hex(addresses: Iterable[bytes]) -> list[str]:
     """Checksummed hex of each address, for messages and RPC results."""
     return [_hex(a) for a in addresses]
