@@ -14,10 +14,10 @@ from typing import Any
 from eth.abc import BlockHeaderAPI, ComputationAPI, VirtualMachineAPI
 from eth.constants import ZERO_ADDRESS
 from eth.vm.spoof import SpoofTransaction
-from eth_typing import Address
 
 from chain.chain import Chain
 from chain.errors import AccessListUnavailable
+from chain.vm import contract_address
 
 PRECOMPILE_LAST = 0x11  # highest precompile address through Prague; never listed
 
@@ -113,9 +113,7 @@ def create_access_list(
     if request.get("to"):
         exclude.add(bytes(request["to"]))
     else:
-        from eth._utils.address import generate_contract_address
-
-        exclude.add(generate_contract_address(Address(sender), tx.nonce))
+        exclude.add(contract_address(sender, tx.nonce))
     # as geth: an excluded address still appears when its storage was touched
     access = [
         (address, sorted(slots))

@@ -18,18 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rlp
-from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain as PyEvmChain
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
-from eth.db.chain import ChainDB
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
     HeaderNotFound,
     TransactionNotFound,
 )
-from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
 from eth_utils import ValidationError
@@ -57,11 +53,13 @@ from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
 from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
     BlockRuleBroken,
-    FlatAccounts,
-    StorageCache,
+    contract_address,
+    index_canonical_block,
     intrinsic_gas,
     max_initcode_size,
     new_header,
+    set_canonical_head,
+    unindex_canonical_block,
     vm_class_for,
 )
 
@@ -156,8 +154,6 @@ class Chain:
         # values carried between blocks, and the lean interpreter loop (chain/interpreter.py).
         self.fast_paths = fast_paths
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
-        store.db.flat_accounts = FlatAccounts() if fast_paths else None
-        store.db.storage_cache = StorageCache() if fast_paths else None
         self.store = store
         self.data_dir = data_dir
         self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
@@ -653,7 +649,7 @@ class Chain:
                     )
                 )
                 log_index += 1
-            contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
+            contract = contract_address(sender, tx.nonce) if tx.to == b"" else None
             infos.append(
                 ReceiptInfo(
                     transaction=tx,
@@ -820,21 +816,10 @@ class Chain:
                 old = self.header(number)
                 block = self.block(old)
                 dropped.append(block)
-                for tx in block.transactions:
-                    ChainDB._remove_transaction_from_canonical_chain(db, tx.hash)
-                del db[SchemaV1.make_block_number_to_hash_lookup_key(number)]
+                unindex_canonical_block(db, number, block.transactions)
             for new in reversed(branch):
-                db[SchemaV1.make_block_number_to_hash_lookup_key(new.block_number)] = rlp.encode(
-                    new.hash, sedes=rlp.sedes.binary
-                )
-                for index, tx in enumerate(self.block(new).transactions):
-                    ChainDB._add_transaction_to_canonical_chain(db, tx.hash, new, index)
-            db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
-            # py-evm tracks which block numbers it holds; after a rewind it holds exactly
-            # 0..target, with no gaps
-            no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
-            db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
-            db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
+                index_canonical_block(db, new, self.block(new).transactions)
+            set_canonical_head(db, header)
             self._head_state_cache = None
             if self.pool is not None:
                 self.pool.reset()

@@ -42,6 +42,7 @@ from eth.abc import (
 from eth_utils import ValidationError, to_checksum_address
 
 from chain.errors import TraceError, TraceTooLarge
+from chain.vm import stack_values
 
 if TYPE_CHECKING:
     from chain.chain import Chain
@@ -271,7 +272,7 @@ class _CountingOpcode:
                 "gas": before,
                 "gasCost": 0,
                 "depth": frame.depth + 1,
-                "stack": [hex(_stack_int(item)) for item in computation._stack.values],
+                "stack": [hex(value) for value in stack_values(computation)],
             }
             recorder.steps.append(step)
         try:
@@ -282,10 +283,6 @@ class _CountingOpcode:
             frame.opcode_gas[self.mnemonic] = frame.opcode_gas.get(self.mnemonic, 0) + spent
             if step is not None:
                 step["gasCost"] = spent
-
-
-def _stack_int(item: int | bytes) -> int:
-    return item if isinstance(item, int) else int.from_bytes(item, "big")  # py-evm keeps both
 
 
 def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]:

@@ -24,12 +24,19 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import rlp
+from eth._utils.address import generate_contract_address
 from eth._utils.numeric import ceil32
-from eth.abc import BlockHeaderAPI, SignedTransactionAPI, VirtualMachineAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, VirtualMachineAPI
 from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.db.schema import SchemaV1
+from eth.rlp.sedes import chain_gaps
 from eth.vm.base import VM
 from eth.vm.forks import (
     BerlinVM,
@@ -41,6 +48,7 @@ from eth.vm.forks import (
     ShanghaiVM,
 )
 from eth.vm.interrupt import MissingStorageTrieNode
+from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
 from chain.config import FORKS
@@ -253,7 +261,7 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
 # ``FlatAccounts`` remembers the encoded account of each address as of one state root,
 # and moves to the next root with the diff py-evm applies to the trie, so the next
 # block, the pool's nonce checks and head reads find them without a walk. The plain path
-# (no ``flat_accounts`` on the database) is py-evm's own; tests/chain/test_fast_paths.py
+# (an account database class without ``flat_accounts``) is py-evm's own; tests/chain/test_fast_paths.py
 # checks both give the same blocks.
 
 FLAT_ACCOUNTS_MAX = 200_000  # addresses remembered before the map starts over
@@ -427,13 +435,16 @@ class _StorageView:
 
 
 class _FlatAccountDBMixin:
-    """AccountDB reading accounts through the database's ``flat_accounts`` map and
-    storage through its ``storage_cache``, if any."""
+    """AccountDB reading accounts through its class's ``flat_accounts`` map and storage
+    through its ``storage_cache``, when :func:`vm_class_for` gave it them (fast paths)."""
+
+    flat_accounts: FlatAccounts | None = None  # one per chain (vm_class_for); None: py-evm's reads
+    storage_cache: StorageCache | None = None
 
     def __init__(self, db: Any, state_root: bytes = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)  # type: ignore[call-arg]
-        self._flat: FlatAccounts | None = getattr(db, "flat_accounts", None)
-        self._storage: StorageCache | None = getattr(db, "storage_cache", None)
+        self._flat = self.flat_accounts
+        self._storage = self.storage_cache
         self._storage_views: dict[bytes, _StorageView] = {}
         self._last_diff: Any = None
         if self._flat is not None:
@@ -475,9 +486,30 @@ LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, 
 
 
 def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
-    """The proof-of-authority VM class running ``fork``'s rules; with ``fast_paths``,
-    its computations run in the lean interpreter loop (same gas, same results)."""
-    return (LEAN_VM_CLASSES if fast_paths else VM_CLASSES)[fork]
+    """The proof-of-authority VM class running ``fork``'s rules. With ``fast_paths``, a
+    new class for one chain: its computations run in the lean interpreter loop (same
+    gas, same results) and its account database carries accounts and storage values
+    from block to block (caches of its own, so call this once per chain)."""
+    if not fast_paths:
+        return VM_CLASSES[fork]
+    lean = LEAN_VM_CLASSES[fork]
+    state_class = lean.get_state_class()
+    account_db_class = state_class.get_account_db_class()
+    carrying = type(
+        account_db_class.__name__,
+        (account_db_class,),
+        {"flat_accounts": FlatAccounts(), "storage_cache": StorageCache()},
+    )
+    return lean.configure(  # type: ignore[no-any-return]
+        __name__=lean.__name__, _state_class=state_class.configure(account_db_class=carrying)
+    )
+
+
+def fast_path_caches(vm_class: type[VirtualMachineAPI]) -> tuple[FlatAccounts | None, StorageCache | None]:
+    """The accounts map and storage cache a VM class from :func:`vm_class_for` carries
+    between blocks; (None, None) for the plain path."""
+    account_db_class = vm_class.get_state_class().get_account_db_class()
+    return getattr(account_db_class, "flat_accounts", None), getattr(account_db_class, "storage_cache", None)
 
 
 def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fields: Any) -> BlockHeaderAPI:
@@ -487,3 +519,43 @@ def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fiel
     clique_fields = {k: fields.pop(k) for k in ("difficulty", "nonce", "mix_hash") if k in fields}
     header = vm_class.create_header_from_parent(parent, **fields)
     return header.copy(**clique_fields) if clique_fields else header
+
+
+# --- py-evm internals other modules need, behind plain functions -------------------------
+
+
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    """The 20-byte address a creation by ``sender`` at ``nonce`` deploys to (CREATE)."""
+    return bytes(generate_contract_address(Address(sender), nonce))
+
+
+def stack_values(computation: ComputationAPI) -> list[int]:
+    """The computation's stack, bottom first, as integers (py-evm keeps ints or bytes)."""
+    items = computation._stack.values  # type: ignore[attr-defined]
+    return [item if isinstance(item, int) else int.from_bytes(item, "big") for item in items]
+
+
+def unindex_canonical_block(db: AtomicDB, number: int, transactions: Iterable[SignedTransactionAPI]) -> None:
+    """Take block ``number`` and its transactions out of py-evm's canonical indices."""
+    for tx in transactions:
+        ChainDB._remove_transaction_from_canonical_chain(db, tx.hash)
+    del db[SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number))]
+
+
+def index_canonical_block(
+    db: AtomicDB, header: BlockHeaderAPI, transactions: Iterable[SignedTransactionAPI]
+) -> None:
+    """Make ``header`` the canonical block at its number, with its transactions indexed."""
+    key = SchemaV1.make_block_number_to_hash_lookup_key(header.block_number)
+    db[key] = rlp.encode(header.hash, sedes=rlp.sedes.binary)
+    for index, tx in enumerate(transactions):
+        ChainDB._add_transaction_to_canonical_chain(db, tx.hash, header, index)
+
+
+def set_canonical_head(db: AtomicDB, header: BlockHeaderAPI) -> None:
+    """Point py-evm's head at ``header``, holding exactly blocks 0..its number (no gaps:
+    py-evm tracks which block numbers it holds, and after a rewind that is all of them)."""
+    db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
+    no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
+    db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
+    db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
