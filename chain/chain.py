@@ -20,7 +20,7 @@ from typing import Any
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain as PyEvmChain
-from eth.constants import ZERO_ADDRESS, ZERO_HASH32
+from eth.constants import ZERO_HASH32
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
     HeaderNotFound,
@@ -28,6 +28,7 @@ from eth.exceptions import (
 )
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from chain import consensus
@@ -53,6 +54,7 @@ from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
 from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
     BlockRuleBroken,
+    call_transaction,
     contract_address,
     index_canonical_block,
     intrinsic_gas,
@@ -240,7 +242,7 @@ class Chain:
 
     @property
     def genesis(self) -> BlockHeaderAPI:
-        return self.evm.chaindb.get_canonical_block_header_by_number(0)
+        return self.evm.chaindb.get_canonical_block_header_by_number(BlockNumber(0))
 
     @property
     def signer(self) -> bytes | None:
@@ -253,8 +255,8 @@ class Chain:
             if isinstance(ref, int):
                 if ref < 0:
                     raise UnknownBlock(f"block number {ref} is negative")
-                return self.evm.chaindb.get_canonical_block_header_by_number(ref)
-            return self.evm.chaindb.get_block_header_by_hash(ref)
+                return self.evm.chaindb.get_canonical_block_header_by_number(BlockNumber(ref))
+            return self.evm.chaindb.get_block_header_by_hash(Hash32(ref))
         except HeaderNotFound:
             what = f"number {ref}" if isinstance(ref, int) else f"hash 0x{ref.hex()}"
             raise UnknownBlock(f"no block with {what} (head is {self.head.block_number})") from None
@@ -303,10 +305,10 @@ class Chain:
         return self.config.chain_id
 
     def nonce(self, address: bytes) -> int:
-        return self.state_at().get_nonce(address)
+        return self.state_at().get_nonce(Address(address))
 
     def balance(self, address: bytes) -> int:
-        return self.state_at().get_balance(address)
+        return self.state_at().get_balance(Address(address))
 
     def next_base_fee(self) -> int | None:
         if not self.config.fork_at_least("london"):
@@ -429,7 +431,7 @@ class Chain:
     ) -> BuiltBlock:
         vm = self.evm.get_vm(header)
         block = vm.get_block()
-        vm.block_preprocessing(block)
+        vm.block_preprocessing(block)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
         receipts: list[ReceiptAPI] = []
         included: list[SignedTransactionAPI] = []
         rejected: list[tuple[SignedTransactionAPI, InvalidTransaction]] = []
@@ -473,7 +475,7 @@ class Chain:
             receipts.append(receipt)
             included.append(tx)
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), current, included, receipts)
-        finished = vm.block_postprocessing(filled)
+        finished = vm.block_postprocessing(filled)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_postprocessing, which its VM class defines
         if self.fast_paths:
             # fast path: mine_block would pack (a no-op copy here) and re-validate a block
             # assembled just above from validated transactions; imports keep the checks
@@ -613,7 +615,7 @@ class Chain:
     def transaction(self, tx_hash: bytes) -> tuple[SignedTransactionAPI, BlockHeaderAPI, int] | None:
         """A mined transaction on the canonical chain: (tx, its block header, index)."""
         try:
-            number, index = self.evm.chaindb.get_transaction_index(tx_hash)
+            number, index = self.evm.chaindb.get_transaction_index(Hash32(tx_hash))
         except TransactionNotFound:
             return None
         header = self.header(number)
@@ -777,20 +779,7 @@ class Chain:
         return high
 
     def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
-        from eth.vm.spoof import SpoofTransaction
-
-        sender = request.get("from") or ZERO_ADDRESS
-        gas = int(request.get("gas") or self.config.gas_limit)
-        state = vm.state
-        unsigned = vm.create_unsigned_transaction(
-            nonce=state.get_nonce(sender),
-            gas_price=0,
-            gas=gas,
-            to=request.get("to") or b"",
-            value=int(request.get("value") or 0),
-            data=request.get("data") or b"",
-        )
-        return SpoofTransaction(unsigned, from_=sender)
+        return call_transaction(vm, request, int(request.get("gas") or self.config.gas_limit))
 
     # --- heads --------------------------------------------------------------------------
 
@@ -863,7 +852,8 @@ def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes 
 
 
 def _apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
-    for address, change in overrides.items():
+    for raw_address, change in overrides.items():
+        address = Address(raw_address)
         if "balance" in change and change["balance"] is not None:
             state.set_balance(address, int(change["balance"]))
         if "nonce" in change and change["nonce"] is not None:

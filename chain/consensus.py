@@ -42,6 +42,7 @@ from eth.constants import EMPTY_UNCLE_HASH, ZERO_ADDRESS, ZERO_HASH32
 from eth.exceptions import HeaderNotFound
 from eth_hash.auto import keccak
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_keys.exceptions import BadSignature
 from eth_keys.exceptions import ValidationError as KeyValidationError
 from eth_typing import Hash32
@@ -134,7 +135,7 @@ class _SigningKey:
     """A sealing key's objects, derived once (deriving a public key costs more than the
     signature a node makes with it every block)."""
 
-    key: keys.PrivateKey  # eth-keys' object: validates the secret
+    key: PrivateKey  # eth-keys' object: validates the secret
     native: coincurve.PrivateKey  # signs directly; eth-keys would rebuild it per signature
     address: bytes  # 20-byte signer address
 
@@ -707,7 +708,8 @@ def prepare(
     if snapshot.recently_signed(number, signer):
         raise RecentlySigned(_hex(signer))
     checkpoint = number % epoch == 0
-    coinbase, nonce = ZERO_ADDRESS, NONCE_DROP
+    coinbase: bytes = ZERO_ADDRESS
+    nonce = NONCE_DROP
     if not checkpoint:
         for address, authorize in proposals.items():
             if authorize != (address in snapshot.signers):

@@ -99,8 +99,10 @@ class PoolState(Protocol):
     ``reset``.
     """
 
-    #: Chain id transactions must be signed for (replay protection).
-    chain_id: int
+    @property
+    def chain_id(self) -> int:
+        """Chain id transactions must be signed for (replay protection)."""
+        ...
 
     def nonce(self, address: bytes) -> int:
         """Return the account nonce of the 20-byte ``address`` at the head."""

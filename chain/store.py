@@ -175,8 +175,8 @@ class LmdbBackend:
 
     def get(self, table: bytes, key: bytes) -> bytes | None:
         if self._readers is None:
-            with self._env.begin(db=self._dbs[table], buffers=False) as txn:
-                return txn.get(key)
+            with self._env.begin(db=self._dbs[table], buffers=False) as single:
+                return single.get(key)
         # fast path: per thread, one read transaction serves every read until the next
         # write, instead of one transaction per key (py-evm reads key by key)
         mine = self._readers

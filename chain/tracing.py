@@ -42,7 +42,7 @@ from eth.abc import (
 from eth_utils import ValidationError, to_checksum_address
 
 from chain.errors import TraceError, TraceTooLarge
-from chain.vm import stack_values
+from chain.vm import call_transaction, stack_values
 
 if TYPE_CHECKING:
     from chain.chain import Chain
@@ -253,13 +253,13 @@ class _CountingOpcode:
     def __init__(self, opcode: Any) -> None:
         self.opcode = opcode
         inner = getattr(opcode, "__wrapped__", opcode)  # some forks wrap opcodes in functions
-        self.mnemonic = getattr(opcode, "mnemonic", None) or getattr(inner, "mnemonic", "UNKNOWN")
+        self.mnemonic = str(getattr(opcode, "mnemonic", None) or getattr(inner, "mnemonic", "UNKNOWN"))
         self.gas_cost = getattr(inner, "gas_cost", 0)
 
     def __call__(self, computation: ComputationAPI) -> None:
         recorder = _recorder.get()
         frame = recorder.current if recorder is not None else None
-        if frame is None:
+        if recorder is None or frame is None:
             self.opcode(computation=computation)
             return
         before = computation.get_gas_remaining()
@@ -369,7 +369,7 @@ def _traced_vm(chain: Chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
     return traced_vm_class(type(plain))(
         header=header,
         chaindb=plain.chaindb,
-        chain_context=plain.chain_context,
+        chain_context=plain.chain_context,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
         consensus_context=plain.consensus_context,
     )
 
@@ -409,7 +409,7 @@ def trace_transaction(
     parent = chain.header(header.parent_hash)
     base = header.copy(state_root=parent.state_root, gas_used=0)
     vm = _traced_vm(chain, base)
-    vm.block_preprocessing(vm.get_block())
+    vm.block_preprocessing(vm.get_block())  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
     current = base
     for position, tx in enumerate(block.transactions[: index + 1]):
         if position < index:
@@ -441,22 +441,10 @@ def trace_call(
     ``request`` keys as for ``Chain.call``: from, to (20-byte, or None to create), gas,
     value, data (bytes). Nothing is mined or written.
     """
-    from eth.constants import ZERO_ADDRESS
-    from eth.vm.spoof import SpoofTransaction
-
     header = header or chain.head
     vm = _traced_vm(chain, header)
-    sender = request.get("from") or ZERO_ADDRESS
     gas = int(request.get("gas") or chain.config.gas_limit)
-    unsigned = vm.create_unsigned_transaction(
-        nonce=vm.state.get_nonce(sender),
-        gas_price=0,
-        gas=gas,
-        to=request.get("to") or b"",
-        value=int(request.get("value") or 0),
-        data=request.get("data") or b"",
-    )
-    tx = SpoofTransaction(unsigned, from_=sender)
+    tx = call_transaction(vm, request, gas)
     with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
         computation = state.costless_execute_transaction(tx)
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund

@@ -24,7 +24,7 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import rlp
@@ -32,7 +32,7 @@ from eth._utils.address import generate_contract_address
 from eth._utils.numeric import ceil32
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, VirtualMachineAPI
 from eth.consensus.noproof import NoProofConsensus
-from eth.constants import BLANK_ROOT_HASH
+from eth.constants import BLANK_ROOT_HASH, ZERO_ADDRESS
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.db.schema import SchemaV1
@@ -48,6 +48,7 @@ from eth.vm.forks import (
     ShanghaiVM,
 )
 from eth.vm.interrupt import MissingStorageTrieNode
+from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
@@ -164,7 +165,7 @@ def _configure_header_verbatim(self: VM, **header_params: Any) -> BlockHeaderAPI
 def _create_genesis_header(cls: type[VM], **genesis_params: Any) -> BlockHeaderAPI:
     """Genesis with Clique's difficulty and nonce on forks whose header factory refuses them."""
     clique_fields = {k: genesis_params.pop(k) for k in ("difficulty", "nonce") if k in genesis_params}
-    header = cls.create_header_from_parent(None, **genesis_params)
+    header = cls.create_header_from_parent(None, **genesis_params)  # type: ignore[arg-type]  # py-evm's stub: no parent means genesis, which it accepts
     return header.copy(**clique_fields)
 
 
@@ -299,8 +300,9 @@ class _FlatView:
     def __getitem__(self, address: bytes) -> bytes:
         flat = self._flat
         if flat.root == self._trie.root_hash:
-            value = flat.values.get(address, _UNSEEN)
-            if value is _UNSEEN:
+            if address in flat.values:
+                value = flat.values[address]
+            else:
                 try:
                     value = self._trie[address]
                 except KeyError:
@@ -527,6 +529,38 @@ def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fiel
 def contract_address(sender: bytes, nonce: int) -> bytes:
     """The 20-byte address a creation by ``sender`` at ``nonce`` deploys to (CREATE)."""
     return bytes(generate_contract_address(Address(sender), nonce))
+
+
+def call_transaction(
+    vm: VirtualMachineAPI,
+    request: dict[str, Any],
+    gas: int,
+    access_list: Sequence[tuple[bytes, Sequence[int]]] = (),
+) -> SignedTransactionAPI:
+    """The unsigned transaction an ``eth_call``-like request runs as, from
+    ``request["from"]`` (zero address if absent) without a signature (py-evm's
+    ``SpoofTransaction``), at the sender's nonce, gas price 0. With ``access_list`` a
+    type-1 transaction (Berlin on). ``request`` keys: from, to (None or b"" creates),
+    value, data."""
+    sender = Address(request.get("from") or ZERO_ADDRESS)
+    fields: dict[str, Any] = {
+        "nonce": vm.state.get_nonce(sender),
+        "gas_price": 0,
+        "gas": gas,
+        "to": request.get("to") or b"",
+        "value": int(request.get("value") or 0),
+        "data": request.get("data") or b"",
+    }
+    if access_list:
+        builder: Any = vm.get_transaction_builder()  # Berlin's builder on: access lists
+        unsigned = builder.new_unsigned_access_list_transaction(
+            chain_id=vm.chain_context.chain_id,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
+            access_list=[(address, list(slots)) for address, slots in access_list],
+            **fields,
+        )
+    else:
+        unsigned = vm.create_unsigned_transaction(**fields)
+    return SpoofTransaction(unsigned, from_=sender)  # type: ignore[return-value]  # py-evm's SpoofTransaction proxies a signed transaction; its stub does not say so
 
 
 def stack_values(computation: ComputationAPI) -> list[int]:
