@@ -67,7 +67,10 @@ from chain.vm import (
 
 log = logging.getLogger(__name__)
 
-BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
+#: Tags that name the head: with one authority every sealed block is final, and the
+#: pool's transactions are in no block yet.
+HEAD_TAGS = ("latest", "pending", "safe", "finalized")
+BLOCK_TAGS = ("earliest", *HEAD_TAGS)  # every block tag of the JSON-RPC specification
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
 CALL_STIPEND = 2300  # gas a value-carrying call adds for its callee
 HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
@@ -270,7 +273,7 @@ class Chain:
         number or 32-byte hash to a header. With one authority every sealed block is
         final, so ``safe`` and ``finalized`` are the head, and ``pending`` is too (the
         pool's transactions are not in any block yet)."""
-        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+        if tag is None or tag in HEAD_TAGS:
             return self.head
         if tag == "earliest":
             return self.genesis

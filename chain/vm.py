@@ -72,7 +72,8 @@ _BASE_VMS: dict[str, type[VM]] = {
     "shanghai": ShanghaiVM,
     "cancun": CancunVM,
 }
-POST_MERGE = ("paris", "shanghai", "cancun")
+POST_MERGE = FORKS[FORKS.index("paris") :]  # forks whose header rules py-evm writes for proof of stake
+assert set(_BASE_VMS) == set(FORKS), "every fork of chain.config.FORKS needs its py-evm VM"
 
 # The evmVersion solc calls each fork (compiled artifacts are kept per evmVersion).
 EVM_VERSIONS = {fork: fork for fork in FORKS}

@@ -33,7 +33,7 @@ from chain.config import ChainConfig
 from chain.errors import CallReverted, ChainError, TraceError, TraceTooLarge, UnknownBlock, UnknownSnapshot
 from chain.journal import StoreJournal
 from chain.mempool import TxPool
-from chain.producer import BlockProducer
+from chain.producer import MAX_TIMESTAMP, BlockProducer
 from chain.store import Store
 from node.rpc import errors
 from node.rpc import format as fmt
@@ -56,7 +56,6 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
-MAX_TIMESTAMP = 2**63 - 1  # unix seconds; block timestamps are uint64, geth keeps them in int64
 
 
 def _new_id() -> str:
