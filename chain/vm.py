@@ -20,6 +20,12 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
   creation and validation; Clique needs difficulty 1 or 2 and the vote nonce, so the
   post-merge header rules are replaced by the pre-merge ones (everything else, such as
   base fee, gas limit, withdrawals root and blob gas, stays py-evm's).
+* Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
+  transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
+  with ``check``, so block import never reads py-evm's message text.
+* py-evm's private helpers that other modules need (the call transaction, the CREATE
+  address, the stack, the canonical indices ``set_head`` rewrites) are reached only
+  through the plain functions at the end of this module.
 """
 
 from __future__ import annotations
@@ -97,9 +103,7 @@ def _no_reward() -> int:
     return 0
 
 
-def _named_header_rules(
-    base_rules: Any,
-) -> Any:
+def _named_header_rules(base_rules: Any) -> Any:
     """``validate_header`` that checks the rules block import reports by name first and
     raises them as :class:`BlockRuleBroken`, then runs ``base_rules`` (py-evm's own)."""
 
