@@ -36,9 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth._utils.address import generate_contract_address
+import rlp
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from bench.nodes import NodeProcess, start_anvil, start_devnet
 from bench.outputs import default_out, out_help
@@ -61,10 +61,15 @@ def init_code(runtime: bytes) -> bytes:
     return bytes.fromhex(f"60{len(runtime):02x}600c60003960{len(runtime):02x}6000f3") + runtime
 
 
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    """Where a CREATE from ``sender`` at ``nonce`` puts its contract (the yellow paper's rule)."""
+    return keccak(rlp.encode([sender, nonce]))[12:]
+
+
 def workload(count: int) -> list[bytes]:
     """A deployment then ``count`` calls, each to a new slot (cold storage, like a model
     update writing fresh parameters)."""
-    contract = to_checksum_address(generate_contract_address(bytes.fromhex(SENDER[2:]), 0))
+    contract = to_checksum_address(contract_address(bytes.fromhex(SENDER[2:]), 0))
     txs = [_sign(0, None, init_code(WORKLOAD_RUNTIME), 200_000)]
     for i in range(count):
         data = (i + 1).to_bytes(32, "big") + (i * 7 + 3).to_bytes(32, "big")
@@ -269,10 +274,7 @@ def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
 
 
 def _store_bytes(chain: Chain) -> int:
-    backend = chain.store.backend
-    if hasattr(backend, "size_bytes"):
-        return backend.size_bytes()
-    return sum(len(k) + len(v) for table in backend._tables.values() for k, v in table.items())
+    return chain.store.size_bytes()
 
 
 def _eth_tester(load: Workload, per_block: int = 1) -> Result:
