@@ -84,7 +84,10 @@ class RpcChain:
 
     def __init__(self, w3: Web3, alloc: Mapping[str, int]) -> None:
         self.w3 = w3
-        self.chain_id = int(w3.eth.chain_id)
+        try:
+            self.chain_id = int(w3.eth.chain_id)
+        except OSError as exc:  # requests' connection errors are OSErrors
+            raise SimulationError(f"cannot reach the node: {type(exc).__name__}") from None
         self._fund(alloc)
 
     @classmethod

@@ -4,9 +4,13 @@ over HTTP, seeded alike (balance for balance, accuracy point for accuracy point)
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from bench.nodes import start_anvil, start_devnet
+from bench.nodes import free_port, start_anvil, start_devnet
 from bench.simulate import Result, Simulation, SimulationError, load_data
 from tests.bench.test_offchain import IMDB, short_config, trajectory
 
@@ -40,3 +44,16 @@ def test_the_off_chain_engine_refuses_a_node() -> None:
     config = short_config("paper")
     with pytest.raises(SimulationError, match="off-chain engine uses no node"):
         Simulation(config, load_data(IMDB, config), on_chain=False, rpc="http://127.0.0.1:1/")
+
+
+def test_cli_on_an_unreachable_node_is_one_line_error(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/"
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli", "simulate", "imdb", "--imdb", str(IMDB), "--rpc", dead]
+        + ["--train-limit", "300", "--test-limit", "200", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach the node" in proc.stderr and "Traceback" not in proc.stderr
