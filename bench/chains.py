@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from eth_utils import to_checksum_address
 from web3 import Web3
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, Wei
 
 from bench.errors import SimulationError
 
@@ -110,7 +110,7 @@ class RpcChain:
             )
         for address, wei in alloc.items():
             tx_hash = self.w3.eth.send_transaction(
-                {"from": accounts[0], "to": to_checksum_address(address), "value": wei}
+                {"from": accounts[0], "to": to_checksum_address(address), "value": Wei(wei)}
             )
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
             if receipt["status"] != 1:
@@ -186,12 +186,12 @@ class InProcessChain:
         return int(self.node.dispatcher.run_sync(self.node.backend.chain.balance, address))
 
     def mine(self, raws: Sequence[bytes], timestamp: int) -> tuple[int, list[Included]]:
-        chain = self.node.backend.chain
+        pool = self.node.backend.pool
         producer = self.node.backend.producer
 
         def work() -> tuple[Any, Any]:
             for raw in raws:
-                chain.pool.add(raw)
+                pool.add(raw)
             built = producer.mine(timestamp=timestamp)[0]
             return built.block, built.receipts
 

@@ -80,6 +80,7 @@ INCENTIVE_CHOICES = ("Stakeable", "Points")
 ADD_DATA = keccak(text="addData(int64[],uint64)")[:4]
 REFUND = keccak(text="refund(address,int64[],uint64,uint256)")[:4]
 REPORT = keccak(text="report(address,int64[],uint64,uint256)")[:4]
+CLAIM_TYPES = ["address", "int64[]", "uint64", "uint256"]  # refund's and report's arguments
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -584,6 +585,25 @@ class Simulation:
     wei ledger, accuracy the twin model's). The chain run checks every decision against
     the chain, so all give the same trajectory (tests compare them)."""
 
+    # set up by ``_start_chain`` (or its off-chain twin) and ``run``
+    chain: SimulationChain
+    framework: Any  # vm_contracts.client.Framework
+    trainer: bytes
+    twin: Any  # the off-chain twin of the model (vm_contracts.reference)
+    rules: reference.StakeableRules
+    start_time: int  # unix seconds of the run's start
+    last_update: int  # Stakeable's lastUpdateTimeS as the twin tracks it
+    last_add: int
+    last_accuracy: float
+    pending: list[Pending]  # unsettled samples, oldest first
+    total_good: int
+    blocks: int
+    submitted: list[int]  # per agent
+    held_wei: list[int]  # per agent: the twin's ledger of its units
+    points: list[int]  # per agent, under Points
+    honest_done: bool
+    next_row: int  # the shared stream's next training row (after the initial ones)
+
     def __init__(
         self,
         config: SimulationConfig,
@@ -796,12 +816,17 @@ class Simulation:
             if self.honest_done:
                 return None
             row = int(agent.rng.integers(first, total))
+        return row, self._label(agent, row)
+
+    def _label(self, agent: Agent, row: int) -> int:
+        """The label ``agent`` gives training row ``row``: the true one, flipped by the
+        malicious agent, and flipped again by an accidental mistake (one draw)."""
         label = int(self.data.train_labels[row])
         if agent.spec.flips_labels:
             label = 1 - label
         if agent.spec.mistake_prob > 0 and agent.rng.random() < agent.spec.mistake_prob:
             label = 1 - label
-        return row, label
+        return label
 
     def _turn(self, index: int, now: int) -> list[tuple[Agent, str, bytes]]:
         agent = self.agents[index]
@@ -913,28 +938,31 @@ class Simulation:
                     False,
                 )
                 kind, selector = "report", REPORT
-            item.claimable -= amount
-            item.claimed_by.add(index)
-            self.held_wei[index] += amount
+            self._claim(index, item, amount, kind, selector, raws)
             if item.claimable == 0 or not self.stakeable:
                 settled = True
-            started = time.perf_counter()
-            owner = "0x" + self.agents[item.owner].address.hex()
-            raws.append(
-                (
-                    agent,
-                    kind,
-                    self._sign(
-                        agent,
-                        selector,
-                        ["address", "int64[]", "uint64", "uint256"],
-                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
-                    ),
-                )
-            )
-            self.timings["signing and encoding"] += time.perf_counter() - started
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
+
+    def _claim(
+        self,
+        index: int,
+        item: Pending,
+        amount: int,
+        kind: str,
+        selector: bytes,
+        raws: list[tuple[Agent, str, bytes]],
+    ) -> None:
+        """Move ``amount`` wei of ``item`` to agent ``index`` and queue its refund or report."""
+        agent = self.agents[index]
+        item.claimable -= amount
+        item.claimed_by.add(index)
+        self.held_wei[index] += amount
+        started = time.perf_counter()
+        owner = "0x" + self.agents[item.owner].address.hex()
+        args = [owner, self.data.train_rows[item.row], item.label, item.added_time]
+        raws.append((agent, kind, self._sign(agent, selector, CLAIM_TYPES, args)))
+        self.timings["signing and encoding"] += time.perf_counter() - started
 
     # -- one turn under the original framework's rules (``settle_claims``)
 
@@ -984,11 +1012,7 @@ class Simulation:
         agent = self.agents[index]
         spec = agent.spec
         row = self.data.initial + self.next_row
-        label = int(self.data.train_labels[row])
-        if spec.flips_labels:
-            label = 1 - label
-        if spec.mistake_prob > 0 and agent.rng.random() < spec.mistake_prob:
-            label = 1 - label
+        label = self._label(agent, row)
         bonus = self.config.honest_participation
         if not spec.flips_labels and bonus is not None:
             if not agent.rng.random() < self.last_accuracy + bonus:
@@ -1068,25 +1092,8 @@ class Simulation:
                     False,
                     own,
                 )
-            item.claimable -= amount
-            item.claimed_by.add(index)
-            self.held_wei[index] += amount
+            self._claim(index, item, amount, kind, selector, raws)
             settled |= item.claimable == 0
-            started = time.perf_counter()
-            owner = "0x" + self.agents[item.owner].address.hex()
-            raws.append(
-                (
-                    agent,
-                    kind,
-                    self._sign(
-                        agent,
-                        selector,
-                        ["address", "int64[]", "uint64", "uint256"],
-                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
-                    ),
-                )
-            )
-            self.timings["signing and encoding"] += time.perf_counter() - started
         if settled:
             self.pending = [p for p in self.pending if p.claimable > 0]
 
@@ -1105,7 +1112,7 @@ class Simulation:
 
     def run(self, max_days: float | None = None) -> Result:
         self._start_chain()
-        self.pending: list[Pending] = []
+        self.pending = []
         self.total_good = 0
         self.blocks = 0
         self.submitted = [0, 0]
@@ -1294,7 +1301,7 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     if stakeable:
         left.set_ylim(bottom=0)
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="lower left")
+    left.legend(handles, [str(h.get_label()) for h in handles], loc="lower left")
     left.set_title(
         title or f"{result.config.model} + {result.config.incentive} on sumchain (seed {result.config.seed})"
     )

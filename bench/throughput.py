@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import csv
 import io
 import os
 import pstats
@@ -41,7 +40,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from bench.nodes import NodeProcess, start_anvil, start_devnet
-from bench.outputs import default_out, out_help
+from bench.outputs import default_out, out_help, write_rows
 from bench.provenance import command_line, commit, machine_line, package_versions
 from bench.tools import ToolMissing, find_anvil, require_eth_tester
 from chain.chain import Chain
@@ -131,7 +130,7 @@ def realistic_workload(count: int, seed: int = 1) -> Workload:
             init_gas_budget=REAL_INIT_GAS,
         )
         chain = node.backend.chain
-        txs = []
+        txs: list[bytes] = []
         for number in range(1, chain.head.block_number + 1):
             for tx in chain.block(number).transactions:
                 to = to_checksum_address(tx.to) if tx.to else None
@@ -240,10 +239,12 @@ def _sumchain_send(chain: Chain, producer: BlockProducer, txs: Sequence[bytes], 
             chain.add_transaction(raw)
             producer.transaction_added()
         return
+    pool = chain.pool
+    assert pool is not None, "Chain.open gives the chain a pool"
     for first in range(0, len(txs), per_block):
         for raw in txs[first : first + per_block]:
             chain.add_transaction(raw)
-        chain.build_block([p.tx for p in chain.pool.pending()], timestamp=chain.next_timestamp())
+        chain.build_block([p.tx for p in pool.pending()], timestamp=chain.next_timestamp())
 
 
 def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
@@ -385,7 +386,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
     running = _start_node(node, anvil)
     try:
         w3 = poa_web3(TimedHTTPProvider(running.url, request_kwargs={"timeout": 120}))
-        owner, contributor = w3.eth.accounts[:2]
+        owner, contributor = list(w3.eth.accounts)[:2]
         framework = deploy_framework(
             w3,
             model=RPC_MODEL,
@@ -542,15 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "throughput.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(out / "throughput.csv", rows)
     if rpc_rows:
-        with open(out / "rpc.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
-            writer.writeheader()
-            writer.writerows(rpc_rows)
+        write_rows(out / "rpc.csv", rpc_rows)
     (out / "throughput.md").write_text(report)
     print(f"results in {out.resolve()}")
     return 0
