@@ -21,6 +21,10 @@ cover its next deposit stops. Every turn is one sealed block at the turn's time:
 simulated time moves with the chain's clock (the next block's timestamp), nothing
 sleeps.
 
+The chain is a fresh in-process sumchain by default, or any dev node over JSON-RPC
+(``Simulation(..., rpc=URL)``, ``sumchain simulate imdb --rpc URL``): ``bench.chains``
+holds both, and a test checks they give the same trajectory on sumchain and on anvil.
+
 Decisions use an off-chain twin of the model (``vm_contracts.reference``) updated in
 lock-step with the contract, so only transactions the contract accepts are sent;
 every transaction's receipt must show success, and at every measurement the model
