@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.provenance import machine_line
 from bench.simulate import (
     DAY_S,
     Result,
     SimulationError,
-    machine,
     profile_config,
     simulate,
     write_csv,
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     summary = {
         "command": command,
-        "machine": machine(),
+        "machine": machine_line(),
         "engine": "off-chain (exact twins; equal to the chain on seed 0, tests/bench/test_offchain.py)",
         "wall_s": round(wall, 1),
         "day_s": DAY_S,

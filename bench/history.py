@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.outputs import default_out, out_help
+from bench.provenance import command_line, machine_line
 
 DEFAULT_DEPTHS = (10, 1_000, 10_000)
 DEFAULT_FEATURES = 1_000  # weights in the model read at each depth
@@ -179,13 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    command = "python -m bench.history " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("python -m bench.history", argv if argv is not None else sys.argv[1:])
     lines = [
         "# Reading a model at an old block vs replaying to it",
         "",
         f"Command: `{command.strip()}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}; store {args.store}; "
+        f"Machine: {machine_line()}; store {args.store}; "
         "the machine was shared with other jobs (2 cores), so absolute times are pessimistic.",
         "",
         f"Chain: {head} blocks — trainer with a SparsePerceptron of {args.features} weights, "

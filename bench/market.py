@@ -33,14 +33,14 @@ Units: 1 unit = ``UNIT_WEI`` wei; balances are reported in units.
 from __future__ import annotations
 
 import csv
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vm_contracts.errors import VmContractsError
+from bench.errors import MarketSimulationError
+from bench.provenance import machine_line
 
 UNIT_WEI = 10**12  # wei per unit (one stake)
 DEFAULT_BOUNTY_UNITS = 100_000  # the paper's simulation
@@ -76,11 +76,6 @@ def contribution_order(count: int, seed: int = 0) -> list[str]:
         order.append(agent)
         due[agent] += rng.exponential(MEAN_WAIT_S[agent])
     return order
-
-
-class MarketSimulationError(VmContractsError):
-    """Raised when the simulation's settings are unusable or the chain disagrees with
-    the twin (errors of some h(t), a balance, an amount owed)."""
 
 
 @dataclass
@@ -303,8 +298,7 @@ def write(result: MarketResult, out: str | Path, command: str, settings: dict[st
         "# Prediction market on IMDB (PredictionMarket.sol, one round)",
         "",
         f"Command: `{command}`",
-        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        f"Machine: {machine_line()}",
         "",
         "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
         "",

@@ -43,7 +43,6 @@ import csv
 import heapq
 import json
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -56,9 +55,10 @@ from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 from scipy import sparse
 
+from bench.errors import SimulationError
+from bench.provenance import machine_line
 from vm_contracts import fixed_point as fp
 from vm_contracts import reference
-from vm_contracts.errors import VmContractsError
 
 UNIT_WEI = 10**15  # wei per unit (the paper's currency): 1 unit = 0.001 ether
 DAY_S = 86_400  # seconds
@@ -81,12 +81,6 @@ INCENTIVE_CHOICES = ("Stakeable", "Points")
 ADD_DATA = keccak(text="addData(int64[],uint64)")[:4]
 REFUND = keccak(text="refund(address,int64[],uint64,uint256)")[:4]
 REPORT = keccak(text="report(address,int64[],uint64,uint256)")[:4]
-
-
-class SimulationError(VmContractsError):
-    """Raised when a simulation cannot run as asked (bad parameters, missing data) or
-    when the chain and the off-chain twin disagree (a transaction fails, parameters
-    read from chain differ from the twin's)."""
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -1318,20 +1312,6 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     plt.close(fig)
 
 
-def machine() -> str:
-    import os
-
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.machine()
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def write_outputs(result: Result, out: Path, stem: str, command: str = "") -> dict[str, Path]:
     """CSV, PNG and a JSON summary (gas per agent, wall time, tx/s, command, machine)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -1340,7 +1320,7 @@ def write_outputs(result: Result, out: Path, stem: str, command: str = "") -> di
     plot(result, paths["png"])
     summary = result.summary()
     summary["command"] = command
-    summary["machine"] = machine()
+    summary["machine"] = machine_line()
     paths["json"].write_text(json.dumps(summary, indent=2) + "\n")
     return paths
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.provenance import machine_line
 from bench.simulate import (
     MODEL_CHOICES,
     Simulation,
@@ -36,7 +37,6 @@ from bench.simulate import (
     config_with,
     good_data_accuracy,
     load_data,
-    machine,
 )
 
 # Ding & Hu's ranges (deposits and cost weight in units; cost weight in unit-seconds).
@@ -291,7 +291,7 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine()}",
+        f"Machine: {machine_line()}",
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),

@@ -1,6 +1,6 @@
 """The key-value store behind py-evm's database interface.
 
-Two backends implement :class:`Backend`: :class:`LmdbBackend`, the embedded default
+Two backends implement :class:`KeyValueStore`: :class:`LmdbBackend`, the embedded default
 (one LMDB environment per data directory), and :class:`MemoryBackend` for tests.
 
 py-evm writes into a :class:`Store` during block production or import: headers,
@@ -79,7 +79,7 @@ _HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of th
 _GENESIS_KEY = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(0))  # py-evm's key of block 0's hash
 
 
-class Backend(Protocol):
+class KeyValueStore(Protocol):
     """Durable key-value tables with atomic multi-table writes.
 
     Tables are named by the ``TABLE_*`` constants. A write applies all of its puts and
@@ -94,6 +94,9 @@ class Backend(Protocol):
 
     def items(self, table: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value) of ``table`` in key order."""
+
+    def size_bytes(self) -> int:
+        """Bytes the stored data occupies (what a benchmark reports as store size)."""
 
     def close(self) -> None:
         """Release files and locks; the backend is unusable afterwards."""
@@ -119,6 +122,10 @@ class MemoryBackend:
 
     def items(self, table: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from sorted(self._tables.get(table, {}).items())
+
+    def size_bytes(self) -> int:
+        """Bytes of every key and value held (no per-entry overhead counted)."""
+        return sum(len(key) + len(value) for table in self._tables.values() for key, value in table.items())
 
     def close(self) -> None:
         self._tables = {}
@@ -527,7 +534,7 @@ class Store:
     :meth:`commit` (one atomic backend write) or :meth:`discard`.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: KeyValueStore) -> None:
         self.backend = backend
         self._pending: dict[bytes, dict[bytes, bytes | None]] = {}
         self.db = AtomicDB(_ChainTable(self))
@@ -572,6 +579,11 @@ class Store:
 
     def items(self, table: bytes) -> Iterable[tuple[bytes, bytes]]:
         return self.backend.items(table)
+
+    def size_bytes(self) -> int:
+        """Bytes the committed data occupies in the backend (LMDB: its used pages;
+        memory: its keys and values). Uncommitted writes are not counted."""
+        return self.backend.size_bytes()
 
     @property
     def has_pending(self) -> bool:
