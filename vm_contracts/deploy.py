@@ -213,6 +213,9 @@ class GasPolicy:
         entry_gas: gas budgeted per initialised entry when not estimating.
         gas_price: wei per gas on chains without a base fee (None: the node's choice).
         receipt_timeout_s: seconds to wait for each receipt.
+        write_zeros: also send all-zero chunks and single calls (unset storage already
+            reads as zero, so they are skipped by default; the gas benchmark pins
+            deployments that write every entry).
     """
 
     estimate: bool = True
@@ -222,6 +225,7 @@ class GasPolicy:
     entry_gas: int = INIT_ENTRY_GAS
     gas_price: int | None = None
     receipt_timeout_s: float = RECEIPT_TIMEOUT_S
+    write_zeros: bool = False
 
     def init_budget(self, block_gas_limit: int) -> int:
         """Gas one initialisation transaction may use on a chain with this block gas limit."""
@@ -458,7 +462,7 @@ class Deployer:
         for array in arrays:
             size = self._write_chunks(contract, model, array, budget, size)
         for function, args in adapter.init_single_calls(state):
-            if any(any(v) if isinstance(v, list) else v for v in args):
+            if self.policy.write_zeros or any(any(v) if isinstance(v, list) else v for v in args):
                 built = getattr(contract.functions, function)(*args)
                 self.send(built, f"initialize {model}", "initialize call", "model", model, function)
         built = contract.functions.finishInitialization()
@@ -471,15 +475,16 @@ class Deployer:
 
         Estimating, each sent chunk measures gas per entry and sizes the next one,
         shrunk whenever an estimate comes out above the budget; otherwise every chunk
-        has ``size`` entries. All-zero chunks are skipped: unset storage already reads
-        as zero. Returns the chunk size to start the next array with.
+        has ``size`` entries. All-zero chunks are skipped unless the policy says
+        ``write_zeros``: unset storage already reads as zero. Returns the chunk size to
+        start the next array with.
         """
         function = getattr(contract.functions, array.function)
         start = 0
         values = array.values
         while start < len(values):
             chunk = values[start : start + size]
-            if not any(chunk):
+            if not self.policy.write_zeros and not any(chunk):
                 start += len(chunk)
                 continue
             built = function(*array.prefix, start, chunk)
