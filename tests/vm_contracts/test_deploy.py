@@ -71,6 +71,17 @@ def test_fixed_and_estimated_policies_deploy_the_same_model(w3) -> None:
     assert weights[0] == weights[1] == _state()["weights"]
 
 
+def test_all_zero_chunks_are_skipped_unless_the_policy_writes_zeros(w3) -> None:
+    state = {"num_classes": 2, "num_features": 50}  # sums all zero, sample counts zero
+    sent = {}
+    for write_zeros in (False, True):
+        policy = GasPolicy(estimate=False, write_zeros=write_zeros)
+        instance = deploy_instance(w3, "SparseNearestCentroid", "Points", state, policy=policy)
+        sent[write_zeros] = [s.detail for s in instance.steps if s.action.startswith("initialize")]
+    assert sent[False] == []
+    assert sent[True] == ["sums[0]", "sums[1]", "initializeSampleCounts"]
+
+
 def _linking_artifact() -> Artifact:
     return artifact_from_json(
         "UsesLib",
