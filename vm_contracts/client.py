@@ -49,8 +49,8 @@ from vm_contracts.deploy import (
     load_artifact_file,
     load_contract,
 )
-from vm_contracts.encoding import SCALE
 from vm_contracts.errors import ClientError
+from vm_contracts.fixed_point import SCALE
 from vm_contracts.models import MODEL_ADAPTERS, MODELS, SPARSE_MODELS, ModelAdapter, model_adapter
 from vm_contracts.revert import ErrorDecoder
 

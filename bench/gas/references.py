@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_utils.currency import denoms
+
 from bench.errors import BenchError
 from bench.gas.cases import ANVIL_FORKS
 from bench.gas.measure import Measured
@@ -22,7 +24,7 @@ from bench.nodes import rpc, start_anvil, start_edr
 from bench.tools import find_anvil, find_edr
 
 RECEIPT_WAIT_S = 60  # seconds a reference node may take to mine one replayed transaction
-WEI_PER_ETHER = 10**18
+WEI_PER_ETHER = denoms.ether
 
 
 @dataclass(frozen=True)
