@@ -44,7 +44,7 @@ def acceptance(result: Result) -> dict[str, Any]:
     window = [r["accuracy"] for r in result.rows if r["day"] <= end_day]
     initial = result.initial_accuracy
     last = result.rows[-1]
-    figures = {
+    figures: dict[str, Any] = {
         "seed": result.config.seed,
         "initial_accuracy": initial,
         "attack_window_days": end_day,
@@ -96,7 +96,7 @@ def plot_bands(results: list[Result], path: Path, title: str) -> None:
             grid, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=colour, alpha=0.25, linewidth=0
         )
         axis.plot(grid, np.nanmedian(stack, axis=0), color=colour, label=f"{label} (median, min-max)")
-    good = np.mean([r.good_data_accuracy for r in results if r.good_data_accuracy is not None])
+    good = float(np.mean([r.good_data_accuracy for r in results if r.good_data_accuracy is not None]))
     right.axhline(100 * good, color="black", linestyle=":", label=f"all good data: {100 * good:.1f}%")
     left.set_xlabel("simulated time (days)")
     left.set_ylabel("balance (% of start)")
@@ -104,7 +104,7 @@ def plot_bands(results: list[Result], path: Path, title: str) -> None:
     right.set_ylabel("test accuracy (%)")
     right.set_ylim(0, 100)
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=8)
+    left.legend(handles, [str(h.get_label()) for h in handles], loc="lower left", fontsize=8)
     left.set_title(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,9 @@ def run(
     seed: int = 0,
 ) -> MarketResult:
     """Run one round; raise MarketSimulationError on bad settings or any disagreement."""
+    from eth_utils import to_checksum_address
+    from web3.types import RPCEndpoint
+
     from chain.config import ChainConfig
     from node.provider import InProcessNode
     from vm_contracts.datasets import load_imdb
@@ -149,7 +152,7 @@ def run(
 
     with InProcessNode.create(config=ChainConfig(gas_limit=BLOCK_GAS_LIMIT)) as node:
         w3 = node.w3
-        accounts = w3.eth.accounts
+        accounts = list(w3.eth.accounts)
         provider, pusher = accounts[0], accounts[6]
         agent_account = dict(zip(AGENTS, accounts[1:6], strict=True))
         market = deploy_market(w3, provider)
@@ -167,7 +170,7 @@ def run(
         started, mark = time.time(), len(market.receipts)
         market.commit(terms, test_parts, bounty_units * UNIT_WEI, provider)
         phase("commit", mark, started)
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         started, mark = time.time(), len(market.receipts)
         drawn = market.draw_test_parts(pusher)
         phase("draw", mark, started)
@@ -220,18 +223,18 @@ def run(
                 market.withdraw(account)
             result.owed[agent] = amount / UNIT_WEI
         phase("withdraw", mark, started)
-        result.locked_wei = int(w3.eth.get_balance(market.address))
+        result.locked_wei = int(w3.eth.get_balance(to_checksum_address(market.address)))
 
     # Balances over the bounty rounds, run by run (the twin's runs end where the chain does).
-    owner = {account: agent for agent, account in agent_account.items()}
+    owner: dict[str, str] = {account: agent for agent, account in agent_account.items()}
     done = 0
     history: list[list[int]] = []
     balances(twin.errors, UNIT_WEI, test_size, bounty_units, history=history)
     for run_length, snapshot in zip(twin.rounds_applied, history, strict=True):
         done += run_length
         per_agent = {a: 0.0 for a in AGENTS}
-        for (account, _, _), b in zip(contributions, snapshot, strict=True):
-            per_agent[owner[account]] += b / test_size / UNIT_WEI
+        for (sender, _, _), b in zip(contributions, snapshot, strict=True):
+            per_agent[owner[sender]] += b / test_size / UNIT_WEI
         result.runs.append((done, per_agent))
     return result
 

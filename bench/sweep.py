@@ -325,9 +325,12 @@ def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         for value in values:
             got = [row[key] for row in rows if row["value"] == value and row[key] is not None]
             if not got:
-                low.append(np.nan), mid.append(np.nan), high.append(np.nan)
+                low.append(np.nan)
+                mid.append(np.nan)
+                high.append(np.nan)
                 continue
-            low.append(scale * min(got)), mid.append(scale * float(np.median(got)))
+            low.append(scale * min(got))
+            mid.append(scale * float(np.median(got)))
             high.append(scale * max(got))
         return low, mid, high
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import csv
 import io
 import os
 import pstats
@@ -36,12 +35,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth._utils.address import generate_contract_address
+import rlp
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from bench.nodes import NodeProcess, start_anvil, start_devnet
-from bench.outputs import default_out, out_help
+from bench.outputs import default_out, out_help, write_rows
 from bench.provenance import command_line, commit, machine_line, package_versions
 from bench.tools import ToolMissing, find_anvil, require_eth_tester
 from chain.chain import Chain
@@ -61,10 +60,15 @@ def init_code(runtime: bytes) -> bytes:
     return bytes.fromhex(f"60{len(runtime):02x}600c60003960{len(runtime):02x}6000f3") + runtime
 
 
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    """Where a CREATE from ``sender`` at ``nonce`` puts its contract (the yellow paper's rule)."""
+    return keccak(rlp.encode([sender, nonce]))[12:]
+
+
 def workload(count: int) -> list[bytes]:
     """A deployment then ``count`` calls, each to a new slot (cold storage, like a model
     update writing fresh parameters)."""
-    contract = to_checksum_address(generate_contract_address(bytes.fromhex(SENDER[2:]), 0))
+    contract = to_checksum_address(contract_address(bytes.fromhex(SENDER[2:]), 0))
     txs = [_sign(0, None, init_code(WORKLOAD_RUNTIME), 200_000)]
     for i in range(count):
         data = (i + 1).to_bytes(32, "big") + (i * 7 + 3).to_bytes(32, "big")
@@ -126,7 +130,7 @@ def realistic_workload(count: int, seed: int = 1) -> Workload:
             init_gas_budget=REAL_INIT_GAS,
         )
         chain = node.backend.chain
-        txs = []
+        txs: list[bytes] = []
         for number in range(1, chain.head.block_number + 1):
             for tx in chain.block(number).transactions:
                 to = to_checksum_address(tx.to) if tx.to else None
@@ -235,10 +239,12 @@ def _sumchain_send(chain: Chain, producer: BlockProducer, txs: Sequence[bytes], 
             chain.add_transaction(raw)
             producer.transaction_added()
         return
+    pool = chain.pool
+    assert pool is not None, "Chain.open gives the chain a pool"
     for first in range(0, len(txs), per_block):
         for raw in txs[first : first + per_block]:
             chain.add_transaction(raw)
-        chain.build_block([p.tx for p in chain.pool.pending()], timestamp=chain.next_timestamp())
+        chain.build_block([p.tx for p in pool.pending()], timestamp=chain.next_timestamp())
 
 
 def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
@@ -269,10 +275,7 @@ def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
 
 
 def _store_bytes(chain: Chain) -> int:
-    backend = chain.store.backend
-    if hasattr(backend, "size_bytes"):
-        return backend.size_bytes()
-    return sum(len(k) + len(v) for table in backend._tables.values() for k, v in table.items())
+    return chain.store.size_bytes()
 
 
 def _eth_tester(load: Workload, per_block: int = 1) -> Result:
@@ -383,7 +386,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
     running = _start_node(node, anvil)
     try:
         w3 = poa_web3(TimedHTTPProvider(running.url, request_kwargs={"timeout": 120}))
-        owner, contributor = w3.eth.accounts[:2]
+        owner, contributor = list(w3.eth.accounts)[:2]
         framework = deploy_framework(
             w3,
             model=RPC_MODEL,
@@ -540,15 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "throughput.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(out / "throughput.csv", rows)
     if rpc_rows:
-        with open(out / "rpc.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
-            writer.writeheader()
-            writer.writerows(rpc_rows)
+        write_rows(out / "rpc.csv", rpc_rows)
     (out / "throughput.md").write_text(report)
     print(f"results in {out.resolve()}")
     return 0

@@ -19,22 +19,13 @@ from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from bench.nodes import start_anvil, start_devnet, start_sumchain
+from bench.ui import CHROMIUM_ARGS  # the headless flags the dashboard bench uses too
 from vm_contracts.client import deploy_framework
 from vm_contracts.datasets import load_default
 from vm_contracts.encoding import SCALE, Vocabulary
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Where the browser tests write each page's screenshot: docs/screenshots/ (committed) when
 # SUMCHAIN_SCREENSHOTS=1, else a temporary folder, so a test run leaves the tree clean.
 SCREENSHOTS = (
