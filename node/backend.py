@@ -22,7 +22,6 @@ from typing import Any
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_typing import Address
@@ -39,6 +38,7 @@ from node.rpc import errors
 from node.rpc import format as fmt
 from node.rpc.dispatcher import Connection, Limits
 from node.rpc.params import AccountOverride, BlockId, LogFilter, TxRequest
+from vm_contracts.revert import revert_reason
 
 log = logging.getLogger("sumchain.backend")
 
@@ -54,24 +54,10 @@ MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lo
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
-ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 
 def _new_id() -> str:
     return hex(secrets.randbits(128) | 1 << 127)
-
-
-def revert_reason(data: bytes) -> str | None:
-    """The message of ``Error(string)`` or the code of ``Panic(uint256)``, if ``data`` is one."""
-    try:
-        if data[:4] == ERROR_SELECTOR:
-            return str(abi_decode(["string"], data[4:])[0])
-        if data[:4] == PANIC_SELECTOR:
-            return f"panic code {hex(abi_decode(['uint256'], data[4:])[0])}"
-    except Exception:  # noqa: BLE001 - malformed revert data is just shown as data
-        return None
-    return None
 
 
 def log_json(info: LogInfo, timestamp: int, removed: bool = False) -> dict[str, Any]:
