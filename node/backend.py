@@ -22,22 +22,23 @@ from typing import Any
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_typing import Address
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
-from chain.chain import CallResult, CallReverted, Chain, LogInfo, ReceiptInfo
+from chain.chain import CallResult, Chain, LogInfo, ReceiptInfo
 from chain.config import ChainConfig
-from chain.errors import ChainError, UnknownBlock
-from chain.mempool import FileJournal, TxPool
-from chain.producer import BlockProducer
+from chain.errors import CallReverted, ChainError, TraceError, TraceTooLarge, UnknownBlock, UnknownSnapshot
+from chain.journal import StoreJournal
+from chain.mempool import TxPool
+from chain.producer import MAX_TIMESTAMP, BlockProducer
 from chain.store import Store
 from node.rpc import errors
 from node.rpc import format as fmt
 from node.rpc.dispatcher import Connection, Limits
 from node.rpc.params import AccountOverride, BlockId, LogFilter, TxRequest
+from vm_contracts.revert import revert_reason
 
 log = logging.getLogger("sumchain.backend")
 
@@ -53,26 +54,10 @@ MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lo
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
-POOL_JOURNAL = "txpool.journal"  # file name inside the data directory
-ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
-MAX_TIMESTAMP = 2**63 - 1  # unix seconds; block timestamps are uint64, geth keeps them in int64
 
 
 def _new_id() -> str:
     return hex(secrets.randbits(128) | 1 << 127)
-
-
-def revert_reason(data: bytes) -> str | None:
-    """The message of ``Error(string)`` or the code of ``Panic(uint256)``, if ``data`` is one."""
-    try:
-        if data[:4] == ERROR_SELECTOR:
-            return str(abi_decode(["string"], data[4:])[0])
-        if data[:4] == PANIC_SELECTOR:
-            return f"panic code {hex(abi_decode(['uint256'], data[4:])[0])}"
-    except Exception:  # noqa: BLE001 - malformed revert data is just shown as data
-        return None
-    return None
 
 
 def log_json(info: LogInfo, timestamp: int, removed: bool = False) -> dict[str, Any]:
@@ -367,7 +352,7 @@ class Backend:
     def from_chain(cls, chain: Chain, block_time: float | None = None) -> Backend:
         """Serve an already open chain; gives it a pool if it has none."""
         if chain.pool is None:
-            journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
+            journal = StoreJournal(chain.store) if chain.data_dir else None
             chain.pool = TxPool(chain, journal=journal)  # type: ignore[arg-type]  # Chain is a PoolState
         if block_time is None:
             block_time = float(chain.config.block_period)
@@ -812,7 +797,7 @@ class Backend:
     # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceError, TraceTooLarge, trace_transaction
+        from chain.tracing import trace_transaction
 
         try:
             trace = trace_transaction(
@@ -829,7 +814,7 @@ class Backend:
         return self._trace_result(trace, options)
 
     def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceTooLarge, trace_call
+        from chain.tracing import trace_call
 
         header = self.header(block)
         try:
@@ -947,8 +932,6 @@ class Backend:
     def revert(self, snapshot_id: int) -> bool:
         try:
             self.producer.revert(snapshot_id)
-        except ChainError as exc:
-            if "no snapshot" in str(exc):
-                return False
-            raise
+        except UnknownSnapshot:
+            return False
         return True

@@ -12,9 +12,9 @@ missing artifact: one whose recorded sources, settings or compiler differ from t
 tree's. ``--check --recompile`` also recompiles and compares the bytecode.
 
 :func:`load_artifact` reads an artifact; running sumchain never needs the compiler.
-:func:`link_bytecode` fills in the addresses of a contract's linked libraries (solc's
-``linkReferences``; PredictionMarket links MarketLosses and MarketBalances), and
-:func:`linked_libraries` names the libraries a contract needs.
+An artifact's ``linkReferences`` (solc's; PredictionMarket links MarketLosses and
+MarketBalances) are what the SDK's deployer fills in (``vm_contracts.deploy``,
+``libraries={name: address}``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ ARTIFACTS_DIR = PACKAGE / "artifacts"
 SOLC_MODULE = REPO / "node_modules" / "solc"  # in the source checkout (`make` installs it)
 SOLC_VERSION = "0.8.37"  # pinned in package.json
 OPTIMIZER_RUNS = 200
-ADDRESS_HEX = 40  # hex digits of an address
 NOOPT_SUFFIX = "-noopt"  # artifact directory suffix of optimizer-off builds
 
 # EVM version solc targets for each fork sumchain runs (chain.config.FORKS); solc calls
@@ -247,41 +246,6 @@ def load_artifact(
 ) -> dict[str, Any]:
     """The artifact of contract ``name`` (a fresh dict: abi, bytecode, deployedBytecode, ...)."""
     return json.loads(_load(name, evm_version, optimized))
-
-
-LinkReferences = Mapping[str, Mapping[str, Sequence[Mapping[str, int]]]]
-
-
-def linked_libraries(link_references: LinkReferences) -> list[str]:
-    """The names of the libraries that solc ``link_references`` (an artifact's
-    ``linkReferences``) leave to link, sorted; empty for a contract that needs none."""
-    return sorted({name for libraries in link_references.values() for name in libraries})
-
-
-def link_bytecode(bytecode: str, link_references: LinkReferences, libraries: Mapping[str, str]) -> str:
-    """``bytecode`` (hex, with or without ``0x``) with every placeholder solc left for a
-    linked library replaced by that library's address from ``libraries`` (name ->
-    address, e.g. ``{"MarketLosses": "0x..."}``); names not referenced are ignored.
-    Raises BuildError naming a missing library or an address that is not 20 bytes."""
-    body = bytecode[2:] if bytecode.startswith("0x") else bytecode
-    code = list(body)
-    missing = [name for name in linked_libraries(link_references) if name not in libraries]
-    if missing:
-        raise BuildError(f"bytecode needs the address of library {', '.join(missing)} to be linked")
-    for references in link_references.values():
-        for name, places in references.items():
-            address = libraries[name].lower().removeprefix("0x")
-            if len(address) != ADDRESS_HEX or any(c not in "0123456789abcdef" for c in address):
-                raise BuildError(f"library {name}: {libraries[name]!r} is not a 20-byte hex address")
-            for place in places:
-                start, length = 2 * int(place["start"]), 2 * int(place["length"])
-                if length != ADDRESS_HEX or start + length > len(code):
-                    raise BuildError(f"library {name}: link reference {dict(place)} outside the bytecode")
-                code[start : start + length] = address
-    linked = "".join(code)
-    if "__$" in linked:
-        raise BuildError("bytecode still holds a library placeholder its link references do not name")
-    return "0x" + linked
 
 
 def main(argv: list[str] | None = None) -> int:

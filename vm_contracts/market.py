@@ -22,18 +22,18 @@ from typing import Any
 
 from web3 import Web3
 
-from vm_contracts.build import BuildError, link_bytecode, load_artifact
-from vm_contracts.client import (
+from vm_contracts.deploy import (
     DEFAULT_EVM_VERSION,
     Account,
     BlockId,
-    ErrorDecoder,
-    _address_of,
-    _Sender,
+    Deployer,
+    Sender,
+    address_of,
     load_contract,
 )
 from vm_contracts.errors import ClientError, TransactionFailed
 from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample
+from vm_contracts.revert import ErrorDecoder
 
 CONTRACT = "PredictionMarket"
 LIBRARIES = ("MarketLosses", "MarketBalances")  # linked (external) libraries of the market
@@ -62,16 +62,13 @@ def deploy_market_libraries(
     optimized: bool = True,
     receipts: list[tuple[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """Deploy the market's linked libraries from ``account``: name -> address. One set
-    serves every market of the same build (they hold no state of their own)."""
-    sender = _Sender(w3, _decoder(evm_version, optimized), receipts if receipts is not None else [])
-    addresses = {}
+    """Deploy the market's linked libraries from ``account`` (the SDK's deployer):
+    name -> address. One set serves every market of the same build (they hold no state
+    of their own)."""
+    deployer = Deployer(w3, account, decoder=_decoder(evm_version, optimized), receipts=receipts)
     for name in LIBRARIES:
-        artifact = load_contract(name, evm_version, optimized)
-        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = sender.send(factory.constructor(), account, f"deploy {name}")
-        addresses[name] = str(receipt["contractAddress"])
-    return addresses
+        deployer.library(load_contract(name, evm_version, optimized))
+    return dict(deployer.libraries)
 
 
 def deploy_market(
@@ -86,15 +83,11 @@ def deploy_market(
     receipts: list[tuple[str, Any]] = []
     if libraries is None:
         libraries = deploy_market_libraries(w3, account, evm_version, optimized, receipts)
-    raw = load_artifact(CONTRACT, evm_version, optimized)
-    try:
-        bytecode = link_bytecode(raw["bytecode"], raw["linkReferences"], libraries)
-    except BuildError as exc:
-        raise ClientError(f"deploy_market: {exc}") from exc
-    sender = _Sender(w3, _decoder(evm_version, optimized), receipts)
-    factory = w3.eth.contract(abi=raw["abi"], bytecode=bytecode)
-    receipt = sender.send(factory.constructor(), account, "deploy PredictionMarket")
-    return Market(w3, receipt["contractAddress"], evm_version, receipts, optimized)
+    deployer = Deployer(
+        w3, account, decoder=_decoder(evm_version, optimized), receipts=receipts, libraries=libraries
+    )
+    contract = deployer.contract(load_contract(CONTRACT, evm_version, optimized))
+    return Market(w3, contract.address, evm_version, receipts, optimized)
 
 
 class Market:
@@ -119,7 +112,7 @@ class Market:
         self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
         self.receipts: list[tuple[str, Any]] = receipts if receipts is not None else []
         self.decoder = _decoder(evm_version, optimized)
-        self._sender = _Sender(w3, self.decoder, self.receipts)
+        self._sender = Sender(w3, self.decoder, self.receipts)
 
     @property
     def address(self) -> str:
@@ -287,7 +280,7 @@ class Market:
 
     def owed_to(self, account: Account, round_id: int | None = None) -> tuple[int, bool]:
         rid = self.current_round() if round_id is None else round_id
-        amount, done = self._sender.call(self.contract.functions.owedTo(rid, _address_of(account)))
+        amount, done = self._sender.call(self.contract.functions.owedTo(rid, address_of(account)))
         return int(amount), bool(done)
 
     def predict(self, data: Sequence[int], round_id: int | None = None, block: BlockId = "latest") -> int:

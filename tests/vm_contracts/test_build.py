@@ -89,18 +89,19 @@ def test_every_contract_fits_eip170_without_the_optimizer():
 
 
 def test_the_market_links_its_reward_stage_libraries():
+    from vm_contracts.deploy import DeploymentError, load_contract
+
     artifact = build.load_artifact("PredictionMarket", "cancun", optimized=False)
-    references = artifact["linkReferences"]
-    assert build.linked_libraries(references) == ["MarketBalances", "MarketLosses"]
+    names = sorted({name for libraries in artifact["linkReferences"].values() for name in libraries})
+    assert names == ["MarketBalances", "MarketLosses"]
     assert "__$" in artifact["bytecode"]
     addresses = {"MarketLosses": "0x" + "11" * 20, "MarketBalances": "0x" + "22" * 20}
-    linked = build.link_bytecode(artifact["bytecode"], references, addresses)
+    market = load_contract("PredictionMarket", "cancun", optimized=False)
+    linked = market.linked(addresses)
     assert "__$" not in linked and len(linked) == len(artifact["bytecode"])
     assert "11" * 20 in linked and "22" * 20 in linked
-    with pytest.raises(build.BuildError, match="MarketLosses"):
-        build.link_bytecode(artifact["bytecode"], references, {"MarketBalances": addresses["MarketBalances"]})
-    with pytest.raises(build.BuildError, match="20-byte"):
-        build.link_bytecode(artifact["bytecode"], references, {**addresses, "MarketLosses": "0x1234"})
-    # a contract without libraries is returned as it is
-    plain = build.load_artifact("DataHandler")
-    assert build.link_bytecode(plain["bytecode"], plain["linkReferences"], {}) == plain["bytecode"]
+    with pytest.raises(DeploymentError, match="MarketLosses"):
+        market.linked({"MarketBalances": addresses["MarketBalances"]})
+    # the other contracts link nothing
+    for name in CONTRACTS:
+        assert build.load_artifact(name)["linkReferences"] == {}
