@@ -192,6 +192,19 @@ class RpcServer:
         self._served: set[Any] = set()  # connections that completed a request
         self.port: int | None = None
 
+    async def serve_until(
+        self, host: str, port: int, stop: asyncio.Event, on_ready: Callable[[int], None] | None = None
+    ) -> None:
+        """Listen on ``host:port`` until ``stop`` is set, then shut the sockets down;
+        ``on_ready(port)`` is told the bound port first."""
+        bound = await self.start(host, port)
+        if on_ready is not None:
+            on_ready(bound)
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
     # --- browser rules ------------------------------------------------------------------
 
     def _host_allowed(self, request: web.BaseRequest) -> bool:
@@ -475,9 +488,9 @@ class RpcServer:
         backend = self.dispatcher.backend
         while True:
             await asyncio.sleep(INTERVAL_POLL)
-            if backend.interval_due(time.monotonic()):
+            if backend.dev.interval_due(time.monotonic()):
                 try:
-                    await self.dispatcher.run_async(backend.mine_interval_block)
+                    await self.dispatcher.run_async(backend.dev.mine_interval_block)
                 except Exception:
                     log.exception("interval mining failed")
 
@@ -494,14 +507,7 @@ async def serve_until_stopped(
 ) -> None:
     """Serve until ``stop`` is set, then shut down in order: sockets, then the worker.
     ``subapps`` are served beside JSON-RPC under their prefixes (``devnet --ui``)."""
-    server = RpcServer(dispatcher, cors_origin, options, subapps)
-    bound = await server.start(host, port)
-    if on_ready is not None:
-        on_ready(bound)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await RpcServer(dispatcher, cors_origin, options, subapps).serve_until(host, port, stop, on_ready)
 
 
 __all__ = ["RpcServer", "ServerOptions", "WsConnection", "serve_until_stopped", "ParseError"]
