@@ -722,12 +722,12 @@ class Simulation:
                 agent.txs[kind] += 1
             self.blocks += 1
             return
-        chain = self.node.backend.chain
+        pool = self.node.backend.pool
         producer = self.node.backend.producer
 
         def work() -> tuple[Any, Any]:
             for _agent, _kind, raw in raws:
-                chain.pool.add(raw)
+                pool.add(raw)
             built = producer.mine(timestamp=timestamp)[0]
             return built.block, built.receipts
 
