@@ -9,7 +9,9 @@ several commands take (``--datadir``, ``--rpc``, ``--host``/``--port``, ``--chai
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from chain.errors import ConfigError
 
@@ -20,6 +22,9 @@ MAX_SECONDS = 86_400  # the longest block time or timeout a flag accepts
 SECP256K1_ORDER = 2**256 - 2**32 - 977  # a private key is from 1 to this, exclusive
 
 
+N = TypeVar("N", int, float)
+
+
 class UsageError(Exception):
     """Raised when the command line cannot be acted on (bad flag value, busy port)."""
 
@@ -27,29 +32,28 @@ class UsageError(Exception):
 # --- value parsers (argparse ``type=``) ---------------------------------------------------------
 
 
-def port(text: str) -> int:
+def _number(text: str, convert: Callable[[str], N], what: str) -> N:
+    """``convert(text)``, or one clear line saying ``text`` is not ``what``."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def port(text: str) -> int:
+    value = _number(text, int, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be from 0 to 65535, got {value}")
     return value
 
 
 def chain_id(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    return _number(text, lambda t: int(t, 0), "an integer")
 
 
 def positive_int(text: str) -> int:
     """A whole number > 0, in any base Python reads, ``_`` allowed (``50_000_000``)."""
-    try:
-        value = int(text.replace("_", ""), 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _number(text, lambda t: int(t.replace("_", ""), 0), "a whole number")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
@@ -57,10 +61,7 @@ def positive_int(text: str) -> int:
 
 def timeout(text: str) -> float:
     """Seconds, > 0 and at most a day."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    value = _number(text, float, "a number of seconds")
     if not 0 < value <= MAX_SECONDS:
         raise argparse.ArgumentTypeError(f"must be > 0 and at most {MAX_SECONDS} seconds")
     return value
@@ -68,10 +69,7 @@ def timeout(text: str) -> float:
 
 def block_time(text: str) -> float:
     """Whole seconds between blocks, > 0 and at most a day (the chain's block period)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    value = _number(text, float, "a number of seconds")
     if not value > 0 or value != value or value > MAX_SECONDS:
         raise argparse.ArgumentTypeError(f"block time must be > 0 and at most {MAX_SECONDS} seconds")
     if value != int(value):

@@ -34,7 +34,8 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -257,24 +258,20 @@ class RpcServer:
             return await handler(request)  # JSON-RPC: ``handle`` applies every rule itself
         if not self._host_allowed(request):
             return web.json_response({"error": "invalid host specified (see --http-vhosts)"}, status=403)
-        connection = request.protocol
-        self._busy[connection] = self._busy.get(connection, 0) + 1
-        try:
+        with self._serving(request.protocol):
             return await handler(request)
-        finally:
-            left = self._busy.get(connection, 1) - 1
-            if left:
-                self._busy[connection] = left
-            else:
-                self._busy.pop(connection, None)
-            self._served.add(connection)
-            self._last_seen[connection] = time.monotonic()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        connection = request.protocol
+        with self._serving(request.protocol):
+            return await self._handle(request)
+
+    @contextmanager
+    def _serving(self, connection: Any) -> Iterator[None]:
+        """Count ``connection`` busy while a request runs on it (the idle sweep spares it),
+        then record that it was served and when it was last seen."""
         self._busy[connection] = self._busy.get(connection, 0) + 1
         try:
-            return await self._handle(request)
+            yield
         finally:
             left = self._busy.get(connection, 1) - 1
             if left:

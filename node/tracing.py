@@ -22,17 +22,20 @@ class Tracer:
         self.calls = calls
         """For the gas cap of a traced call, and the node's limits."""
 
+    def _steps(self, options: Any) -> dict[str, Any]:
+        """What the struct logger records: steps unless a tracer is named, at most
+        ``options.limit`` of them, else at most the node's ``Limits.trace_steps``."""
+        return {
+            "steps": options.tracer is None,
+            "step_limit": options.limit,
+            "max_steps": self.calls.limits.trace_steps,
+        }
+
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
         from chain.tracing import TraceError, TraceTooLarge, trace_transaction
 
         try:
-            trace = trace_transaction(
-                self.chain,
-                tx_hash,
-                steps=options.tracer is None,
-                step_limit=options.limit,
-                max_steps=self.calls.limits.trace_steps,
-            )
+            trace = trace_transaction(self.chain, tx_hash, **self._steps(options))
         except TraceTooLarge as exc:
             raise errors.LimitExceeded(str(exc)) from None
         except TraceError as exc:
@@ -44,14 +47,7 @@ class Tracer:
 
         header = resolve_header(self.chain, block)
         try:
-            trace = trace_call(
-                self.chain,
-                self.calls.call_dict(request),
-                header,
-                steps=options.tracer is None,
-                step_limit=options.limit,
-                max_steps=self.calls.limits.trace_steps,
-            )
+            trace = trace_call(self.chain, self.calls.call_dict(request), header, **self._steps(options))
         except TraceTooLarge as exc:
             raise errors.LimitExceeded(str(exc)) from None
         except ValidationError as exc:
