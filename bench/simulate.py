@@ -931,22 +931,27 @@ class Simulation:
                     continue
                 if age < self.config.claim_wait_s and (agrees or agent.good == 0):
                     continue
-                amount = self.rules.report_amount(
-                    now,
-                    item.added_time,
-                    item.deposit,
-                    item.claimable,
-                    agrees,
-                    agent.good,
-                    self.total_good,
-                    False,
-                )
+                amount = self._report_amount(now, item, agrees, agent)
                 kind, selector = "report", REPORT
             self._claim(index, item, amount, kind, selector, raws)
             if item.claimable == 0 or not self.stakeable:
                 settled = True
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
+
+    def _report_amount(self, now: int, item: Pending, agrees: bool, agent: Agent, own: bool = False) -> int:
+        """Wei a report by ``agent`` takes from ``item`` (its own sample when ``own``)."""
+        return self.rules.report_amount(
+            now,
+            item.added_time,
+            item.deposit,
+            item.claimable,
+            agrees,
+            agent.good,
+            self.total_good,
+            False,
+            own,
+        )
 
     def _claim(
         self,
@@ -1085,17 +1090,7 @@ class Simulation:
                 agent.good += 1
                 self.total_good += 1
             else:
-                amount = self.rules.report_amount(
-                    now,
-                    item.added_time,
-                    item.deposit,
-                    item.claimable,
-                    agrees,
-                    agent.good,
-                    self.total_good,
-                    False,
-                    own,
-                )
+                amount = self._report_amount(now, item, agrees, agent, own)
             self._claim(index, item, amount, kind, selector, raws)
             settled |= item.claimable == 0
         if settled:

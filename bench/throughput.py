@@ -430,7 +430,7 @@ PROFILE_GROUPS = (  # (part, functions heading it as "path/file.py:function" suf
     ("seal signing", ("chain/consensus.py:sign_header",)),
     ("after the block (snapshot, pool reset)", ("chain/chain.py:_after_block",)),
     ("pool admission (decode, checks)", ("chain/mempool.py:add",)),
-    ("sender signature recovery (pool)", ("chain/mempool.py:_recover_sender",)),
+    ("sender signature recovery (pool)", ("chain/validation.py:recover_sender",)),
     ("store commit", ("chain/store.py:commit",)),
 )
 

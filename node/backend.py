@@ -27,11 +27,12 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from eth_typing import Address
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
-from chain.chain import CallResult, CallReverted, Chain, LogInfo, ReceiptInfo
+from chain.chain import CallResult, Chain, LogInfo, ReceiptInfo
 from chain.config import ChainConfig
-from chain.errors import ChainError, UnknownBlock
-from chain.mempool import FileJournal, TxPool
-from chain.producer import BlockProducer
+from chain.errors import CallReverted, ChainError, TraceError, TraceTooLarge, UnknownBlock, UnknownSnapshot
+from chain.journal import StoreJournal
+from chain.mempool import TxPool
+from chain.producer import MAX_TIMESTAMP, BlockProducer
 from chain.store import Store
 from node.rpc import errors
 from node.rpc import format as fmt
@@ -53,8 +54,6 @@ MAX_FILTERS_PER_CLIENT = 100  # filters one connection may hold, so it cannot lo
 MAX_FILTER_BUFFER = 10_000  # block or transaction hashes a filter keeps between polls
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 MAX_PROOF_SLOTS = 1024  # storage keys one eth_getProof may ask for
-POOL_JOURNAL = "txpool.journal"  # file name inside the data directory
-MAX_TIMESTAMP = 2**63 - 1  # unix seconds; block timestamps are uint64, geth keeps them in int64
 
 
 def _new_id() -> str:
@@ -353,7 +352,7 @@ class Backend:
     def from_chain(cls, chain: Chain, block_time: float | None = None) -> Backend:
         """Serve an already open chain; gives it a pool if it has none."""
         if chain.pool is None:
-            journal = FileJournal(Path(chain.data_dir) / POOL_JOURNAL) if chain.data_dir else None
+            journal = StoreJournal(chain.store) if chain.data_dir else None
             chain.pool = TxPool(chain, journal=journal)  # type: ignore[arg-type]  # Chain is a PoolState
         if block_time is None:
             block_time = float(chain.config.block_period)
@@ -798,7 +797,7 @@ class Backend:
     # --- tracing (debug_traceTransaction, debug_traceCall) ---------------------------------
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceError, TraceTooLarge, trace_transaction
+        from chain.tracing import trace_transaction
 
         try:
             trace = trace_transaction(
@@ -815,7 +814,7 @@ class Backend:
         return self._trace_result(trace, options)
 
     def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceTooLarge, trace_call
+        from chain.tracing import trace_call
 
         header = self.header(block)
         try:
@@ -933,8 +932,6 @@ class Backend:
     def revert(self, snapshot_id: int) -> bool:
         try:
             self.producer.revert(snapshot_id)
-        except ChainError as exc:
-            if "no snapshot" in str(exc):
-                return False
-            raise
+        except UnknownSnapshot:
+            return False
         return True

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError, NodeFailed
-from bench.nodes import free_port, start, start_anvil, start_devnet
+from bench.nodes import free_port, start, start_anvil, start_devnet, start_edr
 from bench.provenance import command_line, run_info
 
 
@@ -34,6 +34,15 @@ def test_anvil_answers_and_its_whole_process_group_is_stopped() -> None:
         group = anvil.pid
         assert _group_alive(group)
     assert not _group_alive(group), "the npm launcher's child must stop too"
+
+
+def test_edr_serves_the_fork_chain_id_and_genesis_balances_it_was_given() -> None:
+    funded = "0x00000000000000000000000000000000000000aa"
+    genesis = {"chain_id": 1337, "gas_limit": 30_000_000, "genesis_time": 1_700_000_000}
+    with start_edr(fork="cancun", accounts={funded: 5 * 10**18}, **genesis) as edr:
+        assert int(edr.rpc("eth_chainId"), 16) == 1337
+        assert int(edr.rpc("eth_getBalance", [funded, "latest"]), 16) == 5 * 10**18
+        assert int(edr.rpc("eth_getBlockByNumber", ["0x0", False])["timestamp"], 16) == 1_700_000_000
 
 
 def test_a_devnet_answers_on_the_port_it_was_given() -> None:
