@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.provenance import machine_line
 from bench.simulate import (
     DAY_S,
     Result,
     SimulationError,
-    machine,
     profile_config,
     simulate,
     write_csv,
@@ -44,7 +44,7 @@ def acceptance(result: Result) -> dict[str, Any]:
     window = [r["accuracy"] for r in result.rows if r["day"] <= end_day]
     initial = result.initial_accuracy
     last = result.rows[-1]
-    figures = {
+    figures: dict[str, Any] = {
         "seed": result.config.seed,
         "initial_accuracy": initial,
         "attack_window_days": end_day,
@@ -96,7 +96,7 @@ def plot_bands(results: list[Result], path: Path, title: str) -> None:
             grid, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=colour, alpha=0.25, linewidth=0
         )
         axis.plot(grid, np.nanmedian(stack, axis=0), color=colour, label=f"{label} (median, min-max)")
-    good = np.mean([r.good_data_accuracy for r in results if r.good_data_accuracy is not None])
+    good = float(np.mean([r.good_data_accuracy for r in results if r.good_data_accuracy is not None]))
     right.axhline(100 * good, color="black", linestyle=":", label=f"all good data: {100 * good:.1f}%")
     left.set_xlabel("simulated time (days)")
     left.set_ylabel("balance (% of start)")
@@ -104,7 +104,7 @@ def plot_bands(results: list[Result], path: Path, title: str) -> None:
     right.set_ylabel("test accuracy (%)")
     right.set_ylim(0, 100)
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=8)
+    left.legend(handles, [str(h.get_label()) for h in handles], loc="lower left", fontsize=8)
     left.set_title(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     summary = {
         "command": command,
-        "machine": machine(),
+        "machine": machine_line(),
         "engine": "off-chain (exact twins; equal to the chain on seed 0, tests/bench/test_offchain.py)",
         "wall_s": round(wall, 1),
         "day_s": DAY_S,

@@ -25,8 +25,6 @@ extrapolates it from the measured blocks/s and says so).
 from __future__ import annotations
 
 import argparse
-import csv
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.outputs import default_out, out_help
+from bench.outputs import default_out, out_help, write_rows
+from bench.provenance import command_line, machine_line
 
 DEFAULT_DEPTHS = (10, 1_000, 10_000)
 DEFAULT_FEATURES = 1_000  # weights in the model read at each depth
@@ -53,12 +52,13 @@ def build_chain(features: int, updates: int, empty_blocks: int, store: str, work
 
     data_dir = workdir / "data" if store == "lmdb" else None
     chain = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=False)
-    w3 = poa_web3(SumchainProvider(chain))
-    dispatcher = w3.provider.dispatcher
+    provider = SumchainProvider(chain)
+    w3 = poa_web3(provider)
+    dispatcher = provider.dispatcher
     framework = deploy_framework(
         w3, "SparsePerceptron", "Points", params={"num_features": features, "learning_rate": SCALE}
     )
-    contributor = w3.eth.accounts[1]
+    contributor = list(w3.eth.accounts)[1]
     for index in range(updates):
         sample = [(index * 37 + k * 11) % features for k in range(20)]
         framework.add_data(sorted(set(sample)), index % 2, contributor)
@@ -175,17 +175,13 @@ def main(argv: list[str] | None = None) -> int:
             )
     out_dir = args.out if args.out is not None else default_out("history")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "history.csv", "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    command = "python -m bench.history " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_rows(out_dir / "history.csv", rows)
+    command = command_line("python -m bench.history", argv if argv is not None else sys.argv[1:])
     lines = [
         "# Reading a model at an old block vs replaying to it",
         "",
         f"Command: `{command.strip()}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}; store {args.store}; "
+        f"Machine: {machine_line()}; store {args.store}; "
         "the machine was shared with other jobs (2 cores), so absolute times are pessimistic.",
         "",
         f"Chain: {head} blocks — trainer with a SparsePerceptron of {args.features} weights, "

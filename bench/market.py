@@ -33,14 +33,14 @@ Units: 1 unit = ``UNIT_WEI`` wei; balances are reported in units.
 from __future__ import annotations
 
 import csv
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vm_contracts.errors import VmContractsError
+from bench.errors import MarketSimulationError
+from bench.provenance import machine_line
 
 UNIT_WEI = 10**12  # wei per unit (one stake)
 DEFAULT_BOUNTY_UNITS = 100_000  # the paper's simulation
@@ -78,11 +78,6 @@ def contribution_order(count: int, seed: int = 0) -> list[str]:
     return order
 
 
-class MarketSimulationError(VmContractsError):
-    """Raised when the simulation's settings are unusable or the chain disagrees with
-    the twin (errors of some h(t), a balance, an amount owed)."""
-
-
 @dataclass
 class MarketResult:
     """What one simulated round measured.
@@ -118,6 +113,9 @@ def run(
     seed: int = 0,
 ) -> MarketResult:
     """Run one round; raise MarketSimulationError on bad settings or any disagreement."""
+    from eth_utils import to_checksum_address
+    from web3.types import RPCEndpoint
+
     from chain.config import ChainConfig
     from node.provider import InProcessNode
     from vm_contracts.datasets import load_imdb
@@ -154,7 +152,7 @@ def run(
 
     with InProcessNode.create(config=ChainConfig(gas_limit=BLOCK_GAS_LIMIT)) as node:
         w3 = node.w3
-        accounts = w3.eth.accounts
+        accounts = list(w3.eth.accounts)
         provider, pusher = accounts[0], accounts[6]
         agent_account = dict(zip(AGENTS, accounts[1:6], strict=True))
         market = deploy_market(w3, provider)
@@ -172,7 +170,7 @@ def run(
         started, mark = time.time(), len(market.receipts)
         market.commit(terms, test_parts, bounty_units * UNIT_WEI, provider)
         phase("commit", mark, started)
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         started, mark = time.time(), len(market.receipts)
         drawn = market.draw_test_parts(pusher)
         phase("draw", mark, started)
@@ -225,18 +223,18 @@ def run(
                 market.withdraw(account)
             result.owed[agent] = amount / UNIT_WEI
         phase("withdraw", mark, started)
-        result.locked_wei = int(w3.eth.get_balance(market.address))
+        result.locked_wei = int(w3.eth.get_balance(to_checksum_address(market.address)))
 
     # Balances over the bounty rounds, run by run (the twin's runs end where the chain does).
-    owner = {account: agent for agent, account in agent_account.items()}
+    owner: dict[str, str] = {account: agent for agent, account in agent_account.items()}
     done = 0
     history: list[list[int]] = []
     balances(twin.errors, UNIT_WEI, test_size, bounty_units, history=history)
     for run_length, snapshot in zip(twin.rounds_applied, history, strict=True):
         done += run_length
         per_agent = {a: 0.0 for a in AGENTS}
-        for (account, _, _), b in zip(contributions, snapshot, strict=True):
-            per_agent[owner[account]] += b / test_size / UNIT_WEI
+        for (sender, _, _), b in zip(contributions, snapshot, strict=True):
+            per_agent[owner[sender]] += b / test_size / UNIT_WEI
         result.runs.append((done, per_agent))
     return result
 
@@ -303,8 +301,7 @@ def write(result: MarketResult, out: str | Path, command: str, settings: dict[st
         "# Prediction market on IMDB (PredictionMarket.sol, one round)",
         "",
         f"Command: `{command}`",
-        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        f"Machine: {machine_line()}",
         "",
         "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
         "",

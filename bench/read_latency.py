@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,10 @@ from typing import Any
 
 import requests
 
-from bench.throughput import ANVIL, REPO, _free_port, machine
+from bench.nodes import NodeProcess, start_anvil, start_devnet
+from bench.provenance import command_line, machine_line
+from bench.tools import CHECKOUT as REPO
+from bench.tools import find_anvil
 
 DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # dev account 0 of both nodes
 BURNER_RUNTIME = "5b6127105a1160005700"  # JUMPDEST PUSH2 10000 GAS GT PUSH1 0 JUMPI STOP
@@ -80,41 +81,10 @@ def _rpc(session: requests.Session, url: str, method: str, *params: Any) -> Any:
     return answer["result"]
 
 
-def _start(node: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+def _start(node: str) -> NodeProcess:
     if node == "sumchain":
-        command = [sys.executable, "-m", "node.cli", "devnet", "--port", str(port), *extra]
-    else:
-        command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + NODE_READY_S
-    while time.monotonic() < deadline:
-        try:
-            _rpc(requests.Session(), url, "eth_chainId")
-            return process
-        except (requests.RequestException, RuntimeError):
-            time.sleep(0.2)
-    _stop(process)
-    raise RuntimeError(f"{node} did not answer on {url} in {NODE_READY_S:g} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(15)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        return start_devnet(cwd=REPO, ready_s=NODE_READY_S)
+    return start_anvil(needed_by="bench.read_latency")
 
 
 def _probe(session: requests.Session, url: str) -> float:
@@ -139,9 +109,8 @@ def _build_blocks(url: str, burner: str, args: argparse.Namespace, stop: threadi
 
 def measure(node: str, args: argparse.Namespace) -> Run:
     run = Run(node)
-    port = _free_port()
-    process = _start(node, port)
-    url = f"http://127.0.0.1:{port}"
+    process = _start(node)
+    url = process.url
     try:
         session = requests.Session()
         tx_hash = _rpc(session, url, "eth_sendTransaction", {"from": DEV_ADDRESS, "data": BURNER_INITCODE})
@@ -195,7 +164,7 @@ def measure(node: str, args: argparse.Namespace) -> Run:
         builder.join(REQUEST_TIMEOUT)
         return run
     finally:
-        _stop(process)
+        process.stop()
 
 
 # --- the load process ----------------------------------------------------------------------
@@ -235,7 +204,8 @@ async def _load(url: str, to: str, clients: int, gas: int, seconds: float) -> di
 def _versions() -> str:
     from importlib.metadata import version
 
-    anvil = subprocess.run([str(ANVIL), "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    program = find_anvil(None, "bench.read_latency")
+    anvil = subprocess.run([str(program), "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     return f"py-evm {version('py-evm')}, aiohttp {version('aiohttp')}, {anvil.strip()}"
 
 
@@ -244,7 +214,7 @@ def render(runs: list[Run], command: str, clients: int, block_gas: int) -> str:
     lines = [
         "# Read latency under load: sumchain vs anvil\n",
         f"Command: `{command}`  ",
-        f"Machine: {machine()}  ",
+        f"Machine: {machine_line()}  ",
         f"Versions: {_versions()}  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n",
         f"`eth_blockNumber` latency (ms, client side) idle and while {clients} clients run "
@@ -294,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(counts))
         return 0
     runs = [measure(node.strip(), args) for node in args.nodes.split(",")]
-    command = "python -m bench.read_latency " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("python -m bench.read_latency", argv if argv is not None else sys.argv[1:])
     report = render(runs, command, args.clients, args.block_gas)
     print(report)
     if args.out is not None:

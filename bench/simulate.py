@@ -21,6 +21,10 @@ cover its next deposit stops. Every turn is one sealed block at the turn's time:
 simulated time moves with the chain's clock (the next block's timestamp), nothing
 sleeps.
 
+The chain is a fresh in-process sumchain by default, or any dev node over JSON-RPC
+(``Simulation(..., rpc=URL)``, ``sumchain simulate imdb --rpc URL``): ``bench.chains``
+holds both, and a test checks they give the same trajectory on sumchain and on anvil.
+
 Decisions use an off-chain twin of the model (``vm_contracts.reference``) updated in
 lock-step with the contract, so only transactions the contract accepts are sent;
 every transaction's receipt must show success, and at every measurement the model
@@ -43,7 +47,6 @@ import csv
 import heapq
 import json
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -56,15 +59,15 @@ from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 from scipy import sparse
 
+from bench.chains import GENESIS_TIME, InProcessChain, RpcChain, SimulationChain
+from bench.errors import SimulationError
+from bench.provenance import machine_line
 from vm_contracts import fixed_point as fp
 from vm_contracts import reference
-from vm_contracts.errors import VmContractsError
 
 UNIT_WEI = 10**15  # wei per unit (the paper's currency): 1 unit = 0.001 ether
 DAY_S = 86_400  # seconds
-GENESIS_TIME = 1_700_000_000  # unix seconds of the simulation chain's genesis
-CHAIN_ID = 1337
-GAS_ALLOWANCE_WEI = 10_000 * 10**18  # wei per agent for gas, kept apart from its units
+GAS_ALLOWANCE_WEI = 100 * 10**18  # wei per agent for gas, kept apart from its units
 MAX_FEE_PER_GAS = 10 * 10**9  # wei; base fee falls far below this on a quiet chain
 PRIORITY_FEE_PER_GAS = 0  # wei: agents pay the base fee only
 GAS_LIMIT_PER_TX = 8_000_000  # gas; a dense update of 1,000 features fits
@@ -81,12 +84,7 @@ INCENTIVE_CHOICES = ("Stakeable", "Points")
 ADD_DATA = keccak(text="addData(int64[],uint64)")[:4]
 REFUND = keccak(text="refund(address,int64[],uint64,uint256)")[:4]
 REPORT = keccak(text="report(address,int64[],uint64,uint256)")[:4]
-
-
-class SimulationError(VmContractsError):
-    """Raised when a simulation cannot run as asked (bad parameters, missing data) or
-    when the chain and the off-chain twin disagree (a transaction fails, parameters
-    read from chain differ from the twin's)."""
+CLAIM_TYPES = ["address", "int64[]", "uint64", "uint256"]  # refund's and report's arguments
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -472,6 +470,7 @@ class Agent:
         txs: transactions sent, by kind.
         good: its refunded samples (Stakeable counts these for report shares).
         next_sample: the honest agent's position in its sample stream.
+        rejected_adds: additions skipped because the deposit was below the required cost.
     """
 
     spec: AgentSpec
@@ -487,6 +486,7 @@ class Agent:
     good: int = 0
     next_sample: int = 0
     rejected_adds: int = 0
+    allowance_wei: int = 0  # wei on chain beyond its units when it started (its gas allowance)
 
 
 @dataclass
@@ -543,6 +543,7 @@ class Result:
     good_data_accuracy: float | None = None
     engine: str = "chain"  # "chain": real transactions; "off-chain": the twins alone
     deployed_learning_rate: int | None = None  # the perceptron's on-chain step (10^9 fixed point)
+    node: str | None = None  # the node's JSON-RPC URL; None: an in-process chain (or off-chain)
 
     @property
     def tx_per_s(self) -> float:
@@ -570,6 +571,7 @@ class Result:
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
             "units": f"1 unit = {self.config.unit_wei} wei; balances exclude gas",
             "engine": self.engine,
+            "node": self.node or ("in-process" if self.engine == "chain" else None),
             "deployed_learning_rate": self.deployed_learning_rate,
             "config": _jsonable(asdict(self.config)),
         }
@@ -580,11 +582,31 @@ def _jsonable(value: Any) -> Any:
 
 
 class Simulation:
-    """One run on its own fresh in-process chain (see the module docstring), or, with
+    """One run on its own fresh in-process chain (see the module docstring), on any node
+    over JSON-RPC (``rpc``: its URL; ``bench.chains.RpcChain``), or, with
     ``on_chain=False``, the same run decided and accounted by the off-chain twins alone
     (the exact off-chain engine: no node, no transactions; balances are the twins'
     wei ledger, accuracy the twin model's). The chain run checks every decision against
-    the chain, so the two give the same trajectory (a test compares them)."""
+    the chain, so all give the same trajectory (tests compare them)."""
+
+    # set up by ``_start_chain`` (or its off-chain twin) and ``run``
+    chain: SimulationChain
+    framework: Any  # vm_contracts.client.Framework
+    trainer: bytes
+    twin: Any  # the off-chain twin of the model (vm_contracts.reference)
+    rules: reference.StakeableRules
+    start_time: int  # unix seconds of the run's start
+    last_update: int  # Stakeable's lastUpdateTimeS as the twin tracks it
+    last_add: int
+    last_accuracy: float
+    pending: list[Pending]  # unsettled samples, oldest first
+    total_good: int
+    blocks: int
+    submitted: list[int]  # per agent
+    held_wei: list[int]  # per agent: the twin's ledger of its units
+    points: list[int]  # per agent, under Points
+    honest_done: bool
+    next_row: int  # the shared stream's next training row (after the initial ones)
 
     def __init__(
         self,
@@ -593,9 +615,13 @@ class Simulation:
         progress: Callable[[str], None] | None = None,
         checkpoint: Callable[[Result], None] | None = None,
         on_chain: bool = True,
+        rpc: str | None = None,
     ) -> None:
         config.check()
+        if rpc is not None and not on_chain:
+            raise SimulationError("the off-chain engine uses no node: leave out the RPC URL")
         self.on_chain = on_chain
+        self.rpc = rpc
         self.config = config
         self.data = data
         self.model = MODEL_CHOICES[config.model]
@@ -639,17 +665,17 @@ class Simulation:
         if not self.on_chain:
             self._start_offline()
             return
-        from chain.config import ChainConfig
-        from node.provider import InProcessNode
         from vm_contracts.client import deploy_framework
 
         alloc = {
             Account.from_key(a.key).address: self._units_wei(a.spec.start_balance) + GAS_ALLOWANCE_WEI
             for a in self.agents
         }
-        self.node = InProcessNode.create(
-            config=ChainConfig(chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc=alloc)
-        )
+        self.chain: SimulationChain = RpcChain.connect(self.rpc, alloc) if self.rpc else InProcessChain(alloc)
+        for agent in self.agents:
+            agent.nonce = self.chain.nonce(agent.address)
+            units = self._units_wei(agent.spec.start_balance)
+            agent.allowance_wei = self.chain.balance(agent.address) - units
         state = initial_state(self.model, self.data, self.config)
         incentive_params = None
         if self.stakeable:
@@ -664,7 +690,7 @@ class Simulation:
         else:
             incentive_params = {"refund_wait_s": self.config.refund_wait_s}
         self.framework = deploy_framework(
-            self.node.w3,
+            self.chain.w3,
             self.model,
             self.config.incentive,
             initial=state,
@@ -675,9 +701,8 @@ class Simulation:
         self.trainer = to_canonical_address(self.framework.address)
         self.twin = twin_from_state(self.model, state)
         self.rules = self._rules()
-        backend = self.node.backend
-        self.node.dispatcher.run_sync(backend.producer.set_mode, "manual")
-        head_time = int(backend.chain.head.timestamp)
+        self.chain.manual_mining()
+        head_time = self.chain.head()[1]
         deployed = head_time  # Stakeable's lastUpdateTimeS: read below
         if self.stakeable:
             deployed = int(self.framework.incentive.functions.lastUpdateTimeS().call())
@@ -707,7 +732,7 @@ class Simulation:
             "to": self.framework.address,
             "value": value,
             "data": selector + abi_encode(types, args),
-            "chainId": CHAIN_ID,
+            "chainId": self.chain.chain_id,
             "maxFeePerGas": MAX_FEE_PER_GAS,
             "maxPriorityFeePerGas": PRIORITY_FEE_PER_GAS,
         }
@@ -722,32 +747,15 @@ class Simulation:
                 agent.txs[kind] += 1
             self.blocks += 1
             return
-        pool = self.node.backend.pool
-        producer = self.node.backend.producer
-
-        def work() -> tuple[Any, Any]:
-            for _agent, _kind, raw in raws:
-                pool.add(raw)
-            built = producer.mine(timestamp=timestamp)[0]
-            return built.block, built.receipts
-
-        block, receipts = self.node.dispatcher.run_sync(work)
-        if len(receipts) != len(raws):
-            raise SimulationError(
-                f"block {block.header.block_number}: {len(raws)} transactions sent, {len(receipts)} included"
-            )
-        base_fee = int(getattr(block.header, "base_fee_per_gas", 0) or 0)
-        previous = 0
-        for (agent, kind, _raw), receipt in zip(raws, receipts, strict=True):
-            gas = receipt.gas_used - previous
-            previous = receipt.gas_used
-            if receipt.state_root != b"\x01":
+        number, included = self.chain.mine([raw for _agent, _kind, raw in raws], timestamp)
+        for (agent, kind, _raw), outcome in zip(raws, included, strict=True):
+            if not outcome.success:
                 raise SimulationError(
-                    f"{agent.spec.name}'s {kind} failed on chain in block "
-                    f"{block.header.block_number} although the twin expected success"
+                    f"{agent.spec.name}'s {kind} failed on chain in block {number} "
+                    "although the twin expected success"
                 )
-            agent.gas_used += gas
-            agent.gas_paid_wei += gas * (base_fee + PRIORITY_FEE_PER_GAS)
+            agent.gas_used += outcome.gas_used
+            agent.gas_paid_wei += outcome.gas_used * outcome.gas_price
             agent.txs[kind] += 1
         self.blocks += 1
 
@@ -755,8 +763,8 @@ class Simulation:
 
     def _balance_units(self, agent: Agent) -> float:
         """Units held: on-chain balance plus gas paid, minus the gas allowance."""
-        wei = self.node.dispatcher.run_sync(self.node.backend.chain.balance, agent.address)
-        return (wei + agent.gas_paid_wei - GAS_ALLOWANCE_WEI) / self.config.unit_wei
+        wei = self.chain.balance(agent.address)
+        return (wei + agent.gas_paid_wei - agent.allowance_wei) / self.config.unit_wei
 
     def _points(self, agent: Agent) -> float:
         return float(self.framework.points("0x" + agent.address.hex()))
@@ -765,7 +773,7 @@ class Simulation:
         if not self.on_chain:
             return self._measure_offline(now)
         started = time.perf_counter()
-        head = self.node.dispatcher.run_sync(lambda: int(self.node.backend.chain.head.block_number))
+        head = self.chain.head()[0]
         state = self.framework.read_model(head)
         onchain = twin_from_state(self.model, state)
         if onchain.parameters() != self.twin.parameters():
@@ -812,12 +820,17 @@ class Simulation:
             if self.honest_done:
                 return None
             row = int(agent.rng.integers(first, total))
+        return row, self._label(agent, row)
+
+    def _label(self, agent: Agent, row: int) -> int:
+        """The label ``agent`` gives training row ``row``: the true one, flipped by the
+        malicious agent, and flipped again by an accidental mistake (one draw)."""
         label = int(self.data.train_labels[row])
         if agent.spec.flips_labels:
             label = 1 - label
         if agent.spec.mistake_prob > 0 and agent.rng.random() < agent.spec.mistake_prob:
             label = 1 - label
-        return row, label
+        return label
 
     def _turn(self, index: int, now: int) -> list[tuple[Agent, str, bytes]]:
         agent = self.agents[index]
@@ -918,39 +931,47 @@ class Simulation:
                     continue
                 if age < self.config.claim_wait_s and (agrees or agent.good == 0):
                     continue
-                amount = self.rules.report_amount(
-                    now,
-                    item.added_time,
-                    item.deposit,
-                    item.claimable,
-                    agrees,
-                    agent.good,
-                    self.total_good,
-                    False,
-                )
+                amount = self._report_amount(now, item, agrees, agent)
                 kind, selector = "report", REPORT
-            item.claimable -= amount
-            item.claimed_by.add(index)
-            self.held_wei[index] += amount
+            self._claim(index, item, amount, kind, selector, raws)
             if item.claimable == 0 or not self.stakeable:
                 settled = True
-            started = time.perf_counter()
-            owner = "0x" + self.agents[item.owner].address.hex()
-            raws.append(
-                (
-                    agent,
-                    kind,
-                    self._sign(
-                        agent,
-                        selector,
-                        ["address", "int64[]", "uint64", "uint256"],
-                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
-                    ),
-                )
-            )
-            self.timings["signing and encoding"] += time.perf_counter() - started
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
+
+    def _report_amount(self, now: int, item: Pending, agrees: bool, agent: Agent, own: bool = False) -> int:
+        """Wei a report by ``agent`` takes from ``item`` (its own sample when ``own``)."""
+        return self.rules.report_amount(
+            now,
+            item.added_time,
+            item.deposit,
+            item.claimable,
+            agrees,
+            agent.good,
+            self.total_good,
+            False,
+            own,
+        )
+
+    def _claim(
+        self,
+        index: int,
+        item: Pending,
+        amount: int,
+        kind: str,
+        selector: bytes,
+        raws: list[tuple[Agent, str, bytes]],
+    ) -> None:
+        """Move ``amount`` wei of ``item`` to agent ``index`` and queue its refund or report."""
+        agent = self.agents[index]
+        item.claimable -= amount
+        item.claimed_by.add(index)
+        self.held_wei[index] += amount
+        started = time.perf_counter()
+        owner = "0x" + self.agents[item.owner].address.hex()
+        args = [owner, self.data.train_rows[item.row], item.label, item.added_time]
+        raws.append((agent, kind, self._sign(agent, selector, CLAIM_TYPES, args)))
+        self.timings["signing and encoding"] += time.perf_counter() - started
 
     # -- one turn under the original framework's rules (``settle_claims``)
 
@@ -1000,11 +1021,7 @@ class Simulation:
         agent = self.agents[index]
         spec = agent.spec
         row = self.data.initial + self.next_row
-        label = int(self.data.train_labels[row])
-        if spec.flips_labels:
-            label = 1 - label
-        if spec.mistake_prob > 0 and agent.rng.random() < spec.mistake_prob:
-            label = 1 - label
+        label = self._label(agent, row)
         bonus = self.config.honest_participation
         if not spec.flips_labels and bonus is not None:
             if not agent.rng.random() < self.last_accuracy + bonus:
@@ -1073,36 +1090,9 @@ class Simulation:
                 agent.good += 1
                 self.total_good += 1
             else:
-                amount = self.rules.report_amount(
-                    now,
-                    item.added_time,
-                    item.deposit,
-                    item.claimable,
-                    agrees,
-                    agent.good,
-                    self.total_good,
-                    False,
-                    own,
-                )
-            item.claimable -= amount
-            item.claimed_by.add(index)
-            self.held_wei[index] += amount
+                amount = self._report_amount(now, item, agrees, agent, own)
+            self._claim(index, item, amount, kind, selector, raws)
             settled |= item.claimable == 0
-            started = time.perf_counter()
-            owner = "0x" + self.agents[item.owner].address.hex()
-            raws.append(
-                (
-                    agent,
-                    kind,
-                    self._sign(
-                        agent,
-                        selector,
-                        ["address", "int64[]", "uint64", "uint256"],
-                        [owner, self.data.train_rows[item.row], item.label, item.added_time],
-                    ),
-                )
-            )
-            self.timings["signing and encoding"] += time.perf_counter() - started
         if settled:
             self.pending = [p for p in self.pending if p.claimable > 0]
 
@@ -1121,7 +1111,7 @@ class Simulation:
 
     def run(self, max_days: float | None = None) -> Result:
         self._start_chain()
-        self.pending: list[Pending] = []
+        self.pending = []
         self.total_good = 0
         self.blocks = 0
         self.submitted = [0, 0]
@@ -1201,7 +1191,7 @@ class Simulation:
             rows.append(self._measure(last_time))
         result = self._result(rows, initial_accuracy, wall, txs)
         if self.on_chain:
-            self.node.close()
+            self.chain.close()
         return result
 
     def _report_progress(self, row: dict[str, float], txs: int, wall: float) -> None:
@@ -1233,6 +1223,7 @@ class Simulation:
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
             engine="chain" if self.on_chain else "off-chain",
+            node=self.rpc,
             deployed_learning_rate=getattr(self.twin, "learning_rate", None),
             timings={
                 **self.timings,
@@ -1260,12 +1251,13 @@ def simulate(
     max_days: float | None = None,
     data: Data | None = None,
     on_chain: bool = True,
+    rpc: str | None = None,
 ) -> Result:
-    """Load IMDB (unless ``data`` is given), run the simulation (on a chain, or with the
-    off-chain engine), return its result."""
+    """Load IMDB (unless ``data`` is given), run the simulation (on a fresh in-process
+    chain, on the node at ``rpc``, or with the off-chain engine), return its result."""
     config.check()
     data = data if data is not None else load_data(imdb, config)
-    result = Simulation(config, data, progress, checkpoint, on_chain).run(max_days)
+    result = Simulation(config, data, progress, checkpoint, on_chain, rpc).run(max_days)
     result.good_data_accuracy = good_data_accuracy(MODEL_CHOICES[config.model], data, config)
     return result
 
@@ -1308,7 +1300,7 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     if stakeable:
         left.set_ylim(bottom=0)
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="lower left")
+    left.legend(handles, [str(h.get_label()) for h in handles], loc="lower left")
     left.set_title(
         title or f"{result.config.model} + {result.config.incentive} on sumchain (seed {result.config.seed})"
     )
@@ -1316,20 +1308,6 @@ def plot(result: Result, path: Path, title: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def machine() -> str:
-    import os
-
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.machine()
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def write_outputs(result: Result, out: Path, stem: str, command: str = "") -> dict[str, Path]:
@@ -1340,7 +1318,7 @@ def write_outputs(result: Result, out: Path, stem: str, command: str = "") -> di
     plot(result, paths["png"])
     summary = result.summary()
     summary["command"] = command
-    summary["machine"] = machine()
+    summary["machine"] = machine_line()
     paths["json"].write_text(json.dumps(summary, indent=2) + "\n")
     return paths
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.provenance import machine_line
 from bench.simulate import (
     MODEL_CHOICES,
     Simulation,
@@ -36,7 +37,6 @@ from bench.simulate import (
     config_with,
     good_data_accuracy,
     load_data,
-    machine,
 )
 
 # Ding & Hu's ranges (deposits and cost weight in units; cost weight in unit-seconds).
@@ -291,7 +291,7 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine()}",
+        f"Machine: {machine_line()}",
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),
@@ -325,9 +325,12 @@ def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         for value in values:
             got = [row[key] for row in rows if row["value"] == value and row[key] is not None]
             if not got:
-                low.append(np.nan), mid.append(np.nan), high.append(np.nan)
+                low.append(np.nan)
+                mid.append(np.nan)
+                high.append(np.nan)
                 continue
-            low.append(scale * min(got)), mid.append(scale * float(np.median(got)))
+            low.append(scale * min(got))
+            mid.append(scale * float(np.median(got)))
             high.append(scale * max(got))
         return low, mid, high
 

@@ -24,15 +24,10 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import csv
 import io
 import os
-import platform
 import pstats
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,11 +35,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth._utils.address import generate_contract_address
+import rlp
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
-from bench.outputs import default_out, out_help
+from bench.nodes import NodeProcess, start_anvil, start_devnet
+from bench.outputs import default_out, out_help, write_rows
+from bench.provenance import command_line, commit, machine_line, package_versions
 from bench.tools import ToolMissing, find_anvil, require_eth_tester
 from chain.chain import Chain
 from chain.config import ChainConfig
@@ -64,10 +61,15 @@ def init_code(runtime: bytes) -> bytes:
     return bytes.fromhex(f"60{len(runtime):02x}600c60003960{len(runtime):02x}6000f3") + runtime
 
 
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    """Where a CREATE from ``sender`` at ``nonce`` puts its contract (the yellow paper's rule)."""
+    return keccak(rlp.encode([sender, nonce]))[12:]
+
+
 def workload(count: int) -> list[bytes]:
     """A deployment then ``count`` calls, each to a new slot (cold storage, like a model
     update writing fresh parameters)."""
-    contract = to_checksum_address(generate_contract_address(bytes.fromhex(SENDER[2:]), 0))
+    contract = to_checksum_address(contract_address(bytes.fromhex(SENDER[2:]), 0))
     txs = [_sign(0, None, init_code(WORKLOAD_RUNTIME), 200_000)]
     for i in range(count):
         data = (i + 1).to_bytes(32, "big") + (i * 7 + 3).to_bytes(32, "big")
@@ -129,7 +131,7 @@ def realistic_workload(count: int, seed: int = 1) -> Workload:
             init_gas_budget=REAL_INIT_GAS,
         )
         chain = node.backend.chain
-        txs = []
+        txs: list[bytes] = []
         for number in range(1, chain.head.block_number + 1):
             for tx in chain.block(number).transactions:
                 to = to_checksum_address(tx.to) if tx.to else None
@@ -276,10 +278,7 @@ def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
 
 
 def _store_bytes(chain: Chain) -> int:
-    backend = chain.store.backend
-    if hasattr(backend, "size_bytes"):
-        return backend.size_bytes()
-    return sum(len(k) + len(v) for table in backend._tables.values() for k, v in table.items())
+    return chain.store.size_bytes()
 
 
 def _eth_tester(load: Workload, per_block: int = 1) -> Result:
@@ -326,7 +325,6 @@ RUNNERS: dict[str, Callable[[Workload, int], Result]] = {
 # --- JSON-RPC: the same Python client against sumchain and anvil -------------------------
 
 NODE_READY_S = 60.0  # seconds a node may take to answer its first request
-NODE_STOP_S = 15.0  # seconds a node may take to exit after SIGTERM
 RPC_MODEL = "SparsePerceptron"
 RPC_INCENTIVE = "Stakeable"
 RPC_FEATURES = 1_000  # features of the sparse model; each sample names two of them
@@ -348,12 +346,6 @@ class RpcResult:
         return self.adds / self.seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _group_cpu(group: int) -> float:
     """CPU seconds (user + system) of the live processes in a process group."""
     total = 0
@@ -369,20 +361,10 @@ def _group_cpu(group: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _node_command(node: str, port: int, anvil: Path | None) -> list[str]:
+def _start_node(node: str, anvil: Path | None) -> NodeProcess:
     if node == "sumchain":
-        return [
-            sys.executable,
-            "-m",
-            "node.cli",
-            "devnet",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-    assert anvil is not None, "the anvil runs need the anvil program"
-    return [str(anvil), "--host", "127.0.0.1", "--port", str(port), "--silent"]
+        return start_devnet(ready_s=NODE_READY_S)
+    return start_anvil(anvil, needed_by="the JSON-RPC runs")
 
 
 def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
@@ -404,25 +386,10 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
             finally:
                 calls[str(method)].append(time.perf_counter() - start)
 
-    port = _free_port()
-    process = subprocess.Popen(
-        _node_command(node, port, anvil),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    running = _start_node(node, anvil)
     try:
-        w3 = poa_web3(TimedHTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 120}))
-        deadline = time.monotonic() + NODE_READY_S
-        while True:
-            try:
-                _ = w3.eth.chain_id  # the first answer means the node is up
-                break
-            except Exception:  # noqa: BLE001 - not listening yet
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{node} did not start (exit code {process.poll()})") from None
-                time.sleep(0.2)
-        owner, contributor = w3.eth.accounts[:2]
+        w3 = poa_web3(TimedHTTPProvider(running.url, request_kwargs={"timeout": 120}))
+        owner, contributor = list(w3.eth.accounts)[:2]
         framework = deploy_framework(
             w3,
             model=RPC_MODEL,
@@ -433,7 +400,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
         framework.add_data([0, RPC_FEATURES - 1], 1, contributor)  # unlike any timed sample
         calls.clear()
         node_cpu, client_cpu, start = (
-            _group_cpu(process.pid),
+            _group_cpu(running.pid),
             time.process_time(),
             time.perf_counter(),
         )
@@ -444,26 +411,11 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
             assert receipt["status"] == 1, "every add must succeed"
         seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_cpu
-        node_cpu = _group_cpu(process.pid) - node_cpu
+        node_cpu = _group_cpu(running.pid) - node_cpu
         per_method = {m: (len(ts), sum(ts)) for m, ts in calls.items()}
         return RpcResult(node, adds, seconds, node_cpu, client_cpu, per_method)
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the node's process group (the anvil launcher has a child), then kill."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(NODE_STOP_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # a child that outlived its launcher
-    except ProcessLookupError:
-        pass
+        running.stop()
 
 
 RPC_NODES = ("sumchain", "anvil")
@@ -481,7 +433,7 @@ PROFILE_GROUPS = (  # (part, functions heading it as "path/file.py:function" suf
     ("seal signing", ("chain/consensus.py:sign_header",)),
     ("after the block (snapshot, pool reset)", ("chain/chain.py:_after_block",)),
     ("pool admission (decode, checks)", ("chain/mempool.py:add",)),
-    ("sender signature recovery (pool)", ("chain/mempool.py:_recover_sender",)),
+    ("sender signature recovery (pool)", ("chain/validation.py:recover_sender",)),
     ("store commit", ("chain/store.py:commit",)),
 )
 
@@ -511,32 +463,18 @@ def profile(load: Workload, store: str = "memory") -> list[tuple[str, float]]:
 # --- report --------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = cpu
-    import os
-
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def versions() -> str:
-    from importlib.metadata import version
     from importlib.util import find_spec
 
     from eth_hash.auto import keccak
 
     keccak(b"")  # eth-hash picks its backend on the first hash
     backend = type(getattr(keccak.hasher, "__self__", keccak.hasher)).__name__
-    packages = ("py-evm", "eth-tester", "lmdb", "coincurve", "rlp", "eth-hash")
-    listed = ", ".join(f"{p} {version(p)}" for p in packages)
-    rlp_codec = f"rusty-rlp {version('rusty-rlp')}" if find_spec("rusty_rlp") else "pure Python"
+    packages = package_versions(("py-evm", "eth-tester", "lmdb", "coincurve", "rlp", "eth-hash"))
+    listed = ", ".join(f"{p} {v}" for p, v in packages.items())
+    rlp_codec = "pure Python"
+    if find_spec("rusty_rlp"):
+        rlp_codec = f"rusty-rlp {package_versions(('rusty-rlp',))['rusty-rlp']}"
     return (
         f"{listed}; keccak backend {backend}, RLP codec {rlp_codec} "
         "(one process: eth-tester runs on the same keccak and RLP libraries)"
@@ -603,20 +541,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
     shares = [] if args.no_profile else profile(loads[-1])
-    command = "python -m bench.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("python -m bench.throughput", argv if argv is not None else sys.argv[1:])
     report = render(rows, shares, command, rpc_rows, rpc_methods, replays)
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "throughput.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(out / "throughput.csv", rows)
     if rpc_rows:
-        with open(out / "rpc.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rpc_rows[0]))
-            writer.writeheader()
-            writer.writerows(rpc_rows)
+        write_rows(out / "rpc.csv", rpc_rows)
     (out / "throughput.md").write_text(report)
     print(f"results in {out.resolve()}")
     return 0
@@ -698,14 +630,8 @@ def render(
 ) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls, automine and batched blocks\n\n")
-    out.write(f"Command: `{command}`  \nMachine: {machine()}  \nVersions: {versions()}  \n")
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        rev = ""
-    out.write(f"Commit: {rev or 'unknown'}; date {time.strftime('%Y-%m-%d')}\n\n")
+    out.write(f"Command: `{command}`  \nMachine: {machine_line()}  \nVersions: {versions()}  \n")
+    out.write(f"Commit: {commit()}; date {time.strftime('%Y-%m-%d')}\n\n")
     out.write(
         "Workloads: the micro one (each call writes a fresh storage slot and emits a log) and\n"
         "realistic add-data; the same signed bytes run on every runner. Median of the rounds;\n"

@@ -14,7 +14,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from chain.errors import ChainError
+from bench.errors import ToolMissing
 
 # The versions the committed results were checked against (package.json pins them).
 EDR_PACKAGE = "@nomicfoundation/edr"
@@ -23,20 +23,6 @@ ANVIL_PACKAGE = "@foundry-rs/anvil"
 ANVIL_VERSION = "1.7.1"
 ETH_TESTER_REQUIREMENT = "eth-tester[py-evm]==0.14.0b1"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the source tree, if this is one
-
-
-class ToolMissing(ChainError):
-    """Raised when a benchmark needs an outside tool that is not installed.
-
-    Fields:
-        tool: what is missing ("anvil", "EDR", "eth-tester").
-        install: the one command (or flag) that provides it.
-    """
-
-    def __init__(self, tool: str, needed_by: str, install: str) -> None:
-        super().__init__(f"{needed_by} needs {tool}, which was not found: {install}")
-        self.tool = tool
-        self.install = install
 
 
 def node_modules_dirs() -> list[Path]:

@@ -21,8 +21,9 @@ from typing import Any
 
 import requests
 
-from bench.read_latency import BURNER_INITCODE, DEV_ADDRESS, _start, _stop
-from bench.throughput import _free_port, machine
+from bench.nodes import start_devnet
+from bench.provenance import command_line, machine_line
+from bench.read_latency import BURNER_INITCODE, DEV_ADDRESS
 
 TIMEOUT = 900.0  # seconds one request may take
 
@@ -48,9 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=100_000, help="geth's struct-logger limit to ask for")
     parser.add_argument("--out", type=Path, help="write trace_memory.md here")
     args = parser.parse_args(argv)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = _start("sumchain", port, "--rpc-timeout", str(int(TIMEOUT)))
+    process = start_devnet("--rpc-timeout", str(int(TIMEOUT)))
+    url = process.url
     rows = []
     try:
         deployed, _, _ = _post(url, "eth_sendTransaction", {"from": DEV_ADDRESS, "data": BURNER_INITCODE})
@@ -76,12 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 outcome = f"call tree, gasUsed {int(answer['result']['gasUsed'], 16):,}"
             rows.append((name, outcome, size, seconds, _peak_kib(process.pid)))
     finally:
-        _stop(process)
-    command = "python -m bench.trace_memory " + " ".join(argv if argv is not None else sys.argv[1:])
+        process.stop()
+    command = command_line("python -m bench.trace_memory", argv if argv is not None else sys.argv[1:])
     lines = [
         "# debug_traceTransaction memory on one big transaction\n",
         f"Command: `{command}`  ",
-        f"Machine: {machine()}  ",
+        f"Machine: {machine_line()}  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n",
         f"A transaction of {used:,} gas (a loop of JUMPDEST PUSH2 GAS GT PUSH1 JUMPI), traced by the "
         "node; peak RSS (VmHWM) of the node process after each step.\n",

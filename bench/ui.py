@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from bench.nodes import start_devnet
+from bench.provenance import command_line, machine_line
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -52,6 +51,7 @@ TEST_SAMPLES = 200  # samples in the test set the chart scores
 SEED = 7
 TIMEOUT_MS = 600_000  # Playwright waits this long at most
 PEER_VERSIONS = 100  # versions the CLI peer scores by archive reads
+DEVNET_READY_S = 120.0  # seconds the devnet may take to open a long chain and serve the dashboard
 
 
 def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, Any]:
@@ -110,25 +110,6 @@ def build_chain(data_dir: Path, contributions: int, versions: int) -> dict[str, 
         "test": test,
         "mined": mined,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the devnet exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer")
 
 
 def measure(url: str, trainer: str, test_path: Path, shot_path: Path) -> dict[str, float]:
@@ -196,17 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             f"built in {built['build_seconds']:.1f} s",
             file=sys.stderr,
         )
-        port = free_port()
-        rpc = f"http://127.0.0.1:{port}/"
-        devnet = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "devnet", "--datadir", str(workdir / "data")]
-            + ["--ui", "--port", str(port)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        devnet = start_devnet(
+            "--datadir", str(workdir / "data"), "--ui", cwd=REPO, ready_path="ui/", ready_s=DEVNET_READY_S
         )
+        rpc = devnet.url
         try:
-            wait_for(rpc + "ui/", devnet)
             started = time.perf_counter()
             history = subprocess.run(
                 [sys.executable, "-m", "node.cli", "model", "history", built["trainer"]]
@@ -221,15 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             cli_versions = len(json.loads(history.stdout))
             figures = measure(rpc + "ui/", built["trainer"], test_path, args.out / "chart.png")
         finally:
-            devnet.terminate()
-            devnet.wait(timeout=60)
-    command = "python -m bench.ui " + " ".join(argv if argv is not None else sys.argv[1:])
+            devnet.stop()
+    command = command_line("python -m bench.ui", argv if argv is not None else sys.argv[1:])
     lines = [
         "# The dashboard's accuracy chart on a long history",
         "",
         f"Command: `{command.strip()}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), "
-        f"Python {platform.python_version()}, Chromium {CHROMIUM}  ",
+        f"Machine: {machine_line()}, Chromium {CHROMIUM}  ",
         f"Chain: {built['sent']:,} contributions in {built['head']:,} blocks (built in-process in "
         f"{built['build_seconds']:.0f} s); {int(figures['chart_points']):,} versions on the chart; "
         f"test set {TEST_SAMPLES} samples, {FEATURES} features.",

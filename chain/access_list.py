@@ -13,17 +13,12 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, VirtualMachineAPI
 from eth.constants import ZERO_ADDRESS
-from eth.vm.spoof import SpoofTransaction
-from eth_typing import Address
 
 from chain.chain import Chain
-from chain.errors import ChainError
+from chain.errors import AccessListUnavailable
+from chain.vm import call_transaction, contract_address
 
 PRECOMPILE_LAST = 0x11  # highest precompile address through Prague; never listed
-
-
-class AccessListUnavailable(ChainError):
-    """Raised when access lists are asked for on a fork before Berlin."""
 
 
 @dataclass
@@ -54,7 +49,7 @@ def _recording_vm(chain: Chain, header: BlockHeaderAPI, touched: dict[bytes, set
     return vm_class(
         header=header,
         chaindb=plain.chaindb,
-        chain_context=plain.chain_context,
+        chain_context=plain.chain_context,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
         consensus_context=plain.consensus_context,
     )
 
@@ -62,39 +57,10 @@ def _recording_vm(chain: Chain, header: BlockHeaderAPI, touched: dict[bytes, set
 def _execute(
     vm: VirtualMachineAPI, request: dict[str, Any], gas: int, access: list[tuple[bytes, list[int]]]
 ) -> tuple[ComputationAPI, Any]:
-    sender = request.get("from") or ZERO_ADDRESS
-    fields = dict(
-        nonce=vm.state.get_nonce(sender),
-        gas_price=0,
-        gas=gas,
-        to=request.get("to") or b"",
-        value=int(request.get("value") or 0),
-        data=request.get("data") or b"",
-    )
-    unsigned = vm.create_unsigned_transaction(**fields)
-    if access:
-        unsigned = _with_access_list(vm, unsigned, access, fields)
-    tx = SpoofTransaction(unsigned, from_=sender)
+    tx = call_transaction(vm, request, gas, access)
     with vm.in_costless_state() as state:
         computation = state.costless_execute_transaction(tx)
     return computation, tx
-
-
-def _with_access_list(
-    vm: VirtualMachineAPI, unsigned: Any, access: list[tuple[bytes, list[int]]], fields: dict[str, Any]
-) -> Any:
-    """The same message as a type-1 (access list) transaction."""
-    builder = vm.get_transaction_builder()
-    return builder.new_unsigned_access_list_transaction(
-        chain_id=vm.chain_context.chain_id,
-        nonce=fields["nonce"],
-        gas_price=0,
-        gas=fields["gas"],
-        to=fields["to"],
-        value=fields["value"],
-        data=fields["data"],
-        access_list=[(address, slots) for address, slots in access],
-    )
 
 
 def create_access_list(
@@ -106,7 +72,7 @@ def create_access_list(
     contract) unless their storage was touched, as geth does: they are warm anyway.
     """
     if not chain.config.fork_at_least("berlin"):
-        raise AccessListUnavailable(f"access lists need Berlin or later; this chain runs {chain.config.fork}")
+        raise AccessListUnavailable(chain.config.fork)
     header = header or chain.head
     gas = int(request.get("gas") or chain.config.gas_limit)
     touched: dict[bytes, set[int]] = {}
@@ -117,9 +83,7 @@ def create_access_list(
     if request.get("to"):
         exclude.add(bytes(request["to"]))
     else:
-        from eth._utils.address import generate_contract_address
-
-        exclude.add(generate_contract_address(Address(sender), tx.nonce))
+        exclude.add(contract_address(sender, tx.nonce))
     # as geth: an excluded address still appears when its storage was touched
     access = [
         (address, sorted(slots))

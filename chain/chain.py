@@ -4,7 +4,7 @@
 proof-of-authority devnet adds: Clique seals and signer rules (``chain.consensus``),
 one atomic store commit per block (``chain.store``) and archive reads of any block's
 state. The ledger knows no pool: it checks transactions with the pool's validation
-rules, and offers hooks (:meth:`Chain.on_commit`, :meth:`Chain.on_commit_failed`,
+rules (``chain.validation``), and offers hooks (:meth:`Chain.on_commit`, :meth:`Chain.on_commit_failed`,
 :meth:`Chain.on_head_change`, :meth:`Chain.on_block`) that the node's assembly
 (``node.assemble``) wires its pool and notifications to.
 
@@ -21,26 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rlp
-from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain as PyEvmChain
-from eth.constants import ZERO_ADDRESS, ZERO_HASH32
-from eth.db.chain import ChainDB
+from eth.constants import ZERO_HASH32
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
     HeaderNotFound,
     TransactionNotFound,
 )
-from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
-from eth_utils import ValidationError, to_canonical_address, to_checksum_address
+from eth_typing import Address, BlockNumber, Hash32
+from eth_utils import ValidationError
 
 from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import (
     BlockGasExhausted,
+    CallReverted,
     ChainError,
     DataDirError,
     IntrinsicGasTooLow,
@@ -49,32 +47,33 @@ from chain.errors import (
     MalformedTransaction,
     NonceGap,
     NotApplicable,
-    RecentlySigned,
-    UnauthorizedSigner,
     UnknownBlock,
     UnsupportedTransactionType,
 )
-from chain.mempool import (
-    TransactionRules,
-    validate_against_state,
-    validate_transaction,
-)
+from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
+from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
-    FlatAccounts,
-    StorageCache,
+    BlockRuleBroken,
+    call_transaction,
+    contract_address,
+    index_canonical_block,
     intrinsic_gas,
     max_initcode_size,
     new_header,
+    set_canonical_head,
+    unindex_canonical_block,
     vm_class_for,
 )
 
 log = logging.getLogger(__name__)
 
-BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
+#: Tags that name the head: with one authority every sealed block is final, and the
+#: pool's transactions are in no block yet.
+HEAD_TAGS = ("latest", "pending", "safe", "finalized")
+BLOCK_TAGS = ("earliest", *HEAD_TAGS)  # every block tag of the JSON-RPC specification
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
 CALL_STIPEND = 2300  # gas a value-carrying call adds for its callee
-VANITY = b"sumchain".ljust(consensus.EXTRA_VANITY, b"\x00")  # 32 bytes of extraData vanity
 HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
 
 
@@ -167,8 +166,6 @@ class Chain:
         # values carried between blocks, and the lean interpreter loop (chain/interpreter.py).
         self.fast_paths = fast_paths
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
-        store.db.flat_accounts = FlatAccounts() if fast_paths else None
-        store.db.storage_cache = StorageCache() if fast_paths else None
         self.store = store
         self.data_dir = data_dir
         self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
@@ -183,12 +180,11 @@ class Chain:
         self._head_state_cache: tuple[bytes, StateAPI] | None = None
         self.proposals: dict[bytes, bool] = {}  # signer votes this node casts: address -> authorize
         self.vanity = VANITY
-        meta = store.read_meta()
-        if meta is None:
-            self._create_genesis()
+        if store.read_meta() is None:
+            write_genesis(store, config, self._evm_class, data_dir)
         else:
-            self._check_meta(meta)
-            self.evm = self._evm_class(store.db)
+            check_stored_chain(store)
+        self.evm = self._evm_class(store.db)
         self.snapshots = consensus.SnapshotCache(
             epoch=config.epoch,
             get_header=self.evm.chaindb.get_block_header_by_hash,
@@ -218,13 +214,13 @@ class Chain:
             path = Path(directory)
             meta = inspect_data_dir(path)  # refuses a damaged directory before anything writes
             if meta is not None:
-                config = _config_from_meta(meta, config)
+                config = config_from_meta(meta, config)
             store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
             return cls(
                 config,
                 store,
-                signer_key=_default_signer(config, signer_key),
+                signer_key=default_signer(config, signer_key),
                 data_dir=path,
                 fast_paths=fast_paths,
             )
@@ -234,42 +230,6 @@ class Chain:
 
     def close(self) -> None:
         self.store.close()
-
-    def _create_genesis(self) -> None:
-        config = self.config
-        timestamp = config.genesis_timestamp or int(time.time())
-        signers = [to_canonical_address(a) for a in config.signers]
-        params: dict[str, Any] = {
-            "difficulty": 1,
-            "gas_limit": config.gas_limit,
-            "timestamp": timestamp,
-            "extra_data": consensus.make_extra_data(self.vanity, signers),
-            "coinbase": ZERO_ADDRESS,
-            "nonce": consensus.NONCE_DROP,
-            "mix_hash": ZERO_HASH32,
-        }
-        if config.fork_at_least("london"):
-            params["base_fee_per_gas"] = config.base_fee
-        if config.fork_at_least("cancun"):
-            params["parent_beacon_block_root"] = ZERO_HASH32
-            params["blob_gas_used"] = 0
-            params["excess_blob_gas"] = 0
-        state = {
-            to_canonical_address(addr): {"balance": bal, "nonce": 0, "code": b"", "storage": {}}
-            for addr, bal in config.genesis_alloc.items()
-        }
-        self.evm = self._evm_class.from_genesis(self.store.db, params, state)
-        genesis = self.evm.get_canonical_head()
-        self.store.write_meta({"config": config.to_dict(), "genesis_hash": genesis.hash.hex()}, self.data_dir)
-        self.store.commit()
-
-    def _check_meta(self, meta: dict) -> None:
-        try:
-            head_hash = self.store.get(b"chain", SchemaV1.make_canonical_head_hash_lookup_key())
-        except Exception as exc:  # noqa: BLE001 - any read failure means a damaged store
-            raise DataDirError(f"the store cannot be read ({exc})") from None
-        if head_hash is None:
-            raise DataDirError("the store has metadata but no chain head; it is damaged")
 
     # --- head and lookups ----------------------------------------------------------------
 
@@ -288,7 +248,7 @@ class Chain:
 
     @property
     def genesis(self) -> BlockHeaderAPI:
-        return self.evm.chaindb.get_canonical_block_header_by_number(0)
+        return self.evm.chaindb.get_canonical_block_header_by_number(BlockNumber(0))
 
     @property
     def signer(self) -> bytes | None:
@@ -301,8 +261,8 @@ class Chain:
             if isinstance(ref, int):
                 if ref < 0:
                     raise UnknownBlock(f"block number {ref} is negative")
-                return self.evm.chaindb.get_canonical_block_header_by_number(ref)
-            return self.evm.chaindb.get_block_header_by_hash(ref)
+                return self.evm.chaindb.get_canonical_block_header_by_number(BlockNumber(ref))
+            return self.evm.chaindb.get_block_header_by_hash(Hash32(ref))
         except HeaderNotFound:
             what = f"number {ref}" if isinstance(ref, int) else f"hash 0x{ref.hex()}"
             raise UnknownBlock(f"no block with {what} (head is {self.head.block_number})") from None
@@ -316,7 +276,7 @@ class Chain:
         number or 32-byte hash to a header. With one authority every sealed block is
         final, so ``safe`` and ``finalized`` are the head, and ``pending`` is too (the
         pool's transactions are not in any block yet)."""
-        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+        if tag is None or tag in HEAD_TAGS:
             return self.head
         if tag == "earliest":
             return self.genesis
@@ -351,10 +311,10 @@ class Chain:
         return self.config.chain_id
 
     def nonce(self, address: bytes) -> int:
-        return self.state_at().get_nonce(address)
+        return self.state_at().get_nonce(Address(address))
 
     def balance(self, address: bytes) -> int:
-        return self.state_at().get_balance(address)
+        return self.state_at().get_balance(Address(address))
 
     def next_base_fee(self) -> int | None:
         if not self.config.fork_at_least("london"):
@@ -423,17 +383,12 @@ class Chain:
         Transactions that fail validation against the evolving block state (nonce,
         balance, gas left in the block) are left out and listed in ``rejected``.
         """
-        if self._signer_key is None:
-            raise UnauthorizedSigner("(none: this node has no authority key)")
         parent = self.head
-        signer = self.signer
-        assert signer is not None
         snapshot = self.snapshots.snapshot(parent)
         number = parent.block_number + 1
-        if signer not in snapshot.signers:
-            raise UnauthorizedSigner(to_checksum_address(signer))
-        if snapshot.recently_signed(number, signer):
-            raise RecentlySigned(to_checksum_address(signer))
+        sealing = consensus.prepare(
+            snapshot, number, self.signer, self.config.epoch, self.vanity, self.proposals
+        )
         ts = self.next_timestamp(timestamp)
         if ts < parent.timestamp + max(1, self.config.block_period):
             raise InvalidBlock(
@@ -441,28 +396,15 @@ class Chain:
                 f"{max(1, self.config.block_period)}",
                 check="timestamp",
             )
-        checkpoint = number % self.config.epoch == 0
-        coinbase, nonce = ZERO_ADDRESS, consensus.NONCE_DROP
-        if not checkpoint:
-            vote = self._choose_vote(snapshot)
-            if vote is not None:
-                coinbase, nonce = consensus.vote_fields(*vote)
-        fields: dict[str, Any] = {
-            "timestamp": ts,
-            "gas_limit": self.config.gas_limit,
-            "coinbase": coinbase,
-            "extra_data": consensus.make_extra_data(self.vanity, snapshot.signers if checkpoint else ()),
-            "difficulty": consensus.next_difficulty(snapshot, number, signer),
-            "nonce": nonce,
-            "mix_hash": ZERO_HASH32,
-        }
+        fields: dict[str, Any] = {"timestamp": ts, "gas_limit": self.config.gas_limit, **sealing}
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
         header = new_header(self.vm_class, parent, **fields)
         try:
             with self.store.block_write():
                 built = self._execute(header, transactions)
-                sealed = consensus.sign_header(built.block.header, self._signer_key.to_bytes())
+                assert self._signer_key is not None  # consensus.prepare refused a node without one
+                sealed = consensus.seal(built.block.header, self._signer_key.to_bytes())
                 block = built.block.copy(header=sealed)
                 self.evm.chaindb.persist_block(block)
                 self._after_block(block, built.state)
@@ -471,13 +413,6 @@ class Chain:
             raise
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
-
-    def _choose_vote(self, snapshot: consensus.Snapshot) -> tuple[bytes, bool] | None:
-        """A proposal that would still change the signer set, if this node has one."""
-        for address, authorize in self.proposals.items():
-            if authorize != (address in snapshot.signers):
-                return address, authorize
-        return None
 
     def _execute(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
         """Apply ``transactions`` on ``header``, leaving out each one that cannot apply.
@@ -502,7 +437,7 @@ class Chain:
     ) -> BuiltBlock:
         vm = self.evm.get_vm(header)
         block = vm.get_block()
-        vm.block_preprocessing(block)
+        vm.block_preprocessing(block)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
         receipts: list[ReceiptAPI] = []
         included: list[SignedTransactionAPI] = []
         rejected: list[tuple[SignedTransactionAPI, InvalidTransaction]] = []
@@ -546,7 +481,7 @@ class Chain:
             receipts.append(receipt)
             included.append(tx)
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), current, included, receipts)
-        finished = vm.block_postprocessing(filled)
+        finished = vm.block_postprocessing(filled)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_postprocessing, which its VM class defines
         if self.fast_paths:
             # fast path: mine_block would pack (a no-op copy here) and re-validate a block
             # assembled just above from validated transactions; imports keep the checks
@@ -673,8 +608,10 @@ class Chain:
         number = block.header.block_number
         try:
             result = vm.import_block(block)
+        except BlockRuleBroken as exc:
+            raise InvalidBlock(f"block {number}: {exc}", check=exc.check) from None
         except ValidationError as exc:
-            raise InvalidBlock(f"block {number}: {exc}", check=_check_of(str(exc))) from None
+            raise InvalidBlock(f"block {number}: {exc}", check="execution") from None
         got = result.block.header
         want = block.header
         for name in (
@@ -705,7 +642,7 @@ class Chain:
     def transaction(self, tx_hash: bytes) -> tuple[SignedTransactionAPI, BlockHeaderAPI, int] | None:
         """A mined transaction on the canonical chain: (tx, its block header, index)."""
         try:
-            number, index = self.evm.chaindb.get_transaction_index(tx_hash)
+            number, index = self.evm.chaindb.get_transaction_index(Hash32(tx_hash))
         except TransactionNotFound:
             return None
         header = self.header(number)
@@ -741,7 +678,7 @@ class Chain:
                     )
                 )
                 log_index += 1
-            contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
+            contract = contract_address(sender, tx.nonce) if tx.to == b"" else None
             infos.append(
                 ReceiptInfo(
                     transaction=tx,
@@ -869,20 +806,7 @@ class Chain:
         return high
 
     def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
-        from eth.vm.spoof import SpoofTransaction
-
-        sender = request.get("from") or ZERO_ADDRESS
-        gas = int(request.get("gas") or self.config.gas_limit)
-        state = vm.state
-        unsigned = vm.create_unsigned_transaction(
-            nonce=state.get_nonce(sender),
-            gas_price=0,
-            gas=gas,
-            to=request.get("to") or b"",
-            value=int(request.get("value") or 0),
-            data=request.get("data") or b"",
-        )
-        return SpoofTransaction(unsigned, from_=sender)
+        return call_transaction(vm, request, int(request.get("gas") or self.config.gas_limit))
 
     # --- heads --------------------------------------------------------------------------
 
@@ -909,21 +833,10 @@ class Chain:
                 old = self.header(number)
                 block = self.block(old)
                 dropped.append(block)
-                for tx in block.transactions:
-                    ChainDB._remove_transaction_from_canonical_chain(db, tx.hash)
-                del db[SchemaV1.make_block_number_to_hash_lookup_key(number)]
+                unindex_canonical_block(db, number, block.transactions)
             for new in reversed(branch):
-                db[SchemaV1.make_block_number_to_hash_lookup_key(new.block_number)] = rlp.encode(
-                    new.hash, sedes=rlp.sedes.binary
-                )
-                for index, tx in enumerate(self.block(new).transactions):
-                    ChainDB._add_transaction_to_canonical_chain(db, tx.hash, new, index)
-            db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
-            # py-evm tracks which block numbers it holds; after a rewind it holds exactly
-            # 0..target, with no gaps
-            no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
-            db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
-            db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
+                index_canonical_block(db, new, self.block(new).transactions)
+            set_canonical_head(db, header)
             self._head_state_cache = None
             for hook in list(self._head_hooks):
                 hook(dropped, reinject)
@@ -937,14 +850,6 @@ class _BrokenTransaction(Exception):
         super().__init__(str(error))
         self.position = position
         self.error = error
-
-
-class CallReverted(ChainError):
-    """Raised when a call made to estimate gas fails at the highest allowed gas."""
-
-    def __init__(self, result: CallResult) -> None:
-        super().__init__(f"execution reverted: {result.error}")
-        self.result = result
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -971,7 +876,8 @@ def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes 
 
 
 def _apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
-    for address, change in overrides.items():
+    for raw_address, change in overrides.items():
+        address = Address(raw_address)
         if "balance" in change and change["balance"] is not None:
             state.set_balance(address, int(change["balance"]))
         if "nonce" in change and change["nonce"] is not None:
@@ -999,79 +905,3 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
-
-
-_CHECK_WORDS = (
-    ("transaction_root", "transaction_root"),
-    ("receipt_root", "receipt_root"),
-    ("state_root", "state_root"),
-    ("gas_used", "gas_used"),
-    ("gas limit", "gas_limit"),
-    ("Gas limit", "gas_limit"),
-    ("base_fee", "base_fee"),
-    ("timestamp", "timestamp"),
-    ("uncles", "uncles"),
-    ("blob", "blob_gas"),
-    ("nonce", "transactions"),
-    ("ransaction", "transactions"),
-)
-
-
-def _check_of(message: str) -> str:
-    for word, check in _CHECK_WORDS:
-        if word in message:
-            return check
-    return "execution"
-
-
-def _default_signer(config: ChainConfig, signer_key: bytes | None) -> bytes | None:
-    """The key a node seals with: the one given, else the first dev account when it is an
-    authority (the default devnet)."""
-    if signer_key is not None:
-        return signer_key
-    signers = set(config.signers)
-    for address, key in config.dev_accounts:
-        if address in signers:
-            return key
-    return None
-
-
-def _config_from_meta(meta: dict, requested: ChainConfig) -> ChainConfig:
-    """The data directory's own config wins; a conflicting request is refused."""
-    try:
-        stored = ChainConfig.from_dict(meta["config"])
-    except (KeyError, TypeError, ChainError) as exc:
-        raise DataDirError(f"the store's chain configuration is damaged ({exc})") from None
-    defaults = ChainConfig()
-    for name in GENESIS_FIELDS:
-        asked = getattr(requested, name)
-        if asked != getattr(defaults, name) and asked != getattr(stored, name):
-            raise DataDirError(
-                f"the data directory was created with {name} = {_shown(getattr(stored, name))}; "
-                f"it cannot be changed to {_shown(asked)} (use a new data directory)"
-            )
-    return stored
-
-
-#: The ``ChainConfig`` fields a data directory's genesis was made from: asking for another
-#: value of one (a flag or a config file) on an existing directory is refused.
-GENESIS_FIELDS = (
-    "chain_id",
-    "fork",
-    "epoch",
-    "gas_limit",
-    "base_fee",
-    "genesis_timestamp",
-    "alloc",
-    "authorities",
-    "mnemonic",
-    "accounts",
-    "account_balance",
-)
-
-
-def _shown(value: Any) -> str:
-    """A config value for an error line: the mnemonic is a secret, so never printed."""
-    if isinstance(value, str) and len(value.split()) >= 12:
-        return "(another mnemonic)"
-    return repr(value)

@@ -42,6 +42,7 @@ from eth.constants import EMPTY_UNCLE_HASH, ZERO_ADDRESS, ZERO_HASH32
 from eth.exceptions import HeaderNotFound
 from eth_hash.auto import keccak
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_keys.exceptions import BadSignature
 from eth_keys.exceptions import ValidationError as KeyValidationError
 from eth_typing import Hash32
@@ -55,6 +56,7 @@ from chain.errors import (
     InvalidSeal,
     RecentlySigned,
     UnauthorizedSigner,
+    UnknownAncestor,
 )
 
 # --- constants -----------------------------------------------------------------------
@@ -71,14 +73,6 @@ SIGNATURE_CACHE_SIZE = 4096  # recovered signers kept in memory (headers), as ge
 SIGNING_KEY_CACHE_SIZE = 16  # signer key objects kept (a node seals with one)
 SNAPSHOT_CACHE_SIZE = 128  # snapshots kept in memory per SnapshotCache, as geth
 SNAPSHOT_FORMAT = 1  # version of Snapshot.to_bytes's encoding
-
-
-class UnknownAncestor(InvalidBlock):
-    """Raised when a snapshot is needed for a header whose ancestry (back to genesis or
-    a persisted snapshot) the chain does not hold."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, check="unknown_ancestor")
 
 
 # --- small helpers -------------------------------------------------------------------
@@ -141,7 +135,7 @@ class _SigningKey:
     """A sealing key's objects, derived once (deriving a public key costs more than the
     signature a node makes with it every block)."""
 
-    key: keys.PrivateKey  # eth-keys' object: validates the secret
+    key: PrivateKey  # eth-keys' object: validates the secret
     native: coincurve.PrivateKey  # signs directly; eth-keys would rebuild it per signature
     address: bytes  # 20-byte signer address
 
@@ -684,6 +678,57 @@ def verify_header(
 def next_difficulty(snapshot: Snapshot, number: int, signer: bytes) -> int:
     """The difficulty ``signer`` must put in block ``number`` (after ``snapshot``)."""
     return DIFF_IN_TURN if snapshot.in_turn(number, signer) else DIFF_NO_TURN
+
+
+# --- making a block: the sealing fields (geth's clique.Prepare and clique.Seal) -------------
+
+
+def prepare(
+    snapshot: Snapshot,
+    number: int,
+    signer: bytes | None,
+    epoch: int,
+    vanity: bytes,
+    proposals: Mapping[bytes, bool],
+) -> dict[str, object]:
+    """The header fields Clique owns for block ``number`` sealed by ``signer`` on top of
+    ``snapshot`` (the voting state after its parent), as geth's ``clique.Prepare``.
+
+    ``signer`` must be an authorised signer that has not sealed one of the last
+    floor(N/2) blocks (``UnauthorizedSigner``, ``RecentlySigned``; None: the node has no
+    key). Off checkpoints, ``coinbase``/``nonce`` carry the first of ``proposals``
+    (address -> authorize) that would still change the signer set; at checkpoints no
+    vote and ``extra_data`` lists the signers. ``difficulty`` is in turn or out of turn;
+    ``extra_data`` ends in room for the seal (filled by :func:`seal`); ``mix_hash`` is 0.
+    """
+    if signer is None:
+        raise UnauthorizedSigner("(none: this node has no authority key)")
+    if signer not in snapshot.signers:
+        raise UnauthorizedSigner(_hex(signer))
+    if snapshot.recently_signed(number, signer):
+        raise RecentlySigned(_hex(signer))
+    checkpoint = number % epoch == 0
+    coinbase: bytes = ZERO_ADDRESS
+    nonce = NONCE_DROP
+    if not checkpoint:
+        for address, authorize in proposals.items():
+            if authorize != (address in snapshot.signers):
+                coinbase, nonce = vote_fields(address, authorize)
+                break
+    return {
+        "coinbase": coinbase,
+        "nonce": nonce,
+        "extra_data": make_extra_data(vanity, snapshot.signers if checkpoint else ()),
+        "difficulty": next_difficulty(snapshot, number, signer),
+        "mix_hash": ZERO_HASH32,
+    }
+
+
+def seal(header: BlockHeaderAPI, private_key: bytes) -> BlockHeaderAPI:
+    """The prepared and executed ``header`` with its seal, as geth's ``clique.Seal``:
+    the signature of :func:`seal_hash` by ``private_key`` in the last 65 bytes of
+    ``extra_data`` (see :func:`sign_header`)."""
+    return sign_header(header, private_key)
 
 
 def signers_as_hex(addresses: Iterable[bytes]) -> list[str]:

@@ -7,6 +7,11 @@ is raised; the message is written for a user, not for a debugger.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chain.chain import CallResult
+
 
 class ChainError(Exception):
     """Raised when the ledger refuses an operation; the root of this tree."""
@@ -81,8 +86,118 @@ class RecentlySigned(InvalidBlock):
         self.signer = signer
 
 
+class UnknownAncestor(InvalidBlock):
+    """Raised when a snapshot is needed for a header whose ancestry (back to genesis or
+    a persisted snapshot) the chain does not hold."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, check="unknown_ancestor")
+
+
 class UnknownBlock(ChainError):
     """Raised when a block is asked for by number or hash and the chain does not have it."""
+
+
+# --- history: export files, replay, snapshots, the clock -------------------------------
+
+
+class ExportFileError(ChainError):
+    """Raised when an export file (or its genesis file) is missing, damaged or truncated;
+    the message names the byte offset and the block where reading stopped."""
+
+
+class ReplayFailed(InvalidBlock):
+    """Raised when a block of an export file fails verification during import or replay.
+
+    ``number`` is the block's number and ``check`` the rule that failed (``seal``,
+    ``state_root``, ``transaction_root``, ...), as :class:`InvalidBlock` names it.
+    """
+
+    def __init__(self, number: int, cause: InvalidBlock) -> None:
+        text = str(cause)
+        prefix = f"block {number}: "
+        text = text[len(prefix) :] if text.startswith(prefix) else text
+        super().__init__(f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check)
+        self.number = number
+
+
+class InvalidTimestamp(ChainError):
+    """Raised when a requested block time is not after the head's timestamp, is past the
+    largest timestamp clients decode, or moves the clock backwards.
+
+    ``timestamp`` is the refused time (unix seconds), or the refused clock step in seconds
+    when ``increase_time`` was asked to go back.
+    """
+
+    def __init__(self, message: str, timestamp: int) -> None:
+        super().__init__(message)
+        self.timestamp = timestamp
+
+
+class UnknownSnapshot(ChainError):
+    """Raised when reverting to a snapshot id that was never taken, or whose block the
+    chain no longer stores.
+
+    ``snapshot_id`` is the id asked for; ``block_missing`` is True when the snapshot was
+    taken but its block is gone (the chain was rewound below it).
+    """
+
+    def __init__(self, snapshot_id: int, block_missing: bool = False) -> None:
+        super().__init__(
+            f"snapshot {snapshot_id}'s block is no longer stored"
+            if block_missing
+            else f"no snapshot with id {snapshot_id}"
+        )
+        self.snapshot_id = snapshot_id
+        self.block_missing = block_missing
+
+
+# --- calls and traces --------------------------------------------------------------------
+
+
+class CallReverted(ChainError):
+    """Raised when a call made to estimate gas fails at the highest allowed gas.
+
+    ``result`` is that call's outcome (its error text and revert data).
+    """
+
+    def __init__(self, result: CallResult) -> None:
+        super().__init__(f"execution reverted: {result.error}")
+        self.result = result
+
+
+class AccessListUnavailable(ChainError):
+    """Raised when access lists are asked for on a fork before Berlin.
+
+    ``fork`` is the chain's hard fork.
+    """
+
+    def __init__(self, fork: str) -> None:
+        super().__init__(f"access lists need Berlin or later; this chain runs {fork}")
+        self.fork = fork
+
+
+class TraceError(ChainError):
+    """Raised when a trace cannot be produced (unknown transaction, block not stored).
+
+    ``tx_hash`` is the traced transaction's hash when the failure concerns one.
+    """
+
+    def __init__(self, message: str, tx_hash: bytes | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class TraceTooLarge(TraceError):
+    """Raised when a struct-logger trace would record more than ``max_steps`` steps (the
+    node's memory bound); fields: ``max_steps``."""
+
+    def __init__(self, max_steps: int) -> None:
+        super().__init__(
+            f'trace has more than {max_steps} steps; pass a smaller "limit" to keep the '
+            "first steps only, or use the callTracer"
+        )
+        self.max_steps = max_steps
 
 
 # --- transactions ------------------------------------------------------------------

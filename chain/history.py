@@ -42,13 +42,14 @@ from typing import IO, Any
 import rlp
 from eth.abc import BlockAPI
 from eth.chains.base import Chain as PyEvmChain
-from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3, ZERO_ADDRESS, ZERO_HASH32
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.rlp.accounts import Account as AccountRlp
 
 from chain import consensus
-from chain.chain import VANITY, Chain
+from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.errors import ChainError, DataDirError, InvalidBlock, UnknownBlock
+from chain.errors import DataDirError, ExportFileError, InvalidBlock, ReplayFailed, UnknownBlock
+from chain.genesis import write_genesis
 from chain.store import LMDB_DIRNAME, META_FILENAME, Store
 from chain.vm import vm_class_for
 
@@ -62,26 +63,6 @@ MAX_BLOCK_BYTES = 1 << 28  # bytes: an RLP item claiming more than this is damag
 RLP_LONG_LIST = 0xF7  # first byte above this: a list with a length-of-length prefix
 RLP_SHORT_LIST = 0xC0  # first byte from here to RLP_LONG_LIST: a list of < 56 bytes
 MEGA = 1_000_000
-
-
-class ExportFileError(ChainError):
-    """Raised when an export file (or its genesis file) is missing, damaged or truncated;
-    the message names the byte offset and the block where reading stopped."""
-
-
-class ReplayFailed(InvalidBlock):
-    """Raised when a block of an export file fails verification during import or replay.
-
-    ``number`` is the block's number and ``check`` the rule that failed (``seal``,
-    ``state_root``, ``transaction_root``, ...), as :class:`InvalidBlock` names it.
-    """
-
-    def __init__(self, number: int, cause: InvalidBlock) -> None:
-        text = str(cause)
-        prefix = f"block {number}: "
-        text = text[len(prefix) :] if text.startswith(prefix) else text
-        super().__init__(f"block {number} is invalid ({cause.check} check failed): {text}", check=cause.check)
-        self.number = number
 
 
 # --- progress -------------------------------------------------------------------------------
@@ -600,36 +581,14 @@ def _write_genesis(
 ) -> str:
     """Write a genesis block whose state is the given trie nodes (rooted at
     ``state_root``), the way :class:`Chain` writes its own genesis otherwise."""
-    vm_class = vm_class_for(config.fork)
     evm_class = PyEvmChain.configure(
-        __name__="SumchainForkEVM", vm_configuration=((0, vm_class),), chain_id=config.chain_id
+        __name__="SumchainForkEVM",
+        vm_configuration=((0, vm_class_for(config.fork)),),
+        chain_id=config.chain_id,
     )
     for key, value in nodes:
         store.db[key] = value
-    signers = [bytes.fromhex(a[2:]) for a in config.signers]
-    params: dict[str, Any] = {
-        "difficulty": 1,
-        "gas_limit": config.gas_limit,
-        "timestamp": config.genesis_timestamp,
-        "extra_data": consensus.make_extra_data(VANITY, signers),
-        "coinbase": ZERO_ADDRESS,
-        "nonce": consensus.NONCE_DROP,
-        "mix_hash": ZERO_HASH32,
-        "state_root": state_root,
-    }
-    if config.fork_at_least("london"):
-        params["base_fee_per_gas"] = config.base_fee
-    if config.fork_at_least("cancun"):
-        params["parent_beacon_block_root"] = ZERO_HASH32
-        params["blob_gas_used"] = 0
-        params["excess_blob_gas"] = 0
-    genesis = vm_class.create_genesis_header(**params)
-    evm_class.from_genesis_header(store.db, genesis)
-    store.write_meta(
-        {"config": config.to_dict(), "genesis_hash": genesis.hash.hex(), "forked_from": extra_meta},
-        data_dir,
-    )
-    store.commit()
+    genesis = write_genesis(store, config, evm_class, data_dir, state_root=state_root, extra_meta=extra_meta)
     return "0x" + genesis.hash.hex()
 
 
@@ -658,8 +617,8 @@ def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path, data_dir: s
         (Path(data_dir) / GENESIS_STATE_FILENAME).write_bytes(state_nodes.read_bytes())
     _write_genesis(store, config, state_root, pairs, Path(data_dir) if data_dir else None, {})
     if data_dir is None:
-        from chain.chain import _default_signer
+        from chain.genesis import default_signer
 
-        return Chain(config, store, signer_key=_default_signer(config, None))
+        return Chain(config, store, signer_key=default_signer(config, None))
     store.close()
     return Chain.open(data_dir=data_dir, sync=False)

@@ -52,7 +52,7 @@ STACK_LIMIT = 1024  # items
 JUMP_CACHE_MAX = 4_096  # distinct codes whose jump destinations are remembered
 
 # py-evm's plain opcode class: what ``as_opcode`` builds (gas first, then the logic).
-_PLAIN_OPCODE = type(as_opcode(logic_fn=flow.stop, mnemonic="STOP", gas_cost=0))
+_PLAIN_OPCODE: type[Any] = type(as_opcode(logic_fn=flow.stop, mnemonic="STOP", gas_cost=0))
 
 # Kinds of table entry; the loop tests them in about the order Solidity code runs them.
 GENERIC, PUSH, DUP, SWAP, POP, JUMP_DEST, JUMPI, JUMP = range(8)

@@ -34,6 +34,10 @@ Choices, documented because other pools differ:
 * Blob transactions are not pooled (they need a sidecar this single node does not
   carry); set-code transactions are pooled only if the fork decodes them and the pool
   is built with them in ``transaction_types``.
+
+Validation lives in ``chain.validation`` (stateless, then stateful, as geth's
+``core/txpool/validation.go``); the journal interface and its implementations in
+``chain.journal``.
 """
 
 from __future__ import annotations
@@ -41,32 +45,21 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
-import struct
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import rlp
 from eth.abc import SignedTransactionAPI
-from eth_keys.exceptions import BadSignature
-from eth_utils import ValidationError, keccak, to_checksum_address
+from eth_utils import ValidationError, keccak
 
 from chain.errors import (
     AlreadyKnown,
     ChainError,
-    DataDirError,
-    FeeCapTooLow,
-    GasLimitExceeded,
-    InitcodeTooLarge,
     InsufficientFunds,
-    IntrinsicGasTooLow,
-    InvalidSignature,
     InvalidTransaction,
     MalformedTransaction,
     NonceGap,
@@ -74,44 +67,25 @@ from chain.errors import (
     OversizedTransaction,
     PoolFull,
     ReplacementUnderpriced,
-    TipAboveFeeCap,
-    UnsupportedTransactionType,
-    WrongChainId,
+)
+from chain.journal import Journal
+from chain.validation import (
+    DEFAULT_TRANSACTION_TYPES,
+    TransactionRules,
+    checksum_address,
+    recover_sender,
+    transaction_type,
+    validate_against_state,
+    validate_transaction,
 )
 
 logger = logging.getLogger(__name__)
 
 # --- constants ---------------------------------------------------------------------
 
-LEGACY_TRANSACTION_TYPE = 0
-ACCESS_LIST_TRANSACTION_TYPE = 1
-DYNAMIC_FEE_TRANSACTION_TYPE = 2
-BLOB_TRANSACTION_TYPE = 3
-SET_CODE_TRANSACTION_TYPE = 4
-
-#: Transaction types the pool accepts by default (blob transactions need a sidecar).
-DEFAULT_TRANSACTION_TYPES = frozenset(
-    {LEGACY_TRANSACTION_TYPE, ACCESS_LIST_TRANSACTION_TYPE, DYNAMIC_FEE_TRANSACTION_TYPE}
-)
-
-#: Order of the secp256k1 group; signature values r and s must lie below it.
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-#: Largest accepted s (low-s rule since Homestead), so a signature cannot be malleated.
-SECP256K1_HALF_N = SECP256K1_N // 2
-
 DEFAULT_MAX_SIZE = 128 * 1024  # bytes of one raw transaction
 PERCENT = 100
 DROPPED_RECORDS_MAX = 4096  # dropped transactions whose reason the pool remembers
-
-# Journal file layout: a header, then records of
-#   length (4 bytes, big endian) | crc32 of body (4 bytes, big endian) | body (RLP)
-# with body = [b"a", hash, raw] (added) or [b"r", [hash, ...]] (removed).
-JOURNAL_MAGIC = b"sumchain-txpool-journal-v1\n"
-JOURNAL_RECORD_HEADER = struct.Struct(">II")  # length in bytes, crc32
-JOURNAL_MAX_RECORD = 16 * 1024 * 1024  # bytes; anything larger is a damaged length field
-JOURNAL_COMPACT_MIN_DEAD = 1024 * 1024  # bytes a journal may grow beyond 2x live before compacting
-RECORD_ADD = b"a"
-RECORD_REMOVE = b"r"
 
 
 # --- the state the pool validates against ----------------------------------------------
@@ -125,8 +99,10 @@ class PoolState(Protocol):
     ``reset``.
     """
 
-    #: Chain id transactions must be signed for (replay protection).
-    chain_id: int
+    @property
+    def chain_id(self) -> int:
+        """Chain id transactions must be signed for (replay protection)."""
+        ...
 
     def nonce(self, address: bytes) -> int:
         """Return the account nonce of the 20-byte ``address`` at the head."""
@@ -161,103 +137,6 @@ class PoolState(Protocol):
     def max_initcode_size(self) -> int | None:
         """Return the most initcode bytes a creation may carry (EIP-3860), None before Shanghai."""
         ...
-
-
-# --- validation in two layers (as geth's core/txpool/validation.go) -----------------------
-
-
-@dataclass(frozen=True)
-class TransactionRules:
-    """What a transaction is checked against without reading any account.
-
-    The pool fills it from the head and its limits; a block builder from the block's
-    fork, so both run the same checks.
-    """
-
-    #: Chain id transactions must be signed for (EIP-155 replay protection).
-    chain_id: int
-    #: Transaction types accepted (0 legacy, 1 access list, 2 dynamic fee, ...).
-    transaction_types: frozenset[int]
-    #: Gas limit of the block the transaction is for (gas).
-    block_gas_limit: int
-    #: Most initcode a creation may carry (bytes, EIP-3860); None before Shanghai.
-    max_initcode_size: int | None
-
-
-def validate_transaction(tx: SignedTransactionAPI, rules: TransactionRules, intrinsic_gas: int) -> bytes:
-    """Check ``tx`` on its own, without any account state; return its sender (20 bytes).
-
-    The rules, in order, each with its own exception from ``chain.errors``: signature
-    (ranges, low s, recovery), chain id (replay protection required), transaction type,
-    tip <= fee cap, gas <= block gas limit, initcode size (Shanghai on), gas >=
-    ``intrinsic_gas`` (which includes the initcode words from Shanghai on).
-    """
-    sender = _recover_sender(tx)
-
-    tx_chain_id = tx.chain_id
-    if tx_chain_id is None:
-        raise WrongChainId(
-            f"transaction is not replay-protected; sign it for chain id {rules.chain_id} (EIP-155)"
-        )
-    if tx_chain_id != rules.chain_id:
-        raise WrongChainId(
-            f"transaction is signed for chain id {tx_chain_id}, this chain's id is {rules.chain_id}"
-        )
-
-    type_id = _type_id(tx)
-    if type_id not in rules.transaction_types:
-        raise UnsupportedTransactionType(
-            f"transaction type {type_id} is not accepted by the pool (accepted: "
-            f"{', '.join(str(t) for t in sorted(rules.transaction_types))})"
-        )
-
-    max_fee = tx.max_fee_per_gas
-    max_priority_fee = tx.max_priority_fee_per_gas
-    if max_priority_fee > max_fee:
-        raise TipAboveFeeCap(
-            f"max priority fee per gas {max_priority_fee} wei is above max fee per gas {max_fee} wei"
-        )
-
-    if tx.gas > rules.block_gas_limit:
-        raise GasLimitExceeded(
-            f"transaction gas limit {tx.gas} exceeds the block gas limit {rules.block_gas_limit}"
-        )
-
-    if rules.max_initcode_size is not None and not tx.to and len(tx.data) > rules.max_initcode_size:
-        raise InitcodeTooLarge(len(tx.data), rules.max_initcode_size)
-
-    if tx.gas < intrinsic_gas:
-        raise IntrinsicGasTooLow(
-            f"intrinsic gas too low: transaction needs at least {intrinsic_gas} gas, "
-            f"its gas limit is {tx.gas}"
-        )
-    return sender
-
-
-def validate_against_state(
-    tx: SignedTransactionAPI, sender: bytes, account_nonce: int, balance: int, base_fee: int | None
-) -> None:
-    """Check ``tx`` (from ``sender``) against the sender's account and the block's base fee.
-
-    The rules, in order: fee cap >= ``base_fee`` (wei, None before London), nonce >=
-    ``account_nonce``, ``balance`` (wei) >= value + gas * fee cap. A block builder also
-    needs the nonce to be exactly the account's; the pool allows later ones (queued).
-    """
-    max_fee = tx.max_fee_per_gas
-    if base_fee is not None and max_fee < base_fee:
-        raise FeeCapTooLow(f"max fee per gas {max_fee} wei is below the next block's base fee {base_fee} wei")
-
-    if tx.nonce < account_nonce:
-        raise NonceTooLow(
-            f"nonce too low: account {_address(sender)} has nonce {account_nonce}, transaction has {tx.nonce}"
-        )
-
-    cost = tx.value + tx.gas * max_fee
-    if balance < cost:
-        raise InsufficientFunds(
-            f"insufficient funds: account {_address(sender)} has {balance} wei, transaction "
-            f"may cost {cost} wei (value {tx.value} + gas {tx.gas} * max fee {max_fee})"
-        )
 
 
 # --- entries and limits ----------------------------------------------------------------
@@ -357,202 +236,6 @@ class DroppedTransaction:
     def kind(self) -> str:
         """The error's class name, e.g. ``InitcodeTooLarge``."""
         return type(self.error).__name__
-
-
-# --- journal ----------------------------------------------------------------------------
-
-
-class Journal(Protocol):
-    """A durable record of the pool's transactions, so that they survive a restart.
-
-    The pool calls ``add`` for every accepted transaction and ``remove`` for every
-    one it lets go (mined, replaced, evicted, dropped); on start it re-adds
-    ``load()`` in order, then calls ``rewrite`` with what it kept.
-    """
-
-    def add(self, tx_hash: bytes, raw: bytes) -> None:
-        """Record that the transaction ``raw`` (hash ``tx_hash``) entered the pool."""
-        ...
-
-    def remove(self, hashes: Iterable[bytes]) -> None:
-        """Record that the transactions ``hashes`` left the pool; unknown ones are ignored."""
-        ...
-
-    def load(self) -> list[bytes]:
-        """Return the raw transactions still recorded, in the order they were added."""
-        ...
-
-    def rewrite(self, raws: Iterable[bytes]) -> None:
-        """Replace the whole record with ``raws`` (in this order)."""
-        ...
-
-
-class MemoryJournal:
-    """A journal kept in memory: for tests, and for pools that need not survive a restart."""
-
-    def __init__(self) -> None:
-        self._entries: dict[bytes, bytes] = {}
-
-    def add(self, tx_hash: bytes, raw: bytes) -> None:
-        self._entries[tx_hash] = raw
-
-    def remove(self, hashes: Iterable[bytes]) -> None:
-        for tx_hash in hashes:
-            self._entries.pop(tx_hash, None)
-
-    def load(self) -> list[bytes]:
-        return list(self._entries.values())
-
-    def rewrite(self, raws: Iterable[bytes]) -> None:
-        self._entries = {keccak(raw): raw for raw in raws}
-
-
-class FileJournal:
-    """An append-only journal file with checksummed, length-prefixed RLP records.
-
-    Appends are flushed but not fsynced (losing the last few after a power cut is
-    acceptable for a pool); ``rewrite`` is atomic (temporary file, fsync, rename).
-    After a crash the last record may be torn: it is ignored and the file is cut back
-    to the last whole record, so later appends start clean. When the file grows past
-    ``JOURNAL_COMPACT_MIN_DEAD`` bytes beyond twice what is live, it compacts itself.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._live: dict[bytes, bytes] = {}
-        #: Bytes of the file on disk, header included.
-        self._file_bytes = 0
-        #: Number of torn or damaged trailing bytes cut off when the file was opened.
-        self.discarded_bytes = 0
-        self._file = self._open()
-
-    def _open(self) -> Any:
-        data = self.path.read_bytes() if self.path.exists() else b""
-        if JOURNAL_MAGIC.startswith(data):  # new, empty, or torn inside the header
-            good_end = 0
-        elif not data.startswith(JOURNAL_MAGIC):
-            raise DataDirError(
-                f"{self.path} is not a sumchain transaction-pool journal (wrong header); "
-                "move it away or delete it"
-            )
-        else:
-            good_end = self._replay(data)
-        if data and good_end < len(data):
-            self.discarded_bytes = len(data) - good_end
-            logger.warning(
-                "txpool journal %s: ignoring %d bytes of a torn or damaged last record",
-                self.path,
-                self.discarded_bytes,
-            )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "r+b" if data else "wb")  # noqa: SIM115 - kept for appends
-        handle.truncate(good_end)
-        handle.seek(good_end)
-        if good_end == 0:
-            handle.write(JOURNAL_MAGIC)
-            handle.flush()
-            good_end = len(JOURNAL_MAGIC)
-        self._file_bytes = good_end
-        return handle
-
-    def _replay(self, data: bytes) -> int:
-        """Apply every whole record in ``data``; return the offset after the last one."""
-        offset = len(JOURNAL_MAGIC)
-        while offset < len(data):
-            header_end = offset + JOURNAL_RECORD_HEADER.size
-            if header_end > len(data):
-                break
-            length, checksum = JOURNAL_RECORD_HEADER.unpack_from(data, offset)
-            body_end = header_end + length
-            if length > JOURNAL_MAX_RECORD or body_end > len(data):
-                break
-            body = data[header_end:body_end]
-            if zlib.crc32(body) != checksum:
-                break
-            try:
-                self._apply(rlp.decode(body))
-            except (rlp.exceptions.RLPException, ValueError, TypeError, IndexError):
-                break
-            offset = body_end
-        return offset
-
-    def _apply(self, record: Any) -> None:
-        kind = record[0]
-        if kind == RECORD_ADD and isinstance(record[1], bytes) and isinstance(record[2], bytes):
-            self._live[record[1]] = record[2]
-        elif kind == RECORD_REMOVE and isinstance(record[1], list):
-            for tx_hash in record[1]:
-                self._live.pop(tx_hash, None)
-        else:
-            raise ValueError(f"unknown journal record {kind!r}")
-
-    def _append(self, body: bytes) -> None:
-        record = JOURNAL_RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body
-        self._file.write(record)
-        self._file.flush()
-        self._file_bytes += len(record)
-
-    def add(self, tx_hash: bytes, raw: bytes) -> None:
-        with self._lock:
-            self._append(rlp.encode([RECORD_ADD, tx_hash, raw]))
-            self._live[tx_hash] = raw
-
-    def remove(self, hashes: Iterable[bytes]) -> None:
-        with self._lock:
-            known = [tx_hash for tx_hash in hashes if tx_hash in self._live]
-            if not known:
-                return
-            for tx_hash in known:
-                del self._live[tx_hash]
-            self._append(rlp.encode([RECORD_REMOVE, known]))
-            live_bytes = sum(len(raw) for raw in self._live.values())
-            if self._file_bytes > JOURNAL_COMPACT_MIN_DEAD + 2 * live_bytes:
-                self.rewrite(list(self._live.values()))
-
-    def load(self) -> list[bytes]:
-        with self._lock:
-            return list(self._live.values())
-
-    def rewrite(self, raws: Iterable[bytes]) -> None:
-        with self._lock:
-            entries = {keccak(raw): raw for raw in raws}
-            temporary = self.path.with_name(self.path.name + ".tmp")
-            with open(temporary, "wb") as out:
-                out.write(JOURNAL_MAGIC)
-                for tx_hash, raw in entries.items():
-                    body = rlp.encode([RECORD_ADD, tx_hash, raw])
-                    out.write(JOURNAL_RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body)
-                out.flush()
-                os.fsync(out.fileno())
-                size = out.tell()
-            self._file.close()
-            os.replace(temporary, self.path)
-            _fsync_directory(self.path.parent)
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for appends
-            self._live = entries
-            self._file_bytes = size
-
-    @property
-    def size_bytes(self) -> int:
-        """Bytes of the journal file on disk."""
-        return self._file_bytes
-
-    def close(self) -> None:
-        """Close the file; the journal must not be used afterwards."""
-        with self._lock:
-            self._file.close()
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- the pool ---------------------------------------------------------------------------
@@ -666,11 +349,11 @@ class TxPool:
         missing = tx.nonce - next_nonce
         if missing > limits.max_nonce_gap:
             raise NonceGap(
-                f"nonce too far ahead: account {_address(sender)} would next use nonce "
+                f"nonce too far ahead: account {checksum_address(sender)} would next use nonce "
                 f"{next_nonce}, transaction has {tx.nonce}; at most "
                 f"{limits.max_nonce_gap} nonces may be missing"
             )
-        type_id = _type_id(tx)
+        type_id = transaction_type(tx)
         max_fee = tx.max_fee_per_gas
         max_priority_fee = tx.max_priority_fee_per_gas
 
@@ -685,7 +368,7 @@ class TxPool:
             bump = PERCENT + limits.price_bump_percent
             raise ReplacementUnderpriced(
                 f"replacement transaction underpriced: to replace nonce {tx.nonce} of "
-                f"{_address(sender)} both fees must rise by {limits.price_bump_percent}% "
+                f"{checksum_address(sender)} both fees must rise by {limits.price_bump_percent}% "
                 f"(max fee >= {_ceil_div(replaced.max_fee * bump, PERCENT)} wei, tip >= "
                 f"{_ceil_div(replaced.max_priority_fee * bump, PERCENT)} wei); got max fee "
                 f"{max_fee} wei, tip {max_priority_fee} wei"
@@ -749,7 +432,7 @@ class TxPool:
         own_queued = len(own) - run_before
         if own_queued >= limits.account_queue:
             raise PoolFull(
-                f"account {_address(sender)} already has {own_queued} queued transactions, the "
+                f"account {checksum_address(sender)} already has {own_queued} queued transactions, the "
                 f"most one account may hold; send the missing nonce {base + run_before} first"
             )
         excess = self._queued_count() + 1 - limits.global_queue
@@ -910,7 +593,7 @@ class TxPool:
                                 sender=sender,
                                 nonce=tx.nonce,
                                 error=InsufficientFunds(
-                                    f"insufficient funds: account {_address(sender)} has {balance} "
+                                    f"insufficient funds: account {checksum_address(sender)} has {balance} "
                                     f"wei at the new head, transaction may cost {tx.cost} wei"
                                 ),
                                 block_number=None,
@@ -1013,7 +696,7 @@ class TxPool:
         logger.warning(
             "txpool: dropped %s (sender %s, nonce %d) at block %d: %s: %s",
             _hex(record.hash),
-            _address(sender),
+            checksum_address(sender),
             nonce,
             block_number,
             record.kind,
@@ -1098,7 +781,7 @@ class TxPool:
         try:
             tx = self._decode(raw)
             nonce = int(tx.nonce)
-            sender = _recover_sender(tx)
+            sender = recover_sender(tx)
         except InvalidTransaction:
             pass
         self._remember(
@@ -1216,29 +899,6 @@ class TxPool:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _type_id(tx: SignedTransactionAPI) -> int:
-    type_id = getattr(tx, "type_id", None)
-    return LEGACY_TRANSACTION_TYPE if type_id is None else int(type_id)
-
-
-def _recover_sender(tx: SignedTransactionAPI) -> bytes:
-    """Check the signature's ranges and recover the sender, once (``tx.sender`` caches)."""
-    try:
-        y_parity, r, s = tx.y_parity, tx.r, tx.s
-    except (ValidationError, ValueError) as error:
-        raise InvalidSignature(f"invalid signature: {error}") from error
-    if y_parity not in (0, 1):
-        raise InvalidSignature(f"invalid signature: recovery id {y_parity} is not 0 or 1")
-    if not 1 <= r < SECP256K1_N:
-        raise InvalidSignature("invalid signature: r is out of range")
-    if not 1 <= s <= SECP256K1_HALF_N:
-        raise InvalidSignature("invalid signature: s is out of range (high-s is refused)")
-    try:
-        return bytes(tx.sender)
-    except (BadSignature, ValidationError, ValueError) as error:
-        raise InvalidSignature(f"invalid signature: no sender recovers ({error})") from error
-
-
 def _run_length(own: dict[int, PooledTransaction], start: int) -> int:
     length = 0
     while start + length in own:
@@ -1262,10 +922,6 @@ def _pays_more(new: PooledTransaction, old: PooledTransaction) -> bool:
 
 def _ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
-
-
-def _address(address: bytes) -> str:
-    return str(to_checksum_address(address))
 
 
 def _hex(data: bytes) -> str:

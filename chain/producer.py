@@ -28,9 +28,11 @@ from chain.errors import (
     BlockGasExhausted,
     ChainError,
     FeeCapTooLow,
+    InvalidTimestamp,
     InvalidTransaction,
     NonceGap,
     UnknownBlock,
+    UnknownSnapshot,
 )
 from chain.mempool import TxPool
 
@@ -40,14 +42,6 @@ MAX_TIMESTAMP = 2**63 - 1  # unix seconds: the largest block time clients decode
 #: Reasons a block leaves a pooled transaction out that a later block may not have: no
 #: room left, a base fee that may fall again, an earlier nonce of the sender left out.
 MAY_PASS_LATER = (BlockGasExhausted, FeeCapTooLow, NonceGap)
-
-
-class InvalidTimestamp(ChainError):
-    """Raised when a requested block time is not after the head's timestamp."""
-
-
-class UnknownSnapshot(ChainError):
-    """Raised when reverting to a snapshot id that was never taken."""
 
 
 @dataclass
@@ -136,9 +130,11 @@ class BlockProducer:
         The next block is at least ``seconds`` after the head, even when automine has
         pushed block times ahead of the wall clock (several blocks in one second)."""
         if seconds < 0:
-            raise InvalidTimestamp("time can only be increased (seconds must be >= 0)")
+            raise InvalidTimestamp("time can only be increased (seconds must be >= 0)", seconds)
         if self.clock.now() + int(seconds) > MAX_TIMESTAMP:
-            raise InvalidTimestamp(f"the clock cannot pass {MAX_TIMESTAMP} (2**63-1 seconds)")
+            raise InvalidTimestamp(
+                f"the clock cannot pass {MAX_TIMESTAMP} (2**63-1 seconds)", self.clock.now() + int(seconds)
+            )
         self.clock.offset += int(seconds)
         behind = self.chain.head.timestamp + int(seconds) - self.clock.now()
         if behind > 0:
@@ -148,10 +144,12 @@ class BlockProducer:
     def set_next_timestamp(self, timestamp: int) -> None:
         head = self.chain.head
         if timestamp > MAX_TIMESTAMP:
-            raise InvalidTimestamp(f"timestamp {timestamp} is past {MAX_TIMESTAMP} (2**63-1 seconds)")
+            raise InvalidTimestamp(
+                f"timestamp {timestamp} is past {MAX_TIMESTAMP} (2**63-1 seconds)", timestamp
+            )
         if timestamp <= head.timestamp:
             raise InvalidTimestamp(
-                f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}"
+                f"timestamp {timestamp} is not after the head's timestamp {head.timestamp}", timestamp
             )
         self.clock.next_timestamp = int(timestamp)
         # later blocks continue from the new time, as anvil and hardhat do
@@ -164,7 +162,7 @@ class BlockProducer:
             ts, self.clock.next_timestamp = self.clock.next_timestamp, None
             if ts < parent.timestamp + step:
                 raise InvalidTimestamp(
-                    f"timestamp {ts} is earlier than the head's {parent.timestamp} + period {step}"
+                    f"timestamp {ts} is earlier than the head's {parent.timestamp} + period {step}", ts
                 )
             return ts
         return max(self.clock.now(), parent.timestamp + step)
@@ -211,11 +209,11 @@ class BlockProducer:
         later snapshots stay valid too (their blocks remain in the archive)."""
         snap = self._snapshots.get(snap_id)
         if snap is None:
-            raise UnknownSnapshot(f"no snapshot with id {snap_id}")
+            raise UnknownSnapshot(snap_id)
         try:
             header = self.chain.header(snap.head_hash)
         except UnknownBlock:
-            raise UnknownSnapshot(f"snapshot {snap_id}'s block is no longer stored") from None
+            raise UnknownSnapshot(snap_id, block_missing=True) from None
         dropped = self.chain.set_head(header)
         self.clock.offset = snap.offset
         self.clock.next_timestamp = snap.next_timestamp

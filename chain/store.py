@@ -1,6 +1,6 @@
 """The key-value store behind py-evm's database interface.
 
-Two backends implement :class:`Backend`: :class:`LmdbBackend`, the embedded default
+Two backends implement :class:`KeyValueStore`: :class:`LmdbBackend`, the embedded default
 (one LMDB environment per data directory), and :class:`MemoryBackend` for tests.
 
 py-evm writes into a :class:`Store` during block production or import: headers,
@@ -79,7 +79,7 @@ _HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of th
 _GENESIS_KEY = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(0))  # py-evm's key of block 0's hash
 
 
-class Backend(Protocol):
+class KeyValueStore(Protocol):
     """Durable key-value tables with atomic multi-table writes.
 
     Tables are named by the ``TABLE_*`` constants. A write applies all of its puts and
@@ -94,6 +94,9 @@ class Backend(Protocol):
 
     def items(self, table: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value) of ``table`` in key order."""
+
+    def size_bytes(self) -> int:
+        """Bytes the stored data occupies (what a benchmark reports as store size)."""
 
     def close(self) -> None:
         """Release files and locks; the backend is unusable afterwards."""
@@ -119,6 +122,10 @@ class MemoryBackend:
 
     def items(self, table: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from sorted(self._tables.get(table, {}).items())
+
+    def size_bytes(self) -> int:
+        """Bytes of every key and value held (no per-entry overhead counted)."""
+        return sum(len(key) + len(value) for table in self._tables.values() for key, value in table.items())
 
     def close(self) -> None:
         self._tables = {}
@@ -168,8 +175,8 @@ class LmdbBackend:
 
     def get(self, table: bytes, key: bytes) -> bytes | None:
         if self._readers is None:
-            with self._env.begin(db=self._dbs[table], buffers=False) as txn:
-                return txn.get(key)
+            with self._env.begin(db=self._dbs[table], buffers=False) as single:
+                return single.get(key)
         # fast path: per thread, one read transaction serves every read until the next
         # write, instead of one transaction per key (py-evm reads key by key)
         mine = self._readers
@@ -527,7 +534,7 @@ class Store:
     :meth:`commit` (one atomic backend write) or :meth:`discard`.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: KeyValueStore) -> None:
         self.backend = backend
         self._pending: dict[bytes, dict[bytes, bytes | None]] = {}
         self.db = AtomicDB(_ChainTable(self))
@@ -572,6 +579,11 @@ class Store:
 
     def items(self, table: bytes) -> Iterable[tuple[bytes, bytes]]:
         return self.backend.items(table)
+
+    def size_bytes(self) -> int:
+        """Bytes the committed data occupies in the backend (LMDB: its used pages;
+        memory: its keys and values). Uncommitted writes are not counted."""
+        return self.backend.size_bytes()
 
     @property
     def has_pending(self) -> bool:
@@ -629,59 +641,3 @@ class Store:
                 raise DataDirError(
                     f"data directory {data_dir}: cannot write {META_FILENAME} ({exc.strerror})"
                 ) from None
-
-
-class StoreJournal:
-    """The pool's journal (``chain.mempool.Journal``) as a table of the store.
-
-    Entries are keyed by an 8-byte arrival sequence then the transaction hash, so they
-    load in arrival order. Removals made while a block is being written commit with
-    that block's write; otherwise every change is committed at once, so a transaction
-    the node has acknowledged is on disk.
-    """
-
-    SEQUENCE_BYTES = 8
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._keys: dict[bytes, bytes] = {}  # tx hash -> table key
-        self._next = 0
-        for key, _raw in store.items(TABLE_JOURNAL):
-            self._keys[key[self.SEQUENCE_BYTES :]] = key
-            self._next = int.from_bytes(key[: self.SEQUENCE_BYTES], "big") + 1
-
-    def add(self, tx_hash: bytes, raw: bytes) -> None:
-        key = self._next.to_bytes(self.SEQUENCE_BYTES, "big") + tx_hash
-        self._next += 1
-        self._keys[tx_hash] = key
-        self._store.put(TABLE_JOURNAL, key, raw)
-        try:
-            self._flush()
-        except DataDirError:
-            self._keys.pop(tx_hash, None)  # not on disk: nothing to remove later
-            raise
-
-    def remove(self, hashes: Iterable[bytes]) -> None:
-        for tx_hash in hashes:
-            key = self._keys.pop(tx_hash, None)
-            if key is not None:
-                self._store.put(TABLE_JOURNAL, key, None)
-        self._flush()
-
-    def load(self) -> list[bytes]:
-        return [raw for _key, raw in self._store.items(TABLE_JOURNAL)]
-
-    def rewrite(self, raws: Iterable[bytes]) -> None:
-        from eth_hash.auto import keccak
-
-        for key in list(self._keys.values()):
-            self._store.put(TABLE_JOURNAL, key, None)
-        self._keys = {}
-        self._next = 0
-        for raw in raws:
-            self.add(keccak(raw), raw)
-        self._flush()
-
-    def _flush(self) -> None:
-        if not self._store.block_open:
-            self._store.commit()

@@ -41,7 +41,8 @@ from eth.abc import (
 )
 from eth_utils import ValidationError, to_checksum_address
 
-from chain.errors import ChainError
+from chain.errors import TraceError, TraceTooLarge
+from chain.vm import call_transaction, stack_values
 
 if TYPE_CHECKING:
     from chain.chain import Chain
@@ -49,22 +50,6 @@ if TYPE_CHECKING:
 REVERT_ERROR = "execution reverted"
 TRANSACTION_BASE_GAS = 21_000  # gas every transaction pays before its data
 CREATE_TRANSACTION_BASE_GAS = 53_000  # gas a contract-creating transaction pays instead
-
-
-class TraceError(ChainError):
-    """Raised when a trace cannot be produced (unknown transaction, block not stored)."""
-
-
-class TraceTooLarge(TraceError):
-    """Raised when a struct-logger trace would record more than ``max_steps`` steps (the
-    node's memory bound); fields: ``max_steps``."""
-
-    def __init__(self, max_steps: int) -> None:
-        super().__init__(
-            f'trace has more than {max_steps} steps; pass a smaller "limit" to keep the '
-            "first steps only, or use the callTracer"
-        )
-        self.max_steps = max_steps
 
 
 @dataclass
@@ -268,13 +253,13 @@ class _CountingOpcode:
     def __init__(self, opcode: Any) -> None:
         self.opcode = opcode
         inner = getattr(opcode, "__wrapped__", opcode)  # some forks wrap opcodes in functions
-        self.mnemonic = getattr(opcode, "mnemonic", None) or getattr(inner, "mnemonic", "UNKNOWN")
+        self.mnemonic = str(getattr(opcode, "mnemonic", None) or getattr(inner, "mnemonic", "UNKNOWN"))
         self.gas_cost = getattr(inner, "gas_cost", 0)
 
     def __call__(self, computation: ComputationAPI) -> None:
         recorder = _recorder.get()
         frame = recorder.current if recorder is not None else None
-        if frame is None:
+        if recorder is None or frame is None:
             self.opcode(computation=computation)
             return
         before = computation.get_gas_remaining()
@@ -287,7 +272,7 @@ class _CountingOpcode:
                 "gas": before,
                 "gasCost": 0,
                 "depth": frame.depth + 1,
-                "stack": [hex(_stack_int(item)) for item in computation._stack.values],
+                "stack": [hex(value) for value in stack_values(computation)],
             }
             recorder.steps.append(step)
         try:
@@ -298,10 +283,6 @@ class _CountingOpcode:
             frame.opcode_gas[self.mnemonic] = frame.opcode_gas.get(self.mnemonic, 0) + spent
             if step is not None:
                 step["gasCost"] = spent
-
-
-def _stack_int(item: int | bytes) -> int:
-    return item if isinstance(item, int) else int.from_bytes(item, "big")  # py-evm keeps both
 
 
 def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]:
@@ -388,7 +369,7 @@ def _traced_vm(chain: Chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
     return traced_vm_class(type(plain))(
         header=header,
         chaindb=plain.chaindb,
-        chain_context=plain.chain_context,
+        chain_context=plain.chain_context,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
         consensus_context=plain.consensus_context,
     )
 
@@ -422,13 +403,13 @@ def trace_transaction(
     """
     found = chain.transaction(tx_hash)
     if found is None:
-        raise TraceError(f"transaction 0x{tx_hash.hex()} is not in the canonical chain")
+        raise TraceError(f"transaction 0x{tx_hash.hex()} is not in the canonical chain", tx_hash)
     target, header, index = found
     block = chain.block(header)
     parent = chain.header(header.parent_hash)
     base = header.copy(state_root=parent.state_root, gas_used=0)
     vm = _traced_vm(chain, base)
-    vm.block_preprocessing(vm.get_block())
+    vm.block_preprocessing(vm.get_block())  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
     current = base
     for position, tx in enumerate(block.transactions[: index + 1]):
         if position < index:
@@ -439,7 +420,7 @@ def trace_transaction(
             try:
                 receipt, _ = vm.apply_transaction(current, tx)
             except ValidationError as exc:
-                raise TraceError(f"transaction 0x{tx_hash.hex()} no longer applies: {exc}") from exc
+                raise TraceError(f"transaction 0x{tx_hash.hex()} no longer applies: {exc}", tx_hash) from exc
         gas_used = receipt.gas_used - current.gas_used
         if tx.hash != target.hash:
             raise TraceError("block body does not hold the indexed transaction")
@@ -460,22 +441,10 @@ def trace_call(
     ``request`` keys as for ``Chain.call``: from, to (20-byte, or None to create), gas,
     value, data (bytes). Nothing is mined or written.
     """
-    from eth.constants import ZERO_ADDRESS
-    from eth.vm.spoof import SpoofTransaction
-
     header = header or chain.head
     vm = _traced_vm(chain, header)
-    sender = request.get("from") or ZERO_ADDRESS
     gas = int(request.get("gas") or chain.config.gas_limit)
-    unsigned = vm.create_unsigned_transaction(
-        nonce=vm.state.get_nonce(sender),
-        gas_price=0,
-        gas=gas,
-        to=request.get("to") or b"",
-        value=int(request.get("value") or 0),
-        data=request.get("data") or b"",
-    )
-    tx = SpoofTransaction(unsigned, from_=sender)
+    tx = call_transaction(vm, request, gas)
     with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
         computation = state.costless_execute_transaction(tx)
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund

@@ -20,16 +20,29 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
   creation and validation; Clique needs difficulty 1 or 2 and the vote nonce, so the
   post-merge header rules are replaced by the pre-merge ones (everything else, such as
   base fee, gas limit, withdrawals root and blob gas, stays py-evm's).
+* Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
+  transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
+  with ``check``, so block import never reads py-evm's message text.
+* py-evm's private helpers that other modules need (the call transaction, the CREATE
+  address, the stack, the canonical indices ``set_head`` rewrites) are reached only
+  through the plain functions at the end of this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import rlp
+from eth._utils.address import generate_contract_address
 from eth._utils.numeric import ceil32
-from eth.abc import BlockHeaderAPI, SignedTransactionAPI, VirtualMachineAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, VirtualMachineAPI
 from eth.consensus.noproof import NoProofConsensus
-from eth.constants import BLANK_ROOT_HASH
+from eth.constants import BLANK_ROOT_HASH, ZERO_ADDRESS
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.db.schema import SchemaV1
+from eth.rlp.sedes import chain_gaps
 from eth.vm.base import VM
 from eth.vm.forks import (
     BerlinVM,
@@ -41,6 +54,8 @@ from eth.vm.forks import (
     ShanghaiVM,
 )
 from eth.vm.interrupt import MissingStorageTrieNode
+from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
 from chain.config import FORKS
@@ -63,14 +78,79 @@ _BASE_VMS: dict[str, type[VM]] = {
     "shanghai": ShanghaiVM,
     "cancun": CancunVM,
 }
-POST_MERGE = ("paris", "shanghai", "cancun")
+POST_MERGE = FORKS[FORKS.index("paris") :]  # forks whose header rules py-evm writes for proof of stake
+assert set(_BASE_VMS) == set(FORKS), "every fork of chain.config.FORKS needs its py-evm VM"
 
 # The evmVersion solc calls each fork (compiled artifacts are kept per evmVersion).
 EVM_VERSIONS = {fork: fork for fork in FORKS}
 
 
+class BlockRuleBroken(ValidationError):
+    """py-evm's ``ValidationError`` with the rule it broke named, raised by sumchain's VMs.
+
+    Block import turns it into ``InvalidBlock(check=check)``; everything else that
+    catches py-evm's ``ValidationError`` (the block builder, calls, traces) still does.
+    ``check`` is ``timestamp``, ``gas_limit`` (gas limit or base fee against the parent)
+    or ``transactions`` (a transaction the block holds is invalid on its state).
+    """
+
+    def __init__(self, message: str, check: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
 def _no_reward() -> int:
     return 0
+
+
+def _named_header_rules(base_rules: Any) -> Any:
+    """``validate_header`` that checks the rules block import reports by name first and
+    raises them as :class:`BlockRuleBroken`, then runs ``base_rules`` (py-evm's own)."""
+
+    def validate_header(cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        if parent_header is not None:
+            if header.timestamp <= parent_header.timestamp:
+                raise BlockRuleBroken(
+                    "timestamp must be strictly later than parent, "
+                    f"but is {parent_header.timestamp - header.timestamp} seconds before.\n"
+                    f"- child  : {header.timestamp}\n"
+                    f"- parent : {parent_header.timestamp}. ",
+                    check="timestamp",
+                )
+            try:
+                cls.validate_gas(header, parent_header)
+            except ValidationError as exc:
+                raise BlockRuleBroken(str(exc), check="gas_limit") from None
+        base_rules(cls, header, parent_header)
+
+    return classmethod(validate_header)
+
+
+class _NamedTransactionRulesMixin:
+    """State whose transaction validation raises :class:`BlockRuleBroken` (``transactions``)."""
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        try:
+            super().validate_transaction(transaction)  # type: ignore[misc]
+        except BlockRuleBroken:
+            raise
+        except ValidationError as exc:
+            raise BlockRuleBroken(str(exc), check="transactions") from None
+
+
+def _named_block_transaction_rules(base_rule: Any) -> Any:
+    """``validate_transaction_against_header`` (gas left in the block, fee cap against the
+    base fee) raising py-evm's refusals as :class:`BlockRuleBroken` (``transactions``)."""
+
+    def validate_transaction_against_header(
+        self: VM, base_header: BlockHeaderAPI, transaction: SignedTransactionAPI
+    ) -> None:
+        try:
+            base_rule(self, base_header, transaction)
+        except ValidationError as exc:
+            raise BlockRuleBroken(str(exc), check="transactions") from None
+
+    return validate_transaction_against_header
 
 
 def _pre_merge_header_rules(cls: type[VM], header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
@@ -90,7 +170,7 @@ def _configure_header_verbatim(self: VM, **header_params: Any) -> BlockHeaderAPI
 def _create_genesis_header(cls: type[VM], **genesis_params: Any) -> BlockHeaderAPI:
     """Genesis with Clique's difficulty and nonce on forks whose header factory refuses them."""
     clique_fields = {k: genesis_params.pop(k) for k in ("difficulty", "nonce") if k in genesis_params}
-    header = cls.create_header_from_parent(None, **genesis_params)
+    header = cls.create_header_from_parent(None, **genesis_params)  # type: ignore[arg-type]  # py-evm's stub: no parent means genesis, which it accepts
     return header.copy(**clique_fields)
 
 
@@ -154,11 +234,15 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
         "get_block_reward": staticmethod(_no_reward),
         "get_nephew_reward": staticmethod(_no_reward),
         "configure_header": _configure_header_verbatim,
+        "validate_transaction_against_header": _named_block_transaction_rules(
+            base.validate_transaction_against_header
+        ),
     }
     state_class = base.get_state_class()
     account_db_class = state_class.get_account_db_class()
     if limits_initcode(fork):
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
+    state_class = type(state_class.__name__, (_NamedTransactionRulesMixin, state_class), {})
     state_fields: dict[str, Any] = {
         "__name__": f"PoA{state_class.__name__}",
         "account_db_class": type(
@@ -168,8 +252,9 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     if lean:
         state_fields["computation_class"] = lean_computation_class(state_class.computation_class)
     overrides["_state_class"] = state_class.configure(**state_fields)
+    header_rules = _pre_merge_header_rules if fork in POST_MERGE else base.validate_header.__func__  # type: ignore[attr-defined]
+    overrides["validate_header"] = _named_header_rules(header_rules)
     if fork in POST_MERGE:
-        overrides["validate_header"] = classmethod(_pre_merge_header_rules)
         overrides["create_genesis_header"] = classmethod(_create_genesis_header)
     return base.configure(**overrides)
 
@@ -182,7 +267,7 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
 # ``FlatAccounts`` remembers the encoded account of each address as of one state root,
 # and moves to the next root with the diff py-evm applies to the trie, so the next
 # block, the pool's nonce checks and head reads find them without a walk. The plain path
-# (no ``flat_accounts`` on the database) is py-evm's own; tests/chain/test_fast_paths.py
+# (an account database class without ``flat_accounts``) is py-evm's own; tests/chain/test_fast_paths.py
 # checks both give the same blocks.
 
 FLAT_ACCOUNTS_MAX = 200_000  # addresses remembered before the map starts over
@@ -220,8 +305,9 @@ class _FlatView:
     def __getitem__(self, address: bytes) -> bytes:
         flat = self._flat
         if flat.root == self._trie.root_hash:
-            value = flat.values.get(address, _UNSEEN)
-            if value is _UNSEEN:
+            if address in flat.values:
+                value = flat.values[address]
+            else:
                 try:
                     value = self._trie[address]
                 except KeyError:
@@ -356,13 +442,16 @@ class _StorageView:
 
 
 class _FlatAccountDBMixin:
-    """AccountDB reading accounts through the database's ``flat_accounts`` map and
-    storage through its ``storage_cache``, if any."""
+    """AccountDB reading accounts through its class's ``flat_accounts`` map and storage
+    through its ``storage_cache``, when :func:`vm_class_for` gave it them (fast paths)."""
+
+    flat_accounts: FlatAccounts | None = None  # one per chain (vm_class_for); None: py-evm's reads
+    storage_cache: StorageCache | None = None
 
     def __init__(self, db: Any, state_root: bytes = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)  # type: ignore[call-arg]
-        self._flat: FlatAccounts | None = getattr(db, "flat_accounts", None)
-        self._storage: StorageCache | None = getattr(db, "storage_cache", None)
+        self._flat = self.flat_accounts
+        self._storage = self.storage_cache
         self._storage_views: dict[bytes, _StorageView] = {}
         self._last_diff: Any = None
         if self._flat is not None:
@@ -404,9 +493,30 @@ LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, 
 
 
 def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
-    """The proof-of-authority VM class running ``fork``'s rules; with ``fast_paths``,
-    its computations run in the lean interpreter loop (same gas, same results)."""
-    return (LEAN_VM_CLASSES if fast_paths else VM_CLASSES)[fork]
+    """The proof-of-authority VM class running ``fork``'s rules. With ``fast_paths``, a
+    new class for one chain: its computations run in the lean interpreter loop (same
+    gas, same results) and its account database carries accounts and storage values
+    from block to block (caches of its own, so call this once per chain)."""
+    if not fast_paths:
+        return VM_CLASSES[fork]
+    lean = LEAN_VM_CLASSES[fork]
+    state_class = lean.get_state_class()
+    account_db_class = state_class.get_account_db_class()
+    carrying = type(
+        account_db_class.__name__,
+        (account_db_class,),
+        {"flat_accounts": FlatAccounts(), "storage_cache": StorageCache()},
+    )
+    return lean.configure(  # type: ignore[no-any-return]
+        __name__=lean.__name__, _state_class=state_class.configure(account_db_class=carrying)
+    )
+
+
+def fast_path_caches(vm_class: type[VirtualMachineAPI]) -> tuple[FlatAccounts | None, StorageCache | None]:
+    """The accounts map and storage cache a VM class from :func:`vm_class_for` carries
+    between blocks; (None, None) for the plain path."""
+    account_db_class = vm_class.get_state_class().get_account_db_class()
+    return getattr(account_db_class, "flat_accounts", None), getattr(account_db_class, "storage_cache", None)
 
 
 def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fields: Any) -> BlockHeaderAPI:
@@ -416,3 +526,75 @@ def new_header(vm_class: type[VirtualMachineAPI], parent: BlockHeaderAPI, **fiel
     clique_fields = {k: fields.pop(k) for k in ("difficulty", "nonce", "mix_hash") if k in fields}
     header = vm_class.create_header_from_parent(parent, **fields)
     return header.copy(**clique_fields) if clique_fields else header
+
+
+# --- py-evm internals other modules need, behind plain functions -------------------------
+
+
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    """The 20-byte address a creation by ``sender`` at ``nonce`` deploys to (CREATE)."""
+    return bytes(generate_contract_address(Address(sender), nonce))
+
+
+def call_transaction(
+    vm: VirtualMachineAPI,
+    request: dict[str, Any],
+    gas: int,
+    access_list: Sequence[tuple[bytes, Sequence[int]]] = (),
+) -> SignedTransactionAPI:
+    """The unsigned transaction an ``eth_call``-like request runs as, from
+    ``request["from"]`` (zero address if absent) without a signature (py-evm's
+    ``SpoofTransaction``), at the sender's nonce, gas price 0. With ``access_list`` a
+    type-1 transaction (Berlin on). ``request`` keys: from, to (None or b"" creates),
+    value, data."""
+    sender = Address(request.get("from") or ZERO_ADDRESS)
+    fields: dict[str, Any] = {
+        "nonce": vm.state.get_nonce(sender),
+        "gas_price": 0,
+        "gas": gas,
+        "to": request.get("to") or b"",
+        "value": int(request.get("value") or 0),
+        "data": request.get("data") or b"",
+    }
+    if access_list:
+        builder: Any = vm.get_transaction_builder()  # Berlin's builder on: access lists
+        unsigned = builder.new_unsigned_access_list_transaction(
+            chain_id=vm.chain_context.chain_id,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
+            access_list=[(address, list(slots)) for address, slots in access_list],
+            **fields,
+        )
+    else:
+        unsigned = vm.create_unsigned_transaction(**fields)
+    return SpoofTransaction(unsigned, from_=sender)  # type: ignore[return-value]  # py-evm's SpoofTransaction proxies a signed transaction; its stub does not say so
+
+
+def stack_values(computation: ComputationAPI) -> list[int]:
+    """The computation's stack, bottom first, as integers (py-evm keeps ints or bytes)."""
+    items = computation._stack.values  # type: ignore[attr-defined]
+    return [item if isinstance(item, int) else int.from_bytes(item, "big") for item in items]
+
+
+def unindex_canonical_block(db: AtomicDB, number: int, transactions: Iterable[SignedTransactionAPI]) -> None:
+    """Take block ``number`` and its transactions out of py-evm's canonical indices."""
+    for tx in transactions:
+        ChainDB._remove_transaction_from_canonical_chain(db, tx.hash)
+    del db[SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number))]
+
+
+def index_canonical_block(
+    db: AtomicDB, header: BlockHeaderAPI, transactions: Iterable[SignedTransactionAPI]
+) -> None:
+    """Make ``header`` the canonical block at its number, with its transactions indexed."""
+    key = SchemaV1.make_block_number_to_hash_lookup_key(header.block_number)
+    db[key] = rlp.encode(header.hash, sedes=rlp.sedes.binary)
+    for index, tx in enumerate(transactions):
+        ChainDB._add_transaction_to_canonical_chain(db, tx.hash, header, index)
+
+
+def set_canonical_head(db: AtomicDB, header: BlockHeaderAPI) -> None:
+    """Point py-evm's head at ``header``, holding exactly blocks 0..its number (no gaps:
+    py-evm tracks which block numbers it holds, and after a rewind that is all of them)."""
+    db[SchemaV1.make_canonical_head_hash_lookup_key()] = header.hash
+    no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
+    db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
+    db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps

@@ -27,9 +27,10 @@ from eth.abc import BlockAPI, ReceiptAPI
 
 from chain.chain import Chain
 from chain.config import ChainConfig
+from chain.journal import StoreJournal
 from chain.mempool import PooledTransaction, TxPool
 from chain.producer import BlockProducer
-from chain.store import Store, StoreJournal
+from chain.store import Store
 from node.backend import Backend
 from node.filters import Filters, LogQueries
 from node.limits import Limits

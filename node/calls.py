@@ -8,7 +8,8 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
-from chain.chain import CallResult, CallReverted, Chain
+from chain.chain import CallResult, Chain
+from chain.errors import CallReverted
 from node.headers import resolve_header
 from node.limits import Limits
 from node.rpc import errors

@@ -327,9 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        from bench.errors import BenchError
         from vm_contracts.errors import VmContractsError
 
-        if isinstance(exc, VmContractsError):
+        if isinstance(exc, (VmContractsError, BenchError)):
             print(f"sumchain {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if os.environ.get("SUMCHAIN_DEBUG"):

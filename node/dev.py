@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 from chain.chain import Chain
-from chain.errors import ChainError
+from chain.errors import ChainError, UnknownSnapshot
 from chain.mempool import TxPool
-from chain.producer import MAX_TIMESTAMP, BlockProducer, UnknownSnapshot
+from chain.producer import MAX_TIMESTAMP, BlockProducer
 from node.rpc import errors
 
 log = logging.getLogger("sumchain.backend")

@@ -16,8 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-from web3.providers import BaseProvider, JSONBaseProvider
+from web3.providers import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from chain.chain import Chain
@@ -26,21 +25,12 @@ from node.assemble import Node, assemble
 from node.backend import Backend
 from node.limits import Limits
 from node.rpc.dispatcher import Dispatcher
+from vm_contracts.deploy import poa_web3
 
 INTERVAL_POLL = 0.05  # seconds between interval-mining checks in the background thread
 # The caller of an in-process node is the process itself (a benchmark, a simulation): its
 # long estimates are not an attack, so they get no deadline; the rest is as over HTTP.
 IN_PROCESS_LIMITS = Limits(call_timeout=None)
-
-
-def poa_web3(provider: BaseProvider) -> Web3:
-    """A ``Web3`` that accepts proof-of-authority blocks (whose extraData is longer than
-    32 bytes: vanity + signers + seal), for this provider or HTTP to a sumchain node."""
-    from web3.middleware import ExtraDataToPOAMiddleware
-
-    w3 = Web3(provider)
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-    return w3
 
 
 class SumchainProvider(JSONBaseProvider):

@@ -32,7 +32,8 @@ class Tracer:
         }
 
     def trace_transaction(self, tx_hash: bytes, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceError, TraceTooLarge, trace_transaction
+        from chain.errors import TraceError, TraceTooLarge
+        from chain.tracing import trace_transaction
 
         try:
             trace = trace_transaction(self.chain, tx_hash, **self._steps(options))
@@ -43,7 +44,8 @@ class Tracer:
         return trace_result(trace, options)
 
     def trace_call(self, request: TxRequest, block: BlockId, options: Any) -> dict[str, Any]:
-        from chain.tracing import TraceTooLarge, trace_call
+        from chain.errors import TraceTooLarge
+        from chain.tracing import trace_call
 
         header = resolve_header(self.chain, block)
         try:

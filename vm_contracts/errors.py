@@ -40,6 +40,16 @@ class ClientError(VmContractsError):
     parameters that do not fit the model, or an artifact that cannot be loaded."""
 
 
+class NodeUnreachable(ClientError):
+    """Raised when no node answers at a JSON-RPC URL (refused, timed out, not JSON-RPC).
+
+    ``url`` is the URL as given."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class DeploymentError(ClientError):
     """Raised when deploying or initialising the framework fails part-way, e.g. one
     chunk of a model's parameters does not fit in a block's gas limit."""

@@ -213,16 +213,16 @@ def run_rewind(args: argparse.Namespace) -> int:
 
 
 def _rewind_over_rpc(url: str, number: int) -> int:
-    from web3 import HTTPProvider
     from web3.types import RPCEndpoint
 
-    from node.provider import poa_web3
+    from vm_contracts.deploy import connect
+    from vm_contracts.errors import NodeUnreachable
 
-    w3 = poa_web3(HTTPProvider(url))
     try:
-        before = int(w3.eth.block_number)
-    except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
-        raise UsageError(f"cannot reach a node at {url} ({type(exc).__name__})") from None
+        w3 = connect(url)
+    except NodeUnreachable as exc:
+        raise UsageError(str(exc)) from None
+    before = int(w3.eth.block_number)
     if number > before:
         raise UsageError(f"block {number} is beyond the head (block {before})")
     response = w3.provider.make_request(RPCEndpoint("debug_setHead"), [hex(number)])

@@ -59,18 +59,17 @@ from vm_contracts.versions import (
 @contextmanager
 def connect(rpc: str | None, datadir: Path | None) -> Iterator[Any]:
     """A ``Web3`` on a node at ``rpc`` or on the chain in ``datadir`` (in this process)."""
-    from node.provider import InProcessNode, poa_web3
+    from node.provider import InProcessNode
+    from vm_contracts.deploy import connect as connect_url
+    from vm_contracts.errors import NodeUnreachable
 
     if (rpc is None) == (datadir is None):
         raise UsageError("give exactly one of --rpc URL (a running node) or --datadir DIR")
     if rpc is not None:
-        from web3 import HTTPProvider
-
-        w3 = poa_web3(HTTPProvider(rpc))
         try:
-            _ = w3.eth.block_number
-        except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
-            raise UsageError(f"cannot reach a node at {rpc} ({type(exc).__name__})") from None
+            w3 = connect_url(rpc)
+        except NodeUnreachable as exc:
+            raise UsageError(str(exc)) from None
         yield w3
         return
     assert datadir is not None

@@ -9,11 +9,11 @@ chain, on a local process pool or on Ray (``--ray ADDRESS``).
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
 from bench.outputs import default_out, out_help
+from bench.provenance import command_line
 from node.commands import market
 
 
@@ -86,7 +86,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "simulate",
         help="run a paper's experiment as real transactions",
         description="Honest and malicious agents add, refund and report data on a fresh "
-        "in-process chain; simulated time moves with the chain's clock.",
+        "in-process chain, or on any dev node over JSON-RPC (--rpc URL: sumchain devnet, anvil, "
+        "Hardhat); simulated time moves with the chain's clock.",
     )
     experiments = simulate.add_subparsers(dest="experiment", metavar="EXPERIMENT")
     experiments.required = True
@@ -104,6 +105,12 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--off-chain",
         action="store_true",
         help="run with the exact off-chain engine (the twins alone, no transactions)",
+    )
+    imdb.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="run on the node at URL over JSON-RPC (a dev node: unlocked funded account, "
+        "evm_mine, evm_setNextBlockTimestamp); default: a fresh in-process sumchain",
     )
     imdb.add_argument("--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)")
     imdb.add_argument(
@@ -166,7 +173,7 @@ def _progress(line: str) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from bench.simulate import profile_config, simulate, write_outputs
+    from bench.simulate import SimulationError, profile_config, simulate, write_outputs
 
     changes = {}
     if args.eval_every_days is not None:
@@ -183,11 +190,13 @@ def run_simulate(args: argparse.Namespace) -> int:
         **changes,
     )
     config.check()
+    if args.rpc is not None and args.off_chain:
+        raise SimulationError("--rpc and --off-chain exclude each other: the off-chain engine uses no node")
     stem = args.name or (
         f"imdb-{args.model}-{args.incentive.lower()}-{args.profile}-seed{args.seed}"
         + ("-offchain" if args.off_chain else "")
     )
-    command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line("sumchain", sys.argv[1:])
     out = args.out if args.out is not None else default_out(stem)
     print(f"writing to {out.resolve()}", file=sys.stderr, flush=True)
 
@@ -201,6 +210,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         checkpoint=checkpoint,
         max_days=args.max_days,
         on_chain=not args.off_chain,
+        rpc=args.rpc,
     )
     paths = write_outputs(result, out, stem, command)
     last = result.rows[-1]
@@ -245,7 +255,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         test_limit=args.test_limit,
         **changes,
     )
-    command = "sumchain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line("sumchain", sys.argv[1:])
     points = sweep(
         args.imdb,
         params,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chain.chain import BLOCK_TAGS
 from node.rpc.errors import InvalidParams
 
 QUANTITY_RE = re.compile(r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")
@@ -23,7 +24,6 @@ DATA_RE = re.compile(r"^0x([0-9a-fA-F]{2})*$")
 MAX_QUANTITY_DIGITS = 64  # hex digits: a uint256
 MAX_BLOCK_NUMBER = 2**63 - 1  # as geth's int64 block numbers; larger is refused as absurd
 MAX_DATA_BYTES = 4 * 1024 * 1024  # bytes in one hex-encoded data parameter
-BLOCK_TAGS = ("earliest", "latest", "pending", "safe", "finalized")
 MAX_FILTER_ADDRESSES = 1000
 MAX_TOPIC_POSITIONS = 4
 MAX_TOPIC_ALTERNATIVES = 1000

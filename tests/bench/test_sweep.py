@@ -4,13 +4,13 @@ submission cost contributes nothing, one that can contributes and wins."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench.simulate import HONEST, MALICIOUS, SimulationConfig, SimulationError
+from bench.simulate import SimulationConfig, SimulationError
 from bench.sweep import DEFAULT_PARAMS, parse_params, points, run_sweep, write_sweep
+from tests.bench.test_simulate import small_config
 from tests.testdata import IMDB_SAMPLE
 
 IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small runs draw
@@ -27,18 +27,8 @@ except ImportError:
 
 
 def small_base() -> SimulationConfig:
-    return SimulationConfig(
-        words=200,
-        train_limit=600,
-        test_limit=400,
-        initial_fraction=0.97,
-        honest=replace(HONEST, start_balance=1000, mean_wait_s=600),
-        malicious=replace(MALICIOUS, start_balance=1000, mean_wait_s=1200),
-        refund_wait_s=HOUR,
-        claim_wait_s=2 * HOUR,
-        eval_every_s=4 * HOUR,
-        seed=7,
-    )
+    """The small Fig. 3 setting of test_simulate, measured every 4 simulated hours."""
+    return small_config(eval_every_s=4 * HOUR)
 
 
 def test_two_point_deposit_sweep(tmp_path: Path) -> None:

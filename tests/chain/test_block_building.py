@@ -35,9 +35,9 @@ from chain.errors import (
     NotApplicable,
     StoreWriteFailed,
 )
+from chain.journal import StoreJournal
 from chain.mempool import DroppedTransaction
 from chain.producer import BlockProducer
-from chain.store import StoreJournal
 from chain.vm import INITCODE_WORD_GAS, MAX_INITCODE_SIZE
 
 from .conftest import Sender, open_chain, pool_of

@@ -34,7 +34,6 @@ from chain.consensus import (
     Snapshot,
     SnapshotCache,
     Tally,
-    UnknownAncestor,
     Vote,
     make_extra_data,
     next_difficulty,
@@ -51,6 +50,7 @@ from chain.errors import (
     InvalidSeal,
     RecentlySigned,
     UnauthorizedSigner,
+    UnknownAncestor,
 )
 
 PERIOD = 5  # seconds between blocks in these tests
@@ -631,3 +631,31 @@ def test_snapshot_mappings_are_read_only() -> None:
         snap.recents[99] = ADDRESSES[0]  # type: ignore[index]
     with pytest.raises(TypeError):
         snap.tally[ADDRESSES[0]] = Tally(True, 1)  # type: ignore[index]
+
+
+# --- prepare and seal: the sealing fields the engine owns (geth's clique.Prepare) ----------
+
+
+def test_prepare_lists_the_signers_at_a_checkpoint_and_casts_no_vote_there() -> None:
+    snap = Snapshot(epoch=10, number=9, hash=b"\x01" * 32, signers=tuple(ADDRESSES[:3]))
+    fields = consensus.prepare(snap, 10, ADDRESSES[1], 10, b"v", {ADDRESSES[4]: True})
+    assert fields["extra_data"] == make_extra_data(b"v", ADDRESSES[:3])
+    assert (fields["coinbase"], fields["nonce"]) == (ZERO_ADDRESS, NONCE_DROP)
+    assert fields["difficulty"] == DIFF_IN_TURN  # 10 % 3 == 1: ADDRESSES[1]'s turn
+
+
+def test_prepare_votes_the_first_proposal_that_still_changes_the_signers() -> None:
+    snap = Snapshot(epoch=EPOCH, number=4, hash=b"\x01" * 32, signers=tuple(ADDRESSES[:3]))
+    proposals = {ADDRESSES[0]: True, ADDRESSES[5]: True}  # the first is a signer already
+    fields = consensus.prepare(snap, 5, ADDRESSES[0], EPOCH, b"", proposals)
+    assert (fields["coinbase"], fields["nonce"]) == (ADDRESSES[5], NONCE_AUTH)
+    assert fields["extra_data"] == make_extra_data(b"", ())
+    assert fields["difficulty"] == DIFF_NO_TURN  # 5 % 3 == 2: not ADDRESSES[0]'s turn
+
+
+def test_prepare_refuses_a_signer_outside_the_set_or_without_a_key() -> None:
+    snap = Snapshot(epoch=EPOCH, number=4, hash=b"\x01" * 32, signers=tuple(ADDRESSES[:3]))
+    with pytest.raises(UnauthorizedSigner):
+        consensus.prepare(snap, 5, ADDRESSES[6], EPOCH, b"", {})
+    with pytest.raises(UnauthorizedSigner, match="no authority key"):
+        consensus.prepare(snap, 5, None, EPOCH, b"", {})

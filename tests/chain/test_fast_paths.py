@@ -23,6 +23,7 @@ from chain.chain import Chain
 from chain.config import FORKS, ChainConfig
 from chain.errors import InvalidBlock
 from chain.store import TABLE_AUX, LmdbBackend
+from chain.vm import fast_path_caches
 
 from .conftest import LOGGER_RUNTIME, REVERTER_RUNTIME, Sender, init_code, open_chain, pool_of
 
@@ -227,8 +228,8 @@ def test_storage_cache_moves_to_the_new_root_with_the_writes(pair) -> None:
     _assert_same_chains(fast, plain)
     # before anything reads it, the head's storage root already holds the last write
     root = fast.state_at(fast.head)._account_db._get_storage_root(swapper)
-    assert fast.store.db.storage_cache.roots[root][b"\x00"] == b"\x08"  # slot 0, RLP of 8
-    assert plain.store.db.storage_cache is None
+    assert fast_path_caches(fast.vm_class)[1].roots[root][b"\x00"] == b"\x08"  # slot 0, RLP of 8
+    assert fast_path_caches(plain.vm_class)[1] is None
     for number in range(1, len(plan) + 1):  # every block's storage, read back at that block
         got = fast.state_at(fast.header(number)).get_storage(swapper, 0)
         assert got == plain.state_at(plain.header(number)).get_storage(swapper, 0)

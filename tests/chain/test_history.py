@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 from chain import consensus, history
 from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.errors import DataDirError, UnknownBlock
+from chain.errors import DataDirError, ExportFileError, ReplayFailed, UnknownBlock
 
 from .conftest import LOGGER_RUNTIME, Sender, init_code, open_chain, pool_of
 
@@ -117,7 +117,7 @@ def test_a_byte_changed_in_a_transaction_is_caught_at_its_block(exported: Path) 
         return raw.replace(tx, flip(tx, len(tx) - 40), 1)
 
     rewrite_block(exported, 4, tamper)
-    with pytest.raises(history.ReplayFailed) as raised:
+    with pytest.raises(ReplayFailed) as raised:
         history.replay(exported)
     assert raised.value.number == 4
     assert raised.value.check == "transaction_root"
@@ -130,7 +130,7 @@ def test_a_byte_changed_in_a_state_root_breaks_the_seal_at_its_block(exported: P
         return raw.replace(state_root, flip(state_root, 5), 1)
 
     rewrite_block(exported, 3, tamper)
-    with pytest.raises(history.ReplayFailed) as raised:
+    with pytest.raises(ReplayFailed) as raised:
         history.replay(exported)
     assert (raised.value.number, raised.value.check) == (3, "unauthorized_signer")
 
@@ -146,7 +146,7 @@ def test_a_wrong_state_root_resealed_by_the_authority_fails_re_execution(
         return rlp.encode(block.copy(header=consensus.sign_header(header, AUTHORITY_KEY)))
 
     rewrite_block(exported, 5, tamper)
-    with pytest.raises(history.ReplayFailed) as raised:
+    with pytest.raises(ReplayFailed) as raised:
         history.replay(exported)
     assert (raised.value.number, raised.value.check) == (5, "state_root")
 
@@ -157,7 +157,7 @@ def test_a_byte_changed_in_a_seal_is_caught_at_its_block(exported: Path) -> None
         return raw.replace(extra, flip(extra, len(extra) - 10), 1)
 
     rewrite_block(exported, 2, tamper)
-    with pytest.raises(history.ReplayFailed) as raised:
+    with pytest.raises(ReplayFailed) as raised:
         history.replay(exported)
     assert raised.value.number == 2
     assert raised.value.check in ("seal", "unauthorized_signer")
@@ -168,7 +168,7 @@ def test_a_truncated_export_names_the_offset_of_the_cut_block(exported: Path) ->
     cut = offsets[3][0] + 20
     exported.write_bytes(exported.read_bytes()[:cut])
     with pytest.raises(
-        history.ExportFileError,
+        ExportFileError,
         match=f"truncated export at byte {offsets[3][0]} "
         r"\(block #4 of the file\)",
     ):
@@ -180,13 +180,13 @@ def test_garbage_in_an_export_names_its_offset(exported: Path) -> None:
     data = bytearray(exported.read_bytes())
     data[offsets[2][0]] = 0x05  # not a list prefix
     exported.write_bytes(bytes(data))
-    with pytest.raises(history.ExportFileError, match=f"damaged export at byte {offsets[2][0]}"):
+    with pytest.raises(ExportFileError, match=f"damaged export at byte {offsets[2][0]}"):
         history.replay(exported)
 
 
 def test_an_export_without_its_genesis_file_is_refused(exported: Path) -> None:
     history.genesis_path(exported).unlink()
-    with pytest.raises(history.ExportFileError, match="genesis file"):
+    with pytest.raises(ExportFileError, match="genesis file"):
         history.replay(exported)
 
 

@@ -9,6 +9,7 @@ py-evm and seals a block.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from hypothesis.stateful import (
     rule,
 )
 
+from chain.chain import Chain
+from chain.config import ChainConfig
 from chain.errors import (
     AlreadyKnown,
     FeeCapTooLow,
@@ -51,15 +54,10 @@ from chain.errors import (
     UnsupportedTransactionType,
     WrongChainId,
 )
-from chain.mempool import (
-    JOURNAL_MAGIC,
-    SECP256K1_N,
-    FileJournal,
-    MemoryJournal,
-    PooledTransaction,
-    PoolLimits,
-    TxPool,
-)
+from chain.journal import MemoryJournal, StoreJournal
+from chain.mempool import PooledTransaction, PoolLimits, TxPool
+from chain.store import TABLE_JOURNAL, Store
+from chain.validation import SECP256K1_N
 from chain.vm import intrinsic_gas, max_initcode_size
 
 CHAIN_ID = 1337
@@ -578,11 +576,41 @@ def test_full_queue_evicts_the_cheapest_queued_transaction_of_another_sender(
 # --- journal -------------------------------------------------------------------------------
 
 
-def test_pending_transactions_survive_a_restart_with_a_file_journal(
-    state: MiningChainState, tmp_path: Path
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A real chain data directory (LMDB), closed; journals open its store."""
+    path = tmp_path / "data"
+    Chain.open(ChainConfig(), data_dir=path, sync=False).close()
+    return path
+
+
+@pytest.fixture
+def open_store(data_dir: Path) -> Iterator[Callable[[], Store]]:
+    """Open the data directory's store (one at a time, as a node does); all closed at the end."""
+    opened: list[Store] = []
+
+    def open_() -> Store:
+        for store in opened:
+            store.close()
+        opened.clear()
+        opened.append(Store.open(data_dir, sync=False))
+        return opened[0]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+def damage_last_entry(store: Store, damage: Callable[[bytes], bytes]) -> None:
+    """Rewrite the journal's newest entry (in arrival order) with ``damage(raw)``."""
+    key, raw = list(store.items(TABLE_JOURNAL))[-1]
+    store.put_now(TABLE_JOURNAL, key, damage(raw))
+
+
+def test_pending_transactions_survive_a_restart_with_the_store_journal(
+    state: MiningChainState, open_store: Callable[[], Store]
 ) -> None:
-    path = tmp_path / "txpool.journal"
-    pool = TxPool(state, journal=FileJournal(path))
+    pool = TxPool(state, journal=StoreJournal(open_store()))
     kept = [pool.add(sign(ALICE, n)) for n in range(3)]
     queued = pool.add(sign(BOB, 4))
     replaced = pool.add(sign(CAROL, 0))
@@ -590,7 +618,7 @@ def test_pending_transactions_survive_a_restart_with_a_file_journal(
     pool.remove([kept[2].hash])
     assert pool.get(replaced.hash) is None
 
-    restarted = TxPool(state, journal=FileJournal(path))
+    restarted = TxPool(state, journal=StoreJournal(open_store()))
     expected = {tx.hash for tx in [kept[0], kept[1], queued, replacement]}
     assert {tx.hash for tx in [*restarted.pending(), *restarted.queued()]} == expected
     assert restarted.status() == {"pending": 3, "queued": 1}
@@ -613,95 +641,23 @@ def test_restart_keeps_a_run_whose_first_nonce_was_replaced(state: MiningChainSt
     assert restarted.restore_dropped == 0
 
 
-def test_journal_ignores_a_torn_trailing_record(state: MiningChainState, tmp_path: Path) -> None:
-    path = tmp_path / "txpool.journal"
-    pool = TxPool(state, journal=FileJournal(path))
+def test_journal_ignores_a_torn_trailing_record(
+    state: MiningChainState, open_store: Callable[[], Store]
+) -> None:
+    store = open_store()
+    pool = TxPool(state, journal=StoreJournal(store))
     whole = pool.add(sign(ALICE, 0))
     pool.add(sign(ALICE, 1))
-    data = path.read_bytes()
-    path.write_bytes(data[:-7])  # the crash cut the last record short
+    damage_last_entry(store, lambda raw: raw[:-7])  # the last record cut short
 
-    journal = FileJournal(path)
-    assert journal.discarded_bytes > 0
+    journal = StoreJournal(open_store())
     restarted = TxPool(state, journal=journal)
+    assert journal.discarded > 0
     assert [tx.hash for tx in restarted.pending()] == [whole.hash]
     # Appends after the torn record are readable on the next start.
     appended = restarted.add(sign(BOB, 0))
-    again = TxPool(state, journal=FileJournal(path))
+    again = TxPool(state, journal=StoreJournal(open_store()))
     assert {tx.hash for tx in again.pending()} == {whole.hash, appended.hash}
-
-
-@pytest.mark.parametrize("cut", [1, 5, len(JOURNAL_MAGIC) + 3])
-def test_journal_cut_anywhere_never_crashes(tmp_path: Path, cut: int) -> None:
-    path = tmp_path / "txpool.journal"
-    journal = FileJournal(path)
-    raw = sign(ALICE, 0)
-    journal.add(keccak(raw), raw)
-    journal.close()
-    path.write_bytes(path.read_bytes()[:cut])
-    assert FileJournal(path).load() == []
-
-
-def test_journal_with_a_corrupted_record_keeps_the_records_before_it(tmp_path: Path) -> None:
-    path = tmp_path / "txpool.journal"
-    journal = FileJournal(path)
-    first, second = sign(ALICE, 0), sign(ALICE, 1)
-    journal.add(keccak(first), first)
-    journal.add(keccak(second), second)
-    journal.close()
-    data = bytearray(path.read_bytes())
-    data[-3] ^= 0xFF  # a flipped byte inside the last record's body
-    path.write_bytes(bytes(data))
-    assert FileJournal(path).load() == [first]
-
-
-JOURNAL_RAWS = [sign(ALICE, n) for n in range(6)]
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    operations=st.lists(
-        st.tuples(st.booleans(), st.integers(min_value=0, max_value=len(JOURNAL_RAWS) - 1)),
-        max_size=12,
-    ),
-    cut_fraction=st.floats(min_value=0, max_value=1),
-)
-def test_journal_cut_at_any_byte_loads_the_records_before_the_cut(
-    tmp_path: Path, operations: list[tuple[bool, int]], cut_fraction: float
-) -> None:
-    path = tmp_path / f"journal-{abs(hash((tuple(operations), cut_fraction)))}"
-    journal = FileJournal(path)
-    model: dict[bytes, bytes] = {}
-    checkpoints = [(path.stat().st_size, [])]  # (file size, live raws) after each step
-    for is_add, index in operations:
-        raw = JOURNAL_RAWS[index]
-        if is_add:
-            journal.add(keccak(raw), raw)
-            model[keccak(raw)] = raw
-        else:
-            journal.remove([keccak(raw)])
-            model.pop(keccak(raw), None)
-        checkpoints.append((path.stat().st_size, list(model.values())))
-    journal.close()
-    size = path.stat().st_size
-    cut = int(size * cut_fraction)
-    path.write_bytes(path.read_bytes()[:cut])
-    expected = [live for end, live in checkpoints if end <= cut]
-    reopened = FileJournal(path)
-    assert reopened.load() == (expected[-1] if expected else [])
-    # Whatever was cut, the journal appends cleanly afterwards.
-    reopened.add(keccak(JOURNAL_RAWS[0]), JOURNAL_RAWS[0])
-    reopened.close()
-    assert JOURNAL_RAWS[0] in FileJournal(path).load()
-
-
-def test_journal_refuses_a_foreign_file(tmp_path: Path) -> None:
-    from chain.errors import DataDirError
-
-    path = tmp_path / "txpool.journal"
-    path.write_bytes(b"not a journal at all, but someone's notes\n")
-    with pytest.raises(DataDirError, match="not a sumchain transaction-pool journal"):
-        FileJournal(path)
 
 
 def test_restart_drops_journaled_transactions_that_became_invalid(
@@ -717,20 +673,6 @@ def test_restart_drops_journaled_transactions_that_became_invalid(
     assert restarted.pending() == [restarted.get(waiting.hash)]
     assert restarted.restore_dropped == 1
     assert journal.load() == [waiting.raw]
-
-
-def test_file_journal_compacts_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import chain.mempool as mempool
-
-    monkeypatch.setattr(mempool, "JOURNAL_COMPACT_MIN_DEAD", 1000)
-    path = tmp_path / "txpool.journal"
-    journal = FileJournal(path)
-    raws = [sign(ALICE, n) for n in range(20)]
-    for raw in raws:
-        journal.add(keccak(raw), raw)
-    journal.remove([keccak(raw) for raw in raws[:19]])
-    assert path.stat().st_size < 2 * len(raws[19]) + 100
-    assert FileJournal(path).load() == [raws[19]]
 
 
 # --- properties ------------------------------------------------------------------------------

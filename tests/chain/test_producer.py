@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chain.chain import Chain
-from chain.errors import ChainError
-from chain.producer import BlockProducer, InvalidTimestamp, UnknownSnapshot
+from chain.errors import ChainError, InvalidTimestamp, UnknownSnapshot
+from chain.producer import BlockProducer
 
 from .conftest import Sender, pool_of
 

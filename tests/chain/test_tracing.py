@@ -9,7 +9,8 @@ import pytest
 from web3 import Web3
 
 from chain.config import ChainConfig
-from chain.tracing import TraceError, trace_call, trace_transaction
+from chain.errors import TraceError
+from chain.tracing import trace_call, trace_transaction
 from node.provider import InProcessNode
 from vm_contracts.client import load_contract
 

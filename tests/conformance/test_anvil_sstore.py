@@ -18,7 +18,8 @@ from eth._utils.address import generate_contract_address
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from bench.gas import Measured, References, _reference_node, _rpc
+from bench.gas import Measured, References, reference_node
+from bench.nodes import rpc
 from bench.tools import ToolMissing, find_anvil
 from chain.config import ChainConfig
 from node.provider import InProcessNode
@@ -99,12 +100,12 @@ def _sumchain_gas(fork: str, txs: list[bytes]) -> tuple[list[int], Measured]:
 
 def _anvil_gas(measured: Measured, txs: list[bytes], references: References) -> list[int]:
     gas = []
-    with _reference_node("anvil", measured, references) as url:
+    with reference_node("anvil", measured, references) as url:
         for raw in txs:
-            tx_hash = _rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+            tx_hash = rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
             receipt = None
             while receipt is None:
-                receipt = _rpc(url, "eth_getTransactionReceipt", [tx_hash])
+                receipt = rpc(url, "eth_getTransactionReceipt", [tx_hash])
             assert receipt["status"] == "0x1"
             gas.append(int(receipt["gasUsed"], 16))
     return gas

@@ -6,9 +6,6 @@ result on both)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from bench.nodes import start_anvil
 from node.provider import poa_web3
 from vm_contracts.client import deploy_framework
 from vm_contracts.market import Market, deploy_market
@@ -23,16 +21,9 @@ from vm_contracts.market import Market, deploy_market
 from .conftest import start_devnet, stop_devnet
 
 REPO = Path(__file__).resolve().parents[2]
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
 FEATURES = 32
 REFUND_WAIT_S = 3_600
 DEPOSIT = 10**17  # wei: the same explicit deposit on both nodes (the excess is returned)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -46,25 +37,8 @@ def sumchain_w3() -> Iterator[Web3]:
 
 @pytest.fixture
 def anvil_w3() -> Iterator[Web3]:
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}; run `make test` (npm install)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-        deadline = time.monotonic() + 20
-        while not w3.is_connected():
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("anvil did not start")
-            time.sleep(0.1)
-        yield w3
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with start_anvil(needed_by="the same-gas tests", fork="cancun") as anvil:
+        yield Web3(Web3.HTTPProvider(anvil.url))
 
 
 def pin_next_block_time(w3: Web3, step: int = 100) -> None:

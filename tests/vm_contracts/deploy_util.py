@@ -1,7 +1,9 @@
-"""Deploy the framework's contracts from their artifacts, and move a test chain's clock.
+"""Deploy the framework's contracts one by one, and move a test chain's clock.
 
-Used by the contract tests only (the SDK, vm_contracts.client, is the user-facing way).
-`time_travel` is the single place that knows how to advance a test chain's time.
+Used by the contract tests, which wire contracts with raw constructor arguments and
+initialisation calls: they deploy through the SDK's one deployer
+(``vm_contracts.deploy.Deployer``) under a fixed gas policy, so a revert is never a gas
+shortage. `time_travel` is the single place that knows how to advance a test chain's time.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from vm_contracts.build import load_artifact
+from vm_contracts.build import ARTIFACTS_DIR, load_artifact
+from vm_contracts.deploy import Deployer, GasPolicy, Sender, load_contract
+from vm_contracts.revert import ErrorDecoder, error_selector, revert_data
 
 GAS = 12_000_000  # per transaction in tests: generous, so a revert is never a gas shortage
+GAS_PRICE = 10**9  # wei, on pre-London chains
+POLICY = GasPolicy(estimate=False, gas=GAS, gas_price=GAS_PRICE)
 
 
 def tx_params(w3: Web3, sender: str | None = None, value: int = 0) -> dict[str, Any]:
@@ -23,7 +29,7 @@ def tx_params(w3: Web3, sender: str | None = None, value: int = 0) -> dict[str, 
     if value:
         params["value"] = value
     if "baseFeePerGas" not in w3.eth.get_block("latest"):
-        params["gasPrice"] = 10**9
+        params["gasPrice"] = GAS_PRICE
     return params
 
 
@@ -36,20 +42,14 @@ def deploy(
     optimized: bool = True,
 ) -> tuple[Contract, int]:
     """Deploy contract `name` with constructor `args`; return it and the gas used."""
-    artifact = load_artifact(name, evm_version, optimized)
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx = factory.constructor(*args).transact(tx_params(w3, sender))
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt.status == 1, f"deploying {name} failed"
-    return w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"]), receipt.gasUsed
+    deployer = Deployer(w3, sender, POLICY)
+    contract = deployer.contract(load_contract(name, evm_version, optimized), args)
+    return contract, int(deployer.steps[-1].receipt["gasUsed"])
 
 
 def transact(w3: Web3, fn: Any, sender: str | None = None, value: int = 0) -> Any:
     """Send `fn` (a bound contract function) and return the receipt (status 1 required)."""
-    tx = fn.transact(tx_params(w3, sender, value))
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt.status == 1
-    return receipt
+    return Sender(w3, ErrorDecoder([]), [], POLICY).send(fn, sender or w3.eth.accounts[0], "test", value)
 
 
 def now(w3: Web3) -> int:
@@ -92,15 +92,21 @@ def deploy_model(
     evm_version: str = "cancun",
     optimized: bool = True,
     gas: dict[str, int] | None = None,
+    deployer: Deployer | None = None,
 ) -> Contract:
     """Deploy a model, run its initialisation calls (function name, args) and finish it."""
     gas = gas if gas is not None else {}
-    contract, gas[model] = deploy(
-        w3, model, *model_args, sender=owner, evm_version=evm_version, optimized=optimized
-    )
+    deployer = deployer or Deployer(w3, owner, POLICY)
+    contract = deployer.contract(load_contract(model, evm_version, optimized), model_args, "model")
+    gas[model] = int(deployer.steps[-1].receipt["gasUsed"])
     for i, (fn, args) in enumerate(init or []):
-        gas[f"{fn}#{i}"] = transact(w3, getattr(contract.functions, fn)(*args), owner).gasUsed
-    gas["finishInitialization"] = transact(w3, contract.functions.finishInitialization(), owner).gasUsed
+        built = getattr(contract.functions, fn)(*args)
+        receipt = deployer.send(built, f"initialize {model}", "initialize call", "model", model, fn)
+        gas[f"{fn}#{i}"] = int(receipt["gasUsed"])
+    receipt = deployer.send(
+        contract.functions.finishInitialization(), f"initialize {model}", "finish", "model", model
+    )
+    gas["finishInitialization"] = int(receipt["gasUsed"])
     return contract
 
 
@@ -117,54 +123,33 @@ def deploy_trainer(
     metadata: tuple[str, str, str] = ("m", "d", "e"),
 ) -> Deployment:
     """Deploy and wire a whole CollaborativeTrainer; the deployer (`owner`) owns the trainer."""
-    owner = owner or w3.eth.accounts[0]
+    deployer = Deployer(w3, owner, POLICY)
     gas: dict[str, int] = {}
-    kw = {"sender": owner, "evm_version": evm_version, "optimized": optimized}
-    handler, gas["DataHandler"] = deploy(w3, "DataHandler", **kw)
-    im, gas[incentive] = deploy(w3, incentive, *incentive_args, **kw)
-    mdl = deploy_model(w3, model, model_args, init, owner, evm_version, optimized, gas)
-    trainer, gas["CollaborativeTrainer"] = deploy(
-        w3, "CollaborativeTrainer", *metadata, handler.address, im.address, mdl.address, **kw
+
+    def deploy_one(name: str, args: tuple, component: str) -> Contract:
+        contract = deployer.contract(load_contract(name, evm_version, optimized), args, component)
+        gas[name] = int(deployer.steps[-1].receipt["gasUsed"])
+        return contract
+
+    handler = deploy_one("DataHandler", (), "data_handler")
+    im = deploy_one(incentive, incentive_args, "incentive")
+    mdl = deploy_model(w3, model, model_args, init, owner, evm_version, optimized, gas, deployer)
+    trainer = deploy_one(
+        "CollaborativeTrainer", (*metadata, handler.address, im.address, mdl.address), "trainer"
     )
     for label, c in (("handler", handler), ("incentive", im), ("model", mdl)):
-        gas[f"transferOwnership:{label}"] = transact(
-            w3, c.functions.transferOwnership(trainer.address), owner
-        ).gasUsed
+        receipt = deployer.transfer_ownership(c, label, trainer.address, label)
+        gas[f"transferOwnership:{label}"] = int(receipt["gasUsed"])
     return Deployment(trainer, handler, im, mdl, gas)
 
 
 def _error_selectors() -> dict[str, set[bytes]]:
-    from eth_utils import function_signature_to_4byte_selector
-
-    from vm_contracts.build import ARTIFACTS_DIR
-
     selectors: dict[str, set[bytes]] = {}
     for path in (ARTIFACTS_DIR / "cancun").glob("*.json"):
         for item in load_artifact(path.stem)["abi"]:
             if item["type"] == "error":
-                types = ",".join(_abi_type(i) for i in item["inputs"])
-                selectors.setdefault(item["name"], set()).add(
-                    function_signature_to_4byte_selector(f"{item['name']}({types})")
-                )
+                selectors.setdefault(item["name"], set()).add(error_selector(item))
     return selectors
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][5:]
-    return item["type"]
-
-
-def revert_data(exc: BaseException) -> bytes:
-    """The revert data carried by a web3 exception (empty if none)."""
-    for candidate in (getattr(exc, "data", None), *getattr(exc, "args", ())):
-        if isinstance(candidate, dict):
-            candidate = candidate.get("data")
-        if isinstance(candidate, str) and candidate.startswith("0x"):
-            return bytes.fromhex(candidate[2:])
-        if isinstance(candidate, bytes):
-            return candidate
-    return b""
 
 
 def assert_reverts(w3: Web3, fn: Any, error: str, sender: str | None = None, value: int = 0) -> bytes:
@@ -179,7 +164,7 @@ def assert_reverts(w3: Web3, fn: Any, error: str, sender: str | None = None, val
         else:  # a constructor: simulate the creation
             w3.eth.call({**params, "data": fn.data_in_transaction})
     except Exception as exc:  # web3 raises a ContractCustomError (or a subclass of Web3Exception)
-        data = revert_data(exc)
+        data = revert_data(exc) or b""
         assert data[:4] in selectors[error], f"expected {error}, reverted with {data.hex() or exc!r}"
         return data
     raise AssertionError(f"expected revert {error}, but the call succeeded")

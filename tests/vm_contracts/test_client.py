@@ -3,9 +3,6 @@ reads, chunked initialisation, model replacement and named reverts."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +10,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from bench.nodes import start_anvil
 from vm_contracts.client import (
     INCENTIVES,
     MODELS,
@@ -279,34 +277,11 @@ def test_a_node_refusal_is_a_transaction_failed_error(w3):
         deploy(w3, "SparsePerceptron", "Points", account=Account.create())
 
 
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
-ANVIL_START_TIMEOUT_S = 20
-
-
 @pytest.fixture
 def anvil_w3():
     """A web3 over HTTP to a fresh anvil (Cancun): the SDK must work on any node."""
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}; run npm install")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-        deadline = time.monotonic() + ANVIL_START_TIMEOUT_S
-        while not w3.is_connected():
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("anvil did not start")
-            time.sleep(0.1)
-        yield w3
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with start_anvil(needed_by="the SDK's anvil test", fork="cancun") as anvil:
+        yield Web3(Web3.HTTPProvider(anvil.url))
 
 
 @pytest.mark.anvil

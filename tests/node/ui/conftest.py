@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,23 +18,14 @@ import pytest
 from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
+from bench.nodes import start_anvil, start_devnet, start_sumchain
+from bench.ui import CHROMIUM_ARGS  # the headless flags the dashboard bench uses too
 from vm_contracts.client import deploy_framework
 from vm_contracts.datasets import load_default
 from vm_contracts.encoding import SCALE, Vocabulary
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Where the browser tests write each page's screenshot: docs/screenshots/ (committed) when
 # SUMCHAIN_SCREENSHOTS=1, else a temporary folder, so a test run leaves the tree clean.
 SCREENSHOTS = (
@@ -60,40 +47,10 @@ REVIEWS = [  # the text model's training texts and labels
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def connect(url: str) -> Web3:
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {START_TIMEOUT} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def deploy_models(w3: Web3, workdir: Path) -> dict[str, Any]:
@@ -157,56 +114,23 @@ def browser() -> Iterator[Any]:
 def sumchain_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``sumchain devnet --ui`` in a subprocess, with both models deployed."""
     workdir = tmp_path_factory.mktemp("dashboard")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     vocabulary = workdir / "vocabulary.json"
     Vocabulary.fit([text for text, _ in REVIEWS], 16).save(vocabulary)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "devnet", "--ui", "--port", str(port)]
-        + ["--vocabulary", str(vocabulary)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        wait_for(url + "ui/", process)
-        w3 = connect(url)
-        yield {**deploy_models(w3, workdir), "w3": w3, "ui": url + "ui/", "rpc": url}
-    finally:
-        stop(process)
+    with start_devnet(
+        "--ui", "--vocabulary", str(vocabulary), cwd=REPO, ready_path="ui/", ready_s=START_TIMEOUT
+    ) as devnet:
+        w3 = connect(devnet.url)
+        yield {**deploy_models(w3, workdir), "w3": w3, "ui": devnet.url + "ui/", "rpc": devnet.url}
 
 
 @pytest.fixture(scope="module")
 def anvil_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """anvil without archive (``--prune-history``) and ``sumchain ui`` in front of it."""
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}; run `make test` (npm install)")
     workdir = tmp_path_factory.mktemp("dashboard-anvil")
-    port, ui_port = free_port(), free_port()
-    rpc = f"http://127.0.0.1:{port}/"
-    anvil = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--hardfork", "cancun", "--silent", "--prune-history"],
-        stdout=subprocess.DEVNULL,
-    )
-    ui = None
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        w3 = connect(rpc)
-        while not w3.is_connected():
-            if time.monotonic() > deadline:
-                raise RuntimeError("anvil did not start")
-            time.sleep(0.2)
+    with start_anvil(needed_by="the dashboard's anvil tests", fork="cancun", prune_history=True) as anvil:
+        w3 = connect(anvil.url)
         models = deploy_models(w3, workdir)
-        ui = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "ui", "--rpc", rpc, "--port", str(ui_port)]
-            + ["--vocabulary", str(models["vocabulary"])],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-        )
-        ui_url = f"http://127.0.0.1:{ui_port}/"
-        wait_for(ui_url, ui)
-        yield {**models, "w3": w3, "ui": ui_url, "rpc": rpc}
-    finally:
-        if ui is not None:
-            stop(ui)
-        stop(anvil)
+        with start_sumchain(
+            "ui", "--rpc", anvil.url, "--vocabulary", str(models["vocabulary"]), cwd=REPO
+        ) as ui:
+            yield {**models, "w3": w3, "ui": ui.url, "rpc": anvil.url}

@@ -11,7 +11,8 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from tests.node.ui.conftest import REPO, free_port
+from bench.nodes import free_port
+from tests.node.ui.conftest import REPO
 
 STATIC = REPO / "node" / "ui" / "static"
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)

@@ -263,34 +263,26 @@ def test_add_data_signed_by_the_browser_wallet(browser: Any, sumchain_devnet: di
 
 
 def test_a_down_node_and_a_wrong_chain_each_show_one_message(browser: Any, sumchain_devnet: dict) -> None:
-    import subprocess
-    import sys
+    from bench.nodes import free_port, start_sumchain
+    from tests.node.ui.conftest import REPO
 
-    from tests.node.ui.conftest import REPO, free_port, stop, wait_for
-
-    dead, wrong = free_port(), free_port()
     servers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "ui", "--port", str(port), *extra],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-        )
-        for port, extra in (
-            (dead, ["--rpc", f"http://127.0.0.1:{free_port()}/"]),
-            (wrong, ["--rpc", sumchain_devnet["rpc"], "--chain-id", "1"]),
+        start_sumchain("ui", *extra, cwd=REPO)
+        for extra in (
+            ["--rpc", f"http://127.0.0.1:{free_port()}/"],
+            ["--rpc", sumchain_devnet["rpc"], "--chain-id", "1"],
         )
     ]
+    dead, wrong = (server.url for server in servers)
     try:
-        for port, server in zip((dead, wrong), servers, strict=True):
-            wait_for(f"http://127.0.0.1:{port}/", server)
-        page = page_for(browser, f"http://127.0.0.1:{dead}/")
+        page = page_for(browser, dead)
         page.wait_for_selector("#error:has-text('cannot reach the node')")
         assert page.locator("#error").inner_text().count("\n") == 0
-        page.goto(f"http://127.0.0.1:{wrong}/")
+        page.goto(wrong)
         page.wait_for_selector("#error:has-text('wrong chain')")
         assert "is chain 31337" in page.locator("#error").inner_text()
         page.close()
-        assert all(server.poll() is None for server in servers)  # both kept serving
+        assert all(server.process.poll() is None for server in servers)  # both kept serving
     finally:
         for server in servers:
-            stop(server)
+            server.stop()
