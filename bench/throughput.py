@@ -46,6 +46,7 @@ from bench.tools import ToolMissing, find_anvil, require_eth_tester
 from chain.chain import Chain
 from chain.config import ChainConfig
 from chain.producer import BlockProducer
+from node.assemble import assemble
 
 KEY = bytes(31) + b"\x01"  # eth-tester's first funded account; funded in sumchain's genesis too
 SENDER = Account.from_key(KEY).address
@@ -208,8 +209,10 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Workload, int], 
                 gas_limit=BLOCK_GAS,
             )
             data_dir = None if store == "memory" else tmp / "node"
-            chain = Chain.open(config, data_dir=data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths)
-            producer = BlockProducer(chain, mode="automine")
+            node = assemble(
+                config, data_dir, sync=(store == "lmdb-fsync"), fast_paths=fast_paths, mode="automine"
+            )
+            chain, producer = node.chain, node.producer
             _sumchain_send(chain, producer, load.txs[: load.setup], 1)
             before = _store_bytes(chain)
             timed = load.txs[load.setup :]
@@ -234,16 +237,16 @@ def _sumchain(store: str, fast_paths: bool = True) -> Callable[[Workload, int], 
 def _sumchain_send(chain: Chain, producer: BlockProducer, txs: Sequence[bytes], per_block: int) -> None:
     """Automine (``per_block`` 1: a block per transaction) or ``per_block`` pooled
     transactions sealed in one block."""
+    pool = producer.pool
+    assert pool is not None, "an assembled node's producer has the pool"
     if per_block == 1:
         for raw in txs:
-            chain.add_transaction(raw)
+            pool.add(raw)
             producer.transaction_added()
         return
-    pool = chain.pool
-    assert pool is not None, "Chain.open gives the chain a pool"
     for first in range(0, len(txs), per_block):
         for raw in txs[first : first + per_block]:
-            chain.add_transaction(raw)
+            pool.add(raw)
         chain.build_block([p.tx for p in pool.pending()], timestamp=chain.next_timestamp())
 
 
@@ -254,10 +257,10 @@ def replay(load: Workload, fast_paths: bool) -> tuple[int, float]:
     config = ChainConfig(
         chain_id=CHAIN_ID, genesis_timestamp=GENESIS_TIME, alloc={SENDER: 10**24}, gas_limit=BLOCK_GAS
     )
-    source = Chain.open(config, fast_paths=True)
+    source_node = assemble(config, fast_paths=True, mode="automine")
+    source, producer = source_node.chain, source_node.producer
     target = Chain.open(config, fast_paths=fast_paths)
     try:
-        producer = BlockProducer(source, mode="automine")
         _sumchain_send(source, producer, load.txs, 1)
         for number in range(1, load.setup + 1):
             target.import_block(source.block(source.header(number)))

@@ -2,8 +2,11 @@
 
 :class:`Chain` wraps a py-evm chain (the EVM and its database schema) with what a
 proof-of-authority devnet adds: Clique seals and signer rules (``chain.consensus``),
-one atomic store commit per block (``chain.store``), a transaction pool
-(``chain.mempool``, checked by ``chain.validation``) and archive reads of any block's state.
+one atomic store commit per block (``chain.store``) and archive reads of any block's
+state. The ledger knows no pool: it checks transactions with the pool's validation
+rules (``chain.validation``), and offers hooks (:meth:`Chain.on_commit`, :meth:`Chain.on_commit_failed`,
+:meth:`Chain.on_head_change`, :meth:`Chain.on_block`) that the node's assembly
+(``node.assemble``) wires its pool and notifications to.
 
 All methods must be called from one thread: py-evm objects are not thread-safe. The
 node runs every chain call on a single worker.
@@ -48,8 +51,6 @@ from chain.errors import (
     UnsupportedTransactionType,
 )
 from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
-from chain.journal import StoreJournal
-from chain.mempool import PooledTransaction, TxPool
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
 from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
@@ -141,6 +142,12 @@ def _tx_type_name(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
+CommitHook = Callable[[BlockAPI], None]
+"""Called with a new head block inside its store write transaction (:meth:`Chain.on_commit`)."""
+HeadChangeHook = Callable[[Sequence[BlockAPI], bool], None]
+"""Called with the dropped blocks and ``reinject`` inside :meth:`Chain.set_head`'s write transaction."""
+
+
 class Chain:
     """The ledger of one sumchain node."""
 
@@ -167,6 +174,9 @@ class Chain:
         )
         self._signer_key = keys.PrivateKey(signer_key) if signer_key else None
         self._listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
+        self._commit_hooks: list[CommitHook] = []
+        self._commit_failed_hooks: list[Callable[[], None]] = []
+        self._head_hooks: list[HeadChangeHook] = []
         self._head_state_cache: tuple[bytes, StateAPI] | None = None
         self.proposals: dict[bytes, bool] = {}  # signer votes this node casts: address -> authorize
         self.vanity = VANITY
@@ -181,7 +191,6 @@ class Chain:
             load=lambda h: store.get(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h),
             save=lambda h, b: store.put(TABLE_AUX, SNAPSHOT_KEY_PREFIX + h, b),
         )
-        self.pool: TxPool | None = None  # set by open(); None for a bare ledger
 
     # --- opening -------------------------------------------------------------------------
 
@@ -208,22 +217,16 @@ class Chain:
                 config = config_from_meta(meta, config)
             store = Store.open(path, sync=sync, fast_reads=fast_paths)
         try:
-            chain = cls(
+            return cls(
                 config,
                 store,
                 signer_key=default_signer(config, signer_key),
                 data_dir=path,
                 fast_paths=fast_paths,
             )
-            chain.pool = TxPool(chain, journal=StoreJournal(store))
         except BaseException:
             store.close()
             raise
-        return chain
-
-    def add_transaction(self, raw: bytes) -> PooledTransaction:
-        """Validate ``raw`` against the head and hold it in the pool (journalled)."""
-        return self.pool.add(raw)
 
     def close(self) -> None:
         self.store.close()
@@ -519,7 +522,8 @@ class Chain:
         return None
 
     def _after_block(self, block: BlockAPI, state: StateAPI | None = None) -> None:
-        """What belongs to the block's own commit: its snapshot and the pool's removals.
+        """What belongs to the block's own commit: its snapshot and the commit hooks
+        (the node's pool removes the block's transactions, journal included).
 
         ``state`` is the builder's state, persisted at the block's state root."""
         self.snapshots.snapshot(block.header)
@@ -530,16 +534,16 @@ class Chain:
             self._head_state_cache = (block.hash, state)
         if self.fast_paths and self.store.get(TABLE_CHAIN, HEAD_KEY) == block.hash:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
-        if self.pool is not None:
-            self.pool.reset()
+        for hook in list(self._commit_hooks):
+            hook(block)
 
     def _forget_uncommitted_block(self) -> None:
         """After a block's commit failed (a full disk): drop what was derived from it in
-        memory, and give the pool back the transactions its reset let go."""
+        memory, and tell the commit-failed hooks (the pool takes back what it let go)."""
         self._head_cache = None
         self._head_state_cache = None
-        if self.pool is not None:
-            self.pool.resync()
+        for hook in list(self._commit_failed_hooks):
+            hook()
 
     def _notify(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for listener in list(self._listeners):
@@ -548,6 +552,26 @@ class Chain:
     def on_block(self, callback: Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]) -> None:
         """Call ``callback(block, receipts)`` after every committed block."""
         self._listeners.append(callback)
+
+    def on_commit(self, callback: CommitHook) -> None:
+        """Call ``callback(block)`` inside the store write transaction of every new head
+        block (built or imported), after the block is persisted: what it writes to the
+        store commits with the block or not at all. It should not raise: an exception
+        aborts the block's write transaction and reaches the caller."""
+        self._commit_hooks.append(callback)
+
+    def on_commit_failed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after a built block's write transaction failed (a full
+        disk): nothing of the block was kept, so what a commit hook changed in memory
+        must be undone."""
+        self._commit_failed_hooks.append(callback)
+
+    def on_head_change(self, callback: HeadChangeHook) -> None:
+        """Call ``callback(dropped, reinject)`` inside :meth:`set_head`'s write
+        transaction, after the new head is written: ``dropped`` are the canonical blocks
+        let go (newest first), ``reinject`` says whether their transactions should be
+        offered again (the node's pool takes back the ones still valid)."""
+        self._head_hooks.append(callback)
 
     # --- importing blocks ------------------------------------------------------------------
 
@@ -789,8 +813,9 @@ class Chain:
     def set_head(self, target: BlockHeaderAPI | int | bytes, reinject: bool = False) -> list[BlockAPI]:
         """Make ``target`` the head (a rewind, or a switch to a stored side block) and
         return the canonical blocks that were dropped, newest first. Their bodies and
-        states stay in the archive. With ``reinject`` their transactions go back to the
-        pool (the ones still valid against the new head)."""
+        states stay in the archive. The head-change hooks run in the same write
+        transaction; with ``reinject`` they are asked to take the dropped blocks'
+        transactions back (the node's pool keeps the ones still valid against the new head)."""
         header = target if not isinstance(target, (int, bytes)) else self.header(target)
         db = self.store.db
         chaindb = self.evm.chaindb
@@ -813,12 +838,8 @@ class Chain:
                 index_canonical_block(db, new, self.block(new).transactions)
             set_canonical_head(db, header)
             self._head_state_cache = None
-            if self.pool is not None:
-                self.pool.reset()
-                if reinject:
-                    self.pool.reinject(
-                        tx.encode() for block in reversed(dropped) for tx in block.transactions
-                    )
+            for hook in list(self._head_hooks):
+                hook(dropped, reinject)
         return dropped
 
 

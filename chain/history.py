@@ -435,7 +435,8 @@ def replay(
 
 def rewind(chain: Chain, number: int, drop_txs: bool = False) -> list[BlockAPI]:
     """Make block ``number`` the head. The dropped blocks (returned, newest first) stay
-    in the archive; their transactions go back to the pool unless ``drop_txs``."""
+    in the archive; their transactions are offered back to the chain's head-change hooks
+    (a node's pool takes the ones still valid) unless ``drop_txs``."""
     head = chain.head.block_number
     if number < 0:
         raise UnknownBlock(f"block number {number} is negative")
@@ -602,7 +603,9 @@ def _read_node_pairs(path: Path) -> Iterator[tuple[bytes, bytes]]:
 
 
 def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path, data_dir: str | Path | None) -> Chain:
-    """A chain whose genesis state comes from a forked chain's exported trie nodes."""
+    """A ledger whose genesis state comes from a forked chain's exported trie nodes: the
+    genesis is written into ``data_dir`` (or a memory store) and the ledger opened on it.
+    A node on it (pool, producer, RPC) is the caller's to assemble (``node.assemble``)."""
     pairs = list(_read_node_pairs(state_nodes))
     if not pairs or pairs[0][0] != STATE_ROOT_KEY:
         raise ExportFileError(f"{state_nodes}: does not start with the state root")
@@ -615,11 +618,7 @@ def _open_with_genesis_nodes(config: ChainConfig, state_nodes: Path, data_dir: s
     _write_genesis(store, config, state_root, pairs, Path(data_dir) if data_dir else None, {})
     if data_dir is None:
         from chain.genesis import default_signer
-        from chain.journal import StoreJournal
-        from chain.mempool import TxPool
 
-        chain = Chain(config, store, signer_key=default_signer(config, None))
-        chain.pool = TxPool(chain, journal=StoreJournal(store))  # type: ignore[arg-type]  # as Chain.open
-        return chain
+        return Chain(config, store, signer_key=default_signer(config, None))
     store.close()
     return Chain.open(data_dir=data_dir, sync=False)

@@ -34,6 +34,7 @@ from chain.errors import (
     UnknownBlock,
     UnknownSnapshot,
 )
+from chain.mempool import TxPool
 
 MODES = ("automine", "interval", "manual")
 MAX_BLOCKS_PER_CALL = 100_000  # blocks one mine() may make (evm_mine / anvil_mine count)
@@ -67,10 +68,14 @@ class _Snapshot:
 
 
 class BlockProducer:
-    """Seals blocks on ``chain`` from ``chain.pool`` according to the mode."""
+    """Seals blocks on ``chain`` from ``pool`` according to the mode (empty blocks
+    without a pool)."""
 
-    def __init__(self, chain: Chain, mode: str = "automine", interval: float = 0.0) -> None:
+    def __init__(
+        self, chain: Chain, mode: str = "automine", interval: float = 0.0, pool: TxPool | None = None
+    ) -> None:
         self.chain = chain
+        self.pool = pool
         self.clock = Clock()
         self._mode = "manual"
         self.interval = 0.0
@@ -172,7 +177,7 @@ class BlockProducer:
             self.set_next_timestamp(timestamp)
         built = []
         for _ in range(count):
-            txs = [p.tx for p in self.chain.pool.pending()] if self.chain.pool is not None else []
+            txs = [p.tx for p in self.pool.pending()] if self.pool is not None else []
             built.append(self.chain.build_block(txs, timestamp=self._timestamp_for_next_block()))
             number = built[-1].block.header.block_number
             for tx, error in built[-1].rejected:
@@ -183,9 +188,9 @@ class BlockProducer:
     def _drop_rejected(self, tx: SignedTransactionAPI, error: InvalidTransaction, number: int) -> None:
         """A pooled transaction that fails in a block would fail again: drop it (the pool
         logs and remembers why), unless the failure may pass in a later block."""
-        if self.chain.pool is None or isinstance(error, MAY_PASS_LATER):
+        if self.pool is None or isinstance(error, MAY_PASS_LATER):
             return
-        self.chain.pool.drop(tx.hash, error, number)
+        self.pool.drop(tx.hash, error, number)
 
     # --- snapshots --------------------------------------------------------------------
 

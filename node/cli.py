@@ -23,16 +23,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from chain.errors import ChainError, ConfigError
+from chain.errors import ChainError
+from node import options
+from node.options import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # bad flags and errors the user can fix (argparse's code, too)
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+
 WEI_PER_ETHER = 10**18
-
-
-class UsageError(Exception):
-    """Raised when the command line cannot be acted on (bad flag value, busy port)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,38 +43,9 @@ class _Parser(argparse.ArgumentParser):
 # --- devnet --------------------------------------------------------------------------------
 
 
-def _positive_port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be from 0 to 65535, got {port}")
-    return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value != value or value > 86_400:
-        raise argparse.ArgumentTypeError("block time must be > 0 and at most 86400 seconds")
-    if value != int(value):
-        raise argparse.ArgumentTypeError("block time must be whole seconds (the block period)")
-    return value
-
-
-def _chain_id(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
 def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from chain.config import FORKS
-    from node.rpc.dispatcher import Limits
+    from node.limits import Limits
     from node.server import ServerOptions
 
     parser = subparsers.add_parser(
@@ -85,25 +53,20 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="run a local node (JSON-RPC over HTTP and WebSocket)",
         description="Run a sumchain node. Without --datadir the chain lives in memory.",
     )
-    parser.add_argument(
-        "--datadir",
-        type=Path,
-        help="directory of the chain's store (created if missing; a restart continues the chain)",
+    options.add_datadir(
+        parser, "directory of the chain's store (created if missing; a restart continues the chain)"
     )
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)",
+    options.add_listen(
+        parser, 8545, "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes the unlocked dev accounts)"
     )
-    parser.add_argument("--port", type=_positive_port, default=8545, help="port (default 8545)")
     parser.add_argument("--fork", choices=FORKS, help="hard fork rules (default cancun)")
     parser.add_argument(
         "--block-time",
-        type=_seconds,
+        type=options.block_time,
         metavar="SECONDS",
         help="mine a block every SECONDS (default: automine, a block per transaction)",
     )
-    parser.add_argument("--chain-id", type=_chain_id, help="chain id (default 31337)")
+    options.add_chain_id(parser, "chain id (default 31337)")
     parser.add_argument(
         "--authority-key",
         type=Path,
@@ -131,94 +94,50 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="comma-separated origins whose pages may open a WebSocket besides loopback "
         "ones (default none; * for any)",
     )
-    parser.add_argument(
-        "--rpc-gascap",
-        type=_positive_int,
-        metavar="GAS",
-        default=Limits.gas_cap,
-        help=f"gas at most for eth_call, eth_estimateGas and traces (default {Limits.gas_cap:,})",
-    )
-    parser.add_argument(
-        "--rpc-timeout",
-        type=_timeout,
-        metavar="SECONDS",
-        default=Limits.call_timeout,
-        help=f"stop eth_call, estimates and traces after SECONDS (default {Limits.call_timeout:g})",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=_positive_int,
-        metavar="N",
-        default=ServerOptions.max_connections,
-        help=f"open connections at most (default {ServerOptions.max_connections})",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=_timeout,
-        metavar="SECONDS",
-        default=ServerOptions.idle_timeout,
-        help=f"close a connection idle that long between requests (default {ServerOptions.idle_timeout:g})",
-    )
-    parser.add_argument(
-        "--header-timeout",
-        type=_timeout,
-        metavar="SECONDS",
-        default=ServerOptions.header_timeout,
-        help="close a connection that has not sent a whole request after SECONDS "
-        f"(default {ServerOptions.header_timeout:g})",
-    )
+    limits = [  # flag, value parser, metavar, default, help
+        (
+            "--rpc-gascap",
+            options.positive_int,
+            "GAS",
+            Limits.gas_cap,
+            f"gas at most for eth_call, eth_estimateGas and traces (default {Limits.gas_cap:,})",
+        ),
+        (
+            "--rpc-timeout",
+            options.timeout,
+            "SECONDS",
+            Limits.call_timeout,
+            f"stop eth_call, estimates and traces after SECONDS (default {Limits.call_timeout:g})",
+        ),
+        (
+            "--max-connections",
+            options.positive_int,
+            "N",
+            ServerOptions.max_connections,
+            f"open connections at most (default {ServerOptions.max_connections})",
+        ),
+        (
+            "--idle-timeout",
+            options.timeout,
+            "SECONDS",
+            ServerOptions.idle_timeout,
+            f"close a connection idle that long between requests (default {ServerOptions.idle_timeout:g})",
+        ),
+        (
+            "--header-timeout",
+            options.timeout,
+            "SECONDS",
+            ServerOptions.header_timeout,
+            "close a connection that has not sent a whole request after SECONDS "
+            f"(default {ServerOptions.header_timeout:g})",
+        ),
+    ]
+    for flag, parse, metavar, default, text in limits:
+        parser.add_argument(flag, type=parse, metavar=metavar, default=default, help=text)
     parser.add_argument("--ui", action="store_true", help="serve the dashboard under /ui on the same port")
-    parser.add_argument(
-        "--vocabulary",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="with --ui: a vocabulary JSON so text can be typed for its models",
-    )
+    options.add_vocabulary(parser, "with --ui: a vocabulary JSON so text can be typed for its models")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     parser.set_defaults(func=run_devnet)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""), 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 86_400:
-        raise argparse.ArgumentTypeError("must be > 0 and at most 86400 seconds")
-    return value
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip().lower() for name in text.split(",") if name.strip())
-
-
-def _read_key(path: Path) -> bytes:
-    try:
-        text = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"authority key file {path}: cannot read ({exc.strerror})") from None
-    hex_text = text[2:] if text.startswith(("0x", "0X")) else text
-    try:
-        key = bytes.fromhex(hex_text)
-    except ValueError:
-        raise ConfigError(f"authority key file {path}: not a hex private key") from None
-    if len(key) != 32:
-        raise ConfigError(f"authority key file {path}: a private key is 32 bytes, got {len(key)}")
-    if not 0 < int.from_bytes(key, "big") < 2**256 - 2**32 - 977:
-        raise ConfigError(f"authority key file {path}: not a valid secp256k1 private key")
-    return key
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -285,38 +204,48 @@ def _exposed(host: str) -> bool:
 
 
 def run_devnet(args: argparse.Namespace) -> int:
-    from node.backend import Backend
+    from node.assemble import assemble
+    from node.limits import Limits
     from node.logs import install
-    from node.rpc.dispatcher import Dispatcher, Limits
-    from node.server import ServerOptions, serve_until_stopped
+    from node.server import ServerOptions
 
     install(logging.DEBUG if args.verbose else logging.WARNING)
     # hand the GIL over every millisecond, not every five: a read waiting behind a call or
     # a block build gets it sooner (bench/read_latency.py)
     sys.setswitchinterval(SWITCH_INTERVAL)
     config = _config(args)
-    key = _read_key(args.authority_key) if args.authority_key else None
+    key = options.read_key(args.authority_key) if args.authority_key else None
     limits = Limits(gas_cap=args.rpc_gascap, call_timeout=args.rpc_timeout)
-    vhosts = _names(args.http_vhosts)
+    vhosts = options.names(args.http_vhosts)
     if args.host not in ("0.0.0.0", "::") and not _is_ip_text(args.host):
         vhosts = (*vhosts, args.host.lower())
-    options = ServerOptions(
+    server_options = ServerOptions(
         vhosts=vhosts,
         ws_origins=tuple(o.strip() for o in args.ws_origins.split(",") if o.strip()),
         max_connections=args.max_connections,
         idle_timeout=args.idle_timeout,
         header_timeout=args.header_timeout,
     )
-    backend = Backend.open(config, data_dir=args.datadir, signer_key=key, block_time=args.block_time)
-    dispatcher = Dispatcher(backend, limits)
-    if _exposed(args.host):
-        print(EXPOSED_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     subapps, dashboard = {}, None
     if args.ui:
         from node.ui.app import Dashboard, application, load_vocabularies
 
         dashboard = Dashboard(None, load_vocabularies(args.vocabulary), config.chain_id)
         subapps["/ui/"] = application(dashboard)
+    node = assemble(
+        config,
+        args.datadir,
+        signer_key=key,
+        block_time=args.block_time,
+        limits=limits,
+        server=server_options,
+        cors=args.cors,
+        subapps=subapps,
+    )
+    backend, server = node.backend, node.server
+    assert server is not None
+    if _exposed(args.host):
+        print(EXPOSED_WARNING.format(host=args.host), file=sys.stderr, flush=True)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -333,17 +262,14 @@ def run_devnet(args: argparse.Namespace) -> int:
                 print(f"Dashboard on http://{host}:{port}/ui/", flush=True)
 
         try:
-            await serve_until_stopped(
-                dispatcher, args.host, args.port, args.cors, stop, ready, options, subapps
-            )
+            await server.serve_until(args.host, args.port, stop, ready)
         except OSError as exc:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
     try:
         asyncio.run(serve())
     finally:
-        dispatcher.run_sync(backend.close)
-        dispatcher.close()
+        node.close()
     print("sumchain devnet stopped", flush=True)
     return EXIT_OK
 
@@ -418,8 +344,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the module's importable twin: under ``python -m`` this file is ``__main__``,
-    # and the commands' ``UsageError`` (imported from ``node.cli``) would be another class.
-    from node.cli import main as _main
-
-    sys.exit(_main())
+    # The commands' UsageError lives in node.options, which ``python -m node.cli``
+    # imports once, so the one caught here is theirs.
+    sys.exit(main())

@@ -21,8 +21,10 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from chain.chain import Chain
 from chain.config import ChainConfig
+from node.assemble import Node, assemble
 from node.backend import Backend
-from node.rpc.dispatcher import Dispatcher, Limits
+from node.limits import Limits
+from node.rpc.dispatcher import Dispatcher
 from vm_contracts.deploy import poa_web3
 
 INTERVAL_POLL = 0.05  # seconds between interval-mining checks in the background thread
@@ -35,19 +37,23 @@ class SumchainProvider(JSONBaseProvider):
     """A provider whose requests run in this process on a :class:`Dispatcher`.
 
     Accepts a :class:`Dispatcher`, an :class:`InProcessNode`, a :class:`Backend` or an
-    open :class:`chain.chain.Chain` (served from then on by one worker thread; do not
-    call the chain directly from other threads while the provider is in use).
+    open :class:`chain.chain.Chain` (assembled into a node and served from then on by one
+    worker thread; do not call the chain directly from other threads while the provider
+    is in use).
     """
 
     def __init__(self, node: Dispatcher | InProcessNode | Backend | Chain) -> None:
         super().__init__()
         if isinstance(node, InProcessNode):
-            node = node.dispatcher
+            dispatcher = node.dispatcher
         elif isinstance(node, Chain):
-            node = Dispatcher(Backend.from_chain(node), IN_PROCESS_LIMITS)
+            dispatcher = Dispatcher(assemble(chain=node).backend, IN_PROCESS_LIMITS)
         elif isinstance(node, Backend):
-            node = node.dispatcher or Dispatcher(node, IN_PROCESS_LIMITS)
-        self.dispatcher: Dispatcher = node
+            served = node.dispatcher
+            dispatcher = served if isinstance(served, Dispatcher) else Dispatcher(node, IN_PROCESS_LIMITS)
+        else:
+            dispatcher = node
+        self.dispatcher: Dispatcher = dispatcher
         self._ids = itertools.count()
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
@@ -68,11 +74,14 @@ class SumchainProvider(JSONBaseProvider):
 
 
 class InProcessNode:
-    """A chain, its dispatcher and a connected ``w3``, all in this process."""
+    """A node (:func:`node.assemble.assemble`), its dispatcher and a connected ``w3``,
+    all in this process."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.dispatcher = Dispatcher(backend, IN_PROCESS_LIMITS)
+    def __init__(self, node: Node) -> None:
+        assert node.dispatcher is not None, "assemble the node with limits"
+        self.node = node
+        self.backend = node.backend
+        self.dispatcher = node.dispatcher
         self.provider = SumchainProvider(self.dispatcher)
         self.w3 = poa_web3(self.provider)
         self._stop = threading.Event()
@@ -88,21 +97,22 @@ class InProcessNode:
         block_time: float | None = None,
     ) -> InProcessNode:
         """A node on a new in-memory chain (or the chain in ``data_dir``)."""
-        return cls(Backend.open(config, data_dir=data_dir, signer_key=signer_key, block_time=block_time))
+        return cls(
+            assemble(config, data_dir, signer_key=signer_key, block_time=block_time, limits=IN_PROCESS_LIMITS)
+        )
 
     def _interval_mining(self) -> None:
         while not self._stop.wait(INTERVAL_POLL):
             try:
-                if self.backend.interval_due(0.0):
-                    self.dispatcher.run_sync(self.backend.mine_interval_block)
+                if self.backend.dev.interval_due(0.0):
+                    self.dispatcher.run_sync(self.backend.dev.mine_interval_block)
             except RuntimeError:  # worker shut down
                 return
 
     def close(self) -> None:
         self._stop.set()
         self._ticker.join()
-        self.dispatcher.run_sync(self.backend.close)
-        self.dispatcher.close()
+        self.node.close()
 
     def __enter__(self) -> InProcessNode:
         return self

@@ -34,7 +34,8 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -192,6 +193,19 @@ class RpcServer:
         self._served: set[Any] = set()  # connections that completed a request
         self.port: int | None = None
 
+    async def serve_until(
+        self, host: str, port: int, stop: asyncio.Event, on_ready: Callable[[int], None] | None = None
+    ) -> None:
+        """Listen on ``host:port`` until ``stop`` is set, then shut the sockets down;
+        ``on_ready(port)`` is told the bound port first."""
+        bound = await self.start(host, port)
+        if on_ready is not None:
+            on_ready(bound)
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
     # --- browser rules ------------------------------------------------------------------
 
     def _host_allowed(self, request: web.BaseRequest) -> bool:
@@ -244,24 +258,20 @@ class RpcServer:
             return await handler(request)  # JSON-RPC: ``handle`` applies every rule itself
         if not self._host_allowed(request):
             return web.json_response({"error": "invalid host specified (see --http-vhosts)"}, status=403)
-        connection = request.protocol
-        self._busy[connection] = self._busy.get(connection, 0) + 1
-        try:
+        with self._serving(request.protocol):
             return await handler(request)
-        finally:
-            left = self._busy.get(connection, 1) - 1
-            if left:
-                self._busy[connection] = left
-            else:
-                self._busy.pop(connection, None)
-            self._served.add(connection)
-            self._last_seen[connection] = time.monotonic()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        connection = request.protocol
+        with self._serving(request.protocol):
+            return await self._handle(request)
+
+    @contextmanager
+    def _serving(self, connection: Any) -> Iterator[None]:
+        """Count ``connection`` busy while a request runs on it (the idle sweep spares it),
+        then record that it was served and when it was last seen."""
         self._busy[connection] = self._busy.get(connection, 0) + 1
         try:
-            return await self._handle(request)
+            yield
         finally:
             left = self._busy.get(connection, 1) - 1
             if left:
@@ -475,9 +485,9 @@ class RpcServer:
         backend = self.dispatcher.backend
         while True:
             await asyncio.sleep(INTERVAL_POLL)
-            if backend.interval_due(time.monotonic()):
+            if backend.dev.interval_due(time.monotonic()):
                 try:
-                    await self.dispatcher.run_async(backend.mine_interval_block)
+                    await self.dispatcher.run_async(backend.dev.mine_interval_block)
                 except Exception:
                     log.exception("interval mining failed")
 
@@ -494,14 +504,7 @@ async def serve_until_stopped(
 ) -> None:
     """Serve until ``stop`` is set, then shut down in order: sockets, then the worker.
     ``subapps`` are served beside JSON-RPC under their prefixes (``devnet --ui``)."""
-    server = RpcServer(dispatcher, cors_origin, options, subapps)
-    bound = await server.start(host, port)
-    if on_ready is not None:
-        on_ready(bound)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await RpcServer(dispatcher, cors_origin, options, subapps).serve_until(host, port, stop, on_ready)
 
 
 __all__ = ["RpcServer", "ServerOptions", "WsConnection", "serve_until_stopped", "ParseError"]

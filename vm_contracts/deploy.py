@@ -145,6 +145,11 @@ class Artifact:
         return "0x" + code
 
 
+def linked_library_names(artifact: Artifact) -> list[str]:
+    """The libraries ``artifact`` links, in the order its link references name them."""
+    return list(dict.fromkeys(name for names in artifact.link_references.values() for name in names))
+
+
 ArtifactLoader = Callable[[str], Artifact]
 
 

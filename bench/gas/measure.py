@@ -9,7 +9,7 @@ binary search, which made one 10,000-feature deployment take 450 s), chunks of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +32,12 @@ from bench.gas.cases import (
 )
 from vm_contracts.deploy import (
     INIT_ENTRY_GAS,
-    Artifact,
     Deployer,
     DeployStep,
     GasPolicy,
     Sender,
     deploy_instance,
+    linked_library_names,
     load_contract,
 )
 from vm_contracts.fixed_point import SCALE
@@ -134,15 +134,6 @@ class ChainBench:
     def send(self, built: Any, sender: str, value: int = 0) -> Any:
         """Send under :data:`GAS_POLICY` and wait; a failed transaction raises."""
         return self.sender.send(built, sender, "bench", value=value)
-
-    def deploy(
-        self, artifact: Artifact, args: Sequence[Any], sender: str, libraries: Mapping[str, str] | None = None
-    ) -> tuple[Any, Any]:
-        """Deploy one contract, linked to ``libraries`` (name -> address); the contract
-        and its receipt."""
-        deployer = Deployer(self.w3, sender, GAS_POLICY, libraries=libraries)
-        contract = deployer.contract(artifact, args)
-        return contract, deployer.steps[-1].receipt
 
     def travel(self, seconds: int) -> None:
         self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
@@ -473,8 +464,8 @@ def measure_chain(
                 measure_updates(target, words)
                 if sweep.refund_report and features == max(feature_set):
                     measure_refund_report(target, TABLE_I.words)
-    # The market is measured on optimized chains only (as before its reward stages became
-    # linked libraries, when its unoptimized code was over EIP-170's limit).
+    # Without the optimizer PredictionMarket's runtime code is 31,635 bytes, over the
+    # 24,576-byte limit of EIP-170: it cannot be deployed, so only optimized chains.
     grid_chain = sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains
     if sweep.market is not None and grid_chain and optimizer == "on":
         progress(f"{fork}/{optimizer}: a prediction-market round")
@@ -491,25 +482,23 @@ def measure_market(bench: ChainBench, setting: MarketSetting) -> None:
     withdraw."""
     import random
 
-    from vm_contracts.market import LIBRARIES
     from vm_contracts.reference import SparsePerceptron
     from vm_contracts.reference_market import MarketTerms, pack_sample, split_test_set
 
-    artifact = load_contract("PredictionMarket", bench.fork, bench.optimizer == "on")
+    optimized = bench.optimizer == "on"
+    artifact = load_contract("PredictionMarket", bench.fork, optimized)
     owner, pusher = bench.accounts[0], bench.accounts[6]
     contributors = bench.accounts[1:6]
     labels: dict[str, Any] = dict(
         model="PredictionMarket", incentive="PredictionMarket", features=setting.features
     )
-    libraries: dict[str, str] = {}
-    library_receipts: list[tuple[str, Any]] = []
-    for name in LIBRARIES:  # the reward stages, linked libraries deployed before the market
-        library_artifact = load_contract(name, bench.fork, bench.optimizer == "on")
-        library, library_receipt = bench.deploy(library_artifact, [], owner)
-        libraries[name] = str(library.address)
-        library_receipts.append((name, library_receipt))
-    market, receipt = bench.deploy(artifact, [], owner, libraries)
-    roles = {bytes.fromhex(a[2:]): "incentive_gas" for a in (market.address, *libraries.values())}
+    # The libraries the market links (its artifact's linkReferences) are deployed first and
+    # counted as the mechanism: the market runs them by DELEGATECALL on its own storage.
+    deployer = Deployer(bench.w3, owner, GAS_POLICY)
+    for library in linked_library_names(artifact):
+        deployer.library(load_contract(library, bench.fork, optimized))
+    market = deployer.contract(artifact)
+    roles = {bytes.fromhex(a[2:]): "incentive_gas" for a in (market.address, *deployer.libraries.values())}
 
     def record(receipt: Any, operation: str, step: str, words: int = 0, agreement: str = "-") -> None:
         bench.record(
@@ -522,12 +511,12 @@ def measure_market(bench: ChainBench, setting: MarketSetting) -> None:
             **labels,
         )
 
-    for step, deployed in (*library_receipts, ("PredictionMarket", receipt)):
+    for step in deployer.steps:
         bench.record(
-            deployed,
+            step.receipt,
             roles,
             operation="market deploy",
-            step=f"deploy {step}",
+            step=step.label,
             words=0,
             agreement="-",
             _deployed_role="incentive_gas",

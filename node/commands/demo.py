@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from sklearn.linear_model import Perceptron
     from tqdm import tqdm
+    from web3.types import RPCEndpoint
 
     from chain.config import ChainConfig
     from node.provider import InProcessNode
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     with InProcessNode.create(config=config) as node:
         w3 = node.w3
-        owner, *others = w3.eth.accounts
+        owner, *others = list(w3.eth.accounts)
         honest, malicious = others[:HONEST_ACCOUNTS], others[HONEST_ACCOUNTS]
         print(f"  chain: {config.fork}, chain id {config.chain_id}, proof of authority, automine")
         framework = deploy_framework(
@@ -148,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
         )
 
         wait = framework.incentive.functions.refundWaitTimeS().call()
-        w3.provider.make_request("evm_increaseTime", [int(wait) + 1])
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(wait) + 1])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         refunded = reported = 0
         for who in honest:
             for contribution in contributions[who]:
@@ -202,7 +203,7 @@ def _one_hot(samples: list[Any], n_features: int) -> Any:
 
 
 def _usage(message: str) -> Exception:
-    from node.cli import UsageError
+    from node.options import UsageError
 
     return UsageError(message)
 

@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli import UsageError
+from node import options
+from node.options import UsageError
 
 BAR_UNIT = "block"
 
@@ -33,7 +34,7 @@ BAR_UNIT = "block"
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = subparsers.add_parser("export", help="write the chain's blocks to an RLP file")
     export.add_argument("file", type=Path, help="the export file to write")
-    export.add_argument("--datadir", type=Path, required=True, help="data directory of a stopped node")
+    options.add_datadir(export, "data directory of a stopped node", required=True)
     export.add_argument("--first", type=int, default=1, help="first block (default 1)")
     export.add_argument("--last", type=int, help="last block (default the head)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -41,7 +42,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     imp = subparsers.add_parser("import", help="verify and import an RLP export into an empty directory")
     imp.add_argument("file", type=Path, help="the export file")
-    imp.add_argument("--datadir", type=Path, required=True, help="new (empty) data directory")
+    options.add_datadir(imp, "new (empty) data directory", required=True)
     imp.add_argument("--to-block", type=int, help="stop after this block")
     imp.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
     imp.set_defaults(func=run_import)
@@ -49,18 +50,17 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     rep = subparsers.add_parser("replay", help="re-execute an export from genesis, verifying every block")
     rep.add_argument("file", type=Path, help="the export file")
     rep.add_argument("--to-block", type=int, help="stop after this block (default: all)")
-    rep.add_argument("--datadir", type=Path, help="keep the replayed chain in this new directory")
+    options.add_datadir(rep, "keep the replayed chain in this new directory")
     rep.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(func=run_replay)
 
     rew = subparsers.add_parser("rewind", help="move a stopped node's head back to block N")
     rew.add_argument("number", type=int, help="the new head")
-    rew.add_argument("--datadir", type=Path, help="data directory of a stopped node")
-    rew.add_argument(
-        "--rpc",
-        metavar="URL",
-        help="a running node: calls its debug_setHead "
+    options.add_datadir(rew, "data directory of a stopped node")
+    options.add_rpc(
+        rew,
+        "a running node: calls its debug_setHead "
         "(which does not return the dropped transactions to the pool)",
     )
     rew.add_argument(
@@ -74,19 +74,20 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     fork.add_argument("--from", dest="source", type=Path, required=True, help="source data directory")
     fork.add_argument("--block", required=True, help="block number or tag whose state starts the new chain")
     fork.add_argument("--to", dest="target", type=Path, required=True, help="new (empty) data directory")
-    fork.add_argument(
-        "--chain-id",
-        type=lambda text: int(text, 0),
-        help="chain id of the new chain (default: the source's)",
-    )
+    options.add_chain_id(fork, "chain id of the new chain (default: the source's)")
     fork.set_defaults(func=run_fork)
 
 
-def _open_existing(datadir: Path) -> Any:
-    from chain.chain import Chain
-
+def _require_data_dir(datadir: Path) -> None:
     if not (datadir / "sumchain.json").is_file():
         raise UsageError(f"{datadir} is not a sumchain data directory (no sumchain.json)")
+
+
+def _open_existing(datadir: Path) -> Any:
+    """The ledger alone (export reads blocks; it needs no pool)."""
+    from chain.chain import Chain
+
+    _require_data_dir(datadir)
     return Chain.open(data_dir=datadir)
 
 
@@ -188,18 +189,20 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def run_rewind(args: argparse.Namespace) -> int:
     from chain.history import rewind
+    from node.assemble import assemble
 
     if (args.rpc is None) == (args.datadir is None):
         raise UsageError("give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)")
     if args.rpc is not None:
         return _rewind_over_rpc(args.rpc, args.number)
-    chain = _open_existing(args.datadir)
+    _require_data_dir(args.datadir)
+    node = assemble(data_dir=args.datadir, mode="manual")  # the pool takes the dropped transactions back
     try:
-        before = chain.head.block_number
-        dropped = rewind(chain, args.number, drop_txs=args.drop_txs)
-        pending = len(chain.pool.pending()) if chain.pool is not None else 0
+        before = node.chain.head.block_number
+        dropped = rewind(node.chain, args.number, drop_txs=args.drop_txs)
+        pending = len(node.pool.pending())
     finally:
-        chain.close()
+        node.close()
     txs = sum(len(block.transactions) for block in dropped)
     fate = "dropped" if args.drop_txs else f"returned to the pool ({pending} pending now)"
     print(

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from bench.outputs import default_out, out_help
-from node.cli import UsageError
+from node.options import UsageError
 
 
 def _positive(text: str) -> int:

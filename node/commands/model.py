@@ -36,7 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from node.cli import UsageError
+from node import options
+from node.options import UsageError
 from vm_contracts.versions import (
     Version,
     attach_trainer,
@@ -91,12 +92,9 @@ def connect(rpc: str | None, datadir: Path | None) -> Iterator[Any]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trainer", help="address of the CollaborativeTrainer")
-    parser.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of a running node")
-    parser.add_argument(
-        "--datadir",
-        type=Path,
-        metavar="DIR",
-        help="data directory of a stopped sumchain node (read in this process)",
+    options.add_rpc(parser, "JSON-RPC URL of a running node")
+    options.add_datadir(
+        parser, "data directory of a stopped sumchain node (read in this process)", metavar="DIR"
     )
 
 
@@ -321,9 +319,7 @@ def _owner_account(w3: Any, framework: Any, args: argparse.Namespace) -> Any:
     if args.private_key_file is not None:
         from eth_account import Account
 
-        from node.cli import _read_key
-
-        return Account.from_key(_read_key(args.private_key_file))
+        return Account.from_key(options.read_key(args.private_key_file))
     owner = owner_of(framework)
     sender = args.sender or owner
     if sender.lower() != owner.lower():

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from pathlib import Path
 
-from node.cli import EXIT_OK, UsageError, _chain_id, _positive_port
+from node import options
+from node.options import EXIT_OK, UsageError
 
 DEFAULT_PORT = 8546
 
@@ -22,27 +22,11 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser = subparsers.add_parser(
         "ui", help="a web dashboard for the models on a chain", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument(
-        "--rpc", default="http://127.0.0.1:8545", metavar="URL", help="the node (default :8545)"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=_positive_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
-    )
-    parser.add_argument("--chain-id", type=_chain_id, help="refuse a node on another chain")
-    add_vocabulary_flag(parser)
+    options.add_rpc(parser, "the node (default :8545)", default="http://127.0.0.1:8545")
+    options.add_listen(parser, DEFAULT_PORT, "interface (default 127.0.0.1)")
+    options.add_chain_id(parser, "refuse a node on another chain")
+    options.add_vocabulary(parser, "a vocabulary JSON (Vocabulary.save) so text can be typed for its models")
     parser.set_defaults(func=run_ui)
-
-
-def add_vocabulary_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--vocabulary",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a vocabulary JSON (Vocabulary.save) so text can be typed for its models",
-    )
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from node.rpc import format as fmt
 from node.rpc import params as p
-from node.rpc.dispatcher import Context, rpc
 from node.rpc.errors import ResourceNotFound
+from node.rpc.registry import Context, rpc
 
 LATEST = "latest"
 
@@ -36,7 +36,7 @@ def debug_getRawReceipts(ctx: Context, block: p.BlockId) -> list[str]:
 
 @rpc("debug_setHead", p.Param("number", p.block_number))
 def debug_setHead(ctx: Context, number: int) -> None:
-    ctx.backend.set_head(number)
+    ctx.backend.dev.set_head(number)
     return None
 
 
@@ -49,7 +49,7 @@ def debug_setHead(ctx: Context, number: int) -> None:
 def debug_traceTransaction(ctx: Context, tx_hash: bytes, options: p.TraceOptions | None) -> dict:
     """Re-execute a mined transaction with a tracer: geth's struct logger (default) or
     ``callTracer``. The chain is not changed."""
-    return ctx.backend.trace_transaction(tx_hash, options or p.TraceOptions())
+    return ctx.backend.tracer.trace_transaction(tx_hash, options or p.TraceOptions())
 
 
 @rpc(
@@ -63,4 +63,4 @@ def debug_traceCall(
     ctx: Context, request: p.TxRequest, block: p.BlockId, options: p.TraceOptions | None
 ) -> dict:
     """Trace a message call on the state after ``block`` without mining it."""
-    return ctx.backend.trace_call(request, block, options or p.TraceOptions())
+    return ctx.backend.tracer.trace_call(request, block, options or p.TraceOptions())

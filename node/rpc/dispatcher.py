@@ -32,14 +32,16 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chain.errors import ChainError
+from node.limits import Limits
 from node.rpc import errors
 from node.rpc.deadline import Job
-from node.rpc.params import Param, decode_params
+from node.rpc.params import decode_params
+from node.rpc.registry import EXEC, LOCAL, METHODS, READ, Context, Method
+from node.subscriptions import Connection
 
 if TYPE_CHECKING:
     from node.backend import Backend
@@ -56,34 +58,10 @@ MAX_METHOD_NAME = 128  # characters
 MAX_DEPTH = 128
 READ_THREADS = 2  # reader threads (the read lane)
 
-LOCAL, READ, EXEC, WORKER = "local", "read", "exec", "worker"  # lanes, see the module doc
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 _DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may cost; the defaults are geth's where geth has one."""
-
-    gas_cap: int = 50_000_000
-    """Gas at most for eth_call, eth_estimateGas, eth_createAccessList and debug_traceCall
-    (geth's ``--rpc.gascap``); a request asking for more runs with this much. Never less
-    than the chain's block gas limit, so any transaction a block can hold can be estimated."""
-    call_timeout: float | None = 5.0
-    """Seconds an ``exec``-lane request may run before it is stopped (geth's
-    ``--rpc.evmtimeout``); None for no deadline (the in-process provider, whose caller
-    is the process itself)."""
-    batch_response_bytes: int = 25_000_000
-    """Bytes of answers one batch may produce; later requests get an error (geth's)."""
-    trace_steps: int = 100_000
-    """Struct-logger steps one debug_trace* may record without an explicit ``limit``."""
-    concurrent_calls: int = 2
-    """``exec``-lane requests running at once over all clients (the GIL runs one at a time
-    anyway; two let a short call pass a long one)."""
-    calls_per_client: int = 1
-    """``exec``-lane requests running at once for one connection."""
 
 
 def nesting_depth(body: bytes | str) -> int:
@@ -96,65 +74,6 @@ def nesting_depth(body: bytes | str) -> int:
     brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data)).translate(_DEPTH_STEP)
     steps = memoryview(brackets).cast("b")
     return max(accumulate(steps), default=0)
-
-
-class Connection(Protocol):
-    """Where subscription notifications go (a WebSocket); thread-safe ``notify``."""
-
-    def notify(self, message: dict[str, Any]) -> None: ...
-
-    @property
-    def closed(self) -> bool: ...
-
-
-@dataclass
-class Context:
-    """What a method handler may use."""
-
-    backend: Backend
-    """The chain adapter; only touch it on the worker thread (handlers always are)."""
-    connection: Connection | None = None
-    """The WebSocket the request came on, or None for HTTP and in-process calls."""
-    client: Hashable | None = None
-    """Who asks, for per-client limits: the remote IP address for a client off this
-    machine; on loopback the WebSocket or the HTTP peer (address, port); None in process."""
-
-
-@dataclass(frozen=True)
-class Method:
-    """A method as registered by a namespace module."""
-
-    name: str
-    handler: Callable[..., Any]
-    params: tuple[Param, ...]
-    lane: str
-    """Where it runs: ``local``, ``read``, ``exec`` or ``worker`` (see the module doc)."""
-
-
-METHODS: dict[str, Method] = {}
-
-
-def rpc(
-    name: str,
-    *params: Param,
-    aliases: tuple[str, ...] = (),
-    on_worker: bool = True,
-    lane: str | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``handler(ctx, *decoded_params)`` under ``name`` (and ``aliases``) on a
-    lane (default ``worker``; ``on_worker=False`` means ``local``)."""
-    chosen = lane or (WORKER if on_worker else LOCAL)
-    if chosen not in (LOCAL, READ, EXEC, WORKER):
-        raise ValueError(f"unknown lane {chosen!r}")
-
-    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        for wire_name in (name, *aliases):
-            if wire_name in METHODS:
-                raise RuntimeError(f"RPC method {wire_name} registered twice")
-            METHODS[wire_name] = Method(wire_name, handler, tuple(params), chosen)
-        return handler
-
-    return register
 
 
 def load_namespaces() -> None:

@@ -10,8 +10,8 @@ from eth_typing import Address
 
 from node.rpc import format as fmt
 from node.rpc import params as p
-from node.rpc.dispatcher import Context, rpc
 from node.rpc.errors import InvalidParams, MethodNotSupported
+from node.rpc.registry import Context, rpc
 
 LATEST = "latest"
 MAX_FEE_HISTORY_BLOCKS = 1024  # blocks one eth_feeHistory may cover
@@ -83,17 +83,17 @@ def eth_hashrate(ctx: Context) -> str:
 
 @rpc("eth_gasPrice", lane="read")
 def eth_gasPrice(ctx: Context) -> str:
-    return fmt.qty(ctx.backend.gas_price())
+    return fmt.qty(ctx.backend.fees.gas_price())
 
 
 @rpc("eth_maxPriorityFeePerGas", lane="read")
 def eth_maxPriorityFeePerGas(ctx: Context) -> str:
-    return fmt.qty(ctx.backend.suggested_tip())
+    return fmt.qty(ctx.backend.fees.suggested_tip())
 
 
 @rpc("eth_blobBaseFee", lane="read")
 def eth_blobBaseFee(ctx: Context) -> str:
-    return fmt.qty(ctx.backend.blob_base_fee())
+    return fmt.qty(ctx.backend.fees.blob_base_fee())
 
 
 @rpc(
@@ -106,7 +106,7 @@ def eth_blobBaseFee(ctx: Context) -> str:
 def eth_feeHistory(
     ctx: Context, count: int, newest: p.BlockId, percentiles: list[float] | None
 ) -> dict[str, Any]:
-    return ctx.backend.fee_history(count, newest, percentiles)
+    return ctx.backend.fees.fee_history(count, newest, percentiles)
 
 
 # --- state ----------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def eth_call(
     block: p.BlockId,
     overrides: dict[bytes, p.AccountOverride] | None,
 ) -> str:
-    return fmt.hexb(ctx.backend.call(request, block, overrides))
+    return fmt.hexb(ctx.backend.calls.call(request, block, overrides))
 
 
 @rpc(
@@ -181,7 +181,7 @@ def eth_estimateGas(
     block: p.BlockId,
     overrides: dict[bytes, p.AccountOverride] | None,
 ) -> str:
-    return fmt.qty(ctx.backend.estimate_gas(request, block, overrides))
+    return fmt.qty(ctx.backend.calls.estimate_gas(request, block, overrides))
 
 
 def _slot_list(value: Any, what: str) -> list[int]:
@@ -221,12 +221,12 @@ def eth_signTransaction(ctx: Context, request: p.TxRequest) -> str:
 
 @rpc("eth_sign", p.Param("address", p.address), p.Param("message", p.data))
 def eth_sign(ctx: Context, account: bytes, message: bytes) -> str:
-    return fmt.hexb(ctx.backend.sign_message(account, message))
+    return fmt.hexb(ctx.backend.signer.sign_message(account, message))
 
 
 @rpc("personal_sign", p.Param("message", p.data), p.Param("address", p.address))
 def personal_sign(ctx: Context, message: bytes, account: bytes) -> str:
-    return fmt.hexb(ctx.backend.sign_message(account, message))
+    return fmt.hexb(ctx.backend.signer.sign_message(account, message))
 
 
 def _typed_data(value: Any, what: str) -> dict[str, Any]:
@@ -249,7 +249,7 @@ def _typed_data(value: Any, what: str) -> dict[str, Any]:
     aliases=("eth_signTypedData",),
 )
 def eth_signTypedData_v4(ctx: Context, account: bytes, typed: dict[str, Any]) -> str:
-    return fmt.hexb(ctx.backend.sign_typed_data(account, typed))
+    return fmt.hexb(ctx.backend.signer.sign_typed_data(account, typed))
 
 
 # --- blocks and transactions by id ------------------------------------------------------------
@@ -352,7 +352,7 @@ def eth_getBlockReceipts(ctx: Context, block: p.BlockId) -> list[dict[str, Any]]
 
 @rpc("eth_getLogs", p.Param("filter", p.log_filter), lane="read")
 def eth_getLogs(ctx: Context, criteria: p.LogFilter) -> list[dict[str, Any]]:
-    return ctx.backend.get_logs(criteria)
+    return ctx.backend.logs.get_logs(criteria)
 
 
 @rpc("eth_newFilter", p.Param("filter", p.log_filter))
@@ -442,4 +442,4 @@ def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
 )
 def eth_createAccessList(ctx: Context, request: p.TxRequest, block: p.BlockId) -> dict:
     """The accounts and storage slots the call touches, and its gas with that list."""
-    return ctx.backend.create_access_list(request, block)
+    return ctx.backend.calls.create_access_list(request, block)

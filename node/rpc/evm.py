@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from node.rpc import params as p
-from node.rpc.dispatcher import Context, rpc
 from node.rpc.errors import InvalidParams
+from node.rpc.registry import Context, rpc
 
 MAX_BLOCKS_PER_CALL = 10_000  # blocks one anvil_mine/hardhat_mine may produce
 
@@ -35,7 +35,7 @@ def _seconds(value: Any, what: str) -> int:
 
 @rpc("evm_mine", p.optional("timestamp", _mine_options))
 def evm_mine(ctx: Context, timestamp: int | None) -> str:
-    ctx.backend.mine(1, timestamp=timestamp)
+    ctx.backend.dev.mine(1, timestamp=timestamp)
     return "0x0"
 
 
@@ -46,31 +46,31 @@ def evm_mine(ctx: Context, timestamp: int | None) -> str:
     aliases=("hardhat_mine",),
 )
 def anvil_mine(ctx: Context, blocks: int | None, interval: int | None) -> None:
-    ctx.backend.mine(blocks or 1, interval=interval)
+    ctx.backend.dev.mine(blocks or 1, interval=interval)
     return None
 
 
 @rpc("evm_setAutomine", p.Param("enabled", p.boolean), aliases=("anvil_setAutomine",))
 def evm_setAutomine(ctx: Context, enabled: bool) -> bool:
-    ctx.backend.set_automine(enabled)
+    ctx.backend.dev.set_automine(enabled)
     return True
 
 
 @rpc("anvil_getAutomine", aliases=("hardhat_getAutomine",))
 def anvil_getAutomine(ctx: Context) -> bool:
-    return ctx.backend.automine()
+    return ctx.backend.dev.automine()
 
 
 @rpc("evm_setIntervalMining", p.Param("milliseconds", _seconds), aliases=("anvil_setIntervalMining",))
 def evm_setIntervalMining(ctx: Context, milliseconds: int) -> bool:
     """Hardhat's unit: milliseconds; 0 turns interval mining off."""
-    ctx.backend.set_interval(milliseconds / 1000)
+    ctx.backend.dev.set_interval(milliseconds / 1000)
     return True
 
 
 @rpc("evm_increaseTime", p.Param("seconds", _seconds), aliases=("anvil_increaseTime",))
 def evm_increaseTime(ctx: Context, seconds: int) -> str:
-    return hex(ctx.backend.increase_time(seconds))
+    return hex(ctx.backend.dev.increase_time(seconds))
 
 
 @rpc(
@@ -79,15 +79,15 @@ def evm_increaseTime(ctx: Context, seconds: int) -> str:
     aliases=("anvil_setNextBlockTimestamp",),
 )
 def evm_setNextBlockTimestamp(ctx: Context, timestamp: int) -> None:
-    ctx.backend.set_next_timestamp(timestamp)
+    ctx.backend.dev.set_next_timestamp(timestamp)
     return None
 
 
 @rpc("evm_snapshot", aliases=("anvil_snapshot",))
 def evm_snapshot(ctx: Context) -> str:
-    return hex(ctx.backend.snapshot())
+    return hex(ctx.backend.dev.snapshot())
 
 
 @rpc("evm_revert", p.Param("snapshotId", p.integer_or_quantity), aliases=("anvil_revert",))
 def evm_revert(ctx: Context, snapshot_id: int) -> bool:
-    return ctx.backend.revert(snapshot_id)
+    return ctx.backend.dev.revert(snapshot_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
-from node.rpc.types import BlockJson, LogJson, ReceiptJson, TransactionJson
+from chain.chain import LogInfo, ReceiptInfo
+from node.rpc.types import BlockJson, LogJson, TransactionJson
 
 ZERO_ADDRESS_BYTES = b""  # py-evm's `to` of a contract creation
 
@@ -123,70 +124,44 @@ def transaction_json(
     return out  # type: ignore[return-value]
 
 
-def effective_gas_price(tx: SignedTransactionAPI, base_fee: int | None) -> int:
-    if tx_type(tx) < 2:
-        return int(tx.gas_price)
-    if base_fee is None:
-        return int(tx.max_fee_per_gas)
-    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
-
-
-def log_json(
-    log: Any,
-    header: BlockHeaderAPI,
-    tx_hash: bytes,
-    tx_index: int,
-    log_index: int,
-    removed: bool = False,
-) -> LogJson:
-    """One log entry; ``log`` has py-evm's ``address``, ``topics`` (ints) and ``data``."""
+def log_json(info: LogInfo, timestamp: int, removed: bool = False) -> LogJson:
+    """One log entry of a stored block (``timestamp``: its block's, unix seconds)."""
     return {
-        "address": addr(log.address),
-        "blockHash": hexb(header.hash),
-        "blockNumber": qty(header.block_number),
-        "blockTimestamp": qty(header.timestamp),
-        "data": hexb(log.data),
-        "logIndex": qty(log_index),
+        "address": addr(info.address),
+        "blockHash": hexb(info.block_hash),
+        "blockNumber": qty(info.block_number),
+        "blockTimestamp": qty(timestamp),
+        "data": hexb(info.data),
+        "logIndex": qty(info.log_index),
         "removed": removed,
-        "topics": [word(topic) for topic in log.topics],
-        "transactionHash": hexb(tx_hash),
-        "transactionIndex": qty(tx_index),
+        "topics": [word(t) for t in info.topics],
+        "transactionHash": hexb(info.transaction_hash),
+        "transactionIndex": qty(info.transaction_index),
     }
 
 
-def receipt_json(
-    tx: SignedTransactionAPI,
-    receipt: ReceiptAPI,
-    header: BlockHeaderAPI,
-    index: int,
-    gas_used: int,
-    first_log_index: int,
-    contract_address: bytes | None,
-) -> ReceiptJson:
-    """A receipt object; ``gas_used`` is this transaction's own gas (not cumulative)."""
-    base_fee = getattr(header, "base_fee_per_gas", None)
+def receipt_json(info: ReceiptInfo) -> dict[str, Any]:
+    """A receipt object (``gasUsed`` is the transaction's own gas, not cumulative)."""
+    tx, header = info.transaction, info.header
     out: dict[str, Any] = {
         "transactionHash": hexb(tx.hash),
-        "transactionIndex": qty(index),
+        "transactionIndex": qty(info.index),
         "blockHash": hexb(header.hash),
         "blockNumber": qty(header.block_number),
-        "from": addr(tx.sender),
+        "from": addr(info.sender),
         "to": addr(tx.to) if tx.to else None,
-        "cumulativeGasUsed": qty(receipt.gas_used),
-        "gasUsed": qty(gas_used),
-        "contractAddress": addr(contract_address) if contract_address else None,
-        "logs": [
-            log_json(log, header, tx.hash, index, first_log_index + i) for i, log in enumerate(receipt.logs)
-        ],
-        "logsBloom": bloom(receipt.bloom),
+        "cumulativeGasUsed": qty(info.cumulative_gas_used),
+        "gasUsed": qty(info.gas_used),
+        "contractAddress": addr(info.contract_address) if info.contract_address else None,
+        "logs": [log_json(entry, header.timestamp) for entry in info.logs],
+        "logsBloom": bloom(info.receipt.bloom),
         "type": qty(tx_type(tx)),
-        "effectiveGasPrice": qty(effective_gas_price(tx, base_fee)),
+        "status": qty(info.status),
+        "effectiveGasPrice": qty(info.effective_gas_price),
     }
-    if len(receipt.state_root) == 32:  # pre-Byzantium receipts carry a root, not a status
-        out["root"] = hexb(receipt.state_root)
-    else:
-        out["status"] = "0x1" if receipt.state_root == b"\x01" else "0x0"
-    return out  # type: ignore[return-value]
+    if getattr(tx, "type_id", None) == 3:
+        out["blobGasUsed"] = qty(getattr(tx, "blob_gas_used", 0))
+    return out
 
 
 def block_json(block: BlockAPI, full_transactions: bool) -> BlockJson:

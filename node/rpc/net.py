@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.rpc.dispatcher import Context, rpc
+from node.rpc.registry import Context, rpc
 
 
 @rpc("net_version", on_worker=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 from node.rpc import format as fmt
 from node.rpc import params as p
-from node.rpc.dispatcher import Context, rpc
+from node.rpc.registry import Context, rpc
 
 
 def _group(ctx: Context, only: bytes | None = None) -> dict[str, dict[str, dict[str, Any]]]:

@@ -52,26 +52,6 @@ class TransactionJson(TypedDict, total=False):
     yParity: Hex
 
 
-# "from" is a Python keyword, so the field lives in a functional-syntax TypedDict.
-TransactionWithSender = TypedDict("TransactionWithSender", {"from": Hex})
-
-
-class ReceiptJson(TypedDict, total=False):
-    transactionHash: Hex
-    transactionIndex: Hex
-    blockHash: Hex
-    blockNumber: Hex
-    to: Hex | None
-    cumulativeGasUsed: Hex
-    gasUsed: Hex
-    contractAddress: Hex | None
-    logs: list[LogJson]
-    logsBloom: Hex
-    type: Hex
-    status: Hex
-    effectiveGasPrice: Hex
-
-
 class BlockJson(TypedDict, total=False):
     hash: Hex
     parentHash: Hex

@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_utils import keccak
 
 from node.rpc import params as p
-from node.rpc.dispatcher import Context, rpc
+from node.rpc.registry import Context, rpc
 
 CLIENT_NAME = "sumchain"
 

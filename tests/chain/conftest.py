@@ -1,19 +1,23 @@
 """Small composable fixtures for the ledger: store -> chain -> funded account -> txs.
 
 Tests that take ``store_kind`` run on both store backends; ``fork`` tests run on
-every supported hard fork.
+every supported hard fork. The ledger knows no pool: chains are opened through the
+node's assembly (:func:`open_chain`), which wires a pool to each; :func:`pool_of` names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 
 from chain.chain import Chain
 from chain.config import FORKS, ChainConfig
+from chain.mempool import TxPool
+from node.assemble import assemble
 
 TOPIC = bytes.fromhex("aa" * 32)
 # runtime: SSTORE(0, CALLDATALOAD(0)); LOG1(mem[0:0], TOPIC); STOP
@@ -29,6 +33,28 @@ def init_code(runtime: bytes) -> bytes:
     return bytes.fromhex(f"60{size:02x}600c60003960{size:02x}6000f3") + runtime
 
 
+_POOLS: dict[int, TxPool] = {}  # id(chain) -> the pool its assembly wired, for this test
+
+
+def open_chain(config: ChainConfig | None = None, **options: Any) -> Chain:
+    """``Chain.open(config, **options)`` through the node's assembly: the ledger, with a
+    pool wired to its hooks (:func:`pool_of`)."""
+    node = assemble(config, **options)
+    _POOLS[id(node.chain)] = node.pool
+    return node.chain
+
+
+def pool_of(chain: Chain) -> TxPool:
+    """The pool the assembly wired to ``chain`` (opened by :func:`open_chain` in this test)."""
+    return _POOLS[id(chain)]
+
+
+@pytest.fixture(autouse=True)
+def _forget_pools() -> Iterator[None]:
+    yield
+    _POOLS.clear()
+
+
 @pytest.fixture(params=["memory", "lmdb"])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -42,7 +68,7 @@ def make_chain(tmp_path: Path) -> Callable[..., Chain]:
     def make(store_kind: str = "memory", **config_fields: object) -> Chain:
         data_dir = tmp_path / f"data{len(opened)}" if store_kind == "lmdb" else None
         config = ChainConfig(**config_fields)  # type: ignore[arg-type]
-        chain = Chain.open(config, data_dir=data_dir, sync=False)
+        chain = open_chain(config, data_dir=data_dir, sync=False)
         opened.append(chain)
         return chain
 

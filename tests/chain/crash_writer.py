@@ -20,9 +20,8 @@ import sys
 
 from eth_account import Account
 
-from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.producer import BlockProducer
+from node.assemble import assemble
 
 TXS_PER_BLOCK = 3
 GENESIS_TIME = 1_700_000_000
@@ -35,10 +34,10 @@ def emit(*words: object) -> None:
 
 def main(data_dir: str) -> None:
     config = ChainConfig(genesis_timestamp=GENESIS_TIME)
-    chain = Chain.open(config, data_dir=data_dir, sync=True)
-    producer = BlockProducer(chain, mode="manual")
+    node = assemble(config, data_dir=data_dir, sync=True, mode="manual")
+    chain, pool, producer = node.chain, node.pool, node.producer
     senders = config.dev_accounts[1:5]
-    nonces = {address: chain.pool.pending_nonce(bytes.fromhex(address[2:])) for address, _ in senders}
+    nonces = {address: pool.pending_nonce(bytes.fromhex(address[2:])) for address, _ in senders}
     emit("READY", chain.head.block_number)
     round_ = 0
     while True:
@@ -54,7 +53,7 @@ def main(data_dir: str) -> None:
                 "maxPriorityFeePerGas": 1,
             }
             raw = bytes(Account.sign_transaction(tx, key).raw_transaction)
-            pooled = chain.add_transaction(raw)
+            pooled = pool.add(raw)
             nonces[address] += 1
             emit("ACK", pooled.hash.hex())
         [built] = producer.mine()

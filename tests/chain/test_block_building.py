@@ -40,7 +40,7 @@ from chain.mempool import DroppedTransaction
 from chain.producer import BlockProducer
 from chain.vm import INITCODE_WORD_GAS, MAX_INITCODE_SIZE
 
-from .conftest import Sender
+from .conftest import Sender, open_chain, pool_of
 
 GWEI = 10**9
 CREATE_GAS = 53_000  # base gas of a contract creation transaction
@@ -73,12 +73,12 @@ def test_initcode_over_the_limit_is_refused_at_admission_from_shanghai_on(on_for
     raw = sender.raw(data=bytes(MAX_INITCODE_SIZE + 1), gas=creation_gas(MAX_INITCODE_SIZE + 1, fork))
     if fork in SHANGHAI_ON:
         with pytest.raises(InitcodeTooLarge, match="^max initcode size exceeded") as refused:
-            on_fork.add_transaction(raw)
+            pool_of(on_fork).add(raw)
         assert (refused.value.size, refused.value.limit) == (MAX_INITCODE_SIZE + 1, MAX_INITCODE_SIZE)
-        assert len(on_fork.pool) == 0
+        assert len(pool_of(on_fork)) == 0
     else:
-        on_fork.add_transaction(raw)  # no initcode limit before Shanghai
-        [built] = BlockProducer(on_fork, mode="manual").mine()
+        pool_of(on_fork).add(raw)  # no initcode limit before Shanghai
+        [built] = BlockProducer(on_fork, pool=pool_of(on_fork), mode="manual").mine()
         assert len(built.block.transactions) == 1 and built.rejected == []
 
 
@@ -86,8 +86,8 @@ def test_initcode_at_the_limit_is_mined_on_every_fork(on_fork: Chain) -> None:
     sender = Sender(on_fork)
     fork = on_fork.config.fork
     gas = creation_gas(MAX_INITCODE_SIZE, fork)
-    on_fork.add_transaction(sender.raw(data=bytes(MAX_INITCODE_SIZE), gas=gas))
-    [built] = BlockProducer(on_fork, mode="manual").mine()
+    pool_of(on_fork).add(sender.raw(data=bytes(MAX_INITCODE_SIZE), gas=gas))
+    [built] = BlockProducer(on_fork, pool=pool_of(on_fork), mode="manual").mine()
     [receipt] = on_fork.receipts(built.block.header)
     # the initcode is all STOPs: it costs exactly its intrinsic gas, words included
     assert receipt.status == 1 and receipt.gas_used == gas
@@ -101,14 +101,14 @@ def test_creation_that_cannot_pay_its_initcode_words_is_invalid_from_shanghai_on
     raw = sender.raw(data=bytes(size), gas=short)
     if fork in SHANGHAI_ON:
         with pytest.raises(IntrinsicGasTooLow, match=f"at least {creation_gas(size, fork)} gas"):
-            on_fork.add_transaction(raw)
+            pool_of(on_fork).add(raw)
         # and a block builder handed it directly leaves it out, typed, instead of mining a failure
         built = on_fork.build_block([on_fork.decode_transaction(raw)])
         assert len(built.block.transactions) == 0
         assert [type(e) for _tx, e in built.rejected] == [IntrinsicGasTooLow]
     else:
-        on_fork.add_transaction(raw)
-        [built] = BlockProducer(on_fork, mode="manual").mine()
+        pool_of(on_fork).add(raw)
+        [built] = BlockProducer(on_fork, pool=pool_of(on_fork), mode="manual").mine()
         assert on_fork.receipts(built.block.header)[0].status == 1
 
 
@@ -152,21 +152,21 @@ def test_a_transaction_failing_inside_the_evm_is_dropped_and_the_block_is_still_
 ) -> None:
     """With sumchain's initcode checks off, py-evm raises OutOfGas from outside the
     computation, halfway through the transaction (the original chain halt)."""
-    producer = BlockProducer(chain, mode="manual")
+    producer = BlockProducer(chain, pool=pool_of(chain), mode="manual")
     poisoner, honest = Sender(chain, 1), Sender(chain, 2)
     _without_initcode_rules(monkeypatch, chain)
-    poison = chain.add_transaction(poisoner.raw(data=bytes(MAX_INITCODE_SIZE + 1), gas=5_000_000))
-    later = chain.add_transaction(poisoner.raw(to=honest.address, value=1, gas=21_000))
-    good = chain.add_transaction(honest.raw(to=poisoner.address, value=1, gas=21_000))
+    poison = pool_of(chain).add(poisoner.raw(data=bytes(MAX_INITCODE_SIZE + 1), gas=5_000_000))
+    later = pool_of(chain).add(poisoner.raw(to=honest.address, value=1, gas=21_000))
+    good = pool_of(chain).add(honest.raw(to=poisoner.address, value=1, gas=21_000))
     [built] = producer.mine()
     assert [tx.hash for tx in built.block.transactions] == [good.hash]
     [(_tx, error)] = built.rejected
     assert isinstance(error, NotApplicable) and error.cause == "OutOfGas"
-    record = chain.pool.dropped(poison.hash)
+    record = pool_of(chain).dropped(poison.hash)
     assert record is not None and record.kind == "NotApplicable" and record.block_number == 1
     assert chain.receipt(poison.hash) is None
     # the sender's later transaction waits for the missing nonce; production goes on
-    assert [tx.hash for tx in chain.pool.queued()] == [later.hash]
+    assert [tx.hash for tx in pool_of(chain).queued()] == [later.hash]
     producer.mine(3)
     assert chain.head.block_number == 4
 
@@ -175,9 +175,9 @@ def test_a_sender_left_out_of_a_full_block_keeps_its_later_transactions(
     make_chain: Callable[..., Chain],
 ) -> None:
     ledger = make_chain("memory", gas_limit=100_000, genesis_timestamp=1_700_000_000)
-    producer = BlockProducer(ledger, mode="manual")
+    producer = BlockProducer(ledger, pool=pool_of(ledger), mode="manual")
     big, small = Sender(ledger, 1), Sender(ledger, 2)
-    ledger.add_transaction(
+    pool_of(ledger).add(
         small.raw(
             to=big.address,
             value=1,
@@ -187,11 +187,11 @@ def test_a_sender_left_out_of_a_full_block_keeps_its_later_transactions(
             maxPriorityFeePerGas=50 * GWEI,
         )
     )
-    first = ledger.add_transaction(big.raw(to=small.address, value=1, gas=30_000))
-    second = ledger.add_transaction(big.raw(to=small.address, value=1, gas=21_000))
+    first = pool_of(ledger).add(big.raw(to=small.address, value=1, gas=30_000))
+    second = pool_of(ledger).add(big.raw(to=small.address, value=1, gas=21_000))
     [built] = producer.mine()
     assert [type(e) for _tx, e in built.rejected] == [BlockGasExhausted]
-    assert len(built.block.transactions) == 1 and len(ledger.pool) == 2  # nothing dropped
+    assert len(built.block.transactions) == 1 and len(pool_of(ledger)) == 2  # nothing dropped
     producer.mine()
     assert ledger.receipt(first.hash) is not None and ledger.receipt(second.hash) is not None
 
@@ -202,7 +202,7 @@ def test_a_transaction_another_one_made_unaffordable_is_dropped_with_its_reason(
     poor_key = keccak(b"poor sender")
     poor_address = Account.from_key(poor_key).address
     ledger = make_chain("memory", alloc={poor_address: 10**18}, genesis_timestamp=1_700_000_000)
-    producer = BlockProducer(ledger, mode="manual")
+    producer = BlockProducer(ledger, pool=pool_of(ledger), mode="manual")
     fee = 10 * GWEI * 21_000
 
     def send(nonce: int, value: int) -> bytes:
@@ -221,22 +221,22 @@ def test_a_transaction_another_one_made_unaffordable_is_dropped_with_its_reason(
             ).raw_transaction
         )
 
-    spends = ledger.add_transaction(send(0, 10**18 - fee))
-    starved = ledger.add_transaction(send(1, 10**17))  # affordable alone, not after the first
+    spends = pool_of(ledger).add(send(0, 10**18 - fee))
+    starved = pool_of(ledger).add(send(1, 10**17))  # affordable alone, not after the first
     [built] = producer.mine()
     assert [tx.hash for tx in built.block.transactions] == [spends.hash]
-    record = ledger.pool.dropped(starved.hash)
+    record = pool_of(ledger).dropped(starved.hash)
     assert isinstance(record, DroppedTransaction) and isinstance(record.error, InsufficientFunds)
-    assert len(ledger.pool) == 0 and ledger.receipt(starved.hash) is None
+    assert len(pool_of(ledger)) == 0 and ledger.receipt(starved.hash) is None
 
 
 def test_a_fee_cap_below_a_risen_base_fee_waits_in_the_pool(make_chain: Callable[..., Chain]) -> None:
     ledger = make_chain("memory", gas_limit=100_000, genesis_timestamp=1_700_000_000)
-    producer = BlockProducer(ledger, mode="manual")
+    producer = BlockProducer(ledger, pool=pool_of(ledger), mode="manual")
     filler, waiter = Sender(ledger, 1), Sender(ledger, 2)
     base_fee = ledger.next_base_fee()
     assert base_fee is not None
-    waiting = ledger.add_transaction(
+    waiting = pool_of(ledger).add(
         waiter.raw(to=filler.address, value=1, gas=21_000, maxFeePerGas=base_fee, maxPriorityFeePerGas=0)
     )
     # a block more than half full (the target) raises the next base fee
@@ -244,7 +244,7 @@ def test_a_fee_cap_below_a_risen_base_fee_waits_in_the_pool(make_chain: Callable
     risen = ledger.next_base_fee()
     assert risen is not None and risen > base_fee and len(built.block.transactions) == 1
     [built] = producer.mine()
-    assert [type(e) for _tx, e in built.rejected] == [FeeCapTooLow] and waiting.hash in ledger.pool
+    assert [type(e) for _tx, e in built.rejected] == [FeeCapTooLow] and waiting.hash in pool_of(ledger)
     for _ in range(10):  # empty blocks bring the base fee back down
         producer.mine()
     assert ledger.receipt(waiting.hash) is not None
@@ -262,16 +262,16 @@ def test_a_poison_transaction_in_the_journal_is_dropped_at_restart(
     raw = Sender(ledger).raw(data=bytes(MAX_INITCODE_SIZE + 1), gas=5_000_000)
     StoreJournal(ledger.store).add(keccak(raw), raw)
     ledger.close()
-    reopened = Chain.open(data_dir=data_dir, sync=False)
+    reopened = open_chain(data_dir=data_dir, sync=False)
     try:
-        record = reopened.pool.dropped(keccak(raw))
+        record = pool_of(reopened).dropped(keccak(raw))
         assert record is not None and isinstance(record.error, InitcodeTooLarge)
-        assert len(reopened.pool) == 0
-        BlockProducer(reopened, mode="manual").mine(2)
+        assert len(pool_of(reopened)) == 0
+        BlockProducer(reopened, pool=pool_of(reopened), mode="manual").mine(2)
         assert reopened.head.block_number == 2
     finally:
         reopened.close()
-    again = Chain.open(data_dir=data_dir, sync=False)
+    again = open_chain(data_dir=data_dir, sync=False)
     try:
         assert StoreJournal(again.store).load() == []  # not resurrected a second time
     finally:
@@ -282,25 +282,25 @@ def test_production_goes_on_after_revert_and_rewind_with_a_poison_transaction(
     chain: Chain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The poison is let in as an older sumchain did; every way back in time still mines."""
-    producer = BlockProducer(chain, mode="manual")
+    producer = BlockProducer(chain, pool=pool_of(chain), mode="manual")
     poisoner, honest = Sender(chain, 1), Sender(chain, 2)
     snapshot = producer.snapshot()
     _without_initcode_rules(monkeypatch, chain)
     poison_raw = poisoner.raw(data=bytes(MAX_INITCODE_SIZE + 1), gas=5_000_000)
-    poison = chain.add_transaction(poison_raw)
-    mined = chain.add_transaction(honest.raw(to=poisoner.address, value=1, gas=21_000))
+    poison = pool_of(chain).add(poison_raw)
+    mined = pool_of(chain).add(honest.raw(to=poisoner.address, value=1, gas=21_000))
     producer.mine()
-    assert chain.receipt(mined.hash) is not None and poison.hash not in chain.pool
-    chain.add_transaction(poison_raw)  # back again, as from an old journal
+    assert chain.receipt(mined.hash) is not None and poison.hash not in pool_of(chain)
+    pool_of(chain).add(poison_raw)  # back again, as from an old journal
     producer.revert(snapshot)  # evm_revert
     assert chain.head.block_number == 0
     producer.mine(2)
-    assert chain.head.block_number == 2 and poison.hash not in chain.pool
-    chain.add_transaction(poison_raw)
+    assert chain.head.block_number == 2 and poison.hash not in pool_of(chain)
+    pool_of(chain).add(poison_raw)
     chain.set_head(0, reinject=True)  # debug_setHead / rewind, the dropped blocks' txs back
     producer.mine(2)
-    assert chain.head.block_number == 2 and poison.hash not in chain.pool
-    assert chain.pool.dropped(poison.hash) is not None
+    assert chain.head.block_number == 2 and poison.hash not in pool_of(chain)
+    assert pool_of(chain).dropped(poison.hash) is not None
 
 
 # --- the property: blocks keep coming -----------------------------------------------------
@@ -344,7 +344,7 @@ class Adversary:
     def sign(self, who: str, nonce_offset: int = 0, fee_cap: int | None = None, **tx: object) -> bytes:
         address, key = self.accounts[who]
         ledger = self.ledger
-        nonce = ledger.pool.pending_nonce(bytes.fromhex(address[2:])) + nonce_offset
+        nonce = pool_of(ledger).pending_nonce(bytes.fromhex(address[2:])) + nonce_offset
         fields: dict[str, object] = {
             "nonce": nonce,
             "value": 0,
@@ -393,7 +393,7 @@ class Adversary:
     def send(self, kind: str) -> None:
         for raw in self.raw_for(kind):
             try:
-                pooled = self.ledger.add_transaction(raw)
+                pooled = pool_of(self.ledger).add(raw)
             except InvalidTransaction as error:
                 self.refused.append((kind, error))
             else:
@@ -416,7 +416,7 @@ class Adversary:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fork=st.sampled_from(FORKS), actions=st.lists(st.sampled_from(KINDS), min_size=1, max_size=20))
 def test_adversarial_transactions_never_stop_block_production(fork: str, actions: list[str]) -> None:
-    ledger = Chain.open(
+    ledger = open_chain(
         ChainConfig(
             fork=fork,
             gas_limit=PROPERTY_GAS_LIMIT,
@@ -425,14 +425,14 @@ def test_adversarial_transactions_never_stop_block_production(fork: str, actions
         )
     )
     try:
-        producer = BlockProducer(ledger, mode="manual")
+        producer = BlockProducer(ledger, pool=pool_of(ledger), mode="manual")
         adversary = Adversary(ledger)
         for kind in actions:
             head = ledger.head.block_number
             if kind == "mine":
                 producer.mine()
             elif kind == "foreign_poison":
-                pending = [p.tx for p in ledger.pool.pending()]
+                pending = [p.tx for p in pool_of(ledger).pending()]
                 poisons = adversary.foreign_poisons()
                 built = ledger.build_block([*poisons, *pending])
                 assert not set(built.block.transactions) & set(poisons)
@@ -440,17 +440,17 @@ def test_adversarial_transactions_never_stop_block_production(fork: str, actions
                 adversary.send(kind)
             assert ledger.head.block_number == head + (kind in ("mine", "foreign_poison"))
         for _ in range(40):  # drain: blocks keep coming until nothing executable is left
-            if not ledger.pool.pending():
+            if not pool_of(ledger).pending():
                 break
             producer.mine()
-        assert not ledger.pool.pending()
+        assert not pool_of(ledger).pending()
         for tx_hash, kind in adversary.admitted.items():
             mined = ledger.receipt(tx_hash) is not None
             if kind in MUST_BE_MINED:
-                assert mined, (kind, ledger.pool.dropped(tx_hash))
+                assert mined, (kind, pool_of(ledger).dropped(tx_hash))
             elif not mined:  # left the pool with a reason, or waits for its missing nonce
-                queued = {p.hash for p in ledger.pool.queued()}
-                assert ledger.pool.dropped(tx_hash) is not None or tx_hash in queued, kind
+                queued = {p.hash for p in pool_of(ledger).queued()}
+                assert pool_of(ledger).dropped(tx_hash) is not None or tx_hash in queued, kind
         for kind, error in adversary.refused:
             expected = {
                 "oversized_initcode": InitcodeTooLarge,
@@ -503,8 +503,8 @@ def test_a_full_disk_refuses_writes_logs_once_and_loses_nothing(
     tiny_disk: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data_dir = tiny_disk / "data"
-    ledger = Chain.open(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=True)
-    producer = BlockProducer(ledger, mode="manual")
+    ledger = open_chain(ChainConfig(genesis_timestamp=1_700_000_000), data_dir=data_dir, sync=True)
+    producer = BlockProducer(ledger, pool=pool_of(ledger), mode="manual")
     sender = Sender(ledger)
     to = ledger.config.dev_accounts[2][0]
     acknowledged: list[bytes] = []
@@ -519,24 +519,24 @@ def test_a_full_disk_refuses_writes_logs_once_and_loses_nothing(
             head = ledger.head.block_number
             for _ in range(4):  # a few small journal writes, then one bigger block write
                 try:
-                    pooled = ledger.add_transaction(
+                    pooled = pool_of(ledger).add(
                         sender.raw(
-                            nonce=ledger.pool.pending_nonce(sender.canonical), to=to, value=1, gas=21_000
+                            nonce=pool_of(ledger).pending_nonce(sender.canonical), to=to, value=1, gas=21_000
                         )
                     )
                 except StoreWriteFailed as exc:
                     failures.append(exc)  # refused, so not acknowledged: the pool did not change
-                    assert len(ledger.pool) == len([h for h in acknowledged if ledger.receipt(h) is None])
+                    assert len(pool_of(ledger)) == len([h for h in acknowledged if ledger.receipt(h) is None])
                 else:
                     acknowledged.append(pooled.hash)
-            waiting = {p.hash for p in ledger.pool.pending()}
+            waiting = {p.hash for p in pool_of(ledger).pending()}
             try:
                 producer.mine()
             except StoreWriteFailed as exc:
                 failures.append(exc)
                 mine_failures += 1
                 assert ledger.head.block_number == head  # the failed block left nothing behind
-                assert {p.hash for p in ledger.pool.pending()} == waiting  # its transactions still wait
+                assert {p.hash for p in pool_of(ledger).pending()} == waiting  # its transactions still wait
             if mine_failures >= 3 and len(failures) >= 20:
                 break
         print(
@@ -555,12 +555,12 @@ def test_a_full_disk_refuses_writes_logs_once_and_loses_nothing(
         head = ledger.head.block_number
         filler.unlink()  # space again: the next block takes every waiting transaction
         producer.mine()
-        assert ledger.head.block_number == head + 1 and len(ledger.pool) == 0
+        assert ledger.head.block_number == head + 1 and len(pool_of(ledger)) == 0
         assert any("succeed again" in r.getMessage() for r in caplog.records)
         assert all(ledger.receipt(h) is not None for h in acknowledged)
     finally:
         ledger.close()
-    reopened = Chain.open(data_dir=data_dir, sync=False)
+    reopened = open_chain(data_dir=data_dir, sync=False)
     try:
         assert all(reopened.receipt(h) is not None for h in acknowledged)
     finally:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from eth.db.trie import make_trie_root_and_nodes
 
-from chain.chain import Chain
 from chain.config import ChainConfig
 
+from .conftest import open_chain, pool_of
 from .crash_writer import GENESIS_TIME
 
 KILLS = 12
@@ -76,7 +76,7 @@ def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledg
     rng = random.Random(225)
     data_dir = tmp_path / "node"
     config = ChainConfig(genesis_timestamp=GENESIS_TIME)
-    follower = Chain.open(config)  # verifies every block by full import
+    follower = open_chain(config)  # verifies every block by full import
     acked: set[bytes] = set()
     for _ in range(KILLS):
         writer = Writer(data_dir)
@@ -87,7 +87,7 @@ def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledg
         writer.kill()
         acked.update(writer.acked())
 
-        chain = Chain.open(config, data_dir=data_dir, sync=False)
+        chain = open_chain(config, data_dir=data_dir, sync=False)
         try:
             head = chain.head
             assert head.block_number >= writer.last_block(), "a block reported as sealed was lost"
@@ -103,7 +103,7 @@ def test_sigkill_at_random_points_never_loses_a_committed_block_or_an_acknowledg
                 header = chain.header(number)
                 root, _ = make_trie_root_and_nodes(chain.receipts_of(header))
                 assert root == header.receipt_root, f"receipts of block {number} damaged"
-            lost = [h.hex() for h in acked if chain.transaction(h) is None and chain.pool.get(h) is None]
+            lost = [h.hex() for h in acked if chain.transaction(h) is None and pool_of(chain).get(h) is None]
             assert lost == [], f"acknowledged transactions lost: {lost[:3]}"
         finally:
             chain.close()

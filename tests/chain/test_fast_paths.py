@@ -25,7 +25,7 @@ from chain.errors import InvalidBlock
 from chain.store import TABLE_AUX, LmdbBackend
 from chain.vm import fast_path_caches
 
-from .conftest import LOGGER_RUNTIME, REVERTER_RUNTIME, Sender, init_code
+from .conftest import LOGGER_RUNTIME, REVERTER_RUNTIME, Sender, init_code, open_chain, pool_of
 
 GENESIS_TIME = 1_700_000_000  # unix seconds; both chains of a pair share it
 
@@ -40,7 +40,7 @@ def pair(tmp_path: Path, store_kind: str) -> Iterator[Callable[..., tuple[Chain,
         for fast in (True, False):
             data_dir = tmp_path / f"data{len(opened)}" if store_kind == "lmdb" else None
             config = ChainConfig(genesis_timestamp=GENESIS_TIME, **config_fields)  # type: ignore[arg-type]
-            chain = Chain.open(config, data_dir=data_dir, sync=False, fast_paths=fast)
+            chain = open_chain(config, data_dir=data_dir, sync=False, fast_paths=fast)
             opened.append(chain)
             chains.append(chain)
         return chains[0], chains[1]
@@ -54,8 +54,8 @@ def _build_both(fast: Chain, plain: Chain, raws: list[bytes], timestamp: int) ->
     """Pool the same bytes on both chains and seal one block each at ``timestamp``."""
     for chain in (fast, plain):
         for raw in raws:
-            chain.add_transaction(raw)
-        pending = [p.tx for p in chain.pool.pending()]
+            pool_of(chain).add(raw)
+        pending = [p.tx for p in pool_of(chain).pending()]
         chain.build_block(pending, timestamp=timestamp)
 
 
@@ -91,15 +91,15 @@ def test_fast_and_plain_chains_build_identical_blocks(pair, fork: str) -> None:
     bob_address = bytes.fromhex(bob[2:])
     assert fast.balance(bob_address) == plain.balance(bob_address)
     assert fast.nonce(alice_fast.canonical) == plain.nonce(alice_plain.canonical) == 7
-    assert len(fast.pool) == len(plain.pool) == 0
+    assert len(pool_of(fast)) == len(pool_of(plain)) == 0
 
 
 def test_blocks_built_with_fast_paths_pass_full_import_validation(pair) -> None:
     fast, plain = pair()
     alice = Sender(fast)
     for offset in range(1, 4):
-        fast.add_transaction(alice.raw(data=init_code(LOGGER_RUNTIME)))
-        built = fast.build_block([p.tx for p in fast.pool.pending()], timestamp=GENESIS_TIME + offset)
+        pool_of(fast).add(alice.raw(data=init_code(LOGGER_RUNTIME)))
+        built = fast.build_block([p.tx for p in pool_of(fast).pending()], timestamp=GENESIS_TIME + offset)
         plain.import_block(built.block)
     _assert_same_chains(fast, plain)
 
@@ -144,12 +144,12 @@ def test_a_refused_block_leaves_the_fast_chain_like_the_plain_one(pair) -> None:
     _build_both(fast, plain, [alice.raw(to=bob, value=5)], GENESIS_TIME + 1)
     raw = alice.raw(to=bob, value=6)
     for chain in (fast, plain):
-        chain.add_transaction(raw)
+        pool_of(chain).add(raw)
         with pytest.raises(InvalidBlock):  # same timestamp as its parent
-            chain.build_block([p.tx for p in chain.pool.pending()], timestamp=GENESIS_TIME + 1)
+            chain.build_block([p.tx for p in pool_of(chain).pending()], timestamp=GENESIS_TIME + 1)
     _build_both(fast, plain, [], GENESIS_TIME + 2)
     _assert_same_chains(fast, plain)
-    assert len(fast.pool) == len(plain.pool) == 0
+    assert len(pool_of(fast)) == len(pool_of(plain)) == 0
 
 
 def test_sealing_records_the_signer_recovery_would_find(pair) -> None:

@@ -15,7 +15,7 @@ from chain.chain import Chain
 from chain.config import ChainConfig
 from chain.errors import DataDirError, ExportFileError, ReplayFailed, UnknownBlock
 
-from .conftest import LOGGER_RUNTIME, Sender, init_code
+from .conftest import LOGGER_RUNTIME, Sender, init_code, open_chain, pool_of
 
 GENESIS_TIME = 1_700_000_000
 AUTHORITY_KEY = ChainConfig().dev_accounts[0][1]
@@ -25,7 +25,7 @@ BLOCKS = 6  # blocks of the source chain: a contract creation, then calls and tr
 @pytest.fixture
 def source(tmp_path: Path) -> Chain:
     """A chain on disk: block 1 creates a logger contract, blocks 2..6 call it and pay."""
-    chain = Chain.open(ChainConfig(), data_dir=tmp_path / "source", sync=False)
+    chain = open_chain(ChainConfig(), data_dir=tmp_path / "source", sync=False)
     sender = Sender(chain)
     chain.build_block([sender.tx(data=init_code(LOGGER_RUNTIME))])
     logger = to_checksum_address(chain.receipts(chain.head)[0].contract_address)
@@ -199,12 +199,12 @@ def test_export_beyond_the_head_is_refused_and_writes_nothing(source: Chain, tmp
 def test_rewind_returns_dropped_transactions_to_the_pool(source: Chain) -> None:
     dropped = history.rewind(source, 4)
     assert source.head.block_number == 4 and len(dropped) == 2
-    assert len(source.pool.pending()) == 4
+    assert len(pool_of(source).pending()) == 4
 
 
 def test_rewind_with_drop_txs_leaves_the_pool_empty(source: Chain) -> None:
     history.rewind(source, 2, drop_txs=True)
-    assert source.head.block_number == 2 and not source.pool.pending()
+    assert source.head.block_number == 2 and not pool_of(source).pending()
 
 
 def test_rewind_beyond_the_head_is_refused(source: Chain) -> None:
@@ -222,7 +222,7 @@ def test_fork_starts_from_the_state_at_a_block_and_continues(source: Chain, tmp_
     src_dir = source.data_dir
     source.close()
     result = history.fork_chain(src_dir, at, tmp_path / "fork", chain_id=4242)
-    fork = Chain.open(data_dir=tmp_path / "fork", sync=False)
+    fork = open_chain(data_dir=tmp_path / "fork", sync=False)
     try:
         state = fork.state_at()
         assert fork.genesis.state_root == expected.state_root
@@ -243,7 +243,7 @@ def test_a_forked_chain_exports_and_replays_with_its_genesis_state(source: Chain
     src_dir = source.data_dir
     source.close()
     history.fork_chain(src_dir, 2, tmp_path / "fork")
-    fork = Chain.open(data_dir=tmp_path / "fork", sync=False)
+    fork = open_chain(data_dir=tmp_path / "fork", sync=False)
     sender = Sender(fork)
     fork.build_block([sender.tx(to=fork.config.dev_accounts[4][0], value=9)])
     history.export_blocks(fork, tmp_path / "fork.rlp")

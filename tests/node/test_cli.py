@@ -116,10 +116,10 @@ def test_bad_config_file_and_key_file_give_one_line(capsys, tmp_path) -> None:
 
 
 def test_changing_chain_id_of_a_datadir_is_refused(capsys, tmp_path) -> None:
-    from node.backend import Backend
+    from node.assemble import assemble
 
     datadir = tmp_path / "chain"
-    Backend.open(data_dir=datadir).close()
+    assemble(data_dir=datadir).close()
     code, stderr = run_main(capsys, "devnet", "--datadir", str(datadir), "--chain-id", "7", "--port", "0")
     assert code == 2
     assert "chain_id" in stderr and len(stderr.strip().splitlines()) == 1

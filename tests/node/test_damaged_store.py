@@ -20,10 +20,9 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.producer import BlockProducer
 from chain.store import FILE_MODE, LMDB_DIRNAME, META_FILENAME
+from node.assemble import assemble
 
 from .conftest import OTHER_ADDRESS
 
@@ -138,9 +137,9 @@ def pristine() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="sumchain-damage-"))
     root.chmod(0o755)
     directory = root / "pristine"
-    ledger = Chain.open(ChainConfig(), data_dir=directory, sync=True)
+    node = assemble(ChainConfig(), data_dir=directory, sync=True, mode="manual")
+    ledger, producer = node.chain, node.producer
     try:
-        producer = BlockProducer(ledger, mode="manual")
         from eth_account import Account
 
         address, key = ledger.config.dev_accounts[1]
@@ -157,7 +156,7 @@ def pristine() -> Iterator[Path]:
                 },
                 key,
             ).raw_transaction
-            ledger.add_transaction(bytes(raw))
+            node.pool.add(bytes(raw))
             producer.mine()
     finally:
         ledger.close()

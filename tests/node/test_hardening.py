@@ -247,7 +247,7 @@ def test_cors_answers_listed_origins_only() -> None:
 
 
 def test_one_connection_cannot_take_every_filter(devnet: Devnet) -> None:
-    from node.backend import MAX_FILTERS_PER_CLIENT
+    from node.filters import MAX_FILTERS_PER_CLIENT
 
     greedy, other = requests.Session(), requests.Session()
     installed = []

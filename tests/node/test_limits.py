@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from node.backend import Backend
+from node.assemble import assemble
 from node.rpc import errors
 from node.rpc.deadline import Job
 from node.rpc.dispatcher import MAX_DEPTH, Dispatcher, Limits, nesting_depth
@@ -21,7 +21,7 @@ ENDLESS_LOOP_INITCODE = "0x635b6000566000526004601cf3"  # deploys JUMPDEST PUSH1
 
 @pytest.fixture
 def dispatcher() -> Iterator[Dispatcher]:
-    backend = Backend.open()
+    backend = assemble().backend
     node = Dispatcher(backend, Limits(batch_response_bytes=2_000, trace_steps=50, call_timeout=1.0))
     try:
         yield node
@@ -70,7 +70,7 @@ def test_struct_logger_refuses_past_the_step_cap_and_keeps_the_first_limit_steps
 def test_the_gas_cap_is_never_below_the_block_gas_limit() -> None:
     from chain.config import ChainConfig
 
-    backend = Backend.open(ChainConfig(gas_limit=60_000_000))
+    backend = assemble(ChainConfig(gas_limit=60_000_000)).backend
     node = Dispatcher(backend, Limits(gas_cap=1_000_000))
     try:
         code = {"0x00000000000000000000000000000000000c0de1": {"code": "0x5a60005260206000f3"}}

@@ -17,6 +17,7 @@ from vm_contracts.deploy import (
     artifact_from_json,
     connect,
     deploy_instance,
+    linked_library_names,
 )
 from vm_contracts.errors import DeploymentError, NodeUnreachable
 
@@ -95,6 +96,11 @@ def test_a_linked_library_address_is_in_the_deployed_code(w3) -> None:
     contract = deployer.contract(_linking_artifact())
     code = bytes(w3.eth.get_code(contract.address))
     assert code == bytes.fromhex("73" + "ab" * 20 + "5000")
+
+
+def test_the_libraries_an_artifact_links_are_named_from_its_link_references() -> None:
+    assert linked_library_names(_linking_artifact()) == ["Lib"]
+    assert linked_library_names(artifact_from_json("Plain", {"abi": [], "bytecode": "0x6000"})) == []
 
 
 def test_libraries_may_be_named_fully_qualified() -> None:
