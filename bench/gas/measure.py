@@ -464,8 +464,8 @@ def measure_chain(
                 measure_updates(target, words)
                 if sweep.refund_report and features == max(feature_set):
                     measure_refund_report(target, TABLE_I.words)
-    # Without the optimizer PredictionMarket's runtime code is 31,635 bytes, over the
-    # 24,576-byte limit of EIP-170: it cannot be deployed, so only optimized chains.
+    # The market is measured on optimized chains only (as before its reward stages became
+    # linked libraries, when its unoptimized code was over EIP-170's limit).
     grid_chain = sweep.grid_chains is None or (fork, optimizer) in sweep.grid_chains
     if sweep.market is not None and grid_chain and optimizer == "on":
         progress(f"{fork}/{optimizer}: a prediction-market round")
