@@ -30,8 +30,8 @@ browser:
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| { echo "make test: the browser tests need $(CHROMIUM): run 'sudo apt-get install -y chromium' and retry" >&2; exit 1; }
 
-test: $(STAMP_PY) $(STAMP_NPM) browser
-	$(VENV)/bin/ruff check chain vm_contracts node bench tests
+# The gates first (a few seconds each): lint, format and types, then the suite.
+test: $(STAMP_PY) $(STAMP_NPM) browser lint
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 bench: $(STAMP_PY) $(STAMP_NPM)
@@ -43,6 +43,8 @@ contracts: $(STAMP_PY) $(STAMP_NPM)
 
 lint: $(STAMP_PY)
 	$(VENV)/bin/ruff check chain vm_contracts node bench tests
+	$(VENV)/bin/ruff format --check chain vm_contracts node bench tests
+	$(VENV)/bin/mypy chain node vm_contracts bench
 
 clean:
 	rm -rf $(VENV) node_modules
