@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
 from chain.chain import CallResult, Chain
@@ -15,21 +14,7 @@ from node.limits import Limits
 from node.rpc import errors
 from node.rpc import format as fmt
 from node.rpc.params import AccountOverride, BlockId, TxRequest
-
-ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
-
-
-def revert_reason(data: bytes) -> str | None:
-    """The message of ``Error(string)`` or the code of ``Panic(uint256)``, if ``data`` is one."""
-    try:
-        if data[:4] == ERROR_SELECTOR:
-            return str(abi_decode(["string"], data[4:])[0])
-        if data[:4] == PANIC_SELECTOR:
-            return f"panic code {hex(abi_decode(['uint256'], data[4:])[0])}"
-    except Exception:  # noqa: BLE001 - malformed revert data is just shown as data
-        return None
-    return None
+from vm_contracts.revert import revert_reason
 
 
 def raise_failed(result: CallResult) -> None:
