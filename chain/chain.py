@@ -41,6 +41,7 @@ from chain.errors import (
     CallReverted,
     ChainError,
     DataDirError,
+    FloorDataGasTooLow,
     IntrinsicGasTooLow,
     InvalidBlock,
     InvalidTransaction,
@@ -52,11 +53,18 @@ from chain.errors import (
 )
 from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
-from chain.validation import TransactionRules, validate_against_state, validate_transaction
+from chain.validation import (
+    SET_CODE_TRANSACTION_TYPE,
+    TransactionRules,
+    validate_against_state,
+    validate_transaction,
+)
 from chain.vm import (
     BlockRuleBroken,
     call_transaction,
     contract_address,
+    floor_data_gas,
+    has_set_code,
     index_canonical_block,
     intrinsic_gas,
     max_initcode_size,
@@ -333,7 +341,7 @@ class Chain:
                     f"typed transaction (type {raw[0]}) needs Berlin or later; "
                     f"this chain runs {self.config.fork}"
                 )
-            allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
+            allowed = set(self.transaction_rules().transaction_types) - {0}
             if raw[0] not in allowed:
                 raise UnsupportedTransactionType(
                     f"transaction type {raw[0]} is not supported on {self.config.fork} "
@@ -350,12 +358,19 @@ class Chain:
     def max_initcode_size(self) -> int | None:
         return max_initcode_size(self.config.fork)
 
+    def floor_data_gas(self, tx: SignedTransactionAPI) -> int:
+        return floor_data_gas(self.config.fork, tx)
+
+    def code(self, address: bytes) -> bytes:
+        return bytes(self.state_at().get_code(Address(address)))
+
     def transaction_rules(self) -> TransactionRules:
         """The stateless rules every transaction of this chain's blocks follows."""
         types = (
             {0}
             | ({1} if self.config.fork_at_least("berlin") else set())
             | ({2} if self.config.fork_at_least("london") else set())
+            | ({SET_CODE_TRANSACTION_TYPE} if has_set_code(self.config.fork) else set())
         )
         return TransactionRules(
             chain_id=self.config.chain_id,
@@ -452,7 +467,7 @@ class Chain:
                 sender = bytes(tx.sender)  # recovered when it was first tried
             else:
                 try:
-                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx))
+                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx), self.floor_data_gas(tx))
                 except InvalidTransaction as exc:
                     error = exc
             if sender is not None and sender in held_back:
@@ -748,6 +763,9 @@ class Chain:
                 f"intrinsic gas too low: the call needs at least {tx.intrinsic_gas} gas, "
                 f"it was given {tx.gas}"
             )
+        floor = floor_data_gas(self.config.fork, tx)
+        if tx.gas < floor:
+            raise FloorDataGasTooLow(tx.gas, floor)
         with vm.in_costless_state() as state:
             _apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
@@ -786,8 +804,9 @@ class Chain:
         if top.reverted:
             raise CallReverted(top)
         vm = self.evm.get_vm(header)
-        intrinsic = self._call_transaction(vm, {**request, "gas": cap}, header).intrinsic_gas
-        used = max(intrinsic, top.gas_used)
+        at_cap = self._call_transaction(vm, {**request, "gas": cap}, header)
+        # from Prague on the gas limit must also cover the calldata floor (EIP-7623)
+        used = max(at_cap.intrinsic_gas, floor_data_gas(self.config.fork, at_cap), top.gas_used)
         if not fails(used):
             return used
         low, high = used, cap

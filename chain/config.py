@@ -35,7 +35,7 @@ MIN_GAS_LIMIT = 5_000  # gas: the protocol's floor for a block gas limit
 MAX_GAS_LIMIT = 2**63 - 1
 
 # Forks a chain may run, oldest first. Names are py-evm's fork names in lower case.
-FORKS = ("petersburg", "istanbul", "berlin", "london", "paris", "shanghai", "cancun")
+FORKS = ("petersburg", "istanbul", "berlin", "london", "paris", "shanghai", "cancun", "prague")
 DEFAULT_FORK = "cancun"
 
 

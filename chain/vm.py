@@ -51,10 +51,20 @@ from eth.vm.forks import (
     LondonVM,
     ParisVM,
     PetersburgVM,
+    PragueVM,
     ShanghaiVM,
 )
+from eth.vm.forks.prague.constants import (
+    DELEGATION_DESIGNATION_PREFIX,
+    HISTORY_STORAGE_ADDRESS,
+    HISTORY_STORAGE_CONTRACT_CODE,
+    MAGIC,
+)
+from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.interrupt import MissingStorageTrieNode
 from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
@@ -68,6 +78,9 @@ MAX_INITCODE_SIZE = 2 * MAX_CODE_SIZE  # bytes of a creation's initcode (EIP-386
 INITCODE_WORD_GAS = 2  # gas per 32-byte word of a creation's initcode (EIP-3860)
 WORD = 32  # bytes
 INITCODE_RULES_FROM = "shanghai"  # first fork with EIP-3860
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # order of the curve group
+SET_CODE_FROM = "prague"  # first fork with set-code transactions (EIP-7702) and the calldata floor (EIP-7623)
+DELEGATION_SIZE = 23  # bytes of a delegation designation: 0xef0100 + 20-byte address (EIP-7702)
 
 _BASE_VMS: dict[str, type[VM]] = {
     "petersburg": PetersburgVM,
@@ -77,12 +90,16 @@ _BASE_VMS: dict[str, type[VM]] = {
     "paris": ParisVM,
     "shanghai": ShanghaiVM,
     "cancun": CancunVM,
+    "prague": PragueVM,
 }
 POST_MERGE = FORKS[FORKS.index("paris") :]  # forks whose header rules py-evm writes for proof of stake
 assert set(_BASE_VMS) == set(FORKS), "every fork of chain.config.FORKS needs its py-evm VM"
 
 # The evmVersion solc calls each fork (compiled artifacts are kept per evmVersion).
-EVM_VERSIONS = {fork: fork for fork in FORKS}
+# Prague adds no opcode: solc 0.8.37 emits byte-identical code for evmVersion "prague"
+# and "cancun" (all 25 contracts, optimizer on and off; checked by
+# tests/chain/test_prague.py's slow artifact test), so Prague runs the Cancun artifacts.
+EVM_VERSIONS = {fork: fork for fork in FORKS} | {"prague": "cancun"}
 
 
 class BlockRuleBroken(ValidationError):
@@ -225,6 +242,71 @@ class _InitcodeRulesMixin:
         super().validate_transaction(transaction)  # type: ignore[misc]
 
 
+# --- Prague: the calldata floor (EIP-7623), set-code transactions (EIP-7702), history ----
+
+
+def has_set_code(fork: str) -> bool:
+    """True when ``fork`` has set-code transactions (EIP-7702) and the calldata floor
+    (EIP-7623): Prague and later."""
+    return FORKS.index(fork) >= FORKS.index(SET_CODE_FROM)
+
+
+def floor_data_gas(fork: str, tx: SignedTransactionAPI) -> int:
+    """EIP-7623's floor (gas): from Prague on a transaction pays at least 21,000 + 10 gas
+    per calldata token (a zero byte is one token, any other byte four), and its gas limit
+    must cover it; 0 before Prague. py-evm's own formula, charged at the end."""
+    if not has_set_code(fork):
+        return 0
+    return int(PragueTransactionExecutor.calc_data_floor_gas(tx, 0, 0))
+
+
+def delegation_target(code: bytes) -> bytes | None:
+    """The 20-byte address an account's code delegates to (EIP-7702's ``0xef0100 ||
+    address``), or None when the code is not a delegation designation."""
+    if len(code) == DELEGATION_SIZE and code.startswith(DELEGATION_DESIGNATION_PREFIX):
+        return bytes(code[len(DELEGATION_DESIGNATION_PREFIX) :])
+    return None
+
+
+def authorization_authority(auth: Any) -> bytes | None:
+    """The 20-byte account that signed one EIP-7702 authorization tuple (py-evm's
+    ``Authorization``: chain id, address, nonce, y parity, r, s), recovered from
+    ``keccak(0x05 || rlp([chain_id, address, nonce]))``; None when the signature does not
+    recover (such a tuple is skipped by execution, not a reason to refuse the transaction)."""
+    if auth.y_parity not in (0, 1) or not 0 < auth.r < SECP256K1_N or not 0 < auth.s <= SECP256K1_N // 2:
+        return None
+    message = MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
+    try:
+        signature = keys.Signature(vrs=(auth.y_parity, auth.r, auth.s))
+        return bytes(signature.recover_public_key_from_msg(message).to_canonical_address())
+    except (BadSignature, ValidationError, ValueError):
+        return None
+
+
+def system_contracts(fork: str) -> dict[bytes, bytes]:
+    """Code the fork's system contracts have at genesis (address -> code). From Prague on,
+    EIP-2935's block-hash history contract: py-evm writes each parent hash into it before a
+    block's transactions only where that code is in the state, so a chain starting on
+    Prague gets it at genesis (as geth's and anvil's dev chains do); nonce 1 as on mainnet."""
+    if not has_set_code(fork):
+        return {}
+    return {bytes(HISTORY_STORAGE_ADDRESS): HISTORY_STORAGE_CONTRACT_CODE}
+
+
+class _CalldataFloorRulesMixin:
+    """State whose transaction validation adds EIP-7623's validity rule: the gas limit
+    must cover the calldata floor. py-evm charges the floor at the end of the transaction
+    but never checks it, so a transaction below it would pay more gas than its limit."""
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        floor = int(PragueTransactionExecutor.calc_data_floor_gas(transaction, 0, 0))
+        if transaction.gas < floor:
+            raise ValidationError(
+                f"insufficient gas for floor data gas cost: gas {transaction.gas}, minimum needed {floor}"
+            )
+        super().validate_transaction(transaction)  # type: ignore[misc]
+
+
 def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     base = _BASE_VMS[fork]
     overrides: dict[str, Any] = {
@@ -242,6 +324,8 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     account_db_class = state_class.get_account_db_class()
     if limits_initcode(fork):
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
+    if has_set_code(fork):
+        state_class = type(state_class.__name__, (_CalldataFloorRulesMixin, state_class), {})
     state_class = type(state_class.__name__, (_NamedTransactionRulesMixin, state_class), {})
     state_fields: dict[str, Any] = {
         "__name__": f"PoA{state_class.__name__}",
