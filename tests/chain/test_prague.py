@@ -214,15 +214,16 @@ def test_set_code_transaction_without_authorizations_is_refused(prague: Chain) -
 
 def test_set_code_transaction_may_not_create_a_contract(prague: Chain) -> None:
     sender = Sender(prague, 0)
-    auth = _authorize(Sender(prague, 1).key, sender.address, 0)
-    builder: Any = prague.vm_class.get_transaction_builder()
-    authorization = builder.new_unsigned_set_code_transaction(
-        chain_id=CHAIN_ID, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=1, gas=1, to=b"\0" * 20,
-        value=0, data=b"", access_list=[],
-        authorization_list=[dict(chain_id=auth.chain_id, address=bytes.fromhex(auth.address.hex().removeprefix("0x")),
-                                 nonce=auth.nonce, y_parity=auth.y_parity, r=auth.r, s=auth.s)],
-    ).authorization_list  # fmt: skip
-    raw = _py_evm_set_code_raw(prague, sender, b"", list(authorization))
+    signed = _authorize(Sender(prague, 1).key, sender.address, 0)
+    auth = {
+        "chain_id": signed.chain_id,
+        "address": bytes(signed.address),
+        "nonce": signed.nonce,
+        "y_parity": signed.y_parity,
+        "r": signed.r,
+        "s": signed.s,
+    }
+    raw = _py_evm_set_code_raw(prague, sender, b"", [auth])
     with pytest.raises(InvalidSetCode, match="cannot be used to create contract") as refused:
         pool_of(prague).add(raw)
     assert refused.value.rule == "creation"
@@ -282,9 +283,9 @@ def test_calldata_heavy_transaction_pays_the_floor_from_prague_on(make_chain: Ca
         used[fork] = chain.receipts(built.block.header)[0].gas_used
     assert used["cancun"] == TX_BASE_GAS + 16 * 1_000  # EIP-2028's calldata price
     assert used["prague"] == TX_BASE_GAS + 10 * 4_000  # the floor: 10 gas per token
-    decoded = make_chain("memory", fork="prague").decode_transaction(
-        Account.sign_transaction({"to": HISTORY, "data": data, "gas": 70_000, "nonce": 0, "chainId": 1, **FEES}, b"\1" * 32).raw_transaction
-    )  # fmt: skip
+    unsigned = {"to": HISTORY, "data": data, "gas": 70_000, "nonce": 0, "chainId": 1, **FEES}
+    raw = Account.sign_transaction(unsigned, b"\1" * 32).raw_transaction
+    decoded = make_chain("memory", fork="prague").decode_transaction(raw)
     assert floor_data_gas("prague", decoded) == 61_000 and floor_data_gas("cancun", decoded) == 0
 
 
