@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_keys import keys
-from py_ecc.optimized_bls12_381 import G1, add, multiply, normalize
+from py_ecc.optimized_bls12_381 import G1, G2, add, multiply, neg, normalize
 
 from chain.chain import Chain
 from chain.config import FORKS, ChainConfig
@@ -343,3 +343,14 @@ def test_bls12_g1_add_gives_py_ecc_sum_from_prague_on(make_chain: Callable[..., 
     assert not result.reverted and result.output == _g1_bytes(three_g) == _g1_bytes(add(G1, two_g))
     cancun = make_chain("memory", fork="cancun")
     assert cancun.call(request).output == b""  # no precompile there: an empty account
+
+
+def test_bls12_pairing_check_accepts_a_product_equal_to_one(prague: Chain) -> None:
+    def g2_bytes(point: Any) -> bytes:
+        x, y = normalize(point)
+        return b"".join(int(c).to_bytes(64, "big") for c in (*x.coeffs, *y.coeffs))
+
+    pairing = bytes.fromhex("0f".rjust(40, "0"))
+    data = _g1_bytes(G1) + g2_bytes(G2) + _g1_bytes(neg(G1)) + g2_bytes(G2)  # e(G1, G2) * e(-G1, G2)
+    result = prague.call({"to": pairing, "data": data})
+    assert not result.reverted and result.output == (1).to_bytes(32, "big")
