@@ -825,6 +825,11 @@ class Chain:
         return high
 
     def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
+        if request.get("authorization_list") and not has_set_code(self.config.fork):
+            raise UnsupportedTransactionType(
+                "a call with an authorization list (EIP-7702) needs Prague; "
+                f"this chain runs {self.config.fork}"
+            )
         return call_transaction(vm, request, int(request.get("gas") or self.config.gas_limit))
 
     # --- heads --------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from eth.vm.forks.prague.constants import (
     HISTORY_STORAGE_ADDRESS,
     HISTORY_STORAGE_CONTRACT_CODE,
     MAGIC,
+    SET_CODE_TRANSACTION_TYPE,
 )
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.interrupt import MissingStorageTrieNode
@@ -620,6 +621,16 @@ def contract_address(sender: bytes, nonce: int) -> bytes:
     return bytes(generate_contract_address(Address(sender), nonce))
 
 
+class _SetCodeCall(SpoofTransaction):
+    """An unsigned set-code transaction run as a call. py-evm's costless execution copies
+    the call with ``gas_price=0``, a field a set-code transaction does not have (it is
+    priced by its fee caps, zero here); the spoofed ``gas_price`` is already 0."""
+
+    def copy(self, **kwargs: Any) -> _SetCodeCall:
+        kwargs.pop("gas_price", None)
+        return super().copy(**kwargs)  # type: ignore[return-value]
+
+
 def call_transaction(
     vm: VirtualMachineAPI,
     request: dict[str, Any],
@@ -629,8 +640,10 @@ def call_transaction(
     """The unsigned transaction an ``eth_call``-like request runs as, from
     ``request["from"]`` (zero address if absent) without a signature (py-evm's
     ``SpoofTransaction``), at the sender's nonce, gas price 0. With ``access_list`` a
-    type-1 transaction (Berlin on). ``request`` keys: from, to (None or b"" creates),
-    value, data."""
+    type-1 transaction (Berlin on); with ``request["authorization_list"]`` (EIP-7702
+    tuples as dicts: chain_id, address, nonce, y_parity, r, s) a set-code transaction
+    (Prague on), whose authorizations the call applies. ``request`` keys: from, to (None
+    or b"" creates), value, data, authorization_list."""
     sender = Address(request.get("from") or ZERO_ADDRESS)
     fields: dict[str, Any] = {
         "nonce": vm.state.get_nonce(sender),
@@ -640,6 +653,20 @@ def call_transaction(
         "value": int(request.get("value") or 0),
         "data": request.get("data") or b"",
     }
+    authorizations = request.get("authorization_list")
+    if authorizations:
+        set_code_builder: Any = vm.get_transaction_builder()  # Prague's builder: set-code transactions
+        unsigned_set_code = set_code_builder.new_unsigned_set_code_transaction(
+            chain_id=vm.chain_context.chain_id,  # type: ignore[attr-defined]  # see below
+            max_priority_fee_per_gas=0,
+            max_fee_per_gas=0,
+            access_list=[(address, list(slots)) for address, slots in access_list],
+            authorization_list=list(authorizations),
+            **{k: v for k, v in fields.items() if k != "gas_price"},
+        )
+        return _SetCodeCall(  # type: ignore[return-value]  # proxies a signed transaction
+            unsigned_set_code, from_=sender, gas_price=0, type_id=SET_CODE_TRANSACTION_TYPE
+        )
     if access_list:
         builder: Any = vm.get_transaction_builder()  # Berlin's builder on: access lists
         unsigned = builder.new_unsigned_access_list_transaction(

@@ -9,11 +9,16 @@ node, must use the same gas and give the same answers.
 - EIP-2537: a transaction to each of the seven BLS12-381 precompiles, and their outputs.
 - EIP-2935: the history contract answers each node's own block hashes (anvil; EDR 0.22
   has only a stub there that reverts "EIP2935 is not supported").
+- ethers v6 signs an authorization and sends a set-code transaction to the devnet.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +30,8 @@ from bench.nodes import rpc, start_anvil, start_devnet, start_edr
 from bench.tools import find_edr
 from chain.config import ChainConfig
 
+REPO = Path(__file__).resolve().parents[2]
+ETHERS_SCRIPT = Path(__file__).with_name("ethers_set_code.mjs")
 CHAIN_ID = 31337
 GENESIS_TIME = 1_700_000_000
 GAS_LIMIT = 30_000_000
@@ -217,3 +224,27 @@ def test_history_contract_answers_the_nodes_own_block_hashes(nodes: dict[str, st
             call = {"to": HISTORY, "data": "0x" + number.to_bytes(32, "big").hex()}
             answer = rpc(url, "eth_call", [call, "latest"])
             assert answer == rpc(url, "eth_getBlockByNumber", [hex(number), False])["hash"], url
+
+
+def test_ethers_sends_a_set_code_transaction(nodes: dict[str, str], target: str) -> None:
+    node = shutil.which("node")
+    if node is None or not (REPO / "node_modules" / "ethers").is_dir():
+        pytest.fail("node and node_modules/ethers are needed (run npm ci)")
+    key = "0x" + ACCOUNTS[8][1].hex()  # a dev account no other test here sends from
+    done = subprocess.run(
+        [node, str(ETHERS_SCRIPT), nodes["sumchain"], key, target],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["type"] == 4 and seen["seenType"] == 4 and seen["status"] == 1
+    assert seen["authorizations"] == [
+        {"address": to_checksum_address(target), "nonce": "0", "chainId": str(CHAIN_ID)}
+    ]
+    assert seen["code"] == "0xef0100" + target[2:].lower()
+    # a new (empty) authority: 21,000 + 25,000 for the tuple (no refund: the account did not
+    # exist), + 18 for the target's code the call then runs (its delegation address is warm)
+    assert int(seen["gasUsed"]) == 46_018
