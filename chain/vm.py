@@ -20,6 +20,13 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
   creation and validation; Clique needs difficulty 1 or 2 and the vote nonce, so the
   post-merge header rules are replaced by the pre-merge ones (everything else, such as
   base fee, gas limit, withdrawals root and blob gas, stays py-evm's).
+* From Prague on, EIP-7623's calldata floor is charged by py-evm at the end of a
+  transaction but never checked against its gas limit; the state's
+  ``validate_transaction`` adds that validity rule. EIP-2935's history contract is
+  written by py-evm only where its code is in the state: ``system_contracts`` is what
+  genesis puts there. Set-code calls (``eth_call`` with an authorization list) run as an
+  unsigned set-code transaction, which py-evm's costless execution cannot copy as it
+  copies the others (``_SetCodeCall``).
 * Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
   transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
   with ``check``, so block import never reads py-evm's message text.
