@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 FIXED_POINT_KEYS = frozenset({"learning_rate", "intercept", "weights", "smoothing", "centroids", "sums"})
-VERSIONS_SHOWN = 100  # newest versions listed with their gas (one receipt read per change)
+VERSIONS_SHOWN = 100  # newest versions listed with their gas
+CHANGES_SHOWN = 100  # ... and at most this many changes in them (a version may hold many)
 CONTRIBUTIONS_SHOWN = 200  # newest contributions checked for refund/report per page load
 RPC_TIMEOUT = 300  # seconds per JSON-RPC request: eth_getLogs over a long history is slow on
 # a loaded machine; a node that is down still fails at once (connection refused)
@@ -212,7 +213,7 @@ class Dashboard:
         history = self.history(framework)
         versions = list(history.versions)
         summary = self.summary(framework, history)
-        shown = versions[-VERSIONS_SHOWN:]
+        shown = newest_versions(versions)
         with history.lock:
             gas = history.transaction_gas([c[3] for v in shown for c in v.changes])
             history.prefetch_states()
@@ -465,6 +466,19 @@ class Dashboard:
         if chosen.lower() not in accounts:
             raise PageError(f"the node does not sign for {chosen}; use the browser's wallet")
         return self.checked_w3().to_checksum_address(chosen)
+
+
+def newest_versions(versions: Sequence[Version]) -> list[Version]:
+    """The newest versions the model page lists with their gas: at most
+    ``VERSIONS_SHOWN``, holding at most ``CHANGES_SHOWN`` changes (always the newest one)."""
+    shown: list[Version] = []
+    changes = 0
+    for version in reversed(versions[-VERSIONS_SHOWN:]):
+        changes += len(version.changes)
+        if shown and changes > CHANGES_SHOWN:
+            break
+        shown.append(version)
+    return shown[::-1]
 
 
 def _would_succeed(built: Any, sender: str) -> bool:
