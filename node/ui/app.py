@@ -211,12 +211,13 @@ class Dashboard:
         number = resolve_block(w3, block or "latest")
         state = read_model_at(framework, number)
         history = self.history(framework)
+        with history.lock:
+            history.prefetch_states()  # while the rest of the page is read
         versions = list(history.versions)
         summary = self.summary(framework, history)
         shown = newest_versions(versions)
         with history.lock:
             gas = history.transaction_gas([c[3] for v in shown for c in v.changes])
-            history.prefetch_states()
         return {
             **summary,
             "block": number,

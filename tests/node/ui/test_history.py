@@ -1,15 +1,21 @@
 """node.ui.history: the dashboard's history, read once and extended block by block (in
 small pages of blocks here), gives the versions of the SDK's plain path
 (``model_versions``) and the accuracies of reading the model from the archive at every
-version (``score_versions``), through updates, flipped data, a revert and a rewind."""
+version (``score_versions``), through updates, flipped data, a revert and a rewind, on a
+sumchain node in process and on anvil over HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from web3 import HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
+from bench.nodes import start_anvil
 from chain.config import ChainConfig
 from node.provider import InProcessNode
 from node.ui import history as history_module
@@ -46,8 +52,25 @@ def incremental(history: TrainerHistory, test_set: TestSet) -> list[tuple[int, s
     return [(v.block, v.kind, v.changes, a) for v, a in zip(history.versions, scores, strict=True)]
 
 
-@pytest.mark.parametrize("model", ["SparsePerceptron", "NaiveBayes"])
-def test_the_history_read_in_steps_equals_the_plain_path(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def node_web3(kind: str) -> Iterator[Web3]:
+    if kind == "sumchain":
+        with InProcessNode.create(config=ChainConfig(genesis_timestamp=1_700_000_000)) as node:
+            yield node.w3
+        return
+    with start_anvil(needed_by="the dashboard history's anvil test", fork="cancun") as anvil:
+        w3 = Web3(HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        yield w3
+
+
+@pytest.mark.parametrize(
+    ("node", "model"),
+    [("sumchain", "SparsePerceptron"), ("sumchain", "NaiveBayes"), ("anvil", "SparsePerceptron")],
+)
+def test_the_history_read_in_steps_equals_the_plain_path(
+    node: str, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(history_module, "LOG_PAGE_BLOCKS", PAGE_BLOCKS)
     dataset = load_default("sparse-binary")
     train, test = dataset.split(0.3, seed=1)
@@ -58,8 +81,7 @@ def test_the_history_read_in_steps_equals_the_plain_path(model: str, monkeypatch
         "num_classes": 2,
         "smoothing": SCALE,
     }
-    with InProcessNode.create(config=ChainConfig(genesis_timestamp=1_700_000_000)) as node:
-        w3 = node.w3
+    with node_web3(node) as w3:
         framework = deploy_framework(w3, model, "Points", params=params)
         history = TrainerHistory(framework)
         contributor = w3.eth.accounts[1]
