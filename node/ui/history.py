@@ -136,6 +136,7 @@ class TrainerHistory:
     _by_block: dict[int, Version] = field(default_factory=dict)
     _added_by_tx: dict[str, list[Added]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    states_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self, head: int) -> None:
         """Read the blocks after ``scanned_to`` up to ``head``; start again if the chain
@@ -153,10 +154,11 @@ class TrainerHistory:
         self.scanned_hash = _block_hash(w3, self.scanned_to)
 
     def _reset(self) -> None:
-        keep = {"framework": self.framework, "lock": self.lock}
+        keep = {"framework": self.framework, "lock": self.lock, "states_lock": self.states_lock}
         fresh = TrainerHistory(self.framework)
-        for name in self.__dataclass_fields__:
-            setattr(self, name, keep.get(name, getattr(fresh, name)))
+        with self.states_lock:  # a prefetch under way finishes first, into the old states
+            for name in self.__dataclass_fields__:
+                setattr(self, name, keep.get(name, getattr(fresh, name)))
 
     def _start(self, head: int) -> None:
         framework, w3 = self.framework, self.framework.w3
@@ -229,11 +231,13 @@ class TrainerHistory:
                     version.changes.append(change)
 
     def state_at(self, block: int) -> dict[str, Any]:
-        """The model's parameters after ``block``, read from the archive once."""
-        state = self.states.get(block)
-        if state is None:
-            state = self.states[block] = read_model_at(self.framework, block)
-        return state
+        """The model's parameters after ``block``, read from the archive once (a read
+        under way in the prefetch is waited for, not repeated)."""
+        with self.states_lock:
+            state = self.states.get(block)
+            if state is None:
+                state = self.states[block] = read_model_at(self.framework, block)
+            return state
 
     def prefetch_states(self) -> None:
         """Read, in the background, the states the accuracy chart starts its replays from
@@ -243,8 +247,12 @@ class TrainerHistory:
         if not missing or not has_archive(self.framework.w3, missing[0]):
             return
 
+        states = self.states
+
         def read() -> None:
             for block in missing:
+                if self.states is not states:
+                    return  # the history started again (a rewind): these blocks are stale
                 try:
                     self.state_at(block)
                 except Exception:  # noqa: BLE001 - a prefetch only; the click reads again and says why
