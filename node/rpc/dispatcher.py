@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from node.backend import Backend
 
 log = logging.getLogger("sumchain.rpc")
+methods_log = logging.getLogger("sumchain.rpc.methods")  # each method's name: devnet -v (node.logs)
 
 MAX_BATCH = 1000  # requests in one batch
 MAX_BODY = 5 * 1024 * 1024  # bytes in one HTTP body or WebSocket message
@@ -348,6 +349,7 @@ class Dispatcher:
             return _error_response(wrapped.request_id, wrapped.error)
         except errors.RpcError as exc:
             return _error_response(None, exc)
+        methods_log.info("%s", method.name)
         log.debug("-> %s %s", method.name, raw_params)
         who: Hashable | None = client if client is not None else connection  # type: ignore[assignment]
         try:

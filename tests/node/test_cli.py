@@ -42,7 +42,7 @@ def test_sigint_stops_the_node_cleanly() -> None:
     node = start_devnet()
     node.process.send_signal(signal.SIGINT)
     assert node.process.wait(15) == 0
-    out = node.process.stdout.read() if node.process.stdout else ""
+    out = node.output()
     err = node.process.stderr.read() if node.process.stderr else ""
     assert "stopped" in out and "Traceback" not in err
 
