@@ -93,7 +93,6 @@ def run_main(capsys, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-
         (["devnet", "--config", "/nonexistent/sumchain.toml"], "cannot read"),
         (["devnet", "--authority-key", "/nonexistent/key"], "cannot read"),
         (["devnet", "--bogus"], "unrecognized arguments"),
-        ([], "required"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(capsys, args, fragment) -> None:
