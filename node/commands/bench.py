@@ -13,7 +13,6 @@ import sys
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from bench.gas import add_arguments
-
     from node import options
 
     parser = subparsers.add_parser(

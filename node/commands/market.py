@@ -21,7 +21,6 @@ from bench.outputs import default_out, out_help
 from node import options
 from node.options import UsageError
 
-
 EXAMPLES = options.examples(
     "sumchain simulate market --imdb ./aclImdb --out ./market-run",
     "sumchain simulate market --imdb ./aclImdb --train-size 1000 --test-size 200 --vocab-size 500",
