@@ -10,7 +10,7 @@ without a traceback.
 
 The devnet's console, as anvil's: a line per mined transaction (:func:`transaction_lines`:
 hash, block, gas used, status, contract created, revert reason) on ``TRANSACTIONS``, and
-with ``-v`` each JSON-RPC method's name on ``METHODS``. Both go to stdout without a
+with ``-v`` each JSON-RPC method's name on ``METHOD_NAMES``. Both go to stdout without a
 timestamp through :class:`ConsoleHandler`, which never makes the node wait for the
 terminal (a bounded queue and a writer thread; a closed stdout — ``sumchain devnet |
 head`` — only stops the lines). Raw DEBUG records of every logger come at ``-vv``.
@@ -34,7 +34,7 @@ WINDOW = 60.0  # seconds
 BURST = 10  # records of one message let through per window
 QUIET_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.websocket")
 TRANSACTIONS = "sumchain.transactions"  # a line per mined transaction (silenced by -q)
-METHODS = "sumchain.rpc.methods"  # the name of every JSON-RPC method called (-v)
+METHOD_NAMES = "sumchain.rpc.methods"  # the name of every JSON-RPC method called (-v)
 CONSOLE_QUEUE = 10_000  # lines held for a slow terminal before new ones are dropped
 
 
@@ -151,7 +151,7 @@ def install_console(verbosity: int, quiet: bool) -> ConsoleHandler:
     ``verbosity`` 1 on stdout, through one :class:`ConsoleHandler` (returned: close it)."""
     install(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     console = ConsoleHandler()
-    for name, wanted in ((TRANSACTIONS, not quiet), (METHODS, verbosity >= 1 and not quiet)):
+    for name, wanted in ((TRANSACTIONS, not quiet), (METHOD_NAMES, verbosity >= 1 and not quiet)):
         logger = logging.getLogger(name)
         logger.handlers = [console]
         logger.propagate = False

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from chain.errors import ChainError
 from node.limits import Limits
+from node.logs import METHOD_NAMES
 from node.rpc import errors
 from node.rpc.deadline import Job
 from node.rpc.params import decode_params
@@ -46,8 +47,9 @@ from node.subscriptions import Connection
 if TYPE_CHECKING:
     from node.backend import Backend
 
+
 log = logging.getLogger("sumchain.rpc")
-methods_log = logging.getLogger("sumchain.rpc.methods")  # each method's name: devnet -v (node.logs)
+methods_log = logging.getLogger(METHOD_NAMES)  # each method's name: devnet -v
 
 MAX_BATCH = 1000  # requests in one batch
 MAX_BODY = 5 * 1024 * 1024  # bytes in one HTTP body or WebSocket message
