@@ -162,37 +162,47 @@ def install_console(verbosity: int, quiet: bool) -> ConsoleHandler:
 # --- a line per transaction ---------------------------------------------------------------------
 
 
-def transaction_line(info: Any, reason: str | None) -> str:
-    """One mined transaction, from its ``chain.chain.ReceiptInfo``: hash, block, gas,
-    status, and the contract it created or why it failed."""
-    line = (
-        f"Transaction 0x{info.transaction.hash.hex()} block {info.header.block_number} "
-        f"gas used {info.gas_used:,} " + ("success" if info.status else "failed")
+def transaction_line(
+    tx_hash: bytes, block: int, gas_used: int, success: bool, contract: bytes | None, reason: str | None
+) -> str:
+    """One mined transaction: hash, block, gas used, status, and the contract it created
+    or why it failed."""
+    line = f"Transaction 0x{tx_hash.hex()} block {block} gas used {gas_used:,} " + (
+        "success" if success else "failed"
     )
-    if info.status and info.contract_address is not None:
-        line += f", contract created {to_checksum_address(info.contract_address)}"
-    if not info.status:
+    if success and contract is not None:
+        line += f", contract created {to_checksum_address(contract)}"
+    if not success:
         line += f": {reason or 'no revert reason'}"
     return line
 
 
 def transaction_lines(chain: Any) -> Callable[[Any, Sequence[Any]], None]:
     """A ``Chain.on_block`` listener logging :func:`transaction_line` for each
-    transaction of a new block on ``TRANSACTIONS``. A failed one's revert reason is
-    found by tracing it (its block re-executed on the parent state: only failures pay)."""
+    transaction of a new block on ``TRANSACTIONS``, from the block and receipts it is
+    handed (nothing is read back from the store). A failed one's revert reason is found
+    by tracing it (its block re-executed on the parent state: only failures pay)."""
+    from chain.vm import contract_address
+
     log = logging.getLogger(TRANSACTIONS)
 
-    def on_block(block: Any, _receipts: Sequence[Any]) -> None:
+    def on_block(block: Any, receipts: Sequence[Any]) -> None:
         if not block.transactions or not log.isEnabledFor(logging.INFO):
             return
+        number = block.header.block_number
         try:
-            for info in chain.receipts(block.header):
-                reason = None if info.status else _revert_reason(chain, info.transaction.hash)
-                log.info("%s", transaction_line(info, reason))
+            previous = 0
+            for tx, receipt in zip(block.transactions, receipts, strict=True):
+                success = receipt.state_root == b"\x01"  # post-Byzantium status
+                created = contract_address(tx.sender, tx.nonce) if tx.to == b"" and success else None
+                reason = None if success else _revert_reason(chain, tx.hash)
+                log.info(
+                    "%s",
+                    transaction_line(tx.hash, number, receipt.gas_used - previous, success, created, reason),
+                )
+                previous = receipt.gas_used
         except Exception:  # a console line must never undo or hide a sealed block
-            logging.getLogger("sumchain.backend").exception(
-                "writing the lines of block %d failed", block.header.block_number
-            )
+            logging.getLogger("sumchain.backend").exception("writing the lines of block %d failed", number)
 
     return on_block
 
