@@ -53,7 +53,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from chain.config import FORKS
+    from chain.config import (
+        DEFAULT_ACCOUNT_BALANCE,
+        DEFAULT_ACCOUNT_COUNT,
+        DEFAULT_BASE_FEE,
+        DEFAULT_CHAIN_ID,
+        DEFAULT_GAS_LIMIT,
+        FORKS,
+    )
     from node.limits import Limits
     from node.server import ServerOptions
 
@@ -80,13 +87,16 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     parser.add_argument("--fork", choices=FORKS, help="hard fork rules (default cancun)")
     parser.add_argument(
-        "--accounts", type=options.count, metavar="N", help="dev accounts to derive and fund (default 10)"
+        "--accounts",
+        type=options.count,
+        metavar="N",
+        help=f"dev accounts to derive and fund (default {DEFAULT_ACCOUNT_COUNT})",
     )
     parser.add_argument(
         "--balance",
         type=options.ether,
         metavar="ETHER",
-        help="genesis balance of each dev account (default 10000)",
+        help=f"genesis balance of each dev account (default {DEFAULT_ACCOUNT_BALANCE // WEI_PER_ETHER:,})",
     )
     parser.add_argument(
         "--mnemonic", metavar="PHRASE", help="BIP-39 phrase of the dev accounts (default: test test ... junk)"
@@ -95,18 +105,15 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--gas-limit",
         type=options.positive_int,
         metavar="GAS",
-        help="gas limit of every block (default 30,000,000)",
+        help=f"gas limit of every block (default {DEFAULT_GAS_LIMIT:,})",
     )
     parser.add_argument(
-        "--base-fee", type=options.count, metavar="WEI", help="genesis base fee per gas (default 1 gwei)"
+        "--base-fee",
+        type=options.count,
+        metavar="WEI",
+        help=f"genesis base fee per gas, from London on (default {DEFAULT_BASE_FEE:,})",
     )
-    parser.add_argument(
-        "--block-time",
-        type=options.block_time,
-        metavar="SECONDS",
-        help="mine a block every SECONDS (default: automine, a block per transaction)",
-    )
-    options.add_chain_id(parser, "chain id (default 31337)")
+    options.add_chain_id(parser, f"chain id (default {DEFAULT_CHAIN_ID})")
     parser.add_argument(
         "--authority-key",
         type=Path,
