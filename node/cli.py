@@ -113,6 +113,12 @@ def add_devnet(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="WEI",
         help=f"genesis base fee per gas, from London on (default {DEFAULT_BASE_FEE:,})",
     )
+    parser.add_argument(
+        "--block-time",
+        type=options.block_time,
+        metavar="SECONDS",
+        help="mine a block every SECONDS (default: automine, a block per transaction)",
+    )
     options.add_chain_id(parser, f"chain id (default {DEFAULT_CHAIN_ID})")
     parser.add_argument(
         "--authority-key",
