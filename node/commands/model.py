@@ -5,7 +5,9 @@ of the model's getters at that block: no block is re-executed), either through a
 node over HTTP (``--rpc URL``, any Ethereum node) or in this process on a data
 directory that no node holds open (``--datadir DIR``).
 
-* ``show TRAINER --block N`` prints every parameter at block N (``--json`` for scripts).
+* ``show TRAINER --block N`` prints every parameter at block N, fixed point as reals
+  (``--raw``: as the contract stores them; ``--json``, for scripts, is always as stored:
+  the state ``deploy_framework`` accepts).
 * ``history TRAINER`` lists every block where the model changed (an accepted update,
   a replacement, the deployment), who changed it and with which data; with
   ``--test-set`` the accuracy of each version, as a table, a CSV (``--csv``) and a PNG
@@ -52,6 +54,7 @@ from vm_contracts.versions import (
     revert_model,
     score_versions,
 )
+from vm_contracts.views import human_units
 
 # --- connecting -------------------------------------------------------------------------------
 
@@ -122,12 +125,16 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="every parameter at a block",
         epilog=options.examples(
             f"sumchain model show {T} --block 12 {RPC}",
-            f"sumchain model show {T} --json --datadir ./data   # the head's, as JSON",
+            f"sumchain model show {T} --raw --datadir ./data    # the head's, fixed point as stored",
+            f"sumchain model show {T} --json --datadir ./data   # as JSON",
         ),
     )
     _common(show)
     show.add_argument("--block", default="latest", help="number or tag (default latest)")
-    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--raw", action="store_true", help="fixed-point parameters as stored (x 10^9)")
+    show.add_argument(
+        "--json", action="store_true", help="print JSON (as stored: what deploy_framework accepts)"
+    )
     show.set_defaults(func=run_show)
 
     history = commands.add_parser(
@@ -204,7 +211,8 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(state, indent=1))
         return 0
     print(f"{state['model']} at {state['address']}, block {number}")
-    for name, value in parameters(state).items():
+    shown = state if args.raw else human_units(state)
+    for name, value in parameters(shown).items():
         print(f"  {name}: {_short(value)}")
     return 0
 

@@ -148,3 +148,14 @@ def test_history_without_pandas_says_which_extra_to_install(framework, monkeypat
     with pytest.raises(MissingExtra, match=r"pip install 'sumchain\[pandas\]'") as caught:
         history_frame(framework)
     assert caught.value.package == "pandas"
+
+
+def test_model_show_prints_reals_and_raw_prints_fixed_point(framework, devnet, capsys) -> None:
+    from node.cli import main
+
+    assert main(["model", "show", framework.address, "--rpc", devnet.url]) == 0
+    human = capsys.readouterr().out
+    assert main(["model", "show", framework.address, "--rpc", devnet.url, "--raw"]) == 0
+    raw = capsys.readouterr().out
+    assert "  learning_rate: 0.5\n" in human and f"  learning_rate: {SCALE // 2}\n" in raw
+    assert "  num_features: 16\n" in human and "  num_features: 16\n" in raw
