@@ -164,6 +164,12 @@ class Backend:
         return result
 
     def send_transaction(self, request: TxRequest) -> bytes:
+        sender = request.sender
+        if sender is not None and sender not in self.signer.accounts and self.dev.is_impersonated(sender):
+            filled = self.signer.fill_transaction(
+                request, self.pool.pending_nonce, self.fees, self._estimate_for_sending
+            )
+            return self.send_raw_transaction(self.dev.impersonated_raw(filled, sender))
         return self.send_raw_transaction(self.sign_transaction(request))
 
     # --- transactions and receipts ------------------------------------------------------------
