@@ -397,8 +397,14 @@ class Chain:
 
     def drop_pending_edits(self) -> None:
         """Forget the edits not yet in a block (the state returns to the head's)."""
+        self.restore_pending_edits(None)
+
+    def restore_pending_edits(self, record: BlockEdits | None) -> None:
+        """Make ``record`` (from :meth:`pending_edits`, for the current head) the pending
+        edits again, or none (evm_revert to a snapshot taken before them). Its trie nodes
+        are still in the archive."""
         with self.store.block_write():
-            self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None)
+            self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None if record is None else record.encode())
         self._head_state_cache = None
 
     def block_edits(self, header: BlockHeaderAPI) -> BlockEdits | None:
@@ -890,6 +896,10 @@ class Chain:
         vm = self.evm.get_vm(base)
         apply_cheats(vm.state, edits.cheats)
         vm.state.persist()
+        for cheat in edits.cheats:
+            self._write_preimages(
+                {e.address for e in cheat.edits}, {e.slot for e in cheat.edits if e.slot is not None}
+            )
         if vm.state.state_root != edits.state_root:
             raise InvalidBlock(
                 f"block {number}: its recorded edits lead to state root 0x{vm.state.state_root.hex()}, "

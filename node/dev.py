@@ -20,7 +20,7 @@ from typing import Any
 from eth_utils import to_canonical_address
 
 from chain.chain import Chain
-from chain.edits import Cheat, StateEdit
+from chain.edits import BlockEdits, Cheat, StateEdit
 from chain.errors import ChainError, StateDumpIncomplete, UnknownSnapshot
 from chain.mempool import TxPool
 from chain.producer import MAX_TIMESTAMP, BlockProducer
@@ -42,6 +42,8 @@ class DevControls:
         self.pool = pool
         self.producer = producer
         self._last_tick_error: str | None = None
+        #: Edits pending at each snapshot (evm_snapshot), for evm_revert to restore.
+        self._snapshot_edits: dict[int, BlockEdits | None] = {}
 
     def set_head(self, number: int) -> None:
         head = self.chain.head.block_number
@@ -115,15 +117,20 @@ class DevControls:
     # --- snapshots --------------------------------------------------------------------------
 
     def snapshot(self) -> int:
-        return self.producer.snapshot()
+        snapshot_id = self.producer.snapshot()
+        self._snapshot_edits[snapshot_id] = self.chain.pending_edits()
+        return snapshot_id
 
     def revert(self, snapshot_id: int) -> bool:
         """evm_revert: False for a snapshot that cannot be gone back to (unknown id, or
-        its block no longer stored), as anvil answers."""
+        its block no longer stored), as anvil answers. Edits not yet in a block at the
+        snapshot come back; later ones go."""
         try:
             self.producer.revert(snapshot_id)
         except UnknownSnapshot:
             return False
+        self.chain.restore_pending_edits(self._snapshot_edits.get(snapshot_id))
+        self.pool.reset()
         return True
 
     # --- state edited outside transactions (recorded: chain.edits) --------------------------
