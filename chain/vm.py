@@ -23,6 +23,9 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
 * Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
   transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
   with ``check``, so block import never reads py-evm's message text.
+* An impersonated transaction (``chain.edits``) runs as py-evm's ``SpoofTransaction``
+  with its sender given and no signature check, and reads back with its sender filled
+  into py-evm's cache of the recovered sender.
 * py-evm's private helpers that other modules need (the call transaction, the CREATE
   address, the stack, the canonical indices ``set_head`` rewrites) are reached only
   through the plain functions at the end of this module.
