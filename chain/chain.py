@@ -368,6 +368,11 @@ class Chain:
             return None
         return pending.state_root
 
+    def state_root_at(self, header: BlockHeaderAPI) -> bytes:
+        """The root of the state after ``header`` as reads see it: the head's pending
+        edits included."""
+        return self._pending_root(header) or header.state_root
+
     def _pending_or_new(self) -> BlockEdits:
         head = self.head
         return self.pending_edits() or BlockEdits(parent_hash=head.hash, state_root=head.state_root)
@@ -473,7 +478,7 @@ class Chain:
         edits), with code and storage. Raises ``StateDumpIncomplete`` for a key whose
         preimage was never recorded."""
         header = header or self.head
-        root = self._pending_root(header) or header.state_root
+        root = self.state_root_at(header)
         genesis = {bytes.fromhex(a[2:]) for a in self.config.genesis_alloc}
         known = dict(preimage_entries(genesis, ()))
 
@@ -618,7 +623,8 @@ class Chain:
                     record = pending or BlockEdits(parent_hash=parent.hash, state_root=parent.state_root)
                     record = replace(record, impersonated=impersonated)
                     self.store.put(TABLE_AUX, EDITS_KEY_PREFIX + block.hash, record.encode())
-                    self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None)
+                if self.store.get(TABLE_AUX, PENDING_EDITS_KEY) is not None:
+                    self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None)  # used, or stale after a rewind
                 self._after_block(block, built.state, built.witness)
         except DataDirError:
             self._forget_uncommitted_block()

@@ -208,7 +208,7 @@ class Backend:
             raise errors.InvalidParams(f"storageKeys: at most {MAX_PROOF_SLOTS} keys")
         header = self.header(block)
         db = self.chain.evm.chaindb.db
-        state_trie = HexaryTrie(db, header.state_root)
+        state_trie = HexaryTrie(db, self.chain.state_root_at(header))  # pending edits included
         account_key = keccak(account)
         encoded = state_trie.get(account_key)
         found = rlp.decode(encoded, sedes=AccountRlp) if encoded else AccountRlp()

@@ -42,6 +42,7 @@ def test_an_edit_is_visible_at_once_and_rides_in_the_next_block(in_process: InPr
     assert call(in_process, "eth_blockNumber") == "0x0"  # no block was made
     assert int(call(in_process, "eth_getBalance", ACCOUNT, "latest"), 16) == ETHER
     assert int(call(in_process, "eth_getBalance", ACCOUNT, "0x0"), 16) == ETHER  # the head, by number
+    assert int(call(in_process, "eth_getProof", ACCOUNT, [], "latest")["balance"], 16) == ETHER
     call(in_process, "evm_mine")
     assert int(call(in_process, "eth_getBalance", ACCOUNT, "0x0"), 16) == 0  # genesis itself is untouched
     assert int(call(in_process, "eth_getBalance", ACCOUNT, "0x1"), 16) == ETHER

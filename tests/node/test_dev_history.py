@@ -122,6 +122,14 @@ def test_replay_reproduces_the_head_and_names_the_edited_blocks(
         replayed.close()
 
 
+def test_edited_blocks_import_the_same_without_the_fast_paths(
+    cheated: tuple[InProcessNode, dict[str, set[int]]],
+) -> None:
+    from tests.conftest import assert_plain_chain_agrees
+
+    assert_plain_chain_agrees(cheated[0].backend.chain)
+
+
 def test_the_replay_command_prints_the_edited_blocks(
     cheated: tuple[InProcessNode, dict[str, set[int]]], tmp_path: Path
 ) -> None:
