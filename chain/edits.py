@@ -141,10 +141,6 @@ class BlockEdits:
     base_fee: int | None = None
     impersonated: tuple[tuple[bytes, bytes], ...] = field(default=())
 
-    @property
-    def edits_state(self) -> bool:
-        return bool(self.cheats)
-
     def senders(self) -> dict[bytes, bytes]:
         return dict(self.impersonated)
 

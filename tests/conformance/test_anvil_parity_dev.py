@@ -257,3 +257,39 @@ def test_a_dumped_state_loads_into_the_other_node(fresh_pair: Pair, direction: s
     receipt = receipt_of(target, target.rpc("eth_sendTransaction", [write]))
     assert receipt["status"] == "0x1"
     assert target.rpc("eth_getStorageAt", [accounts["contract"], "0x9", "latest"]) == _word(5)
+
+
+def test_the_next_base_fee_is_the_mined_blocks(pair: Pair) -> None:
+    assert pair.same("anvil_setNextBlockBaseFeePerGas", hex(5 * 10**9)) is None
+    pair.both("evm_mine")
+    latest = [block["baseFeePerGas"] for block in pair.both("eth_getBlockByNumber", "latest", False)]
+    assert latest[0] == latest[1] == hex(5 * 10**9)
+
+
+def test_the_coinbase_is_the_blocks_miner_and_takes_the_tip(pair: Pair) -> None:
+    coinbase = _address(0x59)
+    assert pair.same("anvil_setCoinbase", coinbase) is None
+    tip = 3 * 10**9
+    transfer = {
+        "from": DEV_ADDRESS,
+        "to": _address(0x5A),
+        "gas": hex(21_000),
+        "maxPriorityFeePerGas": hex(tip),
+        "maxFeePerGas": hex(100 * 10**9),
+    }
+    ours, theirs = pair.both("eth_sendTransaction", transfer)
+    for node, tx_hash in ((pair.sumchain, ours), (pair.anvil, theirs)):
+        block = node.rpc("eth_getBlockByHash", [receipt_of(node, tx_hash)["blockHash"], False])
+        assert block["miner"].lower() == coinbase
+    assert int(pair.same("eth_getBalance", coinbase, "latest"), 16) == 21_000 * tip
+
+
+def test_reset_goes_back_to_a_fresh_genesis_state(fresh_pair: Pair) -> None:
+    account = _address(0x5B)
+    fresh_pair.same("anvil_setBalance", account, hex(ETHER))
+    fresh_pair.both("eth_sendTransaction", {"from": DEV_ADDRESS, "to": account, "value": "0x1"})
+    assert fresh_pair.same("anvil_reset") is None
+    assert fresh_pair.same("eth_blockNumber") == "0x0"
+    assert fresh_pair.same("eth_getBalance", account, "latest") == "0x0"
+    assert fresh_pair.same("eth_getBalance", DEV_ADDRESS, "latest") == hex(10_000 * ETHER)
+    assert fresh_pair.same("eth_getTransactionCount", DEV_ADDRESS, "latest") == "0x0"
