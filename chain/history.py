@@ -54,10 +54,10 @@ from eth.rlp.accounts import Account as AccountRlp
 from chain import consensus
 from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.edits import EDITS_SUFFIX, BlockEdits
+from chain.edits import EDITS_SUFFIX, PREIMAGE_KEY_PREFIX, BlockEdits
 from chain.errors import DataDirError, ExportFileError, InvalidBlock, ReplayFailed, UnknownBlock
 from chain.genesis import write_genesis
-from chain.store import LMDB_DIRNAME, META_FILENAME, Store
+from chain.store import LMDB_DIRNAME, META_FILENAME, TABLE_AUX, Store
 from chain.vm import vm_class_for
 
 GENESIS_SUFFIX = ".genesis.json"  # appended to the export file's name
@@ -622,6 +622,8 @@ def fork_chain(
             for _slot in walk_trie(db, account.storage_root, keep):
                 pass
         source_genesis = source.genesis.hash.hex()
+        # the addresses and slots behind the hashed trie keys, so the fork's state can be dumped
+        preimages = [(k, v) for k, v in source.store.items(TABLE_AUX) if k.startswith(PREIMAGE_KEY_PREFIX)]
     finally:
         source.close()
     fork_meta = {
@@ -635,6 +637,8 @@ def fork_chain(
         for key, value in nodes.items():
             out.write(rlp.encode([key, value]))
     try:
+        for key, value in preimages:
+            store.put(TABLE_AUX, key, value)
         genesis_hash = _write_genesis(store, config, header.state_root, nodes.items(), dst, fork_meta)
     finally:
         store.close()

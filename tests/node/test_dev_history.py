@@ -217,3 +217,23 @@ def test_a_chain_without_cheats_exports_no_records(tmp_path: Path) -> None:
     replayed, result = replay(export)
     replayed.close()
     assert result.edited == () and result.imported == 1
+
+
+def test_a_forked_chain_can_dump_the_state_it_starts_from(tmp_path: Path) -> None:
+    from chain.chain import Chain
+    from chain.history import fork_chain
+
+    with InProcessNode.create(data_dir=tmp_path / "data") as node:
+        call(node, "anvil_setCode", TARGET, STORE_AND_LOAD)
+        call(
+            node, "eth_sendTransaction", {"from": DEV_ADDRESS, "to": TARGET, "data": _word(5) + _word(6)[2:]}
+        )
+        expected = node.backend.chain.dump_state()
+    fork_chain(tmp_path / "data", "latest", tmp_path / "fork")
+    forked = Chain.open(data_dir=tmp_path / "fork")
+    try:
+        assert forked.dump_state() == expected
+        stored = {a.address.hex(): a.storage for a in expected}
+        assert stored[TARGET[2:]] == {5: 6}
+    finally:
+        forked.close()
