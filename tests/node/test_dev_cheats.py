@@ -225,3 +225,13 @@ def test_bad_parameters_get_invalid_params_and_the_node_serves_on(
     assert message in refused["message"], refused
     assert devnet.rpc("eth_getBalance", ACCOUNT, "latest") is not None
     assert int(devnet.rpc("eth_blockNumber"), 16) >= 0
+
+
+def test_a_contract_can_be_impersonated(in_process: InProcessNode) -> None:
+    contract = "0x00000000000000000000000000000000000000f4"  # e.g. a multisig admin, as users do
+    call(in_process, "anvil_setCode", contract, STORE_AND_LOAD)
+    call(in_process, "anvil_setBalance", contract, hex(ETHER))
+    call(in_process, "hardhat_impersonateAccount", contract)
+    sent = call(in_process, "eth_sendTransaction", {"from": contract, "to": OTHER_ADDRESS, "value": "0x5"})
+    receipt = call(in_process, "eth_getTransactionReceipt", sent)
+    assert receipt["status"] == "0x1" and receipt["from"].lower() == contract
