@@ -190,6 +190,38 @@ def anvil_setCoinbase(ctx: Context, address: bytes) -> None:
     return None
 
 
+# ganache's names for the same edits; ganache answers true
+
+
+@rpc("evm_setAccountBalance", p.Param("address", p.address), p.Param("balance", _uint(256)))
+def evm_setAccountBalance(ctx: Context, address: bytes, balance: int) -> bool:
+    ctx.backend.dev.set_balance(address, balance)
+    return True
+
+
+@rpc("evm_setAccountCode", p.Param("address", p.address), p.Param("code", p.data))
+def evm_setAccountCode(ctx: Context, address: bytes, code: bytes) -> bool:
+    ctx.backend.dev.set_code(address, code)
+    return True
+
+
+@rpc("evm_setAccountNonce", p.Param("address", p.address), p.Param("nonce", _uint(64)))
+def evm_setAccountNonce(ctx: Context, address: bytes, nonce: int) -> bool:
+    ctx.backend.dev.set_nonce(address, nonce)
+    return True
+
+
+@rpc(
+    "evm_setAccountStorageAt",
+    p.Param("address", p.address),
+    p.Param("slot", p.storage_slot),
+    p.Param("value", _word),
+)
+def evm_setAccountStorageAt(ctx: Context, address: bytes, slot: int, value: int) -> bool:
+    ctx.backend.dev.set_storage(address, slot, value)
+    return True
+
+
 # --- impersonation -------------------------------------------------------------------------------
 
 
@@ -237,12 +269,12 @@ def anvil_reset(ctx: Context, _options: None) -> None:
     return None
 
 
-@rpc("anvil_dumpState", aliases=("hardhat_dumpState",))
+@rpc("anvil_dumpState")
 def anvil_dumpState(ctx: Context) -> str:
     return ctx.backend.dev.dump_state()
 
 
-@rpc("anvil_loadState", p.Param("state", p.data), aliases=("hardhat_loadState",))
+@rpc("anvil_loadState", p.Param("state", p.data))
 def anvil_loadState(ctx: Context, state: bytes) -> bool:
     ctx.backend.dev.load_state(state)
     return True

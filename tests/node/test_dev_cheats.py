@@ -235,3 +235,14 @@ def test_a_contract_can_be_impersonated(in_process: InProcessNode) -> None:
     sent = call(in_process, "eth_sendTransaction", {"from": contract, "to": OTHER_ADDRESS, "value": "0x5"})
     receipt = call(in_process, "eth_getTransactionReceipt", sent)
     assert receipt["status"] == "0x1" and receipt["from"].lower() == contract
+
+
+def test_ganaches_names_edit_the_same_state(in_process: InProcessNode) -> None:
+    assert call(in_process, "evm_setAccountBalance", ACCOUNT, hex(ETHER)) is True
+    assert call(in_process, "evm_setAccountNonce", ACCOUNT, "0x3") is True
+    assert call(in_process, "evm_setAccountCode", ACCOUNT, STORE_AND_LOAD) is True
+    assert call(in_process, "evm_setAccountStorageAt", ACCOUNT, "0x1", _word(8)) is True
+    assert int(call(in_process, "eth_getBalance", ACCOUNT, "latest"), 16) == ETHER
+    assert call(in_process, "eth_getTransactionCount", ACCOUNT, "latest") == "0x3"
+    assert call(in_process, "eth_getCode", ACCOUNT, "latest") == STORE_AND_LOAD
+    assert call(in_process, "eth_getStorageAt", ACCOUNT, "0x1", "latest") == _word(8)
