@@ -121,6 +121,22 @@ class ReplayFailed(InvalidBlock):
         self.number = number
 
 
+class StateDumpIncomplete(ChainError):
+    """Raised when a state holds an account or storage slot whose preimage (the address or
+    slot behind its hashed trie key) this chain never recorded, so it cannot be dumped.
+
+    ``what`` says which (an account, or a slot of an account); ``hashed`` is the 32-byte key.
+    """
+
+    def __init__(self, what: str, hashed: bytes) -> None:
+        super().__init__(
+            f"cannot dump the state: it holds {what} under trie key 0x{hashed.hex()} whose preimage "
+            "this chain never recorded (it was written before sumchain kept preimages)"
+        )
+        self.what = what
+        self.hashed = hashed
+
+
 class InvalidTimestamp(ChainError):
     """Raised when a requested block time is not after the head's timestamp, is past the
     largest timestamp clients decode, or moves the clock backwards.

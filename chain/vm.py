@@ -30,6 +30,9 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
 * Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
   transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
   with ``check``, so block import never reads py-evm's message text.
+* An impersonated transaction (``chain.edits``) runs as py-evm's ``SpoofTransaction``
+  with its sender given and no signature check, and reads back with its sender filled
+  into py-evm's cache of the recovered sender.
 * py-evm's private helpers that other modules need (the call transaction, the CREATE
   address, the stack, the canonical indices ``set_head`` rewrites) are reached only
   through the plain functions at the end of this module.
@@ -716,3 +719,32 @@ def set_canonical_head(db: AtomicDB, header: BlockHeaderAPI) -> None:
     no_gaps = rlp.encode(((), header.block_number + 1), sedes=chain_gaps)
     db[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
     db[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
+
+
+# --- impersonated transactions (chain.edits) ---------------------------------------------------
+
+
+def with_known_sender(tx: SignedTransactionAPI, sender: bytes) -> SignedTransactionAPI:
+    """``tx`` with its sender set instead of recovered: py-evm caches the recovered sender on
+    the transaction (``cached_property``), so the cache is filled. For an impersonated
+    transaction, whose marker signature recovers to no one (``chain.edits``)."""
+    tx.__dict__["sender"] = Address(sender)
+    return tx
+
+
+def impersonated_execution(tx: SignedTransactionAPI, sender: bytes) -> SignedTransactionAPI:
+    """``tx`` as py-evm executes it for an impersonated ``sender``: py-evm's
+    ``SpoofTransaction`` with the sender given and validation without the signature check
+    (intrinsic gas only). The block's body holds ``tx`` itself."""
+
+    def validate() -> None:
+        if tx.gas < tx.intrinsic_gas:
+            raise ValidationError("Insufficient gas")
+
+    return SpoofTransaction(  # type: ignore[return-value]  # py-evm's SpoofTransaction proxies a signed transaction
+        tx,
+        sender=Address(sender),
+        get_sender=lambda: Address(sender),
+        validate=validate,
+        check_signature_validity=lambda: None,
+    )

@@ -147,7 +147,7 @@ def _config(path: Path | None) -> Any:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from chain.history import export_blocks, genesis_path
+    from chain.history import edits_path, export_blocks, genesis_path
 
     if args.file.exists() and not args.force:
         raise UsageError(f"{args.file} exists; nothing was written (use --force to overwrite)")
@@ -157,6 +157,8 @@ def run_export(args: argparse.Namespace) -> int:
     finally:
         chain.close()
     print(f"exported {count} blocks to {args.file} (genesis in {genesis_path(args.file)})")
+    if edits_path(args.file).is_file():
+        print(f"blocks edited outside a transaction: their records are in {edits_path(args.file)}")
     return 0
 
 
@@ -201,6 +203,20 @@ def _summary(result: Any) -> str:
     )
 
 
+def _print_edited(result: Any) -> None:
+    """The blocks whose state was edited outside a transaction (``chain.edits``), each with
+    what was done; everything else in them was verified as usual."""
+    if not result.edited:
+        return
+    print(
+        f"{len(result.edited)} blocks edited outside a transaction (dev controls), "
+        "verified from their records:"
+    )
+    for number, lines in result.edited:
+        for line in lines:
+            print(f"  block {number}: {line}")
+
+
 def run_import(args: argparse.Namespace) -> int:
     from chain.history import import_blocks, open_for_import
 
@@ -212,6 +228,7 @@ def run_import(args: argparse.Namespace) -> int:
         bar.close()
         chain.close()
     print(f"imported into {args.datadir}: {_summary(result)}")
+    _print_edited(result)
     return 0
 
 
@@ -229,6 +246,7 @@ def run_replay(args: argparse.Namespace) -> int:
             f"replayed: {_summary(result)}; block {head.block_number} hash 0x{head.hash.hex()} "
             f"state root 0x{head.state_root.hex()}"
         )
+        _print_edited(result)
     finally:
         chain.close()
     return 0
