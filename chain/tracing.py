@@ -41,6 +41,7 @@ from eth.abc import (
 )
 from eth_utils import ValidationError, to_checksum_address
 
+from chain.chain import call_state
 from chain.errors import TraceError, TraceTooLarge
 from chain.vm import call_transaction, stack_values
 
@@ -445,7 +446,7 @@ def trace_call(
     vm = _traced_vm(chain, header)
     gas = int(request.get("gas") or chain.config.gas_limit)
     tx = call_transaction(vm, request, gas)
-    with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
+    with call_state(vm) as state, recording(steps, step_limit, max_steps) as recorder:
         computation = state.costless_execute_transaction(tx)
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund
     trace = _trace_of(recorder, tx, 0)

@@ -9,7 +9,6 @@ from eth_utils import ValidationError
 
 from chain.chain import Chain
 from node.calls import Calls
-from node.headers import resolve_header
 from node.rpc import errors
 from node.rpc.params import BlockId, TxRequest
 
@@ -47,9 +46,9 @@ class Tracer:
         from chain.errors import TraceTooLarge
         from chain.tracing import trace_call
 
-        header = resolve_header(self.chain, block)
+        at = self.calls.blocks.locate(block)
         try:
-            trace = trace_call(self.chain, self.calls.call_dict(request), header, **self._steps(options))
+            trace = trace_call(at.chain, self.calls.call_dict(request), at.header, **self._steps(options))
         except TraceTooLarge as exc:
             raise errors.LimitExceeded(str(exc)) from None
         except ValidationError as exc:

@@ -14,6 +14,7 @@ from node.rpc.errors import InvalidParams, MethodNotSupported
 from node.rpc.registry import Context, rpc
 
 LATEST = "latest"
+PENDING = "pending"  # eth_estimateGas's default, as Hardhat's: the block the transaction is meant for
 MAX_FEE_HISTORY_BLOCKS = 1024  # blocks one eth_feeHistory may cover
 MAX_REWARD_PERCENTILES = 100
 
@@ -171,7 +172,7 @@ def eth_call(
 @rpc(
     "eth_estimateGas",
     p.Param("transaction", p.tx_request),
-    p.optional("block", p.block_id, LATEST),
+    p.optional("block", p.block_id, PENDING),
     p.optional("stateOverrides", p.state_overrides),
     lane="exec",
 )
@@ -214,9 +215,20 @@ def eth_sendTransaction(ctx: Context, request: p.TxRequest) -> str:
     return fmt.hexb(ctx.backend.send_transaction(request))
 
 
+#: Fields of an RPC transaction object that geth's signed-transaction JSON leaves out:
+#: it is in no block, and its sender is implied by the signature.
+UNSIGNED_CONTEXT_FIELDS = ("blockHash", "blockNumber", "blockTimestamp", "transactionIndex", "from")
+
+
 @rpc("eth_signTransaction", p.Param("transaction", p.tx_request))
-def eth_signTransaction(ctx: Context, request: p.TxRequest) -> str:
-    return fmt.hexb(ctx.backend.sign_transaction(request))
+def eth_signTransaction(ctx: Context, request: p.TxRequest) -> dict[str, Any]:
+    """geth's ``SignTransactionResult``: ``raw`` (the bytes to send) and ``tx`` (the
+    transaction as geth's ``types.Transaction`` marshals it), as web3.py expects."""
+    raw = ctx.backend.sign_transaction(request)
+    tx = dict(fmt.transaction_json(ctx.backend.chain.decode_transaction(raw)))
+    for key in UNSIGNED_CONTEXT_FIELDS:
+        tx.pop(key, None)
+    return {"raw": fmt.hexb(raw), "tx": tx}
 
 
 @rpc("eth_sign", p.Param("address", p.address), p.Param("message", p.data))
@@ -335,6 +347,36 @@ def eth_getTransactionByBlockHashAndIndex(
 @rpc("eth_getTransactionByHash", p.Param("hash", p.hash32), lane="read")
 def eth_getTransactionByHash(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
     return ctx.backend.transaction_json(tx_hash)
+
+
+@rpc("eth_getRawTransactionByHash", p.Param("hash", p.hash32), lane="read")
+def eth_getRawTransactionByHash(ctx: Context, tx_hash: bytes) -> str | None:
+    """The signed transaction's bytes (EIP-2718 envelope for typed ones), mined or pooled;
+    null when unknown, as geth and anvil answer."""
+    raw = ctx.backend.raw_transaction(tx_hash)
+    return None if raw is None else fmt.hexb(raw)
+
+
+@rpc(
+    "eth_getRawTransactionByBlockNumberAndIndex",
+    p.Param("block", p.block_number_or_tag),
+    p.Param("index", p.uint64),
+    lane="read",
+)
+def eth_getRawTransactionByBlockNumberAndIndex(ctx: Context, block: p.BlockId, index: int) -> str | None:
+    raw = ctx.backend.raw_transaction_in_block(block, index)
+    return None if raw is None else fmt.hexb(raw)
+
+
+@rpc(
+    "eth_getRawTransactionByBlockHashAndIndex",
+    p.Param("blockHash", p.hash32),
+    p.Param("index", p.uint64),
+    lane="read",
+)
+def eth_getRawTransactionByBlockHashAndIndex(ctx: Context, block_hash: bytes, index: int) -> str | None:
+    raw = ctx.backend.raw_transaction_in_block(p.BlockId(hash=block_hash), index)
+    return None if raw is None else fmt.hexb(raw)
 
 
 @rpc("eth_getTransactionReceipt", p.Param("hash", p.hash32), lane="read")
