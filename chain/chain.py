@@ -433,10 +433,10 @@ class Chain:
         return new_header(self.vm_class, self.head, **fields)
 
     def view(self) -> Chain:
-        """A second chain on this one's store backend: it reads committed data only, and
-        what it writes stays in its own buffer unless it commits (without a key or hooks,
-        it seals and announces nothing)."""
-        return Chain(self.config, Store(self.store.backend), fast_paths=False)
+        """A second chain on this one's store backend: it reads what this one has
+        committed or buffered (:meth:`Store.overlay`), and what it writes stays in its own
+        buffer unless it commits (without a key or hooks, it seals and announces nothing)."""
+        return Chain(self.config, self.store.overlay(), fast_paths=False)
 
     def preview_block(
         self, transactions: Sequence[SignedTransactionAPI], timestamp: int
@@ -789,7 +789,7 @@ class Chain:
                 f"it was given {tx.gas}"
             )
         with call_state(vm) as state:
-            _apply_overrides(state, state_overrides or {})
+            apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
         gas_used = tx.gas - computation.get_gas_remaining()
         if computation.is_error:
@@ -934,7 +934,8 @@ def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes 
     return True
 
 
-def _apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
+def apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
+    """Apply state overrides (address -> balance, nonce, code, state, stateDiff) to ``state``."""
     for raw_address, change in overrides.items():
         address = Address(raw_address)
         if "balance" in change and change["balance"] is not None:

@@ -39,7 +39,7 @@ from eth.abc import (
     TransactionContextAPI,
     VirtualMachineAPI,
 )
-from eth_utils import ValidationError, to_checksum_address
+from eth_utils import ValidationError
 
 from chain.chain import call_state
 from chain.errors import TraceError, TraceTooLarge
@@ -58,8 +58,9 @@ class CallFrame:
     """One message call or contract creation and the calls it made.
 
     Fields:
-        type: ``CALL``, ``STATICCALL``, ``DELEGATECALL``, ``CALLCODE`` or ``CREATE``
-            (``CREATE2`` is reported as ``CREATE``: py-evm's message does not say which).
+        type: ``CALL``, ``STATICCALL``, ``DELEGATECALL``, ``CALLCODE``, ``CREATE`` or
+            ``CREATE2`` (py-evm's message does not say which creation it is; the opcode
+            that opened the frame does).
         sender: 20-byte caller (``from`` in geth's shape).
         to: 20-byte callee; for a creation, the new contract's address.
         input: call data, or init code for a creation.
@@ -104,11 +105,12 @@ class CallFrame:
             yield from child.walk()
 
     def to_geth(self) -> dict[str, Any]:
-        """geth's ``callTracer`` result for this frame (hex quantities, checksum addresses)."""
+        """geth's ``callTracer`` result for this frame (hex quantities, lower-case
+        addresses, as geth gives them)."""
         out: dict[str, Any] = {
             "type": self.type,
-            "from": to_checksum_address(self.sender),
-            "to": to_checksum_address(self.to),
+            "from": "0x" + self.sender.hex(),
+            "to": "0x" + self.to.hex(),
             "value": hex(self.value),
             "gas": hex(self.gas),
             "gasUsed": hex(self.gas_used),
@@ -166,13 +168,36 @@ class Recorder:
     (more raises :class:`TraceTooLarge`)."""
 
     def __init__(
-        self, steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+        self,
+        steps: bool = False,
+        step_limit: int | None = None,
+        max_steps: int | None = None,
+        transfers: bool = False,
     ) -> None:
         self.stack: list[tuple[MessageAPI, CallFrame]] = []
         self.roots: list[CallFrame] = []
         self.steps: list[dict[str, Any]] | None = [] if steps else None
         self.step_limit = step_limit
         self.max_steps = max_steps
+        self.record_transfers = transfers
+        self.opcode: str | None = None
+        """The mnemonic of the opcode running now (CREATE or CREATE2 when a creation opens)."""
+        self._transfers: list[tuple[int, bytes, bytes, int, tuple[CallFrame, ...]]] = []
+
+    @property
+    def transfers(self) -> list[tuple[int, bytes, bytes, int]]:
+        """Ether moved by the frames that did not fail (nor any frame above them), as
+        (log counter, from, to, wei): the counter orders them among the logs."""
+        return [
+            (counter, sender, recipient, value)
+            for counter, sender, recipient, value, frames in self._transfers
+            if all(frame.error is None for frame in frames)
+        ]
+
+    def note_transfer(self, counter: int, frame: CallFrame) -> None:
+        """Record that ``frame`` (just opened) moves ether, at log position ``counter``."""
+        frames = tuple(open_frame for _message, open_frame in self.stack)
+        self._transfers.append((counter, frame.sender, frame.to, frame.value, frames))
 
     def wants_step(self) -> bool:
         """Whether the next opcode is recorded; raises TraceTooLarge past ``max_steps``."""
@@ -226,11 +251,11 @@ _recorder: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 
 @contextmanager
 def recording(
-    steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+    steps: bool = False, step_limit: int | None = None, max_steps: int | None = None, transfers: bool = False
 ) -> Iterator[Recorder]:
-    """Record the call frames (and with ``steps``, every opcode) of every traced
-    execution inside the ``with`` block."""
-    recorder = Recorder(steps, step_limit, max_steps)
+    """Record the call frames (with ``steps``, every opcode; with ``transfers``, every
+    ether transfer) of every traced execution inside the ``with`` block."""
+    recorder = Recorder(steps, step_limit, max_steps, transfers)
     token = _recorder.set(recorder)
     try:
         yield recorder
@@ -263,6 +288,7 @@ class _CountingOpcode:
         if recorder is None or frame is None:
             self.opcode(computation=computation)
             return
+        recorder.opcode = self.mnemonic
         before = computation.get_gas_remaining()
         children = len(frame.calls)
         step = None
@@ -338,7 +364,12 @@ def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]
             parent_computation: ComputationAPI | None,
         ) -> ComputationAPI:
             parent_static = bool(recorder.stack and recorder.stack[-1][0].is_static)
-            frame = recorder.open(message, _frame_kind(message, parent_static))
+            kind = _frame_kind(message, parent_static)
+            if kind == "CREATE" and recorder.stack and recorder.opcode == "CREATE2":
+                kind = "CREATE2"
+            frame = recorder.open(message, kind)
+            if recorder.record_transfers and frame.value and frame.type in ("CALL", "CREATE", "CREATE2"):
+                recorder.note_transfer(transaction_context.get_next_log_counter(), frame)
             try:
                 computation = apply(state, message, transaction_context, parent_computation)
             except Exception as exc:

@@ -12,6 +12,7 @@ from node.rpc import format as fmt
 from node.rpc import params as p
 from node.rpc.errors import InvalidParams, MethodNotSupported
 from node.rpc.registry import Context, rpc
+from node.simulate import SimulationRequest, run_simulation, simulation_request
 
 LATEST = "latest"
 PENDING = "pending"  # eth_estimateGas's default, as Hardhat's: the block the transaction is meant for
@@ -485,3 +486,16 @@ def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
 def eth_createAccessList(ctx: Context, request: p.TxRequest, block: p.BlockId) -> dict:
     """The accounts and storage slots the call touches, and its gas with that list."""
     return ctx.backend.calls.create_access_list(request, block)
+
+
+@rpc(
+    "eth_simulateV1",
+    p.Param("payload", simulation_request),
+    p.optional("block", p.block_id, LATEST),
+    lane="exec",
+)
+def eth_simulateV1(ctx: Context, request: SimulationRequest, block: p.BlockId) -> list[dict[str, Any]]:
+    """Calls simulated as the transactions of one or more blocks on top of ``block``, with
+    state and block overrides (execution-apis ``eth_simulateV1``); nothing is mined."""
+    backend = ctx.backend
+    return run_simulation(backend.chain, backend.blocks, request, block, backend.limits.gas_cap)
