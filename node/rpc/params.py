@@ -427,7 +427,7 @@ def decode_params(method: str, spec: tuple[Param, ...], raw: Any) -> list[Any]:
     return args
 
 
-TRACERS = (None, "callTracer")  # the struct logger (no tracer named) and geth's call tracer
+TRACERS = (None, "callTracer", "prestateTracer")  # the struct logger (no tracer named), geth's tracers
 
 
 @dataclass(frozen=True)
@@ -438,6 +438,8 @@ class TraceOptions:
     only_top_call: bool = False
     limit: int | None = None
     """geth's struct-logger ``limit``: record the first that many steps only."""
+    diff_mode: bool = False
+    """prestateTracer's ``diffMode``: the touched accounts before and after, changes only."""
 
 
 def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
@@ -448,7 +450,7 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     if tracer is not None and tracer not in TRACERS:
         raise InvalidParams(
             f"{what}: tracer {tracer!r} is not supported (supported: callTracer, "
-            "or none for the struct logger)"
+            "prestateTracer, or none for the struct logger)"
         )
     config = raw.get("tracerConfig") or {}
     if not isinstance(config, dict):
@@ -456,6 +458,12 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     limit = raw.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise InvalidParams(f"{what}: limit must be a whole number of steps, 0 for no limit")
+    diff_mode = config.get("diffMode", False)
+    if not isinstance(diff_mode, bool):
+        raise InvalidParams(f"{what}: tracerConfig.diffMode must be true or false")
     return TraceOptions(
-        tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)), limit=limit or None
+        tracer=tracer,
+        only_top_call=bool(config.get("onlyTopCall", False)),
+        limit=limit or None,
+        diff_mode=diff_mode,
     )
