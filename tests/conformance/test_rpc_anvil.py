@@ -7,7 +7,8 @@ What anvil 1.7.1 does differently, and so is not compared: its simulated blocks 
 from 0 with zero parent hash and state root (sumchain's follow on from the base block,
 as geth's), it checks neither block order nor nonces in eth_simulateV1 (sumchain
 answers the specification's -38020 / -38011), and it answers -32003 where the
-specification says -38014, and -3200 for a reverted call where it says 3. Hashes differ where the chains differ (genesis, Clique seal).
+specification says -38014, and -3200 for a reverted call where it says 3. Hashes
+differ where the chains differ (genesis, Clique seal).
 """
 
 from __future__ import annotations
