@@ -14,7 +14,7 @@ from typing import Any
 from eth.abc import BlockHeaderAPI, ComputationAPI, VirtualMachineAPI
 from eth.constants import ZERO_ADDRESS
 
-from chain.chain import Chain
+from chain.chain import Chain, call_state
 from chain.errors import AccessListUnavailable
 from chain.vm import call_transaction, contract_address
 
@@ -58,7 +58,7 @@ def _execute(
     vm: VirtualMachineAPI, request: dict[str, Any], gas: int, access: list[tuple[bytes, list[int]]]
 ) -> tuple[ComputationAPI, Any]:
     tx = call_transaction(vm, request, gas, access)
-    with vm.in_costless_state() as state:
+    with call_state(vm) as state:
         computation = state.costless_execute_transaction(tx)
     return computation, tx
 

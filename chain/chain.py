@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -648,6 +649,45 @@ class Chain:
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
 
+    def pending_header(self, timestamp: int) -> BlockHeaderAPI:
+        """The header of the next block on the head at ``timestamp`` before any transaction
+        (the head's state root), unsealed: zero coinbase, no vote, an empty seal, in-turn
+        difficulty. A call at ``pending`` with an empty pool runs in it."""
+        fields: dict[str, Any] = {
+            "timestamp": timestamp,
+            "gas_limit": self.config.gas_limit,
+            "coinbase": ZERO_ADDRESS,
+            "nonce": consensus.NONCE_DROP,
+            "extra_data": consensus.make_extra_data(self.vanity),
+            "difficulty": consensus.DIFF_IN_TURN,
+            "mix_hash": ZERO_HASH32,
+        }
+        if self.config.fork_at_least("cancun"):
+            fields["parent_beacon_block_root"] = ZERO_HASH32
+        return new_header(self.vm_class, self.head, **fields)
+
+    def view(self) -> Chain:
+        """A second chain on this one's store backend: it reads what this one has
+        committed or buffered (:meth:`Store.overlay`), and what it writes stays in its own
+        buffer unless it commits (without a key or hooks, it seals and announces nothing)."""
+        return Chain(self.config, self.store.overlay(), fast_paths=False)
+
+    def preview_block(
+        self, transactions: Sequence[SignedTransactionAPI], timestamp: int
+    ) -> tuple[Chain, BuiltBlock]:
+        """The block ``transactions`` would make on the head at ``timestamp``: executed as
+        :meth:`build_block` executes them (those that cannot apply left out, in
+        ``rejected``) but not sealed (:meth:`pending_header`) -- geth's *pending* block.
+
+        It is built on a :meth:`view` and persisted into the view's buffer only, where it
+        is the head: the view reads it (block, receipts, state) as any block; nothing is
+        committed, and the view is thrown away with it.
+        """
+        view = self.view()
+        built = view._execute(view.pending_header(timestamp), transactions)
+        view.evm.chaindb.persist_block(built.block)
+        return view, built
+
     def _execute(
         self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI], revalidate: bool = True
     ) -> BuiltBlock:
@@ -1116,8 +1156,8 @@ class Chain:
         floor = floor_data_gas(self.config.fork, tx)
         if tx.gas < floor:
             raise FloorDataGasTooLow(tx.gas, floor)
-        with vm.in_costless_state() as state:
-            _apply_overrides(state, state_overrides or {})
+        with call_state(vm) as state:
+            apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
         gas_used = tx.gas - computation.get_gas_remaining()
         if computation.is_error:
@@ -1243,6 +1283,25 @@ def effective_gas_price(tx: SignedTransactionAPI, base_fee: int | None) -> int:
     return min(max_fee, base_fee + tx.max_priority_fee_per_gas)
 
 
+@contextmanager
+def call_state(vm: Any) -> Iterator[StateAPI]:
+    """The state after ``vm``'s header, executing in that header's own block: its number,
+    timestamp, coinbase, gas limit and its ancestors' hashes, as geth, anvil and EDR run
+    ``eth_call`` at a block (for ``pending``, the node passes the next block's header:
+    :meth:`Chain.preview_block`'s, or one made on the head). The base fee is 0: a call
+    pays no gas price. Whatever the caller changes is reverted on exit.
+
+    ``vm`` is a py-evm VM for the header (``Chain.evm.get_vm(header)``, or a traced one)."""
+    header = vm.get_header()
+    free = header.copy(base_fee_per_gas=0) if hasattr(header, "base_fee_per_gas") else header
+    state = vm.build_state(vm.chaindb.db, free, vm.chain_context, vm.previous_hashes)
+    snapshot = state.snapshot()
+    try:
+        yield state
+    finally:
+        state.revert(snapshot)
+
+
 def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes | None]) -> bool:
     if len(want) > len(have):
         return False
@@ -1255,7 +1314,8 @@ def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes 
     return True
 
 
-def _apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
+def apply_overrides(state: StateAPI, overrides: dict[bytes, dict[str, Any]]) -> None:
+    """Apply state overrides (address -> balance, nonce, code, state, stateDiff) to ``state``."""
     for raw_address, change in overrides.items():
         address = Address(raw_address)
         if "balance" in change and change["balance"] is not None:

@@ -216,6 +216,24 @@ class TraceTooLarge(TraceError):
         self.max_steps = max_steps
 
 
+class SimulationOutOfOrder(ChainError):
+    """Raised when simulated blocks do not follow on (eth_simulateV1): a ``number`` not
+    after its parent's, a ``time`` before its parent's, or more blocks (``count``) than
+    one simulation may make. Fields: ``rule`` (number, time or count), ``value`` (what was
+    asked), ``limit`` (the parent's number or time, or the most blocks)."""
+
+    def __init__(self, rule: str, value: int, limit: int) -> None:
+        messages = {
+            "number": f"block numbers must be in order: {value} <= {limit}",
+            "time": f"block timestamps must be in order: {value} < {limit}",
+            "count": f"too many blocks: more than {limit}",
+        }
+        super().__init__(messages[rule])
+        self.rule = rule
+        self.value = value
+        self.limit = limit
+
+
 # --- transactions ------------------------------------------------------------------
 
 

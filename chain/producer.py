@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eth.abc import BlockAPI, SignedTransactionAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
 from chain.chain import BuiltBlock, Chain
 from chain.errors import (
@@ -154,6 +154,16 @@ class BlockProducer:
         self.clock.next_timestamp = int(timestamp)
         # later blocks continue from the new time, as anvil and hardhat do
         self.clock.offset = max(self.clock.offset, int(timestamp) - int(self.clock.wall()))
+
+    def next_block_timestamp(self, parent: BlockHeaderAPI | None = None) -> int:
+        """The timestamp the next block on ``parent`` (default: the head) gets, a pinned
+        one (:meth:`set_next_timestamp`) included, without using it up: the time of the
+        pending block, and so of calls at ``pending``. Reads plain attributes only, so a
+        reader thread may ask it about its own view of the head."""
+        parent = parent or self.chain.head
+        if self.clock.next_timestamp is not None:
+            return self.clock.next_timestamp
+        return max(self.clock.now(), parent.timestamp + max(1, self.chain.config.block_period))
 
     def _timestamp_for_next_block(self) -> int:
         parent = self.chain.head

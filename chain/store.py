@@ -562,6 +562,13 @@ class Store:
             raise DataDirError(f"data directory {path}: the store lost its metadata while opening")
         return store
 
+    def overlay(self) -> Store:
+        """A new store on the same backend that starts with a copy of this one's
+        uncommitted writes (a view of a block still only buffered here, as the pending one)."""
+        copy = Store(self.backend)
+        copy._pending = {table: dict(writes) for table, writes in self._pending.items()}
+        return copy
+
     # --- reads and writes ---------------------------------------------------------------
 
     def get(self, table: bytes, key: bytes) -> bytes | None:

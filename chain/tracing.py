@@ -39,8 +39,10 @@ from eth.abc import (
     TransactionContextAPI,
     VirtualMachineAPI,
 )
-from eth_utils import ValidationError, to_checksum_address
+from eth_typing import Address
+from eth_utils import ValidationError
 
+from chain.chain import call_state
 from chain.errors import TraceError, TraceTooLarge
 from chain.vm import call_transaction, stack_values
 
@@ -57,8 +59,9 @@ class CallFrame:
     """One message call or contract creation and the calls it made.
 
     Fields:
-        type: ``CALL``, ``STATICCALL``, ``DELEGATECALL``, ``CALLCODE`` or ``CREATE``
-            (``CREATE2`` is reported as ``CREATE``: py-evm's message does not say which).
+        type: ``CALL``, ``STATICCALL``, ``DELEGATECALL``, ``CALLCODE``, ``CREATE`` or
+            ``CREATE2`` (py-evm's message does not say which creation it is; the opcode
+            that opened the frame does).
         sender: 20-byte caller (``from`` in geth's shape).
         to: 20-byte callee; for a creation, the new contract's address.
         input: call data, or init code for a creation.
@@ -103,11 +106,12 @@ class CallFrame:
             yield from child.walk()
 
     def to_geth(self) -> dict[str, Any]:
-        """geth's ``callTracer`` result for this frame (hex quantities, checksum addresses)."""
+        """geth's ``callTracer`` result for this frame (hex quantities, lower-case
+        addresses, as geth gives them)."""
         out: dict[str, Any] = {
             "type": self.type,
-            "from": to_checksum_address(self.sender),
-            "to": to_checksum_address(self.to),
+            "from": "0x" + self.sender.hex(),
+            "to": "0x" + self.to.hex(),
             "value": hex(self.value),
             "gas": hex(self.gas),
             "gasUsed": hex(self.gas_used),
@@ -141,6 +145,13 @@ class TransactionTrace:
     intrinsic_gas: int
     refund: int
     steps: list[dict[str, Any]] | None = None
+    pre_state: dict[bytes, AccountState] | None = None
+    """With ``prestate``: every account (and storage slot) the transaction touched, as it
+    was before the transaction (precompiles left out, as geth's prestateTracer)."""
+    post_state: dict[bytes, AccountState | None] | None = None
+    """With ``prestate``: the same accounts and slots after it (None: the account is gone)."""
+    created: frozenset[bytes] = frozenset()
+    """Addresses the transaction created contracts at."""
 
     def to_geth(self) -> dict[str, Any]:
         """geth's ``callTracer`` result."""
@@ -158,6 +169,32 @@ class TransactionTrace:
         }
 
 
+@dataclass
+class AccountState:
+    """An account as geth's prestateTracer shows it: balance and value in wei, nonce,
+    code, and the storage slots that were touched (slot -> 32-byte word as int)."""
+
+    balance: int
+    nonce: int
+    code: bytes
+    storage: dict[int, int] = field(default_factory=dict)
+
+    def exists(self) -> bool:
+        return bool(self.balance or self.nonce or self.code)
+
+
+PRECOMPILES = frozenset(i.to_bytes(20, "big") for i in range(1, 11))  # 0x01..0x0a (Cancun)
+#: Opcodes whose top stack item is an address they read (geth's prestateTracer looks it up).
+ADDRESS_OPCODES = frozenset({"BALANCE", "EXTCODESIZE", "EXTCODECOPY", "EXTCODEHASH", "SELFDESTRUCT"})
+SLOT_OPCODES = frozenset({"SLOAD", "SSTORE"})  # top stack item: a slot of the running account
+
+
+def read_account(state: StateAPI, address: bytes) -> AccountState:
+    """``address`` as it is in ``state`` (no storage: slots are read as they are touched)."""
+    at = Address(address)
+    return AccountState(state.get_balance(at), state.get_nonce(at), bytes(state.get_code(at)))
+
+
 class Recorder:
     """Collects the call frames of one execution (the open ones on a stack) and, when
     ``steps`` is set, one geth ``structLogs`` entry per executed opcode: the first
@@ -165,13 +202,61 @@ class Recorder:
     (more raises :class:`TraceTooLarge`)."""
 
     def __init__(
-        self, steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+        self,
+        steps: bool = False,
+        step_limit: int | None = None,
+        max_steps: int | None = None,
+        transfers: bool = False,
     ) -> None:
         self.stack: list[tuple[MessageAPI, CallFrame]] = []
         self.roots: list[CallFrame] = []
         self.steps: list[dict[str, Any]] | None = [] if steps else None
         self.step_limit = step_limit
         self.max_steps = max_steps
+        self.record_transfers = transfers
+        self.pre_state: dict[bytes, AccountState] | None = None
+        """Accounts and slots as first touched (so, as before the execution), when asked."""
+        self.created: set[bytes] = set()
+        self.opcode: str | None = None
+        """The mnemonic of the opcode running now (CREATE or CREATE2 when a creation opens)."""
+        self._transfers: list[tuple[int, bytes, bytes, int, tuple[CallFrame, ...]]] = []
+
+    @property
+    def transfers(self) -> list[tuple[int, bytes, bytes, int]]:
+        """Ether moved by the frames that did not fail (nor any frame above them), as
+        (log counter, from, to, wei): the counter orders them among the logs."""
+        return [
+            (counter, sender, recipient, value)
+            for counter, sender, recipient, value, frames in self._transfers
+            if all(frame.error is None for frame in frames)
+        ]
+
+    def touch(self, state: StateAPI, address: bytes, slot: int | None = None) -> None:
+        """Record ``address`` (and its storage ``slot``) as it is now, if first touched."""
+        if self.pre_state is None or len(address) != 20 or address in PRECOMPILES:
+            return  # a creation's code address is empty
+        account = self.pre_state.get(address)
+        if account is None:
+            account = self.pre_state[address] = read_account(state, address)
+        if slot is not None and slot not in account.storage:
+            account.storage[slot] = state.get_storage(Address(address), slot)
+
+    def post_state(self, state: StateAPI) -> dict[bytes, AccountState | None]:
+        """The touched accounts and slots as they are in ``state`` (None: gone)."""
+        out: dict[bytes, AccountState | None] = {}
+        for address, before in (self.pre_state or {}).items():
+            if not state.account_exists(Address(address)) and before.exists():
+                out[address] = None
+                continue
+            after = read_account(state, address)
+            after.storage = {slot: state.get_storage(Address(address), slot) for slot in before.storage}
+            out[address] = after
+        return out
+
+    def note_transfer(self, counter: int, frame: CallFrame) -> None:
+        """Record that ``frame`` (just opened) moves ether, at log position ``counter``."""
+        frames = tuple(open_frame for _message, open_frame in self.stack)
+        self._transfers.append((counter, frame.sender, frame.to, frame.value, frames))
 
     def wants_step(self) -> bool:
         """Whether the next opcode is recorded; raises TraceTooLarge past ``max_steps``."""
@@ -225,11 +310,18 @@ _recorder: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
 
 @contextmanager
 def recording(
-    steps: bool = False, step_limit: int | None = None, max_steps: int | None = None
+    steps: bool = False,
+    step_limit: int | None = None,
+    max_steps: int | None = None,
+    transfers: bool = False,
+    prestate: bool = False,
 ) -> Iterator[Recorder]:
-    """Record the call frames (and with ``steps``, every opcode) of every traced
-    execution inside the ``with`` block."""
-    recorder = Recorder(steps, step_limit, max_steps)
+    """Record the call frames (with ``steps``, every opcode; with ``transfers``, every
+    ether transfer; with ``prestate``, every account and slot touched, as first touched)
+    of every traced execution inside the ``with`` block."""
+    recorder = Recorder(steps, step_limit, max_steps, transfers)
+    if prestate:
+        recorder.pre_state = {}
     token = _recorder.set(recorder)
     try:
         yield recorder
@@ -262,6 +354,14 @@ class _CountingOpcode:
         if recorder is None or frame is None:
             self.opcode(computation=computation)
             return
+        recorder.opcode = self.mnemonic
+        if recorder.pre_state is not None:
+            if self.mnemonic in SLOT_OPCODES:
+                slot = stack_values(computation)[-1]
+                recorder.touch(computation.state, bytes(computation.msg.storage_address), slot)
+            elif self.mnemonic in ADDRESS_OPCODES:
+                target = (stack_values(computation)[-1] % 2**160).to_bytes(20, "big")
+                recorder.touch(computation.state, target)
         before = computation.get_gas_remaining()
         children = len(frame.calls)
         step = None
@@ -337,7 +437,17 @@ def traced_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]
             parent_computation: ComputationAPI | None,
         ) -> ComputationAPI:
             parent_static = bool(recorder.stack and recorder.stack[-1][0].is_static)
-            frame = recorder.open(message, _frame_kind(message, parent_static))
+            kind = _frame_kind(message, parent_static)
+            if kind == "CREATE" and recorder.stack and recorder.opcode == "CREATE2":
+                kind = "CREATE2"
+            if recorder.pre_state is not None:
+                for address in (message.sender, message.storage_address, message.code_address):
+                    recorder.touch(state, bytes(address))
+                if message.is_create:
+                    recorder.created.add(bytes(message.storage_address))
+            frame = recorder.open(message, kind)
+            if recorder.record_transfers and frame.value and frame.type in ("CALL", "CREATE", "CREATE2"):
+                recorder.note_transfer(transaction_context.get_next_log_counter(), frame)
             try:
                 computation = apply(state, message, transaction_context, parent_computation)
             except Exception as exc:
@@ -374,7 +484,18 @@ def _traced_vm(chain: Chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
     )
 
 
-def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> TransactionTrace:
+def _touch_ends(recorder: Recorder, state: StateAPI, tx: SignedTransactionAPI) -> None:
+    """Before a transaction runs: its sender, recipient and the block's coinbase, as geth's
+    prestateTracer looks them up first (the sender before it pays for gas)."""
+    recorder.touch(state, bytes(tx.sender))
+    if tx.to:
+        recorder.touch(state, bytes(tx.to))
+    recorder.touch(state, bytes(state.coinbase))
+
+
+def _trace_of(
+    recorder: Recorder, tx: SignedTransactionAPI, gas_used: int, state: StateAPI | None = None
+) -> TransactionTrace:
     if len(recorder.roots) != 1:
         raise TraceError(f"expected one outermost frame, recorded {len(recorder.roots)}")
     root = recorder.roots[0]
@@ -382,9 +503,15 @@ def _trace_of(recorder: Recorder, tx: SignedTransactionAPI, gas_used: int) -> Tr
     root.gas = int(tx.gas)
     root.gas_used = gas_used
     refund = intrinsic + root.execution_gas - gas_used
-    return TransactionTrace(
+    trace = TransactionTrace(
         root=root, gas_used=gas_used, intrinsic_gas=intrinsic, refund=refund, steps=recorder.steps
     )
+    if recorder.pre_state is not None:
+        trace.pre_state = recorder.pre_state
+        trace.created = frozenset(recorder.created)
+        if state is not None:
+            trace.post_state = recorder.post_state(state)
+    return trace
 
 
 def trace_transaction(
@@ -393,10 +520,12 @@ def trace_transaction(
     steps: bool = False,
     step_limit: int | None = None,
     max_steps: int | None = None,
+    prestate: bool = False,
 ) -> TransactionTrace:
     """The call trace of the mined transaction ``tx_hash`` (with ``steps``, also every
     opcode executed, for geth's struct logger output; ``step_limit`` and ``max_steps`` as
-    for :class:`Recorder`).
+    for :class:`Recorder`; with ``prestate``, the accounts it touched before and after,
+    for geth's prestateTracer).
 
     Re-executes its block on the parent's state (earlier transactions untraced), so
     the chain is not changed. Raises TraceError if the transaction is unknown.
@@ -415,7 +544,8 @@ def trace_transaction(
             receipt, _ = vm.apply_transaction(current, chain.executable(tx))
             current = vm.add_receipt_to_header(current, receipt)
             continue
-        with recording(steps, step_limit, max_steps) as recorder:
+        with recording(steps, step_limit, max_steps, prestate=prestate) as recorder:
+            _touch_ends(recorder, vm.state, tx)
             try:
                 receipt, _ = vm.apply_transaction(current, chain.executable(tx))
             except ValidationError as exc:
@@ -423,7 +553,7 @@ def trace_transaction(
         gas_used = receipt.gas_used - current.gas_used
         if tx.hash != target.hash:
             raise TraceError("block body does not hold the indexed transaction")
-        return _trace_of(recorder, tx, gas_used)
+        return _trace_of(recorder, tx, gas_used, vm.state)
     raise TraceError(f"transaction index {index} is beyond block {header.block_number}")
 
 
@@ -434,6 +564,7 @@ def trace_call(
     steps: bool = False,
     step_limit: int | None = None,
     max_steps: int | None = None,
+    prestate: bool = False,
 ) -> TransactionTrace:
     """The call trace of a message call on the state after ``header`` (default: head).
 
@@ -444,10 +575,13 @@ def trace_call(
     vm = _traced_vm(chain, header)
     gas = int(request.get("gas") or chain.config.gas_limit)
     tx = call_transaction(vm, request, gas)
-    with vm.in_costless_state() as state, recording(steps, step_limit, max_steps) as recorder:
+    with call_state(vm) as state, recording(steps, step_limit, max_steps, prestate=prestate) as recorder:
+        _touch_ends(recorder, state, tx)
         computation = state.costless_execute_transaction(tx)
+        post = recorder.post_state(state) if prestate else None
     gas_used = gas - computation.get_gas_remaining()  # intrinsic + execution; no refund
     trace = _trace_of(recorder, tx, 0)
+    trace.post_state = post
     trace.root.gas_used = trace.gas_used = gas_used
     trace.refund = 0
     return trace

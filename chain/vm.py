@@ -689,6 +689,29 @@ def call_transaction(
     return SpoofTransaction(unsigned, from_=sender)  # type: ignore[return-value]  # py-evm's SpoofTransaction proxies a signed transaction; its stub does not say so
 
 
+def simulated_transaction(
+    vm: VirtualMachineAPI, sender: bytes, fields: dict[str, Any], dynamic_fee: dict[str, Any] | None
+) -> SignedTransactionAPI:
+    """A transaction ``eth_simulateV1`` runs: built from ``fields`` (nonce, gas, to, value,
+    data; ``gas_price`` for a legacy one) or, with ``dynamic_fee`` (chain_id,
+    max_fee_per_gas, max_priority_fee_per_gas, access_list), an EIP-1559 one, with a
+    placeholder signature r = s = 1 (in range, as py-evm's checks want, so it has a hash
+    and can go into a block) and ``sender`` as its sender: py-evm's cached sender is set,
+    so the signature is never recovered."""
+    builder: Any = vm.get_transaction_builder()
+    if dynamic_fee is not None:
+        made = builder.new_dynamic_fee_transaction(y_parity=0, r=1, s=1, **dynamic_fee, **fields)
+        # py-evm's Cancun (and later) builders inherit London's and make London's class,
+        # which their blocks do not encode: decode it with the fork's own builder
+        signed = builder.decode(made.encode())
+    else:
+        signed = builder.new_transaction(v=27, r=1, s=1, **fields)
+    for target in (signed, getattr(signed, "_inner", None)):
+        if target is not None:
+            target.__dict__["sender"] = Address(sender)  # py-evm's cached_property slot
+    return signed  # type: ignore[no-any-return]
+
+
 def stack_values(computation: ComputationAPI) -> list[int]:
     """The computation's stack, bottom first, as integers (py-evm keeps ints or bytes)."""
     items = computation._stack.values  # type: ignore[attr-defined]

@@ -25,7 +25,6 @@ from eth_typing import Address
 
 from chain.chain import Chain
 from chain.config import ChainConfig
-from chain.errors import UnknownBlock
 from chain.mempool import TxPool
 from chain.producer import BlockProducer
 from chain.store import Store
@@ -33,7 +32,7 @@ from node.calls import Calls
 from node.dev import DevControls
 from node.fees import Fees
 from node.filters import Filters, LogQueries
-from node.headers import resolve_header
+from node.headers import BlockNames
 from node.limits import Limits
 from node.rpc import errors
 from node.rpc import format as fmt
@@ -72,7 +71,9 @@ class Backend:
         self.filters = filters or Filters(self.logs)
         self.subscriptions = subscriptions or Subscriptions()
         self.fees = Fees(chain)
-        self.calls = Calls(chain, limits or Limits())
+        self.blocks = BlockNames(chain, pool, producer.next_block_timestamp)
+        """What a block parameter names, the pending block (built from the pool) included."""
+        self.calls = Calls(chain, limits or Limits(), self.blocks)
         self.tracer = Tracer(chain, self.calls)
         self.dev = DevControls(chain, pool, producer)
         self.dispatcher: CallRunner | None = None
@@ -120,17 +121,15 @@ class Backend:
 
     def header(self, block: BlockId) -> BlockHeaderAPI:
         """The header ``block`` names; -32000 "header not found" when there is none."""
-        return resolve_header(self.chain, block)
+        return self.blocks.header(block)
 
     def block_or_none(self, block: BlockId) -> BlockAPI | None:
-        try:
-            header = self.chain.resolve(block.key)
-        except UnknownBlock:
-            return None
-        return self.chain.block(header)
+        found = self.blocks.block_or_none(block)
+        return None if found is None else found[1]
 
     def state(self, block: BlockId) -> StateAPI:
-        return self.chain.state_at(self.header(block))
+        located = self.blocks.locate(block)
+        return located.chain.state_at(located.header)
 
     def nonce(self, account: bytes, block: BlockId) -> int:
         if block.tag == "pending":
@@ -153,13 +152,15 @@ class Backend:
         )
 
     def _estimate_for_sending(self, request: TxRequest) -> int:
-        """The gas estimate eth_sendTransaction fills in, under the call timeout (on a
-        reader, while this worker waits: the head it reads is the one it would)."""
-        latest = BlockId(tag="latest")
+        """The gas estimate eth_sendTransaction fills in: in the environment of the block
+        it is meant for (the next one: its number and time, a pinned timestamp included)
+        on the head's state, as geth estimates on the latest state; under the call timeout
+        (on a reader, while this worker waits: the head it reads is the one it would)."""
+        pending = BlockId(tag="pending", with_pool=False)
         if self.dispatcher is None:
-            return self.calls.estimate_gas(request, latest, None)
+            return self.calls.estimate_gas(request, pending, None)
         result: int = self.dispatcher.run_call(
-            lambda reader: reader.calls.estimate_gas(request, latest, None)
+            lambda reader: reader.calls.estimate_gas(request, pending, None)
         )
         return result
 
@@ -190,10 +191,10 @@ class Backend:
 
     def block_receipts_json(self, block: BlockId) -> list[dict[str, Any]] | None:
         try:
-            header = self.chain.resolve(block.key)
-        except UnknownBlock:
+            located = self.blocks.locate(block, built=True)
+        except errors.ServerError:
             return None
-        return [fmt.receipt_json(info) for info in self.chain.receipts(header)]
+        return [fmt.receipt_json(info) for info in located.chain.receipts(located.header)]
 
     # --- proofs ---------------------------------------------------------------------------------
 
@@ -239,21 +240,34 @@ class Backend:
     # --- raw data -------------------------------------------------------------------------------
 
     def raw_block(self, block: BlockId) -> bytes:
-        return bytes(rlp.encode(self.chain.block(self.header(block))))
+        located = self.blocks.locate(block, built=True)
+        return bytes(rlp.encode(located.chain.block(located.header)))
 
     def raw_header(self, block: BlockId) -> bytes:
-        return bytes(rlp.encode(self.header(block)))
+        return bytes(rlp.encode(self.blocks.locate(block, built=True).header))
 
     def raw_transaction(self, tx_hash: bytes) -> bytes | None:
         found = self.chain.transaction(tx_hash)
         if found is not None:
-            tx = found[0]
-            return bytes(tx.encode()) if hasattr(tx, "encode") else bytes(rlp.encode(tx))
+            return _encoded(found[0])
         pooled = self.pool.get(tx_hash)
         return None if pooled is None else bytes(pooled.raw)
 
+    def raw_transaction_in_block(self, block: BlockId, index: int) -> bytes | None:
+        """The bytes of the ``index``-th transaction of a block; None when either is missing."""
+        found = self.block_or_none(block)
+        if found is None or index >= len(found.transactions):
+            return None
+        return _encoded(found.transactions[index])
+
     def raw_receipts(self, block: BlockId) -> list[bytes]:
         out = []
-        for receipt in self.chain.receipts_of(self.header(block)):
+        located = self.blocks.locate(block, built=True)
+        for receipt in located.chain.receipts_of(located.header):
             out.append(bytes(receipt.encode()) if hasattr(receipt, "encode") else bytes(rlp.encode(receipt)))
         return out
+
+
+def _encoded(tx: Any) -> bytes:
+    """A signed transaction as it travels: the EIP-2718 envelope, or RLP for legacy."""
+    return bytes(tx.encode()) if hasattr(tx, "encode") else bytes(rlp.encode(tx))

@@ -9,7 +9,7 @@ from eth_utils import ValidationError
 
 from chain.chain import CallResult, Chain
 from chain.errors import CallReverted
-from node.headers import resolve_header
+from node.headers import BlockNames
 from node.limits import Limits
 from node.rpc import errors
 from node.rpc import format as fmt
@@ -47,10 +47,14 @@ def chain_overrides(overrides: dict[bytes, AccountOverride] | None) -> dict[byte
 class Calls:
     """Runs requests on ``chain``'s committed state without changing it."""
 
-    def __init__(self, chain: Chain, limits: Limits) -> None:
+    def __init__(self, chain: Chain, limits: Limits, blocks: BlockNames | None = None) -> None:
         self.chain = chain
         self.limits = limits
         """What one request may cost (set again when a dispatcher takes the backend)."""
+        self.blocks = blocks or BlockNames(chain)
+        """Where a call at a block runs: a stored block's own environment (its number,
+        timestamp, coinbase), or the pending block's (the next block's number and time,
+        a pinned timestamp included, on the state after the pool's pending transactions)."""
 
     def call_dict(self, request: TxRequest) -> dict[str, Any]:
         """The call as the chain runs it: without a gas limit it gets the block's, and
@@ -73,9 +77,9 @@ class Calls:
     def call(
         self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
     ) -> bytes:
-        header = resolve_header(self.chain, block)
+        at = self.blocks.locate(block)
         try:
-            result = self.chain.call(self.call_dict(request), header, chain_overrides(overrides))
+            result = at.chain.call(self.call_dict(request), at.header, chain_overrides(overrides))
         except ValidationError as exc:
             raise errors.ServerError(str(exc)) from None
         if result.reverted:
@@ -85,9 +89,9 @@ class Calls:
     def estimate_gas(
         self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None
     ) -> int:
-        header = resolve_header(self.chain, block)
+        at = self.blocks.locate(block)
         try:
-            return self.chain.estimate_gas(self.call_dict(request), header, chain_overrides(overrides))
+            return at.chain.estimate_gas(self.call_dict(request), at.header, chain_overrides(overrides))
         except CallReverted as exc:
             raise_failed(exc.result)
             raise  # unreachable: raise_failed always raises
@@ -97,9 +101,9 @@ class Calls:
     def create_access_list(self, request: TxRequest, block: BlockId) -> dict[str, Any]:
         from chain.access_list import create_access_list
 
-        header = resolve_header(self.chain, block)
+        at = self.blocks.locate(block)
         try:
-            result = create_access_list(self.chain, self.call_dict(request), header)
+            result = create_access_list(at.chain, self.call_dict(request), at.header)
         except ValidationError as exc:
             raise errors.ServerError(str(exc)) from None
         out: dict[str, Any] = {

@@ -336,8 +336,9 @@ class Framework:
 
     # -- adding data
 
-    def required_deposit(self, block: BlockId = "latest") -> int:
-        """The deposit (wei) an ``addData`` needs if mined after ``block``."""
+    def required_deposit(self, block: BlockId = "pending") -> int:
+        """The deposit (wei) an ``addData`` needs if mined in ``block`` (default: the
+        next block; a call at a block runs in that block's own time, as on geth and anvil)."""
         return int(self._sender.call(self.incentive.functions.getNextAddDataCost(), block))
 
     def add_data(
@@ -350,7 +351,7 @@ class Framework:
     ) -> Any:
         """Add a labelled sample, training the model; returns the receipt.
 
-        ``deposit`` defaults to the mechanism's required deposit at the latest block
+        ``deposit`` defaults to the mechanism's required deposit in the next block
         (Stakeable lowers it as time passes, so that is enough unless another addData
         lands first in the same block). Any excess is returned by the trainer. ``gas``
         skips the gas estimate (a failure is then decoded from the mined receipt).

@@ -405,7 +405,9 @@ class Sender:
 
     def estimate(self, built: Any, params: dict[str, Any]) -> int:
         try:
-            return int(built.estimate_gas(params))
+            # for the block the transaction is meant for (web3 would ask at latest, which a
+            # node runs in the last block's own time: too little for time-dependent gas)
+            return int(built.estimate_gas(params, block_identifier="pending"))
         except VmContractsError:
             raise
         except Exception as exc:

@@ -12,8 +12,10 @@ from node.rpc import format as fmt
 from node.rpc import params as p
 from node.rpc.errors import InvalidParams, MethodNotSupported
 from node.rpc.registry import Context, rpc
+from node.simulate import SimulationRequest, run_simulation, simulation_request
 
 LATEST = "latest"
+PENDING = "pending"  # eth_estimateGas's default, as Hardhat's: the block the transaction is meant for
 MAX_FEE_HISTORY_BLOCKS = 1024  # blocks one eth_feeHistory may cover
 MAX_REWARD_PERCENTILES = 100
 
@@ -171,7 +173,7 @@ def eth_call(
 @rpc(
     "eth_estimateGas",
     p.Param("transaction", p.tx_request),
-    p.optional("block", p.block_id, LATEST),
+    p.optional("block", p.block_id, PENDING),
     p.optional("stateOverrides", p.state_overrides),
     lane="exec",
 )
@@ -214,9 +216,20 @@ def eth_sendTransaction(ctx: Context, request: p.TxRequest) -> str:
     return fmt.hexb(ctx.backend.send_transaction(request))
 
 
+#: Fields of an RPC transaction object that geth's signed-transaction JSON leaves out:
+#: it is in no block, and its sender is implied by the signature.
+UNSIGNED_CONTEXT_FIELDS = ("blockHash", "blockNumber", "blockTimestamp", "transactionIndex", "from")
+
+
 @rpc("eth_signTransaction", p.Param("transaction", p.tx_request))
-def eth_signTransaction(ctx: Context, request: p.TxRequest) -> str:
-    return fmt.hexb(ctx.backend.sign_transaction(request))
+def eth_signTransaction(ctx: Context, request: p.TxRequest) -> dict[str, Any]:
+    """geth's ``SignTransactionResult``: ``raw`` (the bytes to send) and ``tx`` (the
+    transaction as geth's ``types.Transaction`` marshals it), as web3.py expects."""
+    raw = ctx.backend.sign_transaction(request)
+    tx = dict(fmt.transaction_json(ctx.backend.chain.decode_transaction(raw)))
+    for key in UNSIGNED_CONTEXT_FIELDS:
+        tx.pop(key, None)
+    return {"raw": fmt.hexb(raw), "tx": tx}
 
 
 @rpc("eth_sign", p.Param("address", p.address), p.Param("message", p.data))
@@ -337,6 +350,36 @@ def eth_getTransactionByHash(ctx: Context, tx_hash: bytes) -> dict[str, Any] | N
     return ctx.backend.transaction_json(tx_hash)
 
 
+@rpc("eth_getRawTransactionByHash", p.Param("hash", p.hash32), lane="read")
+def eth_getRawTransactionByHash(ctx: Context, tx_hash: bytes) -> str | None:
+    """The signed transaction's bytes (EIP-2718 envelope for typed ones), mined or pooled;
+    null when unknown, as geth and anvil answer."""
+    raw = ctx.backend.raw_transaction(tx_hash)
+    return None if raw is None else fmt.hexb(raw)
+
+
+@rpc(
+    "eth_getRawTransactionByBlockNumberAndIndex",
+    p.Param("block", p.block_number_or_tag),
+    p.Param("index", p.uint64),
+    lane="read",
+)
+def eth_getRawTransactionByBlockNumberAndIndex(ctx: Context, block: p.BlockId, index: int) -> str | None:
+    raw = ctx.backend.raw_transaction_in_block(block, index)
+    return None if raw is None else fmt.hexb(raw)
+
+
+@rpc(
+    "eth_getRawTransactionByBlockHashAndIndex",
+    p.Param("blockHash", p.hash32),
+    p.Param("index", p.uint64),
+    lane="read",
+)
+def eth_getRawTransactionByBlockHashAndIndex(ctx: Context, block_hash: bytes, index: int) -> str | None:
+    raw = ctx.backend.raw_transaction_in_block(p.BlockId(hash=block_hash), index)
+    return None if raw is None else fmt.hexb(raw)
+
+
 @rpc("eth_getTransactionReceipt", p.Param("hash", p.hash32), lane="read")
 def eth_getTransactionReceipt(ctx: Context, tx_hash: bytes) -> dict[str, Any] | None:
     return ctx.backend.receipt_json(tx_hash)
@@ -443,3 +486,16 @@ def eth_unsubscribe(ctx: Context, subscription_id: str) -> bool:
 def eth_createAccessList(ctx: Context, request: p.TxRequest, block: p.BlockId) -> dict:
     """The accounts and storage slots the call touches, and its gas with that list."""
     return ctx.backend.calls.create_access_list(request, block)
+
+
+@rpc(
+    "eth_simulateV1",
+    p.Param("payload", simulation_request),
+    p.optional("block", p.block_id, LATEST),
+    lane="exec",
+)
+def eth_simulateV1(ctx: Context, request: SimulationRequest, block: p.BlockId) -> list[dict[str, Any]]:
+    """Calls simulated as the transactions of one or more blocks on top of ``block``, with
+    state and block overrides (execution-apis ``eth_simulateV1``); nothing is mined."""
+    backend = ctx.backend
+    return run_simulation(backend.chain, backend.blocks, request, block, backend.limits.gas_cap)

@@ -23,6 +23,7 @@ QUANTITY_RE = re.compile(r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")
 DATA_RE = re.compile(r"^0x([0-9a-fA-F]{2})*$")
 MAX_QUANTITY_DIGITS = 64  # hex digits: a uint256
 MAX_BLOCK_NUMBER = 2**63 - 1  # as geth's int64 block numbers; larger is refused as absurd
+BLOCK_HASH_CHARS = 2 + 64  # "0x" and 32 bytes of hex: a bare block hash where a block is named
 MAX_DATA_BYTES = 4 * 1024 * 1024  # bytes in one hex-encoded data parameter
 MAX_FILTER_ADDRESSES = 1000
 MAX_TOPIC_POSITIONS = 4
@@ -44,6 +45,9 @@ class BlockId:
     """A 32-byte block hash (EIP-1898 ``{blockHash}``)."""
     require_canonical: bool = False
     """EIP-1898: refuse a ``hash`` that is not on the canonical chain."""
+    with_pool: bool = True
+    """For ``pending``: run the pool's pending transactions first (False: the next
+    block's environment on the head's state, as eth_sendTransaction estimates)."""
 
     @property
     def key(self) -> str | int | bytes:
@@ -212,10 +216,15 @@ def block_number(value: Any, what: str = "block number") -> int:
 
 
 def block_id(value: Any, what: str = "block") -> BlockId:
-    """A tag, a block number, or an EIP-1898 object."""
+    """A tag, a block number, a block hash, or an EIP-1898 object.
+
+    A bare 32-byte hex string is a block hash, as geth's ``BlockNumberOrHash`` reads it
+    (no block number has 64 hex digits: the largest is 2**63-1)."""
     if isinstance(value, str):
         if value in BLOCK_TAGS:
             return BlockId(tag=value)
+        if len(value) == BLOCK_HASH_CHARS and value.startswith("0x"):
+            return BlockId(hash=hash32(value, what))
         if value.startswith("0x"):
             return BlockId(number=block_number(value, what))
         raise InvalidParams(f"{what}: expected a block number or one of {', '.join(BLOCK_TAGS)}")
@@ -243,6 +252,8 @@ def block_number_or_tag(value: Any, what: str = "block") -> BlockId:
     """A tag or a block number only (methods by number refuse EIP-1898 objects, as geth)."""
     if isinstance(value, dict):
         raise InvalidParams(f"{what}: expected a block number or tag, got an object")
+    if isinstance(value, str) and len(value) == BLOCK_HASH_CHARS and value.startswith("0x"):
+        raise InvalidParams(f"{what}: expected a block number or tag, got a block hash")
     return block_id(value, what)
 
 
@@ -440,7 +451,7 @@ def decode_params(method: str, spec: tuple[Param, ...], raw: Any) -> list[Any]:
     return args
 
 
-TRACERS = (None, "callTracer")  # the struct logger (no tracer named) and geth's call tracer
+TRACERS = (None, "callTracer", "prestateTracer")  # the struct logger (no tracer named), geth's tracers
 
 
 @dataclass(frozen=True)
@@ -451,6 +462,8 @@ class TraceOptions:
     only_top_call: bool = False
     limit: int | None = None
     """geth's struct-logger ``limit``: record the first that many steps only."""
+    diff_mode: bool = False
+    """prestateTracer's ``diffMode``: the touched accounts before and after, changes only."""
 
 
 def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
@@ -461,7 +474,7 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     if tracer is not None and tracer not in TRACERS:
         raise InvalidParams(
             f"{what}: tracer {tracer!r} is not supported (supported: callTracer, "
-            "or none for the struct logger)"
+            "prestateTracer, or none for the struct logger)"
         )
     config = raw.get("tracerConfig") or {}
     if not isinstance(config, dict):
@@ -469,6 +482,12 @@ def trace_options(value: Any, what: str = "trace options") -> TraceOptions:
     limit = raw.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise InvalidParams(f"{what}: limit must be a whole number of steps, 0 for no limit")
+    diff_mode = config.get("diffMode", False)
+    if not isinstance(diff_mode, bool):
+        raise InvalidParams(f"{what}: tracerConfig.diffMode must be true or false")
     return TraceOptions(
-        tracer=tracer, only_top_call=bool(config.get("onlyTopCall", False)), limit=limit or None
+        tracer=tracer,
+        only_top_call=bool(config.get("onlyTopCall", False)),
+        limit=limit or None,
+        diff_mode=diff_mode,
     )

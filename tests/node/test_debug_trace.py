@@ -70,5 +70,5 @@ def test_trace_call_reports_a_revert_without_mining(w3, added) -> None:
 def test_unknown_transactions_and_tracers_get_error_objects(w3) -> None:
     missing = w3.provider.make_request("debug_traceTransaction", ["0x" + "11" * 32])
     assert missing["error"]["code"] == -32001
-    bad = w3.provider.make_request("debug_traceTransaction", ["0x" + "11" * 32, {"tracer": "prestateTracer"}])
+    bad = w3.provider.make_request("debug_traceTransaction", ["0x" + "11" * 32, {"tracer": "4byteTracer"}])
     assert bad["error"]["code"] == -32602 and "not supported" in bad["error"]["message"]
