@@ -158,6 +158,7 @@ class Chain:
         signer_key: bytes | None = None,
         data_dir: Path | None = None,
         fast_paths: bool = True,
+        lean_loop: bool = False,
     ) -> None:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
@@ -168,7 +169,9 @@ class Chain:
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
         self.store = store
         self.data_dir = data_dir
-        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
+        # ``lean_loop`` without ``fast_paths``: the lean loop alone (a reading view's
+        # calls), none of the caches that belong to the live chain's thread.
+        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths, lean_loop=lean_loop)
         self._evm_class = _PyEvmChain.configure(
             __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id
         )
