@@ -585,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--rpc-adds must be >= 0")
     if args.market_contributions < 1:
         parser.error("--market-contributions must be >= 1")
+    if args.market_imdb is not None and not args.market_imdb.exists():
+        parser.error(f"--market-imdb: no such file or folder: {args.market_imdb}")
     names = [n.strip() for n in args.runners.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:
@@ -615,7 +617,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for node in RPC_NODES:
             rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
-    advance = market_advance(args.market_imdb, args.market_contributions) if args.market_imdb else None
+    advance = None
+    if args.market_imdb:
+        from bench.errors import MarketSimulationError
+        from vm_contracts.errors import VmContractsError
+
+        try:
+            advance = market_advance(args.market_imdb, args.market_contributions)
+        except (MarketSimulationError, VmContractsError) as exc:  # e.g. no IMDB at that path
+            print(f"{parser.prog}: error: the market round: {exc}", file=sys.stderr)
+            return 2
     shares = [] if args.no_profile else profile(loads[-1])
     command = command_line("python -m bench.throughput", argv if argv is not None else sys.argv[1:])
     report = render(rows, shares, command, rpc_rows, rpc_methods, replays, advance)
