@@ -314,8 +314,10 @@ class Sender:
         except VmContractsError:
             raise
         except Exception as exc:
-            self.revert_or_raise(exc)
-            raise
+            if isinstance(exc, Web3RPCError) or self.decoder.from_exception(exc) is not None:
+                self.revert_or_raise(exc)
+            # A provider that takes no block here (eth-tester's): the plain estimate, uncached.
+            return self.estimate(built, params)
         if key is not None:
             self._estimates[key] = estimate
             while len(self._estimates) > ESTIMATE_CACHE_ENTRIES:

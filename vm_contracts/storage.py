@@ -14,7 +14,8 @@ Two ways to fetch, both standard JSON-RPC:
   state overrides.
 * ``batch``: one JSON-RPC batch of ``eth_getStorageAt``, for nodes that refuse overrides.
 
-``auto`` tries ``call`` and falls back to ``batch`` when the node refuses it. Requests go
+``auto`` tries ``call`` and falls back to ``batch`` when the node or the provider refuses
+it in any way (eth-tester's provider raises ``TypeError`` on the third parameter). Requests go
 straight to the web3 provider (``make_batch_request`` where it has one), without web3's
 result formatters, which cost more than the node's work for thousands of values.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from eth_hash.auto import keccak
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
 from vm_contracts.errors import ClientError
 
@@ -64,11 +66,30 @@ def rpc_batch(w3: Web3, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
     for first in range(0, len(requests), REQUESTS_PER_BATCH):
         chunk = list(requests[first : first + REQUESTS_PER_BATCH])
         answers = _as_batch(provider, chunk) if len(chunk) > 1 else None
-        if answers is None:  # no batches here: one request at a time
-            answers = [provider.make_request(method, params) for method, params in chunk]
+        if answers is None:  # no batches here: one request at a time, through web3's formatters
+            results.extend(_one_by_one(w3, chunk))
+            continue
         for (method, _params), answer in zip(chunk, answers, strict=True):
             results.append(_result(method, answer))
     return results
+
+
+def _one_by_one(w3: Web3, chunk: list[tuple[str, list[Any]]]) -> list[Any]:
+    """``chunk`` through web3's own methods (and so its formatters, which some providers
+    need: eth-tester's takes block numbers as integers only from them)."""
+    out: list[Any] = []
+    for method, params in chunk:
+        block = int(params[-1] if method == "eth_getStorageAt" else params[1], 16)
+        try:
+            if method == "eth_getStorageAt":
+                out.append(w3.eth.get_storage_at(params[0], int(params[1], 16), block_identifier=block))
+            elif method == "eth_call":
+                out.append(w3.eth.call(params[0], block, *params[2:]))
+            else:
+                raise StorageReadError(f"{method} is not a storage read", method)
+        except Web3Exception as exc:  # the node's error answer (a revert, a refusal)
+            raise StorageReadError(f"{method} failed: {exc}", method, str(exc)) from None
+    return out
 
 
 def _as_batch(provider: Any, chunk: list[tuple[str, list[Any]]]) -> list[Any] | None:
@@ -116,12 +137,13 @@ def read_words(w3: Web3, address: str, slots: Sequence[int], block: int, method:
     if not slots:
         return []
     checksum = Web3.to_checksum_address(address)
-    if method in ("auto", "call"):
+    if method == "call":
+        return _words_by_call(w3, checksum, slots, block)
+    if method == "auto":
         try:
             return _words_by_call(w3, checksum, slots, block)
-        except StorageReadError:
-            if method == "call":
-                raise
+        except Exception:  # noqa: BLE001 - providers refuse an override in many ways (eth-tester: TypeError)
+            pass  # the batch below works on every node, or raises the node's own error
     return _words_by_batch(w3, checksum, slots, block)
 
 

@@ -116,3 +116,16 @@ def test_an_unknown_read_method_and_a_block_before_the_trainer_are_client_errors
         framework.read_model(via="cache")
     with pytest.raises(ClientError, match="no trainer"):
         framework.read_model(block=1)
+
+
+def test_a_provider_that_cannot_read_storage_gets_the_getters_by_default():
+    """eth-tester's provider fails on overrides and on block-numbered eth_getStorageAt: the
+    forced storage reads raise, the default read falls back to the getters."""
+    from web3 import EthereumTesterProvider
+
+    tester = Web3(EthereumTesterProvider())
+    framework, blocks = trained_history(tester, "NaiveBayes")
+    with pytest.raises(Exception):  # noqa: B017 - eth-tester raises TypeError or ValidationError
+        framework.read_model(block=blocks[-1], via="storage-call")
+    for block in blocks:
+        assert framework.read_model(block=block) == framework.read_model(block=block, via="getters")
