@@ -41,7 +41,7 @@ from eth_keys import keys
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from chain import consensus
+from chain import consensus, log_index
 from chain.config import ChainConfig
 from chain.errors import (
     BlockGasExhausted,
@@ -58,6 +58,7 @@ from chain.errors import (
     UnsupportedTransactionType,
 )
 from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
+from chain.log_scan import block_logs, bloom_may_match
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
 from chain.validation import TransactionRules, validate_against_state, validate_transaction
 from chain.vm import (
@@ -535,8 +536,9 @@ class Chain:
         return None
 
     def _after_block(self, block: BlockAPI, state: StateAPI | None = None) -> None:
-        """What belongs to the block's own commit: its snapshot and the commit hooks
-        (the node's pool removes the block's transactions, journal included).
+        """What belongs to the block's own commit: its snapshot, its logs' index entry
+        (:mod:`chain.log_index`) and the commit hooks (the node's pool removes the block's
+        transactions, journal included).
 
         ``state`` is the builder's state, persisted at the block's state root."""
         self.snapshots.snapshot(block.header)
@@ -547,6 +549,7 @@ class Chain:
             self._head_state_cache = (block.hash, state)
         if self.fast_paths and self.store.get(TABLE_CHAIN, HEAD_KEY) == block.hash:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
+        log_index.index_block(self.store, block, self.receipts_of(block))
         for hook in list(self._commit_hooks):
             hook(block)
 
@@ -728,16 +731,30 @@ class Chain:
         topic filters (per position: None = any, a value, or a list of alternatives)."""
         wanted_addresses = set(addresses)
         out: list[LogInfo] = []
+        receipt_builder = self.vm_class.get_receipt_builder()
         for number in range(max(0, from_number), min(to_number, self.head.block_number) + 1):
             header = self.header(number)
-            if header.bloom == 0:
+            if not bloom_may_match(header.bloom, wanted_addresses, topics):
                 continue
-            for info in self.receipts(header):
-                for log in info.logs:
-                    if wanted_addresses and log.address not in wanted_addresses:
-                        continue
-                    if _topics_match(log.topics, topics):
-                        out.append(log)
+            entries = log_index.block_entries(self.store, header.hash)
+            if entries is None:  # committed before the index: read its receipts
+                entries = list(block_logs(self.evm.chaindb, header, receipt_builder))
+            for index, tx_hash, position, address, log_topics, data in entries:
+                if wanted_addresses and address not in wanted_addresses:
+                    continue
+                if _topics_match(log_topics, topics):
+                    out.append(
+                        LogInfo(
+                            address=address,
+                            topics=log_topics,
+                            data=data,
+                            block_number=number,
+                            block_hash=header.hash,
+                            transaction_hash=tx_hash,
+                            transaction_index=index,
+                            log_index=position,
+                        )
+                    )
         return out
 
     # --- calls -----------------------------------------------------------------------------
