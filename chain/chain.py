@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import rlp
 from eth.abc import (
     BlockAPI,
     BlockHeaderAPI,
@@ -28,9 +29,10 @@ from eth.abc import (
     ReceiptAPI,
     SignedTransactionAPI,
     StateAPI,
+    VirtualMachineAPI,
 )
 from eth.chains.base import Chain as PyEvmChain
-from eth.constants import ZERO_HASH32
+from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
     HeaderNotFound,
@@ -43,13 +45,29 @@ from eth_utils import ValidationError
 
 from chain import consensus, log_index
 from chain.config import ChainConfig
+from chain.edits import (
+    EDITS_KEY_PREFIX,
+    PENDING_EDITS_KEY,
+    PREIMAGE_KEY_PREFIX,
+    BlockEdits,
+    Cheat,
+    DumpedAccount,
+    apply_cheats,
+    dump_accounts,
+    is_impersonated,
+    marked_sender,
+    marker_signature,
+    preimage_entries,
+)
 from chain.errors import (
     BlockGasExhausted,
     CallReverted,
     ChainError,
     DataDirError,
+    FloorDataGasTooLow,
     IntrinsicGasTooLow,
     InvalidBlock,
+    InvalidSignature,
     InvalidTransaction,
     MalformedTransaction,
     NonceGap,
@@ -60,11 +78,19 @@ from chain.errors import (
 from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
 from chain.log_scan import block_logs, bloom_may_match
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
-from chain.validation import TransactionRules, validate_against_state, validate_transaction
+from chain.validation import (
+    SET_CODE_TRANSACTION_TYPE,
+    TransactionRules,
+    validate_against_state,
+    validate_transaction,
+)
 from chain.vm import (
     BlockRuleBroken,
     call_transaction,
     contract_address,
+    floor_data_gas,
+    has_set_code,
+    impersonated_execution,
     index_canonical_block,
     intrinsic_gas,
     max_initcode_size,
@@ -72,6 +98,7 @@ from chain.vm import (
     set_canonical_head,
     unindex_canonical_block,
     vm_class_for,
+    with_known_sender,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +113,7 @@ ESTIMATE_SEARCHES = ("predicted", "bisection")  # Chain.estimate_gas's ways to t
 ESTIMATE_PREDICTIONS = 4  # predicted limits tried before a plain binary search
 CALL_KEEPS = 64  # EIP-150: a call forwards at most all but 1/64 of the gas left
 HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
+PREIMAGES_REMEMBERED = 1_000_000  # preimage keys known written before the set starts over
 
 
 @dataclass(frozen=True)
@@ -143,10 +171,26 @@ class BuiltBlock:
     #: (``BlockGasExhausted``, ``FeeCapTooLow`` and ``NonceGap`` may pass in a later one).
     rejected: list[tuple[SignedTransactionAPI, InvalidTransaction]] = field(default_factory=list)
     state: StateAPI | None = field(default=None, repr=False)  # the builder's state, persisted
+    witness: Any = field(default=None, repr=False)  # py-evm's MetaWitness: what the block touched
 
 
 class _PyEvmChain(PyEvmChain):
-    """py-evm's chain with its header and block lookups, configured per sumchain chain."""
+    """py-evm's chain with its header and block lookups, configured per sumchain chain.
+
+    ``pending_root(header)`` (set by :class:`Chain`) names the state a VM at ``header``
+    should start from instead of the header's own root: for the head, the state the dev
+    controls' pending edits made (``chain.edits``), so that every read and call at the
+    head sees them."""
+
+    pending_root: Callable[[BlockHeaderAPI], bytes | None] | None = None
+
+    def get_vm(self, at_header: BlockHeaderAPI | None = None) -> VirtualMachineAPI:
+        header = at_header if at_header is not None else self.get_canonical_head()
+        if self.pending_root is not None:
+            root = self.pending_root(header)
+            if root is not None:
+                header = header.copy(state_root=root)
+        return super().get_vm(header)
 
 
 def _tx_type_name(exc: Exception) -> str:
@@ -193,12 +237,19 @@ class Chain:
         self._head_hooks: list[HeadChangeHook] = []
         self._head_state_cache: tuple[bytes, StateAPI] | None = None
         self.proposals: dict[bytes, bool] = {}  # signer votes this node casts: address -> authorize
+        #: Senders whose impersonated transactions (``chain.edits``) this node admits.
+        self.impersonating: set[bytes] = set()
+        self.impersonate_all = False  # anvil_autoImpersonateAccount: admit them from anyone
+        #: The coinbase of blocks that cast no vote (anvil_setCoinbase); None: the zero address.
+        self.beneficiary: bytes | None = None
+        self._preimages_written: set[bytes] = set()
         self.vanity = VANITY
         if store.read_meta() is None:
             write_genesis(store, config, self._evm_class, data_dir)
         else:
             check_stored_chain(store)
         self.evm = self._evm_class(store.db)
+        self.evm.pending_root = self._pending_root
         self.snapshots = consensus.SnapshotCache(
             epoch=config.epoch,
             get_header=self.evm.chaindb.get_block_header_by_hash,
@@ -283,7 +334,10 @@ class Chain:
 
     def block(self, ref: int | bytes | BlockHeaderAPI) -> BlockAPI:
         header = ref if not isinstance(ref, (int, bytes)) else self.header(ref)
-        return self.vm_class.get_block_class().from_header(header, self.evm.chaindb)
+        block = self.vm_class.get_block_class().from_header(header, self.evm.chaindb)
+        for tx in block.transactions:
+            _known_sender(tx)
+        return block
 
     def resolve(self, tag: str | int | bytes | None) -> BlockHeaderAPI:
         """A block tag (``earliest``, ``latest``, ``pending``, ``safe``, ``finalized``),
@@ -310,13 +364,152 @@ class Chain:
         """The state after ``header`` (default: head), straight from the archive."""
         header = header or self.head
         if header.hash == self.head.hash:
+            key = header.hash + (self._pending_root(header) or b"")
             cached = self._head_state_cache
-            if cached is not None and cached[0] == header.hash:
+            if cached is not None and cached[0] == key:
                 return cached[1]
             state = self.evm.get_vm(header).state
-            self._head_state_cache = (header.hash, state)
+            self._head_state_cache = (key, state)
             return state
         return self.evm.get_vm(header).state
+
+    # --- edits outside transactions (chain.edits) ----------------------------------------
+
+    def pending_edits(self) -> BlockEdits | None:
+        """The edits the next block will carry, made on top of the current head; None if none."""
+        raw = self.store.get(TABLE_AUX, PENDING_EDITS_KEY)
+        if raw is None:
+            return None
+        pending = BlockEdits.decode(raw)
+        return pending if pending.parent_hash == self.head.hash else None
+
+    def _pending_root(self, header: BlockHeaderAPI) -> bytes | None:
+        if self.store.get(TABLE_AUX, PENDING_EDITS_KEY) is None:
+            return None  # the common case: one store read
+        pending = self.pending_edits()
+        if pending is None or pending.parent_hash != header.hash or not pending.cheats:
+            return None
+        return pending.state_root
+
+    def state_root_at(self, header: BlockHeaderAPI) -> bytes:
+        """The root of the state after ``header`` as reads see it: the head's pending
+        edits included."""
+        return self._pending_root(header) or header.state_root
+
+    def _pending_or_new(self) -> BlockEdits:
+        head = self.head
+        return self.pending_edits() or BlockEdits(parent_hash=head.hash, state_root=head.state_root)
+
+    def edit_state(self, cheat: Cheat) -> BlockEdits:
+        """Apply ``cheat`` to the state at the head (on top of earlier pending edits) and
+        record it for the next block, in one store transaction with the trie nodes it
+        wrote; reads and calls at the head see it at once. Returns the pending record."""
+        pending = self._pending_or_new()
+        head = self.head
+        state = self.evm.get_vm(head.copy(state_root=pending.state_root)).state
+        apply_cheats(state, (cheat,))
+        with self.store.block_write():
+            state.persist()
+            record = replace(pending, cheats=(*pending.cheats, cheat), state_root=state.state_root)
+            self.store.put(TABLE_AUX, PENDING_EDITS_KEY, record.encode())
+            slots = {e.slot for e in cheat.edits if e.slot is not None}
+            self._write_preimages({e.address for e in cheat.edits}, slots)
+        self._head_state_cache = None
+        return record
+
+    def set_next_base_fee(self, base_fee: int) -> None:
+        """Give the next block ``base_fee`` (wei) instead of EIP-1559's rule; recorded with it."""
+        record = replace(self._pending_or_new(), base_fee=base_fee)
+        with self.store.block_write():
+            self.store.put(TABLE_AUX, PENDING_EDITS_KEY, record.encode())
+
+    def drop_pending_edits(self) -> None:
+        """Forget the edits not yet in a block (the state returns to the head's)."""
+        self.restore_pending_edits(None)
+
+    def restore_pending_edits(self, record: BlockEdits | None) -> None:
+        """Make ``record`` (from :meth:`pending_edits`, for the current head) the pending
+        edits again, or none (evm_revert to a snapshot taken before them). Its trie nodes
+        are still in the archive."""
+        with self.store.block_write():
+            self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None if record is None else record.encode())
+        self._head_state_cache = None
+
+    def block_edits(self, header: BlockHeaderAPI) -> BlockEdits | None:
+        """The record of what was done to block ``header`` outside its transactions, if anything."""
+        raw = self.store.get(TABLE_AUX, EDITS_KEY_PREFIX + header.hash)
+        return None if raw is None else BlockEdits.decode(raw)
+
+    def start_state_root(self, header: BlockHeaderAPI) -> bytes:
+        """The state block ``header``'s transactions start from: its parent's, or the one its
+        recorded edits lead to."""
+        edits = self.block_edits(header)
+        if edits is not None:
+            return edits.state_root
+        return self.header(header.parent_hash).state_root
+
+    def impersonated_raw(self, fields: dict[str, Any], sender: bytes) -> bytes:
+        """The raw bytes of a transaction from ``sender`` with the impersonation marker in
+        place of a signature. ``fields``: chain_id, nonce, gas, to (b"" creates), value,
+        data, and gas_price (legacy; with access_list: type 1) or max_fee_per_gas and
+        max_priority_fee_per_gas (type 2); access_list as (address, [slots])."""
+        r, s = marker_signature(sender)
+        builder: Any = self.vm_class.get_transaction_builder()
+        common = (fields["gas"], fields.get("to") or b"", fields.get("value", 0), fields.get("data", b""))
+        access = [(a, list(slots)) for a, slots in fields.get("access_list") or ()]
+        if "max_fee_per_gas" in fields:
+            tx = builder.new_dynamic_fee_transaction(
+                fields["chain_id"],
+                fields["nonce"],
+                fields["max_priority_fee_per_gas"],
+                fields["max_fee_per_gas"],
+                *common,
+                access,
+                0,
+                r,
+                s,
+            )
+        elif fields.get("access_list") is not None:
+            tx = builder.new_access_list_transaction(
+                fields["chain_id"], fields["nonce"], fields["gas_price"], *common, access, 0, r, s
+            )
+        else:
+            v = fields["chain_id"] * 2 + 35  # EIP-155, recovery id 0
+            tx = builder.new_transaction(fields["nonce"], fields["gas_price"], *common, v, r, s)
+        return bytes(tx.encode()) if hasattr(tx, "encode") else bytes(rlp.encode(tx))
+
+    def executable(self, tx: SignedTransactionAPI) -> SignedTransactionAPI:
+        """``tx`` as the EVM runs it: an impersonated transaction without its signature check."""
+        return impersonated_execution(tx, marked_sender(tx)) if is_impersonated(tx) else tx
+
+    def _write_preimages(self, addresses: Iterable[bytes], slots: Iterable[int]) -> None:
+        if len(self._preimages_written) > PREIMAGES_REMEMBERED:
+            self._preimages_written = set()
+        for key, value in preimage_entries(addresses, slots):
+            if key not in self._preimages_written:
+                self.store.put(TABLE_AUX, key, value)
+                self._preimages_written.add(key)
+
+    def _record_witness(self, witness: Any) -> None:
+        """Keep the preimages of every account and slot a block touched (py-evm's witness)."""
+        addresses = witness.accounts_queried
+        slots = {slot for address in addresses for slot in witness.get_slots_queried(address)}
+        self._write_preimages(addresses, slots)
+
+    def dump_state(self, header: BlockHeaderAPI | None = None) -> list[DumpedAccount]:
+        """Every account of the state after ``header`` (default: the head with its pending
+        edits), with code and storage. Raises ``StateDumpIncomplete`` for a key whose
+        preimage was never recorded."""
+        header = header or self.head
+        root = self.state_root_at(header)
+        genesis = {bytes.fromhex(a[2:]) for a in self.config.genesis_alloc}
+        known = dict(preimage_entries(genesis, ()))
+
+        def preimage(hashed: bytes) -> bytes | None:
+            key = PREIMAGE_KEY_PREFIX + hashed
+            return self.store.get(TABLE_AUX, key) or known.get(key)
+
+        return list(dump_accounts(self.store.db, root, preimage))
 
     # PoolState protocol (chain.mempool) -------------------------------------------------
 
@@ -333,6 +526,9 @@ class Chain:
     def next_base_fee(self) -> int | None:
         if not self.config.fork_at_least("london"):
             return None
+        pending = self.pending_edits()
+        if pending is not None and pending.base_fee is not None:
+            return pending.base_fee
         return calculate_expected_base_fee_per_gas(self.head)
 
     def block_gas_limit(self) -> int:
@@ -347,16 +543,25 @@ class Chain:
                     f"typed transaction (type {raw[0]}) needs Berlin or later; "
                     f"this chain runs {self.config.fork}"
                 )
-            allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
+            allowed = set(self.transaction_rules().transaction_types) - {0}
             if raw[0] not in allowed:
                 raise UnsupportedTransactionType(
                     f"transaction type {raw[0]} is not supported on {self.config.fork} "
                     f"(supported: legacy, {', '.join(str(t) for t in sorted(allowed))})"
                 )
         try:
-            return self.vm_class.get_transaction_builder().decode(raw)
+            tx = self.vm_class.get_transaction_builder().decode(raw)
         except Exception as exc:  # noqa: BLE001 - rlp/py-evm raise many kinds on garbage
             raise MalformedTransaction(f"transaction bytes do not decode: {_tx_type_name(exc)}") from None
+        if is_impersonated(tx):
+            sender = marked_sender(tx)
+            if not (self.impersonate_all or sender in self.impersonating):
+                raise InvalidSignature(
+                    "invalid signature: the transaction carries the impersonation marker of "
+                    f"0x{sender.hex()}, which this node does not impersonate"
+                )
+            with_known_sender(tx, sender)
+        return tx
 
     def intrinsic_gas(self, tx: SignedTransactionAPI) -> int:
         return intrinsic_gas(self.config.fork, tx)
@@ -364,12 +569,19 @@ class Chain:
     def max_initcode_size(self) -> int | None:
         return max_initcode_size(self.config.fork)
 
+    def floor_data_gas(self, tx: SignedTransactionAPI) -> int:
+        return floor_data_gas(self.config.fork, tx)
+
+    def code(self, address: bytes) -> bytes:
+        return bytes(self.state_at().get_code(Address(address)))
+
     def transaction_rules(self) -> TransactionRules:
         """The stateless rules every transaction of this chain's blocks follows."""
         types = (
             {0}
             | ({1} if self.config.fork_at_least("berlin") else set())
             | ({2} if self.config.fork_at_least("london") else set())
+            | ({SET_CODE_TRANSACTION_TYPE} if has_set_code(self.config.fork) else set())
         )
         return TransactionRules(
             chain_id=self.config.chain_id,
@@ -411,24 +623,48 @@ class Chain:
                 check="timestamp",
             )
         fields: dict[str, Any] = {"timestamp": ts, "gas_limit": self.config.gas_limit, **sealing}
+        if (
+            self.beneficiary is not None
+            and sealing["coinbase"] == ZERO_ADDRESS
+            and number % self.config.epoch
+        ):
+            fields["coinbase"] = self.beneficiary  # no vote in this block: the drop nonce stays, ignored
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
+        pending = self.pending_edits()
+        if pending is not None:
+            fields["state_root"] = pending.state_root  # the edits come first in the block
         header = new_header(self.vm_class, parent, **fields)
+        if pending is not None and pending.base_fee is not None:
+            header = header.copy(base_fee_per_gas=pending.base_fee)
         try:
             with self.store.block_write():
-                built = self._execute(header, transactions)
+                built = self._execute(
+                    header, transactions, revalidate=pending is None or pending.base_fee is None
+                )
                 assert self._signer_key is not None  # consensus.prepare refused a node without one
                 sealed = consensus.seal(built.block.header, self._signer_key.to_bytes())
                 block = built.block.copy(header=sealed)
                 self.evm.chaindb.persist_block(block)
-                self._after_block(block, built.state)
+                impersonated = tuple(
+                    (tx.hash, marked_sender(tx)) for tx in block.transactions if is_impersonated(tx)
+                )
+                if pending is not None or impersonated:
+                    record = pending or BlockEdits(parent_hash=parent.hash, state_root=parent.state_root)
+                    record = replace(record, impersonated=impersonated)
+                    self.store.put(TABLE_AUX, EDITS_KEY_PREFIX + block.hash, record.encode())
+                if self.store.get(TABLE_AUX, PENDING_EDITS_KEY) is not None:
+                    self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None)  # used, or stale after a rewind
+                self._after_block(block, built.state, built.witness)
         except DataDirError:
             self._forget_uncommitted_block()
             raise
         self._notify(block, built.receipts)
         return BuiltBlock(block, built.receipts, built.rejected)
 
-    def _execute(self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
+    def _execute(
+        self, header: BlockHeaderAPI, transactions: Sequence[SignedTransactionAPI], revalidate: bool = True
+    ) -> BuiltBlock:
         """Apply ``transactions`` on ``header``, leaving out each one that cannot apply.
 
         A transaction is first checked by the pool's own rules against the block being
@@ -439,7 +675,7 @@ class Chain:
         broken: dict[int, InvalidTransaction] = {}  # position in ``transactions`` -> why
         while True:
             try:
-                return self._execute_once(header, transactions, broken)
+                return self._execute_once(header, transactions, broken, revalidate)
             except _BrokenTransaction as failure:
                 broken[failure.position] = failure.error
 
@@ -448,6 +684,7 @@ class Chain:
         header: BlockHeaderAPI,
         transactions: Sequence[SignedTransactionAPI],
         broken: dict[int, InvalidTransaction],
+        revalidate: bool = True,
     ) -> BuiltBlock:
         vm = self.evm.get_vm(header)
         block = vm.get_block()
@@ -466,7 +703,7 @@ class Chain:
                 sender = bytes(tx.sender)  # recovered when it was first tried
             else:
                 try:
-                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx))
+                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx), self.floor_data_gas(tx))
                 except InvalidTransaction as exc:
                     error = exc
             if sender is not None and sender in held_back:
@@ -480,7 +717,7 @@ class Chain:
                     held_back.add(sender)
                 continue
             try:
-                receipt, _computation = vm.apply_transaction(current, tx)
+                receipt, _computation = vm.apply_transaction(current, self.executable(tx))
             except (ChainError, MemoryError):
                 raise  # the store or the machine failed, not the transaction
             except Exception as exc:  # noqa: BLE001 - whatever the EVM raises, one tx must not halt the chain
@@ -496,14 +733,17 @@ class Chain:
             included.append(tx)
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), current, included, receipts)
         finished = vm.block_postprocessing(filled)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_postprocessing, which its VM class defines
-        if self.fast_paths:
+        if self.fast_paths or not revalidate:
             # fast path: mine_block would pack (a no-op copy here) and re-validate a block
-            # assembled just above from validated transactions; imports keep the checks
+            # assembled just above from validated transactions; imports keep the checks.
+            # A base fee set by setNextBlockBaseFeePerGas is not the parent's rule: its
+            # import checks it against the block's record instead.
             result = vm.finalize_block(finished)
         else:
             result = vm.mine_block(finished)
         built = BuiltBlock(result.block, tuple(receipts), rejected)
         built.state = vm.state
+        built.witness = result.meta_witness
         return built
 
     @staticmethod
@@ -527,21 +767,25 @@ class Chain:
         gas_left = current.gas_limit - current.gas_used
         if tx.gas > gas_left:
             return BlockGasExhausted(tx.gas, gas_left)
+        executable = impersonated_execution(tx, sender) if is_impersonated(tx) else tx
         try:
-            vm.validate_transaction_against_header(current, tx)
-            tx.validate()
-            state.validate_transaction(tx)
+            vm.validate_transaction_against_header(current, executable)
+            executable.validate()
+            state.validate_transaction(executable)
         except ValidationError as exc:
             return NotApplicable("ValidationError", str(exc))
         return None
 
-    def _after_block(self, block: BlockAPI, state: StateAPI | None = None) -> None:
+    def _after_block(self, block: BlockAPI, state: StateAPI | None = None, witness: Any = None) -> None:
         """What belongs to the block's own commit: its snapshot, its logs' index entry
-        (:mod:`chain.log_index`) and the commit hooks (the node's pool removes the block's
+        (:mod:`chain.log_index`), the preimages of what it touched (``witness``) and the
+        commit hooks (the node's pool removes the block's
         transactions, journal included).
 
         ``state`` is the builder's state, persisted at the block's state root."""
         self.snapshots.snapshot(block.header)
+        if witness is not None:
+            self._record_witness(witness)
         self._head_state_cache = None
         if self.fast_paths and state is not None and state.state_root == block.header.state_root:
             # fast path: the head's state is the one just persisted; reads of it (the
@@ -591,9 +835,14 @@ class Chain:
 
     # --- importing blocks ------------------------------------------------------------------
 
-    def import_block(self, block: BlockAPI) -> None:
+    def import_block(self, block: BlockAPI, edits: BlockEdits | None = None) -> None:
         """Verify ``block`` fully (seal and signer rules, header rules, transactions root,
         re-execution: state root, receipts root, bloom, gas used) and make it the head.
+
+        ``edits`` is the block's record of what was done to it outside its transactions
+        (``chain.edits``): its cheats are applied to the parent's state first and must lead
+        to the recorded state root, its base fee replaces EIP-1559's, and every
+        impersonated transaction must be listed in it. The record is kept with the block.
 
         Raises InvalidBlock (``check`` names the failed rule); nothing is written then.
         """
@@ -609,16 +858,113 @@ class Chain:
                 f"block {header.block_number}: number is not parent's ({parent.block_number}) + 1",
                 check="number",
             )
+        self._check_impersonated(block, edits)
         with self.store.block_write():
             consensus.verify_header(
                 header, parent, self.snapshots.snapshot(parent), self.config.block_period, self.config.epoch
             )
-            self._reexecute(block, parent)
+            if edits is None:
+                result = self._reexecute(block, parent)
+            else:
+                result = self._reexecute_edited(block, parent, edits)
+                self.store.put(TABLE_AUX, EDITS_KEY_PREFIX + block.hash, edits.encode())
             self.evm.chaindb.persist_block(block)
-            self._after_block(block)
+            self._after_block(block, witness=result.meta_witness)
         self._notify(block, self.receipts_of(block))
 
-    def _reexecute(self, block: BlockAPI, parent: BlockHeaderAPI) -> BlockAPI:
+    def _check_impersonated(self, block: BlockAPI, edits: BlockEdits | None) -> None:
+        """Every transaction carrying the impersonation marker must be listed in the block's
+        record, with the sender the marker names; it then runs as sent by that sender."""
+        number = block.header.block_number
+        listed = edits.senders() if edits is not None else {}
+        marked = {tx.hash: marked_sender(tx) for tx in block.transactions if is_impersonated(tx)}
+        for tx_hash, sender in marked.items():
+            if listed.get(tx_hash) != sender:
+                raise InvalidBlock(
+                    f"block {number}: transaction 0x{tx_hash.hex()} carries the impersonation marker of "
+                    f"0x{sender.hex()} but no record of edits lists it (its sender is unproven)",
+                    check="impersonation",
+                )
+        if set(listed) != set(marked):
+            raise InvalidBlock(
+                f"block {number}: its record lists impersonated transactions the block does not hold",
+                check="edits",
+            )
+        for tx in block.transactions:
+            if tx.hash in marked:
+                with_known_sender(tx, marked[tx.hash])
+
+    def _reexecute_edited(self, block: BlockAPI, parent: BlockHeaderAPI, edits: BlockEdits) -> Any:
+        """Re-execute a block with a record of edits the way it was built: its cheats on the
+        parent's state (checked against the recorded state root), then every transaction
+        (impersonated ones as sent by their recorded sender), then the same comparisons as
+        :meth:`_reexecute`; the header rules are py-evm's, with a recorded base fee in place
+        of EIP-1559's."""
+        want = block.header
+        number = want.block_number
+        if edits.parent_hash != parent.hash:
+            raise InvalidBlock(f"block {number}: its record of edits is for another parent", check="edits")
+        fields: dict[str, Any] = {
+            name: getattr(want, name)
+            for name in (
+                "timestamp",
+                "gas_limit",
+                "coinbase",
+                "nonce",
+                "extra_data",
+                "difficulty",
+                "mix_hash",
+            )
+        }
+        if hasattr(want, "parent_beacon_block_root"):
+            fields["parent_beacon_block_root"] = want.parent_beacon_block_root
+        base = new_header(self.vm_class, parent, **fields)
+        expected_base_fee = getattr(base, "base_fee_per_gas", None)
+        if edits.base_fee is not None:
+            if expected_base_fee is None:
+                raise InvalidBlock(f"block {number}: a base fee recorded before London", check="edits")
+            base = base.copy(base_fee_per_gas=edits.base_fee)
+        try:
+            rules_header = want if edits.base_fee is None else want.copy(base_fee_per_gas=expected_base_fee)
+            self.vm_class.validate_header(rules_header, parent)  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits validate_header, which its VM class defines
+        except BlockRuleBroken as exc:
+            raise InvalidBlock(f"block {number}: {exc}", check=exc.check) from None
+        except ValidationError as exc:
+            raise InvalidBlock(f"block {number}: {exc}", check="header") from None
+        vm = self.evm.get_vm(base)
+        apply_cheats(vm.state, edits.cheats)
+        vm.state.persist()
+        for cheat in edits.cheats:
+            self._write_preimages(
+                {e.address for e in cheat.edits}, {e.slot for e in cheat.edits if e.slot is not None}
+            )
+        if vm.state.state_root != edits.state_root:
+            raise InvalidBlock(
+                f"block {number}: its recorded edits lead to state root 0x{vm.state.state_root.hex()}, "
+                f"the record says 0x{edits.state_root.hex()}",
+                check="edits",
+            )
+        vm.block_preprocessing(vm.get_block())  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
+        current = base
+        receipts: list[ReceiptAPI] = []
+        for tx in block.transactions:
+            try:
+                receipt, _computation = vm.apply_transaction(current, self.executable(tx))
+            except BlockRuleBroken as exc:
+                raise InvalidBlock(f"block {number}: {exc}", check=exc.check) from None
+            except ValidationError as exc:
+                raise InvalidBlock(f"block {number}: {exc}", check="execution") from None
+            current = vm.add_receipt_to_header(current, receipt)
+            current = vm.increment_blob_gas_used(current, tx)
+            receipts.append(receipt)
+        filled = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), current, block.transactions, receipts
+        )
+        result = vm.finalize_block(vm.block_postprocessing(filled))  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_postprocessing, which its VM class defines
+        self._compare_with_reexecution(want, result.block.header)
+        return result
+
+    def _reexecute(self, block: BlockAPI, parent: BlockHeaderAPI) -> Any:
         base = self.evm.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
         vm = self.evm.get_vm(base)
         number = block.header.block_number
@@ -628,8 +974,12 @@ class Chain:
             raise InvalidBlock(f"block {number}: {exc}", check=exc.check) from None
         except ValidationError as exc:
             raise InvalidBlock(f"block {number}: {exc}", check="execution") from None
-        got = result.block.header
-        want = block.header
+        self._compare_with_reexecution(block.header, result.block.header)
+        return result
+
+    @staticmethod
+    def _compare_with_reexecution(want: BlockHeaderAPI, got: BlockHeaderAPI) -> None:
+        number = want.block_number
         for name in (
             "transaction_root",
             "receipt_root",
@@ -651,7 +1001,6 @@ class Chain:
                 )
         if got.hash != want.hash:
             raise InvalidBlock(f"block {number}: header differs from re-execution", check="header")
-        return result.block
 
     # --- transactions, receipts, logs ------------------------------------------------------
 
@@ -663,7 +1012,7 @@ class Chain:
             return None
         header = self.header(number)
         tx = self.evm.chaindb.get_transaction_by_index(number, index, self.vm_class.get_transaction_builder())
-        return tx, header, index
+        return _known_sender(tx), header, index
 
     def receipts_of(self, block: BlockAPI | BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         header = block.header if hasattr(block, "header") else block
@@ -787,6 +1136,9 @@ class Chain:
                 f"intrinsic gas too low: the call needs at least {tx.intrinsic_gas} gas, "
                 f"it was given {tx.gas}"
             )
+        floor = floor_data_gas(self.config.fork, tx)
+        if tx.gas < floor:
+            raise FloorDataGasTooLow(tx.gas, floor)
         with vm.in_costless_state() as state:
             _apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
@@ -842,8 +1194,9 @@ class Chain:
         if top.reverted:
             raise CallReverted(top)
         vm = self.evm.get_vm(header)
-        intrinsic = self._call_transaction(vm, {**request, "gas": cap}, header).intrinsic_gas
-        used = max(intrinsic, top.gas_used)
+        at_cap = self._call_transaction(vm, {**request, "gas": cap}, header)
+        # from Prague on the gas limit must also cover the calldata floor (EIP-7623)
+        used = max(at_cap.intrinsic_gas, floor_data_gas(self.config.fork, at_cap), top.gas_used)
         at_used, at_used_frames = run(used)
         if not at_used.reverted:
             return used
@@ -880,6 +1233,11 @@ class Chain:
         return high
 
     def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
+        if request.get("authorization_list") and not has_set_code(self.config.fork):
+            raise UnsupportedTransactionType(
+                "a call with an authorization list (EIP-7702) needs Prague; "
+                f"this chain runs {self.config.fork}"
+            )
         return call_transaction(vm, request, int(request.get("gas") or self.config.gas_limit))
 
     # --- heads --------------------------------------------------------------------------
@@ -927,6 +1285,12 @@ class _BrokenTransaction(Exception):
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _known_sender(tx: SignedTransactionAPI) -> SignedTransactionAPI:
+    """A stored transaction with its sender: an impersonated one's comes from its marker
+    (it is in a verified block, so its record listed it)."""
+    return with_known_sender(tx, marked_sender(tx)) if is_impersonated(tx) else tx
 
 
 def effective_gas_price(tx: SignedTransactionAPI, base_fee: int | None) -> int:

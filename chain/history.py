@@ -24,6 +24,12 @@
   told otherwise (so transactions signed for one are valid on the other: give a new
   id when both chains will live on) and seals with the signers of block N.
 
+Blocks whose state was edited outside a transaction (the dev controls' cheats, see
+``chain.edits``) travel with their records in ``<export>.edits.jsonl`` (one JSON record
+per edited block, with its number and hash); the genesis file lists their numbers, so an
+import refuses an export whose records are missing. Import applies each record before
+verifying its block, and :class:`ImportResult` names the edited blocks.
+
 A forked chain's genesis cannot be rebuilt from a configuration alone; exporting it
 also writes ``<export>.genesis-state`` (the copied trie nodes, RLP pairs one after
 another), which import reads when present.
@@ -48,9 +54,10 @@ from eth.rlp.accounts import Account as AccountRlp
 from chain import consensus
 from chain.chain import Chain
 from chain.config import ChainConfig
+from chain.edits import EDITS_SUFFIX, PREIMAGE_KEY_PREFIX, BlockEdits
 from chain.errors import DataDirError, ExportFileError, InvalidBlock, ReplayFailed, UnknownBlock
 from chain.genesis import write_genesis
-from chain.store import LMDB_DIRNAME, META_FILENAME, Store
+from chain.store import LMDB_DIRNAME, META_FILENAME, TABLE_AUX, Store
 from chain.vm import vm_class_for
 
 GENESIS_SUFFIX = ".genesis.json"  # appended to the export file's name
@@ -110,6 +117,8 @@ class ImportResult:
         gas: gas used by the imported blocks (gas).
         seconds: wall time (s).
         head: the chain's head number afterwards.
+        edited: (block number, what was done to it outside its transactions) for each
+            imported block with a record of edits, in order.
     """
 
     imported: int
@@ -117,6 +126,7 @@ class ImportResult:
     gas: int
     seconds: float
     head: int
+    edited: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @property
     def mgas_per_second(self) -> float:
@@ -134,6 +144,12 @@ def genesis_path(export_path: str | Path) -> Path:
     """Where the genesis file of an export lives: beside it, ``<name>.genesis.json``."""
     path = Path(export_path)
     return path.with_name(path.name + GENESIS_SUFFIX)
+
+
+def edits_path(export_path: str | Path) -> Path:
+    """Where an export's records of edited blocks live: beside it, ``<name>.edits.jsonl``."""
+    path = Path(export_path)
+    return path.with_name(path.name + EDITS_SUFFIX)
 
 
 def genesis_description(chain: Chain) -> dict[str, Any]:
@@ -168,10 +184,19 @@ def export_blocks(chain: Chain, path: str | Path, first: int = 1, last: int | No
         raise UnknownBlock(f"empty range: first block {first} is after last block {last}")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as out:
+    edited: list[int] = []
+    edits_tmp = edits_path(path).with_name(edits_path(path).name + ".tmp")
+    with open(tmp, "wb") as out, open(edits_tmp, "w") as edits_out:
         for number in range(first, last + 1):
-            out.write(rlp.encode(chain.block(number)))
+            block = chain.block(number)
+            out.write(rlp.encode(block))
+            record = chain.block_edits(block.header)
+            if record is not None:
+                edited.append(number)
+                line = {"block": number, "hash": "0x" + block.hash.hex(), **record.to_json()}
+                edits_out.write(json.dumps(line, sort_keys=True) + "\n")
     description = genesis_description(chain)
+    description["edited_blocks"] = edited
     meta_tmp = genesis_path(path).with_name(genesis_path(path).name + ".tmp")
     meta_tmp.write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
     state_file = _genesis_state_file(chain)
@@ -179,8 +204,50 @@ def export_blocks(chain: Chain, path: str | Path, first: int = 1, last: int | No
         state_target = path.with_name(path.name + GENESIS_STATE_SUFFIX)
         state_target.write_bytes(state_file.read_bytes())
     os.replace(tmp, path)
+    if edited:
+        os.replace(edits_tmp, edits_path(path))
+    else:
+        edits_tmp.unlink()
+        edits_path(path).unlink(missing_ok=True)
     os.replace(meta_tmp, genesis_path(path))
     return last - first + 1
+
+
+def read_edits(export_path: str | Path) -> dict[bytes, BlockEdits]:
+    """The records of edited blocks beside an export (block hash -> record); none when the
+    genesis file lists no edited blocks. A listed block without its record is refused."""
+    path = edits_path(export_path)
+    listed: list[int] = []
+    if genesis_path(export_path).is_file():
+        listed = list(read_genesis_file(export_path).get("edited_blocks", []))
+    if not path.is_file():
+        if listed:
+            raise ExportFileError(
+                f"{path}: missing; the export's blocks {_numbers(listed)} were edited outside a "
+                "transaction and their records travel in that file"
+            )
+        return {}
+    records: dict[bytes, BlockEdits] = {}
+    numbers: set[int] = set()
+    with open(path) as stream:
+        for line_number, line in enumerate(stream, 1):
+            try:
+                raw = json.loads(line)
+                records[bytes.fromhex(raw["hash"][2:])] = BlockEdits.from_json(raw)
+                numbers.add(int(raw["block"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ExportFileError(
+                    f"{path}: line {line_number} is not a record of edits ({exc})"
+                ) from None
+    missing = [n for n in listed if n not in numbers]
+    if missing:
+        raise ExportFileError(f"{path}: no record for the edited blocks {_numbers(missing)}")
+    return records
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
 def _genesis_state_file(chain: Chain) -> Path | None:
@@ -341,6 +408,8 @@ def import_blocks(
         raise ExportFileError(f"{path}: cannot read ({exc.strerror})") from None
     file_bytes = path.stat().st_size
     block_class = chain.vm_class.get_block_class()
+    records = read_edits(path)
+    edited: list[tuple[int, tuple[str, ...]]] = []
     start = time.perf_counter()
     imported = skipped = gas = 0
     with stream:
@@ -352,10 +421,13 @@ def import_blocks(
             if _already_canonical(chain, block):
                 skipped += 1
                 continue
+            record = records.get(block.hash)
             try:
-                chain.import_block(block)
+                chain.import_block(block, edits=record)
             except InvalidBlock as exc:
                 raise ReplayFailed(number, _root_cause(block, exc)) from None
+            if record is not None:
+                edited.append((number, tuple(record.describe())))
             imported += 1
             gas += block.header.gas_used
             if progress is not None:
@@ -372,7 +444,7 @@ def import_blocks(
     head = chain.head.block_number
     if to_block is not None and head < to_block:
         raise ExportFileError(f"{path}: ends at block {head}, before the requested block {to_block}")
-    return ImportResult(imported, skipped, gas, time.perf_counter() - start, head)
+    return ImportResult(imported, skipped, gas, time.perf_counter() - start, head, tuple(edited))
 
 
 SEAL_CHECKS = ("seal", "unauthorized_signer", "recently_signed", "parent", "number")
@@ -550,6 +622,8 @@ def fork_chain(
             for _slot in walk_trie(db, account.storage_root, keep):
                 pass
         source_genesis = source.genesis.hash.hex()
+        # the addresses and slots behind the hashed trie keys, so the fork's state can be dumped
+        preimages = [(k, v) for k, v in source.store.items(TABLE_AUX) if k.startswith(PREIMAGE_KEY_PREFIX)]
     finally:
         source.close()
     fork_meta = {
@@ -563,6 +637,8 @@ def fork_chain(
         for key, value in nodes.items():
             out.write(rlp.encode([key, value]))
     try:
+        for key, value in preimages:
+            store.put(TABLE_AUX, key, value)
         genesis_hash = _write_genesis(store, config, header.state_root, nodes.items(), dst, fork_meta)
     finally:
         store.close()

@@ -367,7 +367,7 @@ def traced_vm_class(vm_class: type[VirtualMachineAPI]) -> type[VirtualMachineAPI
 def _traced_vm(chain: Chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
     plain = chain.evm.get_vm(header)
     return traced_vm_class(type(plain))(
-        header=header,
+        header=plain.get_header(),  # the head's pending edits included (chain.edits)
         chaindb=plain.chaindb,
         chain_context=plain.chain_context,  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits chain_context, which its VM class defines
         consensus_context=plain.consensus_context,
@@ -406,19 +406,18 @@ def trace_transaction(
         raise TraceError(f"transaction 0x{tx_hash.hex()} is not in the canonical chain", tx_hash)
     target, header, index = found
     block = chain.block(header)
-    parent = chain.header(header.parent_hash)
-    base = header.copy(state_root=parent.state_root, gas_used=0)
+    base = header.copy(state_root=chain.start_state_root(header), gas_used=0)  # after any recorded edits
     vm = _traced_vm(chain, base)
     vm.block_preprocessing(vm.get_block())  # type: ignore[attr-defined]  # py-evm's VirtualMachineAPI stub omits block_preprocessing, which its VM class defines
     current = base
     for position, tx in enumerate(block.transactions[: index + 1]):
         if position < index:
-            receipt, _ = vm.apply_transaction(current, tx)
+            receipt, _ = vm.apply_transaction(current, chain.executable(tx))
             current = vm.add_receipt_to_header(current, receipt)
             continue
         with recording(steps, step_limit, max_steps) as recorder:
             try:
-                receipt, _ = vm.apply_transaction(current, tx)
+                receipt, _ = vm.apply_transaction(current, chain.executable(tx))
             except ValidationError as exc:
                 raise TraceError(f"transaction 0x{tx_hash.hex()} no longer applies: {exc}", tx_hash) from exc
         gas_used = receipt.gas_used - current.gas_used

@@ -170,6 +170,12 @@ class Backend:
         return result
 
     def send_transaction(self, request: TxRequest) -> bytes:
+        sender = request.sender
+        if sender is not None and sender not in self.signer.accounts and self.dev.is_impersonated(sender):
+            filled = self.signer.fill_transaction(
+                request, self.pool.pending_nonce, self.fees, self._estimate_for_sending
+            )
+            return self.send_raw_transaction(self.dev.impersonated_raw(filled, sender))
         return self.send_raw_transaction(self.sign_transaction(request))
 
     # --- transactions and receipts ------------------------------------------------------------
@@ -208,7 +214,7 @@ class Backend:
             raise errors.InvalidParams(f"storageKeys: at most {MAX_PROOF_SLOTS} keys")
         header = self.header(block)
         db = self.chain.evm.chaindb.db
-        state_trie = HexaryTrie(db, header.state_root)
+        state_trie = HexaryTrie(db, self.chain.state_root_at(header))  # pending edits included
         account_key = keccak(account)
         encoded = state_trie.get(account_key)
         found = rlp.decode(encoded, sedes=AccountRlp) if encoded else AccountRlp()

@@ -48,7 +48,20 @@ class Signer:
         """``request`` signed, its gaps filled as geth fills them: the pending nonce, the
         suggested fees (legacy before London or when a gas price is given), the estimate."""
         key = self.key_for(request.sender)
-        assert request.sender is not None
+        signed = Account.sign_transaction(self.fill_transaction(request, pending_nonce, fees, estimate), key)
+        return bytes(signed.raw_transaction)
+
+    def fill_transaction(
+        self,
+        request: TxRequest,
+        pending_nonce: Callable[[bytes], int],
+        fees: Fees,
+        estimate: Callable[[TxRequest], int],
+    ) -> dict[str, Any]:
+        """``request`` with its gaps filled (see :meth:`sign_transaction`), as eth_account's
+        transaction dict; for any sender (an impersonated one too: ``node.dev``)."""
+        if request.sender is None:
+            raise errors.InvalidParams("transaction: from is required")
         tx: dict[str, Any] = {
             "chainId": self.config.chain_id if request.chain_id is None else request.chain_id,
             "nonce": pending_nonce(request.sender) if request.nonce is None else request.nonce,
@@ -83,8 +96,7 @@ class Signer:
             tx["gas"] = estimate(
                 TxRequest(sender=request.sender, to=request.to, value=request.value, data=request.data)
             )
-        signed = Account.sign_transaction(tx, key)
-        return bytes(signed.raw_transaction)
+        return tx
 
     def sign_message(self, account: bytes, message: bytes) -> bytes:
         signed = Account.sign_message(encode_defunct(primitive=message), self.key_for(account))
