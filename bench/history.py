@@ -4,10 +4,13 @@ Builds one chain: a SparsePerceptron trainer (``--features`` weights) trained by
 ``--updates`` addData transactions, then as many empty blocks as the deepest depth
 asked for (sealed back to back). It then measures
 
-* the time to read the *full* model (every parameter, via ``Framework.read_model``,
-  i.e. ``eth_call`` of the paged getters on the archive state) at depth d blocks
-  behind the head, for each d in ``--depths`` (median of ``--repeats`` reads): this
-  should not depend on d, since a historical state is one state root away;
+* the time to read the *full* model (every parameter, via ``Framework.read_model``) at
+  depth d blocks behind the head, for each d in ``--depths`` (median of ``--repeats``
+  reads, wall and this process's CPU), once per read method in ``--vias``: ``storage``
+  (the default: the storage words in one ``eth_call`` with a code override) and
+  ``getters`` (the paged getters, the plain path); both give the same dict, checked
+  here on every read. This should not depend on d, since a historical state is one
+  state root away;
 * the time to reach the same model the trustless way: export the chain, replay it
   from genesis into a fresh chain (verifying every seal and root) up to block
   head - d, then read it. One replay run gives the time to every block, since
@@ -39,6 +42,7 @@ DEFAULT_DEPTHS = (10, 1_000, 10_000)
 DEFAULT_FEATURES = 1_000  # weights in the model read at each depth
 DEFAULT_UPDATES = 20  # addData transactions that train the model
 DEFAULT_REPEATS = 5  # reads per depth; the median is reported
+DEFAULT_VIAS = ("storage", "getters")  # Framework.read_model's read methods, timed in turn
 EXTRAPOLATED_DEPTH = 100_000  # blocks: the depth the issue asks about, extrapolated if not run
 MEGA = 1_000_000
 
@@ -81,14 +85,18 @@ def build_chain(features: int, updates: int, empty_blocks: int, store: str, work
     }
 
 
-def timed_read(framework: Any, block: int, repeats: int) -> tuple[float, dict[str, Any]]:
-    times = []
+def timed_read(
+    framework: Any, block: int, repeats: int, via: str = "storage"
+) -> tuple[float, dict[str, Any], float]:
+    """(median wall seconds, the state read, median CPU seconds of this process)."""
+    times, cpu_times = [], []
     state: dict[str, Any] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        state = framework.read_model(block=block)
+        cpu, start = time.process_time(), time.perf_counter()
+        state = framework.read_model(block=block, via=via)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), state
+        cpu_times.append(time.process_time() - cpu)
+    return statistics.median(times), state, statistics.median(cpu_times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,12 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=DEFAULT_UPDATES)
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
     parser.add_argument("--store", choices=("memory", "lmdb"), default="lmdb")
+    parser.add_argument(
+        "--vias",
+        default=",".join(DEFAULT_VIAS),
+        help="read methods to time, the first one reported first (default: storage,getters)",
+    )
     parser.add_argument("--out", type=Path, default=None, help=out_help("history"))
     args = parser.parse_args(argv)
 
     from chain.history import export_blocks, replay
     from vm_contracts.versions import parameters
 
+    vias = [v.strip() for v in args.vias.split(",") if v.strip()]
+    from vm_contracts.client import READ_VIAS
+
+    unknown = [v for v in vias if v not in READ_VIAS]
+    if unknown or not vias:
+        parser.error(f"--vias: choose from {', '.join(READ_VIAS)}")
     deepest = max(args.depths)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -117,10 +136,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         reads = {}
+        timings: dict[tuple[int, str], tuple[float, float]] = {}  # (depth, via) -> (wall, CPU)
         for depth in sorted(args.depths):
-            seconds, state = timed_read(framework, head - depth, args.repeats)
-            reads[depth] = (seconds, state)
-            print(f"read at depth {depth}: {seconds * 1000:.1f} ms", file=sys.stderr)
+            states = []
+            for via in vias:
+                seconds, state, cpu = timed_read(framework, head - depth, args.repeats, via)
+                timings[depth, via] = (seconds, cpu)
+                states.append(state)
+                print(f"read at depth {depth} via {via}: {seconds * 1000:.1f} ms", file=sys.stderr)
+            assert all(s == states[0] for s in states), f"the read methods disagree at depth {depth}"
+            reads[depth] = (timings[depth, vias[0]][0], states[0])
         export = workdir / "chain.rlp"
         dispatcher.run_sync(export_blocks, chain, export)
         reached: dict[int, float] = {}
@@ -151,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 "replay_to_block_s": round(reached[target], 3),
                 "replay_over_read": round(reached[target] / seconds, 1),
                 "extrapolated": False,
+                **{f"{via}_read_ms": round(timings[depth, via][0] * 1000, 2) for via in vias},
+                **{f"{via}_read_cpu_ms": round(timings[depth, via][1] * 1000, 2) for via in vias},
             }
         )
     if EXTRAPOLATED_DEPTH not in args.depths and empty_rate > 0:
@@ -197,6 +224,22 @@ def main(argv: list[str] | None = None) -> int:
             f"| {row['depth_blocks']:,}{mark} | {row['block']} | {row['parameters']} | "
             f"{row['read_ms']} | {row['replay_to_block_s']} | {row['replay_over_read']}x |"
         )
+    lines += [
+        "",
+        f"The read above is `read_model(via={vias[0]!r})`. Every read method at each measured "
+        "depth (median wall ms / median CPU ms of this process; all methods returned the same "
+        "parameters):",
+        "",
+        "| depth (blocks back) | " + " | ".join(f"{via} wall | {via} CPU" for via in vias) + " |",
+        "|---:|" + "---:|---:|" * len(vias),
+    ]
+    for depth in sorted(args.depths):
+        cells = " | ".join(
+            f"{timings[depth, via][0] * 1000:.1f} | {timings[depth, via][1] * 1000:.1f}" for via in vias
+        )
+        lines.append(f"| {depth:,} | {cells} |")
+    flat = [timings[depth, vias[0]][0] for depth in args.depths]
+    lines.append(f"\nSlowest over fastest depth ({vias[0]}): {max(flat) / min(flat):.2f}x.")
     lines += [
         "",
         f"Replay: {result.imported} blocks in {result.seconds:.1f} s = "

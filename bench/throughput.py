@@ -7,6 +7,10 @@ automine mode (a block per transaction), and reports the ratios (wall time and t
 process's CPU time: on a shared machine the CPU figure is the steadier one). A cProfile
 of the sumchain run is grouped into where the time goes.
 
+With ``--market-imdb``, one small prediction-market round (``bench.market``, IMDB
+reviews) is run in-process and its reward phase (``advance``: the market scoring every
+model h(t) on the test set) is reported in Mgas per CPU second of this process.
+
 Then the same Python client (web3 over HTTP and the framework SDK) adds data to a
 deployed SparsePerceptron/Stakeable trainer on a ``sumchain devnet`` subprocess and on
 an ``anvil`` subprocess, both on loopback, in turn, and reports add-data calls per
@@ -420,6 +424,66 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
 
 RPC_NODES = ("sumchain", "anvil")
 
+# --- the prediction market's reward phase ------------------------------------------------
+
+MARKET_TEST_SIZE = 100  # test reviews the market scores every h(t) on
+MARKET_PARTS = 10
+MARKET_BOUNTY_UNITS = 1_000
+MARKET_VOCAB = 1_000  # features of the market's sparse perceptron
+
+
+@dataclass
+class MarketAdvance:
+    """The ``advance`` phase of one ``bench.market`` round: gas of its transactions, and
+    this process's CPU seconds and the wall seconds of ``Market.compute_rewards``."""
+
+    contributions: int
+    transactions: int
+    gas: int
+    cpu_seconds: float
+    seconds: float
+
+    @property
+    def mgas_per_cpu_s(self) -> float:
+        return self.gas / self.cpu_seconds / 1e6
+
+
+def market_advance(imdb: Path, contributions: int) -> MarketAdvance:
+    """Run ``bench.market.run`` (checked against its twin there) with ``contributions``
+    training reviews and time its reward phase: ``Market.compute_rewards`` is wrapped
+    for the run to read the CPU clock around it (the node runs in this process, so its
+    worker thread's CPU counts)."""
+    from bench import market
+    from vm_contracts.market import Market
+
+    spans: list[tuple[float, float]] = []
+    original = Market.compute_rewards
+
+    def timed(self: Market, account: object) -> int:
+        cpu, start = time.process_time(), time.perf_counter()
+        try:
+            return original(self, account)  # type: ignore[arg-type]
+        finally:
+            spans.append((time.process_time() - cpu, time.perf_counter() - start))
+
+    Market.compute_rewards = timed  # type: ignore[method-assign, assignment]
+    try:
+        result = market.run(
+            imdb,
+            train_size=contributions,
+            test_size=MARKET_TEST_SIZE,
+            parts=MARKET_PARTS,
+            initial_parts=1,
+            bounty_units=MARKET_BOUNTY_UNITS,
+            vocab=MARKET_VOCAB,
+        )
+    finally:
+        Market.compute_rewards = original  # type: ignore[method-assign]
+    gas = result.gas["advance"]
+    return MarketAdvance(
+        contributions, len(gas), sum(gas), sum(c for c, _ in spans), sum(w for _, w in spans)
+    )
+
 
 # --- profile ---------------------------------------------------------------------------
 
@@ -505,11 +569,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--anvil", type=Path, metavar="PATH", help="the anvil program (default: on PATH, or in node_modules)"
     )
+    parser.add_argument(
+        "--market-imdb",
+        type=Path,
+        metavar="PATH",
+        help="IMDB (as bench.market takes it): also time a prediction-market round's advance",
+    )
+    parser.add_argument(
+        "--market-contributions", type=int, default=200, help="training reviews of that round (default 200)"
+    )
     args = parser.parse_args(argv)
     if args.txs < 1 or args.rounds < 1:
         parser.error("--txs and --rounds must be >= 1")
     if args.rpc_adds < 0:
         parser.error("--rpc-adds must be >= 0")
+    if args.market_contributions < 1:
+        parser.error("--market-contributions must be >= 1")
+    if args.market_imdb is not None and not args.market_imdb.exists():
+        parser.error(f"--market-imdb: no such file or folder: {args.market_imdb}")
     names = [n.strip() for n in args.runners.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:
@@ -540,9 +617,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for node in RPC_NODES:
             rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
+    advance = None
+    if args.market_imdb:
+        from bench.errors import MarketSimulationError
+        from vm_contracts.errors import VmContractsError
+
+        try:
+            advance = market_advance(args.market_imdb, args.market_contributions)
+        except (MarketSimulationError, VmContractsError) as exc:  # e.g. no IMDB at that path
+            print(f"{parser.prog}: error: the market round: {exc}", file=sys.stderr)
+            return 2
     shares = [] if args.no_profile else profile(loads[-1])
     command = command_line("python -m bench.throughput", argv if argv is not None else sys.argv[1:])
-    report = render(rows, shares, command, rpc_rows, rpc_methods, replays)
+    report = render(rows, shares, command, rpc_rows, rpc_methods, replays, advance)
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
@@ -627,6 +714,7 @@ def render(
     rpc_rows: Sequence[dict] = (),
     rpc_methods: Sequence[dict] = (),
     replays: Sequence[tuple[str, bool, int, float]] = (),
+    advance: MarketAdvance | None = None,
 ) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls, automine and batched blocks\n\n")
@@ -686,6 +774,15 @@ def render(
         out.write("| workload | fast paths | gas | CPU s | Mgas/s (CPU) |\n|---|---|---:|---:|---:|\n")
         for name, fast, gas, cpu in replays:
             out.write(f"| {name} | {'on' if fast else 'off'} | {gas} | {cpu:.2f} | {gas / cpu / 1e6:.2f} |\n")
+    if advance is not None:
+        out.write("\n## The prediction market's reward phase (advance), in-process\n\n")
+        out.write(
+            f"bench.market round: {advance.contributions} contributions, {MARKET_TEST_SIZE} test reviews "
+            f"in {MARKET_PARTS} parts, {MARKET_VOCAB}-word vocabulary.\n\n"
+            "| advance transactions | gas | CPU s | wall s | Mgas/s (CPU) |\n|---:|---:|---:|---:|---:|\n"
+            f"| {advance.transactions} | {advance.gas} | {advance.cpu_seconds:.2f} | {advance.seconds:.2f} | "
+            f"{advance.mgas_per_cpu_s:.2f} |\n"
+        )
     if shares:
         out.write("\n## Where sumchain's time goes (memory store, cProfile cumulative share)\n\n")
         out.write("Parts nest (block assembly contains the interpreter), so shares do not add up.\n\n")

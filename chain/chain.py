@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI, VirtualMachineAPI
+from eth.abc import (
+    BlockAPI,
+    BlockHeaderAPI,
+    ComputationAPI,
+    ReceiptAPI,
+    SignedTransactionAPI,
+    StateAPI,
+    VirtualMachineAPI,
+)
 from eth.chains.base import Chain as PyEvmChain
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.db.schema import SchemaV1
@@ -102,6 +110,9 @@ HEAD_TAGS = ("latest", "pending", "safe", "finalized")
 BLOCK_TAGS = ("earliest", *HEAD_TAGS)  # every block tag of the JSON-RPC specification
 SNAPSHOT_KEY_PREFIX = b"clique-snapshot:"
 CALL_STIPEND = 2300  # gas a value-carrying call adds for its callee
+ESTIMATE_SEARCHES = ("predicted", "bisection")  # Chain.estimate_gas's ways to the least limit
+ESTIMATE_PREDICTIONS = 4  # predicted limits tried before a plain binary search
+CALL_KEEPS = 64  # EIP-150: a call forwards at most all but 1/64 of the gas left
 HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()  # py-evm's key of the head hash
 PREIMAGES_REMEMBERED = 1_000_000  # preimage keys known written before the set starts over
 
@@ -203,6 +214,7 @@ class Chain:
         signer_key: bytes | None = None,
         data_dir: Path | None = None,
         fast_paths: bool = True,
+        lean_loop: bool = False,
     ) -> None:
         self.config = config
         # Speed-ups that stand beside a plain path giving the same blocks (see
@@ -213,7 +225,9 @@ class Chain:
         self._head_cache: tuple[bytes, BlockHeaderAPI] | None = None  # (head hash, header)
         self.store = store
         self.data_dir = data_dir
-        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths)
+        # ``lean_loop`` without ``fast_paths``: the lean loop alone (a reading view's
+        # calls), none of the caches that belong to the live chain's thread.
+        self.vm_class = vm_class_for(config.fork, fast_paths=fast_paths, lean_loop=lean_loop)
         self._evm_class = _PyEvmChain.configure(
             __name__="SumchainEVM", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id
         )
@@ -1145,6 +1159,15 @@ class Chain:
         ``request`` keys: from, to (20-byte or None), gas, value, data (bytes). Overrides:
         address -> {balance, nonce, code, state (replace all), stateDiff (set slots)}.
         """
+        return self._run_call(request, header, state_overrides)[0]
+
+    def _run_call(
+        self,
+        request: dict[str, Any],
+        header: BlockHeaderAPI | None,
+        state_overrides: dict[bytes, dict[str, Any]] | None,
+    ) -> tuple[CallResult, ComputationAPI]:
+        """:meth:`call`'s result and the computation (its frames) that gave it."""
         header = header or self.head
         vm = self.evm.get_vm(header)
         tx = self._call_transaction(vm, request, header)
@@ -1162,50 +1185,85 @@ class Chain:
         gas_used = tx.gas - computation.get_gas_remaining()
         if computation.is_error:
             revert = computation.output if computation.is_error and computation.output else None
-            return CallResult(
+            failed = CallResult(
                 output=computation.output,
                 gas_used=gas_used,
                 error=_error_text(computation.error),
                 revert_data=revert,
             )
-        return CallResult(output=computation.output, gas_used=gas_used)
+            return failed, computation
+        return CallResult(output=computation.output, gas_used=gas_used), computation
 
     def estimate_gas(
         self,
         request: dict[str, Any],
         header: BlockHeaderAPI | None = None,
         state_overrides: dict[bytes, dict[str, Any]] | None = None,
+        search: str = "predicted",
     ) -> int:
         """The least gas limit with which the call succeeds.
 
         One execution at the cap gives the gas actually consumed (before refunds), a
-        lower bound. Nested calls can need more than that, because a call forwards at
-        most 63/64 of the gas left, so ``used * 64/63 + 2300`` (the call stipend) is
-        tried next; the exact least limit is then found by binary search in that narrow
-        range (about a dozen executions instead of forty over the whole cap).
+        lower bound: with less, the same execution runs out. It usually succeeds with
+        exactly that much, checked by a second execution. Nested calls can need more,
+        because a call forwards at most 63/64 of the gas left (EIP-150), and an SSTORE
+        needs more than 2,300 gas left (EIP-2200).
+
+        ``search`` says how the least limit is then found, both giving the same limit (a
+        test checks them against a brute-force scan): ``bisection`` tries ``used * 64/63
+        + 2300`` and binary-searches between the known failure and the known success
+        (a dozen executions or more); ``predicted`` (the default) first reads, from the
+        failed execution's frames, which call got less gas than it used at the cap and
+        how much more the outermost frame needs for it to get that (each level of calls
+        keeping 1/64 back), tries exactly that limit and the one below it, and
+        binary-searches only if the prediction does not hold. A limit is returned only
+        once it succeeded and the one below it failed (or is below the gas consumed).
         """
+        if search not in ESTIMATE_SEARCHES:
+            raise ValueError(f"unknown estimate search {search!r}; choose one of {ESTIMATE_SEARCHES}")
         header = header or self.head
         cap = int(request.get("gas") or self.config.gas_limit)
 
-        def fails(gas: int) -> bool:
-            return self.call({**request, "gas": gas}, header, state_overrides).reverted
+        def run(gas: int) -> tuple[CallResult, ComputationAPI]:
+            return self._run_call({**request, "gas": gas}, header, state_overrides)
 
-        top = self.call({**request, "gas": cap}, header, state_overrides)
+        def fails(gas: int) -> bool:
+            return run(gas)[0].reverted
+
+        top, top_frames = run(cap)
         if top.reverted:
             raise CallReverted(top)
         vm = self.evm.get_vm(header)
         at_cap = self._call_transaction(vm, {**request, "gas": cap}, header)
         # from Prague on the gas limit must also cover the calldata floor (EIP-7623)
         used = max(at_cap.intrinsic_gas, floor_data_gas(self.config.fork, at_cap), top.gas_used)
-        if not fails(used):
+        at_used, at_used_frames = run(used)
+        if not at_used.reverted:
             return used
-        low, high = used, cap
-        guess = min(cap, used * 64 // 63 + CALL_STIPEND)
-        if guess < cap:
-            if fails(guess):
-                low = guess
-            else:
+        low, high = used, cap  # low fails, high succeeds
+        if search == "predicted":
+            failed_frames = at_used_frames
+            for _ in range(ESTIMATE_PREDICTIONS):
+                more = _shortfall(top_frames, failed_frames)
+                if more is None or low + more >= high:
+                    break
+                guess = low + more
+                result, frames = run(guess)
+                if result.reverted:
+                    low, failed_frames = guess, frames
+                    continue
                 high = guess
+                if fails(guess - 1):
+                    return guess
+                high = guess - 1
+                break
+        else:
+            guess = min(cap, used * 64 // 63 + CALL_STIPEND)
+            if guess < cap:
+                if fails(guess):
+                    low = guess
+                else:
+                    high = guess
         while low + 1 < high:
             mid = (low + high) // 2
             if fails(mid):
@@ -1300,6 +1358,35 @@ def call_state(vm: Any) -> Iterator[StateAPI]:
         yield state
     finally:
         state.revert(snapshot)
+
+
+def _shortfall(enough: ComputationAPI, short: ComputationAPI) -> int | None:
+    """How much more gas frame ``short`` (run with a lower limit) needs so that its first
+    call that failed there, but not in ``enough`` (the same frame run at the cap), gets
+    the gas it used at the cap (plus what its own first such call needs, recursively).
+    None when no call of the frame failed only there (it failed by itself).
+
+    A frame with ``a`` gas left at a call forwards ``a - a // 64`` (EIP-150): from what
+    the callee got, ``a`` is known (to within one gas where two values forward the same),
+    and so is the least ``a`` that forwards what the callee needs."""
+    for good, bad in zip(enough.children, short.children, strict=False):
+        if not bad.is_error or good.is_error:
+            continue
+        deeper = _shortfall(good, bad)
+        got = bad.msg.gas
+        lacking = deeper if deeper is not None else good.get_gas_used() - got
+        if lacking <= 0:
+            return None
+        return _least_left(got + lacking) - _least_left(got)
+    return None
+
+
+def _least_left(forwarded: int) -> int:
+    """The least gas left ``a`` at a call for which ``a - a // 64`` reaches ``forwarded``."""
+    rounds, rest = divmod(forwarded, CALL_KEEPS - 1)
+    if rest == 0 and rounds > 0:
+        return CALL_KEEPS * (rounds - 1) + CALL_KEEPS - 1
+    return CALL_KEEPS * rounds + rest
 
 
 def _topics_match(have: Sequence[bytes], want: Sequence[Sequence[bytes] | bytes | None]) -> bool:

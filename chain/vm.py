@@ -587,13 +587,15 @@ VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, False
 LEAN_VM_CLASSES: dict[str, type[VirtualMachineAPI]] = {fork: _make_poa_vm(fork, True) for fork in FORKS}
 
 
-def vm_class_for(fork: str, fast_paths: bool = False) -> type[VirtualMachineAPI]:
+def vm_class_for(fork: str, fast_paths: bool = False, lean_loop: bool = False) -> type[VirtualMachineAPI]:
     """The proof-of-authority VM class running ``fork``'s rules. With ``fast_paths``, a
     new class for one chain: its computations run in the lean interpreter loop (same
     gas, same results) and its account database carries accounts and storage values
-    from block to block (caches of its own, so call this once per chain)."""
+    from block to block (caches of its own, so call this once per chain). With
+    ``lean_loop`` alone, the shared class with the lean loop and no caches (for chains
+    that only read and call, on threads of their own)."""
     if not fast_paths:
-        return VM_CLASSES[fork]
+        return LEAN_VM_CLASSES[fork] if lean_loop else VM_CLASSES[fork]
     lean = LEAN_VM_CLASSES[fork]
     state_class = lean.get_state_class()
     account_db_class = state_class.get_account_db_class()

@@ -94,9 +94,15 @@ class Backend:
         transactions up in the live pool (which locks). It neither mines nor sends.
 
         Its chain is a second :class:`Chain` on the same store backend, without the fast
-        paths, whose caches belong to the live chain's thread, and without hooks.
+        paths whose caches belong to the live chain's thread, and without hooks; its calls
+        run in the lean interpreter loop when the live chain's do (it holds no state).
         """
-        view = Chain(self.config, Store(self.chain.store.backend), fast_paths=False)
+        view = Chain(
+            self.config,
+            Store(self.chain.store.backend),
+            fast_paths=False,
+            lean_loop=self.chain.fast_paths,
+        )
         return Backend(view, self.pool, self.producer, self.signer, limits=self.limits)
 
     def close(self) -> None:

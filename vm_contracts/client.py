@@ -61,6 +61,7 @@ from vm_contracts.errors import ClientError, ProofOfAuthorityChain
 from vm_contracts.fixed_point import SCALE
 from vm_contracts.models import MODEL_ADAPTERS, MODELS, SPARSE_MODELS, ModelAdapter, model_adapter
 from vm_contracts.revert import ErrorDecoder
+from vm_contracts.storage import StorageReadError, read_words
 
 __all__ = [  # the SDK's names, wherever they are defined
     "DEFAULT_EVM_VERSION",
@@ -161,6 +162,16 @@ def state_from_sklearn(
         return state
     raise ClientError(f"unknown model {model!r}; choose one of {MODELS}")
 
+
+# How Framework.read_model reads: via -> vm_contracts.storage fetch method (None: getters).
+READ_VIAS: dict[str, str | None] = {
+    "storage": "auto",
+    "storage-call": "call",
+    "storage-batch": "batch",
+    "getters": None,
+}
+TRAINER_MODEL_SLOT = 0  # CollaborativeTrainer's storage layout: `model` at slot 0, offset 0
+ADDRESS_MASK = (1 << 160) - 1
 
 # State keys as read_model returns them -> the off-chain twins' parameter names.
 _TWIN_KEYS = {
@@ -372,16 +383,47 @@ class Framework:
         """The model's class for ``data`` at ``block`` (free: an ``eth_call``)."""
         return int(self._sender.call(self.trainer.functions.predict(_int64_vector(data)), block))
 
-    def read_model(self, block: BlockId = "latest") -> dict[str, Any]:
-        """Every parameter of the model the trainer used at ``block``, via paged getters
-        at that one block; the dict :func:`deploy_framework` accepts as a state."""
+    def read_model(self, block: BlockId = "latest", via: str = "storage") -> dict[str, Any]:
+        """Every parameter of the model the trainer used at ``block``; the dict
+        :func:`deploy_framework` accepts as a state.
+
+        ``via`` says how, all giving the same dict: ``storage`` (the default) fetches
+        the model's storage words in one request (:mod:`vm_contracts.storage`: an
+        ``eth_call`` with a code override, or a batch of ``eth_getStorageAt`` where the
+        node refuses overrides); ``storage-call`` and ``storage-batch`` force one of the
+        two; ``getters`` runs the model's paged getters (an ``eth_call`` per 1,024
+        entries, the EVM unpacking each: the plain path, ten times slower).
+        """
+        if via not in READ_VIAS:
+            raise ClientError(f"unknown read method {via!r}; choose one of {tuple(READ_VIAS)}")
         number = self._block_number(block)
-        address = self.trainer.functions.model().call(block_identifier=number)
-        state = model_adapter(self.model_name).read(self._model_at(address), number)
+        adapter = model_adapter(self.model_name)
+        fetch = READ_VIAS[via]
+        state: dict[str, Any] | None = None
+        if fetch is not None:
+            try:
+                address, state = self._read_storage(adapter, number, fetch)
+            except Exception as exc:  # noqa: BLE001 - providers fail on storage reads in many ways
+                # By default a node or provider that cannot read storage at a block (eth-tester's
+                # provider, a node that keeps no archive) gets the getters, which read the same.
+                plain_error = isinstance(exc, ClientError) and not isinstance(exc, StorageReadError)
+                if via != "storage" or plain_error:
+                    raise
+        if state is None:
+            address = self.trainer.functions.model().call(block_identifier=number)
+            state = adapter.read(self._model_at(address), number)
         state["model"] = self.model_name
         state["address"] = address
         state["block"] = number
         return state
+
+    def _read_storage(self, adapter: ModelAdapter, number: int, fetch: str) -> tuple[str, dict[str, Any]]:
+        # CollaborativeTrainer's slot 0 holds `model` (low 20 bytes)
+        (word,) = read_words(self.w3, self.address, [TRAINER_MODEL_SLOT], number, "batch")
+        if word & ADDRESS_MASK == 0:
+            raise ClientError(f"no trainer with a model at {self.address} at block {number}")
+        address = Web3.to_checksum_address((word & ADDRESS_MASK).to_bytes(20, "big"))
+        return address, adapter.read_storage(self.w3, address, number, fetch)
 
     def points(self, address: str, block: BlockId = "latest") -> int:
         """Points earned by ``address`` (Points mechanism only)."""

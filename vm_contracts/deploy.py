@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ CONNECT_TIMEOUT_S = 30  # seconds an HTTP request to the node may take
 
 GAS_ESTIMATE_MARGIN = 1.25  # multiply gas estimates by this before sending
 GAS_ESTIMATE_EXTRA = 10_000  # gas added on top of the margin
+ESTIMATE_CACHE_ENTRIES = 256  # estimates a Sender keeps (GasPolicy.estimate_cache)
 INIT_GAS_SHARE = 0.8  # share of the block gas limit one initialisation transaction may use
 INIT_PROBE_ENTRIES = 32  # entries in the first chunk, used to measure gas per entry
 INIT_MAX_ENTRIES = 4096  # entries per initialisation transaction at most
@@ -339,6 +341,9 @@ class GasPolicy:
         write_zeros: also send all-zero chunks and single calls (unset storage already
             reads as zero, so they are skipped by default; the gas benchmark pins
             deployments that write every entry).
+        estimate_cache: reuse the estimate of a call already estimated at the same head
+            block (same function, arguments, sender and value: the node would answer
+            the same); False estimates every time.
     """
 
     estimate: bool = True
@@ -349,6 +354,7 @@ class GasPolicy:
     gas_price: int | None = None
     receipt_timeout_s: float = RECEIPT_TIMEOUT_S
     write_zeros: bool = False
+    estimate_cache: bool = True
 
     def init_budget(self, block_gas_limit: int) -> int:
         """Gas one initialisation transaction may use on a chain with this block gas limit."""
@@ -392,6 +398,8 @@ class Sender:
         self.receipts = receipts
         self.policy = policy
         self._legacy: bool | None = None  # whether the chain has no base fee (asked once)
+        # (head block hash, call) -> estimate, newest last; see GasPolicy.estimate_cache
+        self._estimates: OrderedDict[tuple[Any, ...], int] = OrderedDict()
 
     def revert_or_raise(self, exc: Exception) -> None:
         revert = self.decoder.from_exception(exc)
@@ -413,6 +421,28 @@ class Sender:
         except Exception as exc:
             self.revert_or_raise(exc)
             raise  # unreachable; keeps type checkers content
+
+    def estimate_at(self, built: Any, params: dict[str, Any], block: Mapping[str, Any]) -> int:
+        """:meth:`estimate` at ``block`` (a block as ``eth_getBlockByNumber`` gives it),
+        from the cache when the same call was estimated at that block."""
+        key = _call_key(built, params, block["hash"]) if self.policy.estimate_cache else None
+        if key is not None and key in self._estimates:
+            self._estimates.move_to_end(key)
+            return self._estimates[key]
+        try:
+            estimate = int(built.estimate_gas(params, block_identifier=int(block["number"])))
+        except VmContractsError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, Web3RPCError) or self.decoder.from_exception(exc) is not None:
+                self.revert_or_raise(exc)
+            # A provider that takes no block here (eth-tester's): the plain estimate, uncached.
+            return self.estimate(built, params)
+        if key is not None:
+            self._estimates[key] = estimate
+            while len(self._estimates) > ESTIMATE_CACHE_ENTRIES:
+                self._estimates.popitem(last=False)
+        return estimate
 
     def call(self, built: Any, block: BlockId = "latest", params: dict[str, Any] | None = None) -> Any:
         try:
@@ -441,10 +471,11 @@ class Sender:
         if gas is not None:
             params["gas"] = int(gas)
         elif self.policy.estimate or estimated is not None:
+            head = self.w3.eth.get_block("latest")  # its gas limit caps the margin
             if estimated is None:
-                estimated = self.estimate(built, params)
+                estimated = self.estimate_at(built, params, head)
             margin = int(estimated * GAS_ESTIMATE_MARGIN) + GAS_ESTIMATE_EXTRA
-            params["gas"] = min(margin, self.block_gas_limit())
+            params["gas"] = min(margin, int(head["gasLimit"]))
         else:
             params["gas"] = self.policy.gas if self.policy.gas is not None else self.block_gas_limit()
         if self.policy.gas_price is not None:
@@ -483,6 +514,18 @@ class Sender:
             f"(gas used {receipt['gasUsed']} of {params['gas']})",
             receipt,
         )
+
+
+def _call_key(built: Any, params: Mapping[str, Any], head: Any) -> tuple[Any, ...] | None:
+    """What makes two estimates equal: the head block, the contract function with its
+    arguments, sender and value; None for what is not a contract function call (a
+    deployment)."""
+    address = getattr(built, "address", None)
+    signature = getattr(built, "signature", None)
+    if address is None or signature is None:
+        return None
+    arguments = repr((getattr(built, "args", ()), getattr(built, "kwargs", {})))
+    return (bytes(head), address, signature, arguments, params.get("from"), params.get("value"))
 
 
 # --- deploying ---------------------------------------------------------------------------------

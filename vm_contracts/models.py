@@ -4,18 +4,45 @@ One :class:`ModelAdapter` per model in ``contracts/models/``: its constructor
 arguments, the parameter arrays written chunk by chunk after deployment
 (:class:`InitArray`, see ``vm_contracts.deploy``), the single initialisation calls,
 and how :meth:`~vm_contracts.client.Framework.read_model` reads every parameter back
-at one block through the paged getters. A model state is one dict both ways.
+at one block. A model state is one dict both ways.
+
+Two ways to read, with the same result (a test checks them against each other on every
+model at several blocks): :meth:`ModelAdapter.read`, the plain one, runs the paged
+getters (an ``eth_call`` per page, the EVM unpacking every entry); and
+:meth:`ModelAdapter.read_storage`, the fast one, calls only the getters of the
+immutables (in the code, not in storage) and fetches the storage words of everything
+else in one request (:mod:`vm_contracts.storage`), unpacking them here from the
+contracts' storage layout (:data:`MAPPING_SLOTS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import decode
+from eth_utils import keccak
+
 from vm_contracts.errors import ClientError
+from vm_contracts.storage import call_outputs, mapping_slot, read_words
 
 READ_PAGE_ENTRIES = 1024  # entries per paged getter call
+
+# The models' storage layout (solc's storageLayout of contracts/models/*.sol): slot 0 holds
+# owner (bytes 0-19), initialized (byte 20) and, in the perceptrons, the int80 intercept
+# (bytes 21-30); slots 1 and 2 hold the models' mapping(uint256 => uint256) of packed words.
+INTERCEPT_SHIFT = 168  # bits: the intercept's offset in slot 0 (21 bytes)
+MAPPING_SLOTS = {
+    "SparsePerceptron": {"weights": 1},
+    "DensePerceptron": {"weights": 1},
+    "NaiveBayes": {"feature_counts": 1, "class_counts": 2},
+    "NearestCentroid": {"centroids": 1, "sample_counts": 2},
+    "SparseNearestCentroid": {"sums": 1, "classes": 2},
+}
+INT80_BITS = 80  # lib/Packed.sol: int80 entry i at word i / 3, bits 80 * (i % 3)
+UINT32_BITS = 32  # lib/Packed.sol: uint32 entry i at word i / 8, bits 32 * (i % 8)
+WORD_BITS = 256
 
 MODELS = (
     "SparsePerceptron",
@@ -62,6 +89,12 @@ class ModelAdapter:
         return []
 
     def read(self, contract: Any, block: int) -> dict[str, Any]:
+        """Every parameter at ``block`` through the paged getters (the plain path)."""
+        raise NotImplementedError
+
+    def read_storage(self, w3: Any, address: str, block: int, fetch: str = "auto") -> dict[str, Any]:
+        """The same dict as :meth:`read`, from the contract's storage words (``fetch``: how
+        :func:`vm_contracts.storage.read_words` gets them)."""
         raise NotImplementedError
 
     def check_state(self, state: Mapping[str, Any]) -> None:
@@ -76,6 +109,45 @@ def _paged(function: Callable[..., Any], prefix: tuple[int, ...], size: int, blo
         count = min(READ_PAGE_ENTRIES, size - start)
         values.extend(function(*prefix, start, count).call(block_identifier=block))
     return [int(v) for v in values]
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def _immutables(w3: Any, address: str, block: int, getters: Sequence[tuple[str, str]]) -> list[int]:
+    """The values of argument-less getters ((signature, ABI type) each), in one batch."""
+    outputs = call_outputs(w3, address, [_selector(sig) for sig, _ in getters], block)
+    if any(len(out) != 32 for out in outputs):
+        raise ClientError(f"no model contract at {address} at block {block} (its getters return nothing)")
+    return [int(decode([kind], out)[0]) for (_, kind), out in zip(getters, outputs, strict=True)]
+
+
+def _signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _words_for(count: int, bits: int) -> int:
+    """Storage words holding ``count`` packed entries of ``bits`` bits (lib/Packed.sol)."""
+    per_word = WORD_BITS // bits
+    return -(-count // per_word)
+
+
+def _unpack(words: Sequence[int], count: int, bits: int, signed: bool) -> list[int]:
+    """Entries 0..count of a packed array (lib/Packed.sol) from its words 0..."""
+    per_word = WORD_BITS // bits
+    mask = (1 << bits) - 1
+    out = []
+    for i in range(count):
+        value = (words[i // per_word] >> (bits * (i % per_word))) & mask
+        out.append(_signed(value, bits) if signed else value)
+    return out
+
+
+def _mapping_words(base: int, count: int) -> list[int]:
+    """The slots of entries 0..count of the mapping at slot ``base``."""
+    return [mapping_slot(key, base) for key in range(count)]
 
 
 def _vector(state: Mapping[str, Any], key: str, length: int, model: str) -> list[int]:
@@ -121,6 +193,18 @@ class _Perceptron(ModelAdapter):
             "weights": _paged(f.getWeights, (), n, block),
         }
 
+    def read_storage(self, w3: Any, address: str, block: int, fetch: str = "auto") -> dict[str, Any]:
+        n, rate = _immutables(w3, address, block, [("numFeatures()", "uint64"), ("learningRate()", "int80")])
+        count = _words_for(n, INT80_BITS)
+        slots = [0, *_mapping_words(MAPPING_SLOTS[self.name]["weights"], count)]
+        words = read_words(w3, address, slots, block, fetch)
+        return {
+            "num_features": n,
+            "learning_rate": rate,
+            "intercept": _signed(words[0] >> INTERCEPT_SHIFT, INT80_BITS),
+            "weights": _unpack(words[1:], n, INT80_BITS, signed=True),
+        }
+
 
 class _SparsePerceptron(_Perceptron):
     name = "SparsePerceptron"
@@ -162,6 +246,25 @@ class _NaiveBayes(ModelAdapter):
             "total_counts": [int(total) for _, total in classes],
         }
 
+    def read_storage(self, w3: Any, address: str, block: int, fetch: str = "auto") -> dict[str, Any]:
+        getters = [("numClasses()", "uint64"), ("numFeatures()", "uint64"), ("smoothing()", "uint256")]
+        k, n, smoothing = _immutables(w3, address, block, getters)
+        layout = MAPPING_SLOTS[self.name]
+        count = _words_for(k * n, UINT32_BITS)
+        slots = _mapping_words(layout["feature_counts"], count) + _mapping_words(layout["class_counts"], k)
+        words = read_words(w3, address, slots, block, fetch)
+        counts = _unpack(words[:count], k * n, UINT32_BITS, signed=False)
+        classes = words[count:]
+        low = (1 << 128) - 1  # _classCounts: samples in the low 128 bits, the total above
+        return {
+            "num_classes": k,
+            "num_features": n,
+            "smoothing": smoothing,
+            "feature_counts": [counts[c * n : (c + 1) * n] for c in range(k)],
+            "sample_counts": [word & low for word in classes],
+            "total_counts": [word >> 128 for word in classes],
+        }
+
 
 class _NearestCentroid(ModelAdapter):
     name = "NearestCentroid"
@@ -188,6 +291,20 @@ class _NearestCentroid(ModelAdapter):
             "num_features": n,
             "centroids": [_paged(f.getCentroid, (c,), n, block) for c in range(k)],
             "sample_counts": [int(f.sampleCounts(c).call(block_identifier=block)) for c in range(k)],
+        }
+
+    def read_storage(self, w3: Any, address: str, block: int, fetch: str = "auto") -> dict[str, Any]:
+        k, n = _immutables(w3, address, block, [("numClasses()", "uint64"), ("numFeatures()", "uint64")])
+        layout = MAPPING_SLOTS[self.name]
+        count = _words_for(k * n, INT80_BITS)
+        slots = _mapping_words(layout["centroids"], count) + _mapping_words(layout["sample_counts"], k)
+        words = read_words(w3, address, slots, block, fetch)
+        centroids = _unpack(words[:count], k * n, INT80_BITS, signed=True)
+        return {
+            "num_classes": k,
+            "num_features": n,
+            "centroids": [centroids[c * n : (c + 1) * n] for c in range(k)],
+            "sample_counts": words[count:],
         }
 
 
@@ -218,6 +335,23 @@ class _SparseNearestCentroid(ModelAdapter):
             "sums": [_paged(f.getSums, (c,), n, block) for c in range(k)],
             "sample_counts": [int(count) for count, _ in classes],
             "squared_norms": [int(norm) for _, norm in classes],
+        }
+
+    def read_storage(self, w3: Any, address: str, block: int, fetch: str = "auto") -> dict[str, Any]:
+        k, n = _immutables(w3, address, block, [("numClasses()", "uint64"), ("numFeatures()", "uint64")])
+        layout = MAPPING_SLOTS[self.name]
+        count = _words_for(k * n, UINT32_BITS)
+        slots = _mapping_words(layout["sums"], count) + _mapping_words(layout["classes"], k)
+        words = read_words(w3, address, slots, block, fetch)
+        sums = _unpack(words[:count], k * n, UINT32_BITS, signed=False)
+        classes = words[count:]
+        low = (1 << 64) - 1  # _classes: the sample count in the low 64 bits, the squared norm above
+        return {
+            "num_classes": k,
+            "num_features": n,
+            "sums": [sums[c * n : (c + 1) * n] for c in range(k)],
+            "sample_counts": [word & low for word in classes],
+            "squared_norms": [word >> 64 for word in classes],
         }
 
 

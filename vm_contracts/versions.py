@@ -5,9 +5,10 @@ and the dashboard (``sumchain ui``) both call. They take any ``web3.Web3`` (HTTP
 node, or sumchain in-process), return typed results and print nothing; bad input
 raises an error of :mod:`vm_contracts.errors` with a message written for a user.
 
-Every parameter of a model at any block is read from the archive state (``eth_call`` of
-the model's getters at that block: no block is re-executed). A node that keeps no
-archive answers only for recent blocks; :func:`has_archive` says which kind it is.
+Every parameter of a model at any block is read from the archive state (the model's
+storage words at that block, fetched in one request by :mod:`vm_contracts.storage`: no
+block is re-executed). A node that keeps no archive answers only for recent blocks;
+:func:`has_archive` says which kind it is.
 
 The trainer's model type and incentive mechanism are recognised from the deployed code,
 compared against the committed artifacts of every EVM version; :func:`find_trainers`
