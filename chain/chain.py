@@ -665,8 +665,10 @@ class Chain:
 
     def pending_header(self, timestamp: int) -> BlockHeaderAPI:
         """The header of the next block on the head at ``timestamp`` before any transaction
-        (the head's state root), unsealed: zero coinbase, no vote, an empty seal, in-turn
-        difficulty. A call at ``pending`` with an empty pool runs in it."""
+        (the head's state root, or the state the dev controls' pending edits made, with
+        their base fee), unsealed: no vote, an empty seal, in-turn difficulty, the coinbase
+        the next block would pay (zero unless one is set). A call at ``pending`` with an
+        empty pool runs in it."""
         fields: dict[str, Any] = {
             "timestamp": timestamp,
             "gas_limit": self.config.gas_limit,
@@ -676,9 +678,17 @@ class Chain:
             "difficulty": consensus.DIFF_IN_TURN,
             "mix_hash": ZERO_HASH32,
         }
+        if self.beneficiary is not None and (self.head.block_number + 1) % self.config.epoch:
+            fields["coinbase"] = self.beneficiary  # as build_block: the tips' recipient, no vote
         if self.config.fork_at_least("cancun"):
             fields["parent_beacon_block_root"] = ZERO_HASH32
-        return new_header(self.vm_class, self.head, **fields)
+        pending = self.pending_edits()
+        if pending is not None:
+            fields["state_root"] = pending.state_root  # the dev controls' edits come first
+        header = new_header(self.vm_class, self.head, **fields)
+        if pending is not None and pending.base_fee is not None:
+            header = header.copy(base_fee_per_gas=pending.base_fee)
+        return header
 
     def view(self) -> Chain:
         """A second chain on this one's store backend: it reads what this one has
@@ -698,7 +708,10 @@ class Chain:
         committed, and the view is thrown away with it.
         """
         view = self.view()
-        built = view._execute(view.pending_header(timestamp), transactions)
+        view.beneficiary = self.beneficiary
+        pending = self.pending_edits()
+        revalidate = pending is None or pending.base_fee is None  # as build_block
+        built = view._execute(view.pending_header(timestamp), transactions, revalidate=revalidate)
         view.evm.chaindb.persist_block(built.block)
         return view, built
 

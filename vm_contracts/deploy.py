@@ -34,7 +34,7 @@ from typing import Any
 
 from eth_typing import ChecksumAddress
 from web3 import AsyncWeb3, Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import MethodUnavailable, Web3RPCError
 from web3.providers.base import BaseProvider
 
 from vm_contracts.errors import (
@@ -412,10 +412,20 @@ class Sender:
         raise exc
 
     def estimate(self, built: Any, params: dict[str, Any]) -> int:
+        """The node's estimate for the block the transaction is meant for: at ``pending``
+        (web3 would ask at latest, which a node runs in the last block's own time: too
+        little for time-dependent gas). A provider that cannot estimate at ``pending``
+        (eth-tester's) gets its own default block."""
         try:
-            # for the block the transaction is meant for (web3 would ask at latest, which a
-            # node runs in the last block's own time: too little for time-dependent gas)
             return int(built.estimate_gas(params, block_identifier="pending"))
+        except VmContractsError:
+            raise
+        except Exception as exc:
+            refused = isinstance(exc, Web3RPCError) and not isinstance(exc, MethodUnavailable)
+            if refused or self.decoder.from_exception(exc) is not None:
+                self.revert_or_raise(exc)
+        try:
+            return int(built.estimate_gas(params))
         except VmContractsError:
             raise
         except Exception as exc:
@@ -423,21 +433,13 @@ class Sender:
             raise  # unreachable; keeps type checkers content
 
     def estimate_at(self, built: Any, params: dict[str, Any], block: Mapping[str, Any]) -> int:
-        """:meth:`estimate` at ``block`` (a block as ``eth_getBlockByNumber`` gives it),
-        from the cache when the same call was estimated at that block."""
+        """:meth:`estimate` on top of ``block`` (the head, as ``eth_getBlockByNumber``
+        gives it), from the cache when the same call was estimated on that head."""
         key = _call_key(built, params, block["hash"]) if self.policy.estimate_cache else None
         if key is not None and key in self._estimates:
             self._estimates.move_to_end(key)
             return self._estimates[key]
-        try:
-            estimate = int(built.estimate_gas(params, block_identifier=int(block["number"])))
-        except VmContractsError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, Web3RPCError) or self.decoder.from_exception(exc) is not None:
-                self.revert_or_raise(exc)
-            # A provider that takes no block here (eth-tester's): the plain estimate, uncached.
-            return self.estimate(built, params)
+        estimate = self.estimate(built, params)
         if key is not None:
             self._estimates[key] = estimate
             while len(self._estimates) > ESTIMATE_CACHE_ENTRIES:
