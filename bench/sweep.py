@@ -154,12 +154,32 @@ def _data_key(config: SimulationConfig) -> SimulationConfig:
     )
 
 
+SHARED_VOCABULARY = 1000  # words loaded once per seed; a smaller vocabulary is its prefix
+
+
 def point_data(imdb: str, config: SimulationConfig) -> Any:
-    """The encoded data of a point: one load per (words, limits, seed), split at the point's
-    initial fraction exactly as ``load_data`` splits it."""
+    """The encoded data of a point, exactly as ``load_data`` gives it, from one load per
+    (limits, seed): a vocabulary of n words is the first n of the ranking (most frequent
+    first), so its encoding keeps the indices below n; the split is at the point's initial
+    fraction."""
+    import bisect
     from dataclasses import replace
 
-    data = _data(imdb, _data_key(config))
+    from bench.simulate import rows_to_matrix
+
+    words = config.words
+    data = _data(imdb, _data_key(replace(config, words=max(words, SHARED_VOCABULARY))))
+    if words < len(data.vocabulary_words):
+        train_rows = [r[: bisect.bisect_left(r, words)] for r in data.train_rows]
+        test_rows = [r[: bisect.bisect_left(r, words)] for r in data.test_rows]
+        data = replace(
+            data,
+            vocabulary_words=data.vocabulary_words[:words],
+            train_rows=train_rows,
+            test_rows=test_rows,
+            train_matrix=rows_to_matrix(train_rows, words),
+            test_matrix=rows_to_matrix(test_rows, words),
+        )
     initial = int(round(len(data.train_rows) * config.initial_fraction))
     if not 2 <= initial < len(data.train_rows):
         raise SimulationError(
