@@ -34,13 +34,14 @@ from eth_keys import keys
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from chain import consensus
+from chain import consensus, log_index
 from chain.config import ChainConfig
 from chain.errors import (
     BlockGasExhausted,
     CallReverted,
     ChainError,
     DataDirError,
+    FloorDataGasTooLow,
     IntrinsicGasTooLow,
     InvalidBlock,
     InvalidTransaction,
@@ -51,12 +52,20 @@ from chain.errors import (
     UnsupportedTransactionType,
 )
 from chain.genesis import VANITY, check_stored_chain, config_from_meta, default_signer, write_genesis
+from chain.log_scan import block_logs, bloom_may_match
 from chain.store import TABLE_AUX, TABLE_CHAIN, Store, inspect_data_dir
-from chain.validation import TransactionRules, validate_against_state, validate_transaction
+from chain.validation import (
+    SET_CODE_TRANSACTION_TYPE,
+    TransactionRules,
+    validate_against_state,
+    validate_transaction,
+)
 from chain.vm import (
     BlockRuleBroken,
     call_transaction,
     contract_address,
+    floor_data_gas,
+    has_set_code,
     index_canonical_block,
     intrinsic_gas,
     max_initcode_size,
@@ -333,7 +342,7 @@ class Chain:
                     f"typed transaction (type {raw[0]}) needs Berlin or later; "
                     f"this chain runs {self.config.fork}"
                 )
-            allowed = {1} | ({2} if self.config.fork_at_least("london") else set())
+            allowed = set(self.transaction_rules().transaction_types) - {0}
             if raw[0] not in allowed:
                 raise UnsupportedTransactionType(
                     f"transaction type {raw[0]} is not supported on {self.config.fork} "
@@ -350,12 +359,19 @@ class Chain:
     def max_initcode_size(self) -> int | None:
         return max_initcode_size(self.config.fork)
 
+    def floor_data_gas(self, tx: SignedTransactionAPI) -> int:
+        return floor_data_gas(self.config.fork, tx)
+
+    def code(self, address: bytes) -> bytes:
+        return bytes(self.state_at().get_code(Address(address)))
+
     def transaction_rules(self) -> TransactionRules:
         """The stateless rules every transaction of this chain's blocks follows."""
         types = (
             {0}
             | ({1} if self.config.fork_at_least("berlin") else set())
             | ({2} if self.config.fork_at_least("london") else set())
+            | ({SET_CODE_TRANSACTION_TYPE} if has_set_code(self.config.fork) else set())
         )
         return TransactionRules(
             chain_id=self.config.chain_id,
@@ -452,7 +468,7 @@ class Chain:
                 sender = bytes(tx.sender)  # recovered when it was first tried
             else:
                 try:
-                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx))
+                    sender = validate_transaction(tx, rules, self.intrinsic_gas(tx), self.floor_data_gas(tx))
                 except InvalidTransaction as exc:
                     error = exc
             if sender is not None and sender in held_back:
@@ -522,8 +538,9 @@ class Chain:
         return None
 
     def _after_block(self, block: BlockAPI, state: StateAPI | None = None) -> None:
-        """What belongs to the block's own commit: its snapshot and the commit hooks
-        (the node's pool removes the block's transactions, journal included).
+        """What belongs to the block's own commit: its snapshot, its logs' index entry
+        (:mod:`chain.log_index`) and the commit hooks (the node's pool removes the block's
+        transactions, journal included).
 
         ``state`` is the builder's state, persisted at the block's state root."""
         self.snapshots.snapshot(block.header)
@@ -534,6 +551,7 @@ class Chain:
             self._head_state_cache = (block.hash, state)
         if self.fast_paths and self.store.get(TABLE_CHAIN, HEAD_KEY) == block.hash:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
+        log_index.index_block(self.store, block, self.receipts_of(block))
         for hook in list(self._commit_hooks):
             hook(block)
 
@@ -715,16 +733,30 @@ class Chain:
         topic filters (per position: None = any, a value, or a list of alternatives)."""
         wanted_addresses = set(addresses)
         out: list[LogInfo] = []
+        receipt_builder = self.vm_class.get_receipt_builder()
         for number in range(max(0, from_number), min(to_number, self.head.block_number) + 1):
             header = self.header(number)
-            if header.bloom == 0:
+            if not bloom_may_match(header.bloom, wanted_addresses, topics):
                 continue
-            for info in self.receipts(header):
-                for log in info.logs:
-                    if wanted_addresses and log.address not in wanted_addresses:
-                        continue
-                    if _topics_match(log.topics, topics):
-                        out.append(log)
+            entries = log_index.block_entries(self.store, header.hash)
+            if entries is None:  # committed before the index: read its receipts
+                entries = list(block_logs(self.evm.chaindb, header, receipt_builder))
+            for index, tx_hash, position, address, log_topics, data in entries:
+                if wanted_addresses and address not in wanted_addresses:
+                    continue
+                if _topics_match(log_topics, topics):
+                    out.append(
+                        LogInfo(
+                            address=address,
+                            topics=log_topics,
+                            data=data,
+                            block_number=number,
+                            block_hash=header.hash,
+                            transaction_hash=tx_hash,
+                            transaction_index=index,
+                            log_index=position,
+                        )
+                    )
         return out
 
     # --- calls -----------------------------------------------------------------------------
@@ -748,6 +780,9 @@ class Chain:
                 f"intrinsic gas too low: the call needs at least {tx.intrinsic_gas} gas, "
                 f"it was given {tx.gas}"
             )
+        floor = floor_data_gas(self.config.fork, tx)
+        if tx.gas < floor:
+            raise FloorDataGasTooLow(tx.gas, floor)
         with vm.in_costless_state() as state:
             _apply_overrides(state, state_overrides or {})
             computation = state.costless_execute_transaction(tx)
@@ -786,8 +821,9 @@ class Chain:
         if top.reverted:
             raise CallReverted(top)
         vm = self.evm.get_vm(header)
-        intrinsic = self._call_transaction(vm, {**request, "gas": cap}, header).intrinsic_gas
-        used = max(intrinsic, top.gas_used)
+        at_cap = self._call_transaction(vm, {**request, "gas": cap}, header)
+        # from Prague on the gas limit must also cover the calldata floor (EIP-7623)
+        used = max(at_cap.intrinsic_gas, floor_data_gas(self.config.fork, at_cap), top.gas_used)
         if not fails(used):
             return used
         low, high = used, cap
@@ -806,6 +842,11 @@ class Chain:
         return high
 
     def _call_transaction(self, vm: Any, request: dict[str, Any], header: BlockHeaderAPI) -> Any:
+        if request.get("authorization_list") and not has_set_code(self.config.fork):
+            raise UnsupportedTransactionType(
+                "a call with an authorization list (EIP-7702) needs Prague; "
+                f"this chain runs {self.config.fork}"
+            )
         return call_transaction(vm, request, int(request.get("gas") or self.config.gas_limit))
 
     # --- heads --------------------------------------------------------------------------

@@ -35,7 +35,7 @@ MIN_GAS_LIMIT = 5_000  # gas: the protocol's floor for a block gas limit
 MAX_GAS_LIMIT = 2**63 - 1
 
 # Forks a chain may run, oldest first. Names are py-evm's fork names in lower case.
-FORKS = ("petersburg", "istanbul", "berlin", "london", "paris", "shanghai", "cancun")
+FORKS = ("petersburg", "istanbul", "berlin", "london", "paris", "shanghai", "cancun", "prague")
 DEFAULT_FORK = "cancun"
 
 
@@ -166,6 +166,55 @@ class ChainConfig:
         return replace(self, **changes)
 
 
+WEI_PER_UNIT = {  # the denominations a balance in the config may be written in
+    "wei": 1,
+    "kwei": 10**3,
+    "mwei": 10**6,
+    "gwei": 10**9,
+    "szabo": 10**12,
+    "finney": 10**15,
+    "ether": 10**18,
+}
+
+
+def parse_wei(text: str) -> int:
+    """A balance written as wei (``"5000000000000000000"``, ``"0x4563918244f40000"``) or
+    as an amount and a unit (``"5 ether"``, ``"0.5 ether"``, ``"5000 gwei"``); ValueError
+    if it is neither or not a whole number of wei."""
+    from decimal import Decimal, InvalidOperation
+
+    amount, _, unit = text.strip().replace("_", "").partition(" ")
+    unit = unit.strip().lower()
+    if not unit:
+        return int(amount, 0)
+    if unit not in WEI_PER_UNIT:
+        raise ValueError(f"unknown unit {unit!r}")
+    try:
+        wei = Decimal(amount) * WEI_PER_UNIT[unit]
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {amount!r}") from None
+    if not wei.is_finite() or wei != wei.to_integral_value():
+        raise ValueError("not a whole number of wei")
+    return int(wei)
+
+
+def _balance(key: str, value: Any) -> int:
+    """A balance from the file: an integer of wei, or a string :func:`parse_wei` reads."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(
+            f'{key}: must be wei (an integer) or an amount with a unit ("5 ether"), got {value!r}'
+        )
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_wei(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f'{key}: must be wei (an integer) or an amount with a unit ("5 ether", "5000 gwei"), '
+            f"got {value!r} ({exc})"
+        ) from None
+
+
 _INT_FIELDS = {
     "chain_id",
     "block_period",
@@ -174,12 +223,13 @@ _INT_FIELDS = {
     "base_fee",
     "genesis_timestamp",
     "accounts",
-    "account_balance",
 }
 
 
 def _coerce(key: str, value: Any) -> Any:
     """Turn file values into field types; strings are accepted for big integers."""
+    if key == "account_balance":
+        return _balance("config.account_balance", value)
     if key in _INT_FIELDS:
         if isinstance(value, bool):
             raise ConfigError(f"config.{key}: must be an integer, got {value!r}")
@@ -198,10 +248,24 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "alloc":
         if not isinstance(value, Mapping):
             raise ConfigError("config.alloc: must be a table of address = balance in wei")
-        return {addr: _coerce("account_balance", bal) for addr, bal in value.items()}
+        return {addr: _alloc_balance(addr, entry) for addr, entry in value.items()}
     if key in ("fork", "mnemonic", "data_dir") and value is not None and not isinstance(value, str):
         raise ConfigError(f"config.{key}: must be a string, got {value!r}")
     return value
+
+
+def _alloc_balance(address: str, entry: Any) -> int:
+    """One ``alloc`` entry: a balance, or geth's ``{balance = ...}`` table (which may
+    carry nothing but the balance: code, storage and nonce are not set at genesis here)."""
+    key = f"config.alloc.{address}"
+    if isinstance(entry, Mapping):
+        other = sorted(set(entry) - {"balance"})
+        if other:
+            raise ConfigError(f"{key}.{other[0]}: not supported (an alloc entry sets only a balance)")
+        if "balance" not in entry:
+            raise ConfigError(f"{key}: geth's form needs a balance ({{balance = ...}})")
+        return _balance(f"{key}.balance", entry["balance"])
+    return _balance(key, entry)
 
 
 def validate(config: ChainConfig) -> None:

@@ -236,6 +236,62 @@ class IntrinsicGasTooLow(InvalidTransaction):
     """Raised when a transaction's gas limit is below its intrinsic gas."""
 
 
+class FloorDataGasTooLow(IntrinsicGasTooLow):
+    """Raised when a transaction's gas limit is below EIP-7623's calldata floor (Prague on:
+    21,000 + 10 gas per calldata token). ``gas`` and ``floor`` are in gas; the message is
+    geth's ("insufficient gas for floor data gas cost")."""
+
+    def __init__(self, gas: int, floor: int) -> None:
+        super().__init__(f"insufficient gas for floor data gas cost: gas {gas}, minimum needed {floor}")
+        self.gas = gas
+        self.floor = floor
+
+
+class InvalidSetCode(InvalidTransaction):
+    """Raised when a set-code transaction (EIP-7702, type 4) breaks one of its own rules.
+
+    ``rule`` is ``empty_authorizations`` (it carries no authorization tuple) or
+    ``creation`` (it has no ``to``: a set-code transaction may not create a contract).
+    The messages are geth's."""
+
+    def __init__(self, rule: str) -> None:
+        messages = {
+            "empty_authorizations": "EIP-7702 transaction with empty auth list",
+            "creation": "EIP-7702 transaction cannot be used to create contract",
+        }
+        super().__init__(messages[rule])
+        self.rule = rule
+
+
+class DelegatedAccountLimit(InvalidTransaction):
+    """Raised when the pool refuses a transaction from an account that is delegated
+    (EIP-7702) or named by a pooled authorization, as geth's pool does: such an account
+    may have one transaction in flight, sent in nonce order.
+
+    ``sender`` is the 20-byte account; ``rule`` is ``in_flight`` (it already has a pooled
+    transaction and this one does not replace it) or ``gapped_nonce`` (its nonce is not
+    the account's next one)."""
+
+    def __init__(self, sender: bytes, rule: str) -> None:
+        messages = {
+            "in_flight": "in-flight transaction limit reached for delegated accounts",
+            "gapped_nonce": "gapped-nonce tx from delegated accounts",
+        }
+        super().__init__(f"{messages[rule]} (account 0x{sender.hex()})")
+        self.sender = sender
+        self.rule = rule
+
+
+class AuthorityReserved(InvalidTransaction):
+    """Raised when a set-code transaction authorizes an account that already has more
+    than one transaction in the pool (geth's rule: an authority's pooled transactions
+    could be invalidated by the delegation). ``authority`` is the 20-byte account."""
+
+    def __init__(self, authority: bytes) -> None:
+        super().__init__(f"authority already reserved (account 0x{authority.hex()})")
+        self.authority = authority
+
+
 class FeeCapTooLow(InvalidTransaction):
     """Raised when a transaction's max fee per gas is below the next block's base fee."""
 

@@ -22,6 +22,7 @@ from chain import consensus
 from chain.config import ChainConfig
 from chain.errors import ChainError, DataDirError
 from chain.store import TABLE_CHAIN, Store
+from chain.vm import system_contracts
 
 VANITY = b"sumchain".ljust(consensus.EXTRA_VANITY, b"\x00")  # 32 bytes of extraData vanity
 GENESIS_DIFFICULTY = 1  # Clique's out-of-turn value; block 0 is not sealed
@@ -75,7 +76,8 @@ def write_genesis(
 ) -> BlockHeaderAPI:
     """Write block 0 and the metadata into ``store`` and commit them; return the header.
 
-    Without ``state_root`` the state is the config's genesis allocation and the time is
+    Without ``state_root`` the state is the fork's system contracts (``vm.system_contracts``:
+    EIP-2935's history contract from Prague on) and the config's genesis allocation, and the time is
     ``config.genesis_timestamp`` (now when 0). With it, the state's trie nodes are
     already in the store (a forked chain) and the time is ``config.genesis_timestamp``.
     ``extra_meta`` is recorded as the metadata's ``forked_from``.
@@ -83,9 +85,14 @@ def write_genesis(
     if state_root is None:
         fields = genesis_header_fields(config, config.genesis_timestamp or int(time.time()))
         allocation = {
-            to_canonical_address(address): {"balance": balance, "nonce": 0, "code": b"", "storage": {}}
-            for address, balance in config.genesis_alloc.items()
+            address: {"balance": 0, "nonce": 1, "code": code, "storage": {}}
+            for address, code in system_contracts(config.fork).items()
         }
+        for address, balance in config.genesis_alloc.items():
+            account = allocation.setdefault(
+                to_canonical_address(address), {"balance": 0, "nonce": 0, "code": b"", "storage": {}}
+            )
+            account["balance"] = balance
         chain = evm_class.from_genesis(store.db, fields, allocation)  # type: ignore[arg-type]  # py-evm's stub wants AccountDetails, a TypedDict of the same keys
         genesis = chain.get_canonical_head()
     else:

@@ -32,8 +32,12 @@ Choices, documented because other pools differ:
   the new transaction, so long contiguous runs are unlimited by it (only by the slot
   limits).
 * Blob transactions are not pooled (they need a sidecar this single node does not
-  carry); set-code transactions are pooled only if the fork decodes them and the pool
-  is built with them in ``transaction_types``.
+  carry); set-code transactions (EIP-7702, Prague on) are pooled only if the fork decodes
+  them and the pool is built with them in ``transaction_types`` (the node's assembly
+  passes the chain's own types). With them come geth's delegation limits: an account
+  that has code (a delegation) or that a pooled authorization names may have one
+  transaction in flight, at its next nonce; a set-code transaction may not authorize an
+  account holding more than one pooled transaction.
 
 Validation lives in ``chain.validation`` (stateless, then stateful, as geth's
 ``core/txpool/validation.go``); the journal interface and its implementations in
@@ -58,7 +62,9 @@ from eth_utils import ValidationError, keccak
 
 from chain.errors import (
     AlreadyKnown,
+    AuthorityReserved,
     ChainError,
+    DelegatedAccountLimit,
     InsufficientFunds,
     InvalidTransaction,
     MalformedTransaction,
@@ -71,6 +77,7 @@ from chain.errors import (
 from chain.journal import Journal
 from chain.validation import (
     DEFAULT_TRANSACTION_TYPES,
+    SET_CODE_TRANSACTION_TYPE,
     TransactionRules,
     checksum_address,
     recover_sender,
@@ -78,6 +85,7 @@ from chain.validation import (
     validate_against_state,
     validate_transaction,
 )
+from chain.vm import authorization_authority
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +146,15 @@ class PoolState(Protocol):
         """Return the most initcode bytes a creation may carry (EIP-3860), None before Shanghai."""
         ...
 
+    def floor_data_gas(self, tx: SignedTransactionAPI) -> int:
+        """Return the least gas limit EIP-7623's calldata floor allows ``tx`` (Prague on), 0 before."""
+        ...
+
+    def code(self, address: bytes) -> bytes:
+        """Return the code of the 20-byte ``address`` at the head (a delegation designation
+        ``0xef0100 || address`` for an account delegated by EIP-7702)."""
+        ...
+
 
 # --- entries and limits ----------------------------------------------------------------
 
@@ -164,12 +181,15 @@ class PooledTransaction:
     max_priority_fee: int
     #: Value transferred (wei).
     value: int
-    #: Transaction type: 0 legacy, 1 access list, 2 dynamic fee.
+    #: Transaction type: 0 legacy, 1 access list, 2 dynamic fee, 4 set code.
     type_id: int
     #: Length of ``raw`` (bytes).
     size: int
     #: Arrival sequence number in this pool (monotonic; ties in ordering go to earlier).
     arrival: int
+    #: Accounts (20 bytes) whose signed authorizations a set-code transaction carries
+    #: (recovered once; tuples that do not recover are left out); () for other types.
+    authorities: tuple[bytes, ...] = ()
 
     @property
     def cost(self) -> int:
@@ -267,6 +287,9 @@ class TxPool:
         self._account_nonce: dict[bytes, int] = {}
         #: Length of each sender's pending run, kept current by ``_refresh``.
         self._pending_length: dict[bytes, int] = {}
+        #: Pooled set-code transactions naming each authority (hashes), for geth's
+        #: delegation limits (``_check_delegation_limits``).
+        self._authorizing: dict[bytes, set[bytes]] = {}
         self._subscribers: list[Callable[[PooledTransaction], None]] = []
         self._restoring = False
         #: Transactions dropped because they were no longer valid when read back from
@@ -341,7 +364,7 @@ class TxPool:
             )
 
         tx = self._decode(raw)
-        sender = validate_transaction(tx, self.rules(), state.intrinsic_gas(tx))
+        sender = validate_transaction(tx, self.rules(), state.intrinsic_gas(tx), state.floor_data_gas(tx))
         account_nonce = state.nonce(sender)
         validate_against_state(tx, sender, account_nonce, state.balance(sender), state.next_base_fee())
 
@@ -360,6 +383,13 @@ class TxPool:
         tx_hash = keccak(raw)
         if tx_hash in self._by_hash:
             raise AlreadyKnown(f"transaction {_hex(tx_hash)} is already in the pool")
+
+        authorities: tuple[bytes, ...] = ()
+        if type_id == SET_CODE_TRANSACTION_TYPE:
+            recovered = (authorization_authority(auth) for auth in tx.authorization_list)  # type: ignore[attr-defined]  # set-code transactions carry one
+            authorities = tuple(dict.fromkeys(a for a in recovered if a is not None))
+        if SET_CODE_TRANSACTION_TYPE in self.transaction_types:
+            self._check_delegation_limits(sender, tx.nonce, account_nonce, authorities)
 
         replaced = self._by_sender.get(sender, {}).get(tx.nonce)
         if replaced is not None and not _pays_bump(
@@ -387,6 +417,7 @@ class TxPool:
             type_id=type_id,
             size=len(raw),
             arrival=next(self._arrivals),
+            authorities=authorities,
         )
         evicted = [] if replaced is not None else self._make_room(entry, account_nonce)
         return entry, replaced, evicted, account_nonce
@@ -409,6 +440,24 @@ class TxPool:
                 "transaction bytes are not in canonical encoding (re-encoding differs)"
             )
         return tx
+
+    def _check_delegation_limits(
+        self, sender: bytes, nonce: int, account_nonce: int, authorities: tuple[bytes, ...]
+    ) -> None:
+        """geth's pool rules for EIP-7702 (``legacypool.validateAuth``): an account with
+        code (a delegation) or named by a pooled authorization may have one transaction in
+        flight, at its next nonce, or replace it; a set-code transaction may not authorize
+        an account that already has more than one pooled transaction (the delegation's
+        nonce bump would strand them)."""
+        own = self._by_sender.get(sender, {})
+        if self.state.code(sender) or self._authorizing.get(sender):
+            if not own and nonce != self._next_nonce(sender, account_nonce):
+                raise DelegatedAccountLimit(sender, "gapped_nonce")
+            if own and nonce not in own:
+                raise DelegatedAccountLimit(sender, "in_flight")
+        for authority in authorities:
+            if len(self._by_sender.get(authority, {})) > 1:
+                raise AuthorityReserved(authority)
 
     def _make_room(self, entry: PooledTransaction, account_nonce: int) -> list[PooledTransaction]:
         """Return the transactions to evict so ``entry`` fits, or raise ``PoolFull``.
@@ -725,6 +774,7 @@ class TxPool:
         with self._lock:
             self._by_hash.clear()
             self._by_sender.clear()
+            self._authorizing.clear()
             self._account_nonce.clear()
             self._pending_length.clear()
             if self.journal is not None:
@@ -822,6 +872,8 @@ class TxPool:
 
     def _insert(self, entry: PooledTransaction, account_nonce: int) -> None:
         self._by_hash[entry.hash] = entry
+        for authority in entry.authorities:
+            self._authorizing.setdefault(authority, set()).add(entry.hash)
         own = self._by_sender.setdefault(entry.sender, {})
         own[entry.nonce] = entry
         if account_nonce != self._account_nonce.get(entry.sender):
@@ -836,6 +888,12 @@ class TxPool:
 
     def _discard(self, tx: PooledTransaction) -> None:
         del self._by_hash[tx.hash]
+        for authority in tx.authorities:
+            naming = self._authorizing.get(authority)
+            if naming is not None:
+                naming.discard(tx.hash)
+                if not naming:
+                    del self._authorizing[authority]
         own = self._by_sender[tx.sender]
         del own[tx.nonce]
         if not own:

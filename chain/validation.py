@@ -19,10 +19,12 @@ from eth_utils import ValidationError, to_checksum_address
 
 from chain.errors import (
     FeeCapTooLow,
+    FloorDataGasTooLow,
     GasLimitExceeded,
     InitcodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
+    InvalidSetCode,
     InvalidSignature,
     NonceTooLow,
     TipAboveFeeCap,
@@ -65,13 +67,20 @@ class TransactionRules:
     max_initcode_size: int | None
 
 
-def validate_transaction(tx: SignedTransactionAPI, rules: TransactionRules, intrinsic_gas: int) -> bytes:
+def validate_transaction(
+    tx: SignedTransactionAPI, rules: TransactionRules, intrinsic_gas: int, floor_gas: int = 0
+) -> bytes:
     """Check ``tx`` on its own, without any account state; return its sender (20 bytes).
 
     The rules, in order, each with its own exception from ``chain.errors``: signature
     (ranges, low s, recovery), chain id (replay protection required), transaction type,
-    tip <= fee cap, gas <= block gas limit, initcode size (Shanghai on), gas >=
-    ``intrinsic_gas`` (which includes the initcode words from Shanghai on).
+    a set-code transaction's own rules (a ``to``, at least one authorization), tip <= fee
+    cap, gas <= block gas limit, initcode size (Shanghai on), gas >= ``intrinsic_gas``
+    (which includes the initcode words from Shanghai on), gas >= ``floor_gas`` (EIP-7623's
+    calldata floor, Prague on; 0 before).
+
+    As geth, the authorization tuples themselves (their chain id, nonce and signature) are
+    not checked here: execution skips a tuple that fails, and the transaction stays valid.
     """
     sender = recover_sender(tx)
 
@@ -91,6 +100,12 @@ def validate_transaction(tx: SignedTransactionAPI, rules: TransactionRules, intr
             f"transaction type {type_id} is not accepted by the pool (accepted: "
             f"{', '.join(str(t) for t in sorted(rules.transaction_types))})"
         )
+
+    if type_id == SET_CODE_TRANSACTION_TYPE:
+        if not tx.to:
+            raise InvalidSetCode("creation")
+        if not tx.authorization_list:  # type: ignore[attr-defined]  # set-code transactions carry one
+            raise InvalidSetCode("empty_authorizations")
 
     max_fee = tx.max_fee_per_gas
     max_priority_fee = tx.max_priority_fee_per_gas
@@ -112,6 +127,8 @@ def validate_transaction(tx: SignedTransactionAPI, rules: TransactionRules, intr
             f"intrinsic gas too low: transaction needs at least {intrinsic_gas} gas, "
             f"its gas limit is {tx.gas}"
         )
+    if tx.gas < floor_gas:
+        raise FloorDataGasTooLow(tx.gas, floor_gas)
     return sender
 
 

@@ -20,6 +20,13 @@ py-evm is pinned exactly (see pyproject.toml). sumchain bends it only here:
   creation and validation; Clique needs difficulty 1 or 2 and the vote nonce, so the
   post-merge header rules are replaced by the pre-merge ones (everything else, such as
   base fee, gas limit, withdrawals root and blob gas, stays py-evm's).
+* From Prague on, EIP-7623's calldata floor is charged by py-evm at the end of a
+  transaction but never checked against its gas limit; the state's
+  ``validate_transaction`` adds that validity rule. EIP-2935's history contract is
+  written by py-evm only where its code is in the state: ``system_contracts`` is what
+  genesis puts there. Set-code calls (``eth_call`` with an authorization list) run as an
+  unsigned set-code transaction, which py-evm's costless execution cannot copy as it
+  copies the others (``_SetCodeCall``).
 * Refusals carry their rule as a type: header rules (timestamp, gas limit) and every
   transaction-validity refusal raise :class:`BlockRuleBroken`, a ``ValidationError``
   with ``check``, so block import never reads py-evm's message text.
@@ -51,10 +58,21 @@ from eth.vm.forks import (
     LondonVM,
     ParisVM,
     PetersburgVM,
+    PragueVM,
     ShanghaiVM,
 )
+from eth.vm.forks.prague.constants import (
+    DELEGATION_DESIGNATION_PREFIX,
+    HISTORY_STORAGE_ADDRESS,
+    HISTORY_STORAGE_CONTRACT_CODE,
+    MAGIC,
+    SET_CODE_TRANSACTION_TYPE,
+)
+from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.interrupt import MissingStorageTrieNode
 from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
@@ -68,6 +86,9 @@ MAX_INITCODE_SIZE = 2 * MAX_CODE_SIZE  # bytes of a creation's initcode (EIP-386
 INITCODE_WORD_GAS = 2  # gas per 32-byte word of a creation's initcode (EIP-3860)
 WORD = 32  # bytes
 INITCODE_RULES_FROM = "shanghai"  # first fork with EIP-3860
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # order of the curve group
+SET_CODE_FROM = "prague"  # first fork with set-code transactions (EIP-7702) and the calldata floor (EIP-7623)
+DELEGATION_SIZE = 23  # bytes of a delegation designation: 0xef0100 + 20-byte address (EIP-7702)
 
 _BASE_VMS: dict[str, type[VM]] = {
     "petersburg": PetersburgVM,
@@ -77,12 +98,16 @@ _BASE_VMS: dict[str, type[VM]] = {
     "paris": ParisVM,
     "shanghai": ShanghaiVM,
     "cancun": CancunVM,
+    "prague": PragueVM,
 }
 POST_MERGE = FORKS[FORKS.index("paris") :]  # forks whose header rules py-evm writes for proof of stake
 assert set(_BASE_VMS) == set(FORKS), "every fork of chain.config.FORKS needs its py-evm VM"
 
 # The evmVersion solc calls each fork (compiled artifacts are kept per evmVersion).
-EVM_VERSIONS = {fork: fork for fork in FORKS}
+# Prague adds no opcode: solc 0.8.37 emits byte-identical code for evmVersion "prague"
+# and "cancun" (all 25 contracts, optimizer on and off; checked by
+# tests/chain/test_prague.py's slow artifact test), so Prague runs the Cancun artifacts.
+EVM_VERSIONS = {fork: fork for fork in FORKS} | {"prague": "cancun"}
 
 
 class BlockRuleBroken(ValidationError):
@@ -225,6 +250,71 @@ class _InitcodeRulesMixin:
         super().validate_transaction(transaction)  # type: ignore[misc]
 
 
+# --- Prague: the calldata floor (EIP-7623), set-code transactions (EIP-7702), history ----
+
+
+def has_set_code(fork: str) -> bool:
+    """True when ``fork`` has set-code transactions (EIP-7702) and the calldata floor
+    (EIP-7623): Prague and later."""
+    return FORKS.index(fork) >= FORKS.index(SET_CODE_FROM)
+
+
+def floor_data_gas(fork: str, tx: SignedTransactionAPI) -> int:
+    """EIP-7623's floor (gas): from Prague on a transaction pays at least 21,000 + 10 gas
+    per calldata token (a zero byte is one token, any other byte four), and its gas limit
+    must cover it; 0 before Prague. py-evm's own formula, charged at the end."""
+    if not has_set_code(fork):
+        return 0
+    return int(PragueTransactionExecutor.calc_data_floor_gas(tx, 0, 0))
+
+
+def delegation_target(code: bytes) -> bytes | None:
+    """The 20-byte address an account's code delegates to (EIP-7702's ``0xef0100 ||
+    address``), or None when the code is not a delegation designation."""
+    if len(code) == DELEGATION_SIZE and code.startswith(DELEGATION_DESIGNATION_PREFIX):
+        return bytes(code[len(DELEGATION_DESIGNATION_PREFIX) :])
+    return None
+
+
+def authorization_authority(auth: Any) -> bytes | None:
+    """The 20-byte account that signed one EIP-7702 authorization tuple (py-evm's
+    ``Authorization``: chain id, address, nonce, y parity, r, s), recovered from
+    ``keccak(0x05 || rlp([chain_id, address, nonce]))``; None when the signature does not
+    recover (such a tuple is skipped by execution, not a reason to refuse the transaction)."""
+    if auth.y_parity not in (0, 1) or not 0 < auth.r < SECP256K1_N or not 0 < auth.s <= SECP256K1_N // 2:
+        return None
+    message = MAGIC + rlp.encode([auth.chain_id, auth.address, auth.nonce])
+    try:
+        signature = keys.Signature(vrs=(auth.y_parity, auth.r, auth.s))
+        return bytes(signature.recover_public_key_from_msg(message).to_canonical_address())
+    except (BadSignature, ValidationError, ValueError):
+        return None
+
+
+def system_contracts(fork: str) -> dict[bytes, bytes]:
+    """Code the fork's system contracts have at genesis (address -> code). From Prague on,
+    EIP-2935's block-hash history contract: py-evm writes each parent hash into it before a
+    block's transactions only where that code is in the state, so a chain starting on
+    Prague gets it at genesis (as geth's and anvil's dev chains do); nonce 1 as on mainnet."""
+    if not has_set_code(fork):
+        return {}
+    return {bytes(HISTORY_STORAGE_ADDRESS): HISTORY_STORAGE_CONTRACT_CODE}
+
+
+class _CalldataFloorRulesMixin:
+    """State whose transaction validation adds EIP-7623's validity rule: the gas limit
+    must cover the calldata floor. py-evm charges the floor at the end of the transaction
+    but never checks it, so a transaction below it would pay more gas than its limit."""
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        floor = int(PragueTransactionExecutor.calc_data_floor_gas(transaction, 0, 0))
+        if transaction.gas < floor:
+            raise ValidationError(
+                f"insufficient gas for floor data gas cost: gas {transaction.gas}, minimum needed {floor}"
+            )
+        super().validate_transaction(transaction)  # type: ignore[misc]
+
+
 def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     base = _BASE_VMS[fork]
     overrides: dict[str, Any] = {
@@ -242,6 +332,8 @@ def _make_poa_vm(fork: str, lean: bool) -> type[VirtualMachineAPI]:
     account_db_class = state_class.get_account_db_class()
     if limits_initcode(fork):
         state_class = type(state_class.__name__, (_InitcodeRulesMixin, state_class), {})
+    if has_set_code(fork):
+        state_class = type(state_class.__name__, (_CalldataFloorRulesMixin, state_class), {})
     state_class = type(state_class.__name__, (_NamedTransactionRulesMixin, state_class), {})
     state_fields: dict[str, Any] = {
         "__name__": f"PoA{state_class.__name__}",
@@ -536,6 +628,16 @@ def contract_address(sender: bytes, nonce: int) -> bytes:
     return bytes(generate_contract_address(Address(sender), nonce))
 
 
+class _SetCodeCall(SpoofTransaction):
+    """An unsigned set-code transaction run as a call. py-evm's costless execution copies
+    the call with ``gas_price=0``, a field a set-code transaction does not have (it is
+    priced by its fee caps, zero here); the spoofed ``gas_price`` is already 0."""
+
+    def copy(self, **kwargs: Any) -> _SetCodeCall:
+        kwargs.pop("gas_price", None)
+        return super().copy(**kwargs)  # type: ignore[return-value]
+
+
 def call_transaction(
     vm: VirtualMachineAPI,
     request: dict[str, Any],
@@ -545,8 +647,10 @@ def call_transaction(
     """The unsigned transaction an ``eth_call``-like request runs as, from
     ``request["from"]`` (zero address if absent) without a signature (py-evm's
     ``SpoofTransaction``), at the sender's nonce, gas price 0. With ``access_list`` a
-    type-1 transaction (Berlin on). ``request`` keys: from, to (None or b"" creates),
-    value, data."""
+    type-1 transaction (Berlin on); with ``request["authorization_list"]`` (EIP-7702
+    tuples as dicts: chain_id, address, nonce, y_parity, r, s) a set-code transaction
+    (Prague on), whose authorizations the call applies. ``request`` keys: from, to (None
+    or b"" creates), value, data, authorization_list."""
     sender = Address(request.get("from") or ZERO_ADDRESS)
     fields: dict[str, Any] = {
         "nonce": vm.state.get_nonce(sender),
@@ -556,6 +660,20 @@ def call_transaction(
         "value": int(request.get("value") or 0),
         "data": request.get("data") or b"",
     }
+    authorizations = request.get("authorization_list")
+    if authorizations:
+        set_code_builder: Any = vm.get_transaction_builder()  # Prague's builder: set-code transactions
+        unsigned_set_code = set_code_builder.new_unsigned_set_code_transaction(
+            chain_id=vm.chain_context.chain_id,  # type: ignore[attr-defined]  # see below
+            max_priority_fee_per_gas=0,
+            max_fee_per_gas=0,
+            access_list=[(address, list(slots)) for address, slots in access_list],
+            authorization_list=list(authorizations),
+            **{k: v for k, v in fields.items() if k != "gas_price"},
+        )
+        return _SetCodeCall(  # type: ignore[return-value]  # proxies a signed transaction
+            unsigned_set_code, from_=sender, gas_price=0, type_id=SET_CODE_TRANSACTION_TYPE
+        )
     if access_list:
         builder: Any = vm.get_transaction_builder()  # Berlin's builder on: access lists
         unsigned = builder.new_unsigned_access_list_transaction(

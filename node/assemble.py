@@ -126,7 +126,11 @@ def _wire(
     cors: str | None,
     subapps: Mapping[str, web.Application] | None,
 ) -> Node:
-    pool = TxPool(chain, journal=StoreJournal(chain.store))  # type: ignore[arg-type]  # Chain is a PoolState
+    pool = TxPool(  # type: ignore[arg-type]  # Chain is a PoolState
+        chain,
+        journal=StoreJournal(chain.store),
+        transaction_types=chain.transaction_rules().transaction_types,  # set-code ones from Prague on
+    )
     _hook_pool(chain, pool)
     if block_time is None:
         block_time = float(chain.config.block_period)

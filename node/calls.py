@@ -59,13 +59,16 @@ class Calls:
         gas_limit = self.chain.config.gas_limit
         gas = request.gas if request.gas is not None else gas_limit
         cap = max(self.limits.gas_cap, gas_limit)
-        return {
+        call: dict[str, Any] = {
             "from": request.sender,
             "to": request.to,
             "gas": min(gas, cap),
             "value": request.value,
             "data": request.data or b"",
         }
+        if request.authorization_list:  # a set-code call (EIP-7702): ethers estimates one so
+            call["authorization_list"] = request.authorization_list
+        return call
 
     def call(
         self, request: TxRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None

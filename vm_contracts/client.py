@@ -1,8 +1,11 @@
 """The Python SDK for the framework on chain, on web3.py.
 
 It works against any ``web3.Web3``: HTTP to any node (sumchain, anvil, geth; see
-:func:`~vm_contracts.deploy.connect`), or a provider running sumchain in-process. It
-only uses standard JSON-RPC calls.
+:func:`connect`, which adds web3's proof-of-authority middleware when the chain needs
+it, and :func:`async_connect` for ``AsyncWeb3``), or a provider running sumchain
+in-process. It only uses standard JSON-RPC calls. A plain ``Web3`` on a
+proof-of-authority chain works too: the SDK adds the middleware before its first
+transaction (:func:`accept_proof_of_authority`).
 
 * :func:`deploy_framework` deploys a model, an incentive mechanism, a data handler
   and the ``CollaborativeTrainer`` that owns all three, initialising the model's
@@ -42,14 +45,19 @@ from vm_contracts.deploy import (
     GasPolicy,
     Instance,
     Sender,
+    accept_proof_of_authority,
     address_of,
     artifact_from_json,
+    async_accept_proof_of_authority,
+    async_connect,
+    connect,
     deploy_instance,
     framework_artifacts,
     load_artifact_file,
     load_contract,
+    new_heads,
 )
-from vm_contracts.errors import ClientError
+from vm_contracts.errors import ClientError, ProofOfAuthorityChain
 from vm_contracts.fixed_point import SCALE
 from vm_contracts.models import MODEL_ADAPTERS, MODELS, SPARSE_MODELS, ModelAdapter, model_adapter
 from vm_contracts.revert import ErrorDecoder
@@ -70,10 +78,16 @@ __all__ = [  # the SDK's names, wherever they are defined
     "ErrorDecoder",
     "Framework",
     "ModelAdapter",
+    "ProofOfAuthorityChain",
+    "accept_proof_of_authority",
     "artifact_from_json",
+    "async_accept_proof_of_authority",
+    "async_connect",
+    "connect",
     "deploy_framework",
     "load_artifact_file",
     "load_contract",
+    "new_heads",
     "reference_twin",
     "state_from_sklearn",
 ]

@@ -1,7 +1,12 @@
 """The one deployer of the framework on chain, and the way to reach a node.
 
-* :func:`connect` returns a ready ``Web3`` for a node at a URL (sumchain, anvil, geth);
-  :func:`poa_web3` wraps any provider so proof-of-authority blocks are accepted.
+* :func:`connect` returns a ready ``Web3`` for a node at a URL (sumchain, anvil, geth),
+  with web3's proof-of-authority middleware when the chain needs it;
+  :func:`async_connect` the same as an ``AsyncWeb3`` (HTTP or WebSocket). :func:`poa_web3`
+  wraps any provider so proof-of-authority blocks are accepted, and
+  :func:`accept_proof_of_authority` adds the middleware to a web3 the caller made (every
+  :class:`Sender` calls it, so ``deploy_framework`` works on a plain ``Web3``).
+  :func:`new_heads` follows the chain's new blocks over a WebSocket (``AsyncWeb3``).
 * :func:`deploy_instance` deploys a model, an incentive mechanism, a data handler and
   the ``CollaborativeTrainer`` owning them, writing the model's parameters in as many
   transactions as the gas limit needs. :class:`Deployer` is the same machinery one
@@ -20,13 +25,14 @@ The CLI and the SDK (``vm_contracts.client.deploy_framework``), the gas benchmar
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from web3 import Web3
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import Web3RPCError
 from web3.providers.base import BaseProvider
 
@@ -35,6 +41,7 @@ from vm_contracts.errors import (
     ContractRevert,
     DeploymentError,
     NodeUnreachable,
+    ProofOfAuthorityChain,
     TransactionFailed,
     VmContractsError,
 )
@@ -74,6 +81,10 @@ BlockId = int | str
 # --- reaching a node ---------------------------------------------------------------------------
 
 
+VANITY_BYTES = 32  # what web3 accepts in extraData without the proof-of-authority middleware
+_CHECKED: weakref.WeakSet[Any] = weakref.WeakSet()  # web3 objects accept_proof_of_authority has seen
+
+
 def poa_web3(provider: BaseProvider) -> Web3:
     """A ``Web3`` that accepts proof-of-authority blocks (whose extraData is longer than
     32 bytes: vanity + signers + seal), for any provider: HTTP to any node, or sumchain
@@ -85,17 +96,124 @@ def poa_web3(provider: BaseProvider) -> Web3:
     return w3
 
 
+def _extra_data_bytes(block: Any) -> int:
+    """Bytes of a raw (unformatted) block's ``extraData``; 0 when there is no block."""
+    if not isinstance(block, Mapping):
+        return 0
+    extra = block.get("extraData") or "0x"
+    return len(extra) // 2 - 1 if isinstance(extra, str) else len(extra)
+
+
+def _has_poa_middleware(w3: Web3 | AsyncWeb3[Any]) -> bool:
+    from web3.middleware import ExtraDataToPOAMiddleware
+
+    return ExtraDataToPOAMiddleware in w3.middleware_onion
+
+
+def _poa_error(url: str, size: int) -> ProofOfAuthorityChain:
+    return ProofOfAuthorityChain(
+        f"the chain at {url} is proof of authority: its blocks' extraData is {size} bytes "
+        f"(Clique's vanity, signer list and seal), web3 reads at most {VANITY_BYTES} without "
+        "web3.middleware.ExtraDataToPOAMiddleware; inject it at layer 0, or connect with "
+        "vm_contracts.client.connect / async_connect",
+        url,
+        size,
+    )
+
+
+def _url(w3: Web3 | AsyncWeb3[Any]) -> str:
+    return str(getattr(w3.provider, "endpoint_uri", None) or type(w3.provider).__name__)
+
+
+def accept_proof_of_authority(w3: Web3, inject: bool = True) -> Web3:
+    """Make ``w3`` read the node's blocks: when the chain is proof of authority (its
+    latest block's extraData is longer than 32 bytes) and ``w3`` lacks web3's
+    ``ExtraDataToPOAMiddleware``, inject it (``inject=False``: raise
+    :class:`ProofOfAuthorityChain` instead). Asks the node once per ``w3``."""
+    if w3 in _CHECKED or _has_poa_middleware(w3):
+        return w3
+    from web3.types import RPCEndpoint
+
+    response = w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+    size = _extra_data_bytes(response.get("result"))
+    if size > VANITY_BYTES:
+        if not inject:
+            raise _poa_error(_url(w3), size)
+        from web3.middleware import ExtraDataToPOAMiddleware
+
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    _CHECKED.add(w3)
+    return w3
+
+
+async def async_accept_proof_of_authority(w3: AsyncWeb3[Any], inject: bool = True) -> AsyncWeb3[Any]:
+    """:func:`accept_proof_of_authority` for an ``AsyncWeb3`` (HTTP or WebSocket)."""
+    if w3 in _CHECKED or _has_poa_middleware(w3):
+        return w3
+    from web3.types import RPCEndpoint
+
+    response = await w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+    size = _extra_data_bytes(response.get("result"))
+    if size > VANITY_BYTES:
+        if not inject:
+            raise _poa_error(_url(w3), size)
+        from web3.middleware import ExtraDataToPOAMiddleware
+
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    _CHECKED.add(w3)
+    return w3
+
+
 def connect(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Web3:
-    """A ready ``Web3`` on the node at ``url`` (HTTP JSON-RPC): proof-of-authority blocks
-    accepted, and the node answered once. Raises :class:`NodeUnreachable` if it does not."""
+    """A ready ``Web3`` on the node at ``url`` (HTTP JSON-RPC): the node answered, and
+    proof-of-authority blocks are accepted when the chain has them. Raises
+    :class:`NodeUnreachable` if no node answers; a ``ws(s)://`` URL is
+    :func:`async_connect`'s (web3 8 has no synchronous WebSocket provider)."""
     from web3 import HTTPProvider
 
-    w3 = poa_web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+    if url.startswith(("ws://", "wss://")):
+        raise ClientError(f"{url}: a WebSocket URL needs AsyncWeb3: use async_connect (or the http:// URL)")
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
     try:
+        accept_proof_of_authority(w3)
         _ = w3.eth.block_number
     except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
         raise NodeUnreachable(f"cannot reach a node at {url} ({type(exc).__name__})", url) from exc
     return w3
+
+
+async def async_connect(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> AsyncWeb3[Any]:
+    """:func:`connect` as an ``AsyncWeb3``: a persistent WebSocket connection for
+    ``ws(s)://`` (close it with ``await w3.provider.disconnect()``, or use it as
+    ``async with``), HTTP otherwise."""
+    from web3 import AsyncHTTPProvider, WebSocketProvider
+
+    try:
+        if url.startswith(("ws://", "wss://")):
+            w3: AsyncWeb3[Any] = await AsyncWeb3(WebSocketProvider(url, request_timeout=timeout_s))
+        else:
+            w3 = AsyncWeb3(AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+        await async_accept_proof_of_authority(w3)
+        await w3.eth.block_number
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many kinds
+        raise NodeUnreachable(f"cannot reach a node at {url} ({type(exc).__name__})", url) from exc
+    return w3
+
+
+async def new_heads(w3: AsyncWeb3[Any]) -> AsyncIterator[Any]:
+    """Every new block header of the node, from an ``eth_subscribe("newHeads")`` on a
+    WebSocket ``AsyncWeb3``. On a proof-of-authority chain without web3's middleware it
+    raises :class:`ProofOfAuthorityChain` saying so (web3 itself would only say that it
+    "could not format" the extraData)."""
+    if not _has_poa_middleware(w3):
+        await async_accept_proof_of_authority(w3, inject=False)
+    subscription = await w3.eth.subscribe("newHeads")
+    try:
+        async for message in w3.socket.process_subscriptions():
+            if message.get("subscription") == subscription:
+                yield message["result"]
+    finally:
+        await w3.eth.unsubscribe(subscription)
 
 
 # --- artifacts ---------------------------------------------------------------------------------
@@ -270,7 +388,7 @@ class Sender:
         receipts: list[tuple[str, Any]],
         policy: GasPolicy = ESTIMATED,
     ) -> None:
-        self.w3 = w3
+        self.w3 = accept_proof_of_authority(w3)
         self.decoder = decoder
         self.receipts = receipts
         self.policy = policy

@@ -50,6 +50,28 @@ class NodeUnreachable(ClientError):
         self.url = url
 
 
+class ProofOfAuthorityChain(ClientError):
+    """Raised when a web3 without the proof-of-authority middleware is asked to read a
+    proof-of-authority chain's blocks (their extraData is longer than web3's 32 bytes).
+
+    ``url`` is the node's, ``extra_data_bytes`` the size of its blocks' extraData."""
+
+    def __init__(self, message: str, url: str, extra_data_bytes: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.extra_data_bytes = extra_data_bytes
+
+
+class MissingExtra(ClientError):
+    """Raised when a function needs an optional dependency that is not installed.
+
+    ``package`` is the distribution to install (the extra of the same name installs it)."""
+
+    def __init__(self, package: str, needed_for: str) -> None:
+        super().__init__(f"{needed_for} needs {package}: pip install 'sumchain[{package}]'")
+        self.package = package
+
+
 class DeploymentError(ClientError):
     """Raised when deploying or initialising the framework fails part-way, e.g. one
     chunk of a model's parameters does not fit in a block's gas limit."""

@@ -15,7 +15,8 @@ Measured, per fork x optimizer setting:
 * ``refund`` (after the waiting time) and ``report`` (Stakeable only; Points has none).
 
 ``--verify`` replays every block of every measured chain on an independent node with
-the same hard fork — Hardhat's EDR for every fork, and anvil as well for Cancun — and
+the same hard fork — Hardhat's EDR for every fork, and anvil as well for Cancun and
+Prague — and
 fails if any transaction's gas differs. anvil is not a reference before Berlin: it
 misprices SSTORE under Petersburg and Istanbul rules (see
 ``tests/conformance/test_anvil_sstore.py``). The reference nodes are found as

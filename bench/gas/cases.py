@@ -10,7 +10,7 @@ from vm_contracts.deploy import INCENTIVES
 from vm_contracts.fixed_point import SCALE
 from vm_contracts.models import MODELS, SPARSE_MODELS
 
-FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun")  # the forks measured
+FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun", "prague")  # the forks measured
 PERCEPTRONS = ("SparsePerceptron", "DensePerceptron")
 FEATURE_COUNTS = (100, 1_000, 10_000)  # features of deployed models
 WORDS_PER_SAMPLE = (1, 15, 20, 50, 100, 500)  # distinct words in one sparse sample
@@ -36,7 +36,7 @@ ORIGINAL_PY_EVM = {  # the original framework's figures measured on py-evm
 }
 REFUND_WAIT_S = 2 * 86_400  # s waited before refunds and reports (Stakeable needs a day)
 MARKET_STAGES = ("Index", "Losses", "Balances", "Credit", "Done")  # PredictionMarket.Stage
-ANVIL_FORKS = ("cancun",)  # where anvil is a reference (it misprices SSTORE before Berlin)
+ANVIL_FORKS = ("cancun", "prague")  # where anvil is a reference (it misprices SSTORE before Berlin)
 
 __all__ = ["INCENTIVES", "MODELS", "SPARSE_MODELS"]  # the SDK's lists, measured as they are
 

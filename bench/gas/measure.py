@@ -116,9 +116,12 @@ class ChainBench:
 
     def __init__(self, fork: str, optimizer: str, gas_limit: int) -> None:
         from chain.config import ChainConfig
+        from chain.vm import EVM_VERSIONS
         from node.provider import InProcessNode
 
         self.fork = fork
+        # the artifacts solc built for the fork (Prague runs Cancun's: the same code)
+        self.evm_version = EVM_VERSIONS[fork]
         self.optimizer = optimizer
         self.node = InProcessNode.create(config=ChainConfig(fork=fork, gas_limit=gas_limit))
         self.w3 = self.node.w3
@@ -291,7 +294,7 @@ def deploy_framework(bench: ChainBench, model: str, incentive: str, features: in
         incentive,
         model_state(model, features),
         bench.accounts[0],
-        evm_version=bench.fork,
+        evm_version=bench.evm_version,
         optimized=bench.optimizer == "on",
         policy=GAS_POLICY,
     )
@@ -486,7 +489,7 @@ def measure_market(bench: ChainBench, setting: MarketSetting) -> None:
     from vm_contracts.reference_market import MarketTerms, pack_sample, split_test_set
 
     optimized = bench.optimizer == "on"
-    artifact = load_contract("PredictionMarket", bench.fork, optimized)
+    artifact = load_contract("PredictionMarket", bench.evm_version, optimized)
     owner, pusher = bench.accounts[0], bench.accounts[6]
     contributors = bench.accounts[1:6]
     labels: dict[str, Any] = dict(
@@ -496,7 +499,7 @@ def measure_market(bench: ChainBench, setting: MarketSetting) -> None:
     # counted as the mechanism: the market runs them by DELEGATECALL on its own storage.
     deployer = Deployer(bench.w3, owner, GAS_POLICY)
     for library in linked_library_names(artifact):
-        deployer.library(load_contract(library, bench.fork, optimized))
+        deployer.library(load_contract(library, bench.evm_version, optimized))
     market = deployer.contract(artifact)
     roles = {bytes.fromhex(a[2:]): "incentive_gas" for a in (market.address, *deployer.libraries.values())}
 

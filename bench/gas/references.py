@@ -1,5 +1,6 @@
 """The cross-check: every measured block replayed on independent nodes with the same hard
-fork (Hardhat's EDR for every fork, anvil for Cancun), and every transaction's gas compared.
+fork (Hardhat's EDR for every fork, anvil for Cancun and Prague), and every transaction's
+gas compared. Prague runs Cancun's artifacts (solc emits the same code for both).
 
 anvil is no reference before Berlin: it misprices SSTORE under Petersburg and Istanbul
 rules (``tests/conformance/test_anvil_sstore.py``). The nodes are launched by

@@ -13,8 +13,13 @@ import sys
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from bench.gas import add_arguments
+    from node import options
 
-    parser = subparsers.add_parser("bench", help="benchmarks (gas per model update)")
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmarks (gas per model update)",
+        epilog=options.examples("sumchain bench gas --quick --check-snapshot --out out/gas"),
+    )
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", parser_class=type(parser))
     benches.required = True
     gas = benches.add_parser(
@@ -22,6 +27,11 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="gas of deployments, addData, refund and report across forks",
         description="Measure gas as real transactions on sumchain, split into parts from a "
         "call trace; --verify replays every transaction on EDR (and anvil).",
+        epilog=options.examples(
+            "sumchain bench gas --quick --check-snapshot --out out/gas   # two forks, ~10 s",
+            "sumchain bench gas --forks cancun --models SparsePerceptron --words 1,15,50 --out out/gas",
+            "sumchain bench gas --out out/gas --verify                   # replayed on EDR and anvil",
+        ),
     )
     add_arguments(gas)
     gas.set_defaults(func=_gas)

@@ -24,11 +24,21 @@ DEFAULT_GOOD = 60  # honest samples added on chain
 DEFAULT_BAD = 30  # malicious (label-flipped) samples added on chain
 
 
+def _examples() -> str:
+    from node import options
+
+    return options.examples(
+        "sumchain demo                                 # 60 honest and 30 malicious samples",
+        "sumchain demo --good 200 --bad 100 --fork shanghai --seed 1",
+    )
+
+
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "demo",
         help="train a model on an in-process chain and print gas and accuracy",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
+        epilog=_examples(),
     )
     parser.add_argument(
         "--good", type=_count, default=DEFAULT_GOOD, help=f"honest samples to add (default {DEFAULT_GOOD})"

@@ -1,18 +1,19 @@
 """``sumchain export | import | replay | rewind | fork``: the chain's history as files.
 
-* ``export FILE --datadir DIR [--first A] [--last B]`` writes blocks as concatenated
-  RLP (as ``geth export``) and ``FILE.genesis.json`` beside it (the configuration
-  that rebuilds genesis).
+* ``export FILE --datadir DIR [--from-block A] [--to-block B]`` writes blocks as
+  concatenated RLP (as ``geth export``) and ``FILE.genesis.json`` beside it (the
+  configuration that rebuilds genesis).
 * ``import FILE --datadir NEWDIR`` verifies every block into an empty directory.
 * ``replay FILE [--to-block N] [--datadir NEWDIR]`` re-executes the export from
   genesis (in memory unless a directory is given), verifying every seal, signer rule
   and root, with a progress bar in blocks/s and Mgas/s; the first invalid block stops
   it with one line naming the block and the check.
-* ``rewind N --datadir DIR [--drop-txs]`` moves a stopped node's head back to block N;
-  the dropped blocks' transactions return to the pool unless ``--drop-txs``.
+* ``rewind N --datadir DIR [--keep-txs]`` moves a stopped node's head back to block N
+  and forgets the dropped blocks' transactions (rewinding undoes a model's history, so
+  a restart must not mine them again); ``--keep-txs`` puts them back in the pool.
   ``rewind N --rpc URL`` asks a running node through ``debug_setHead``.
-* ``fork --from DATADIR --block N --to NEWDIR [--chain-id ID]`` starts a new chain
-  from the state at block N.
+* ``fork --datadir DIR --block N --new-datadir NEWDIR [--chain-id ID]`` starts a new
+  chain from the state at block N.
 
 ``--config FILE`` on import and replay rebuilds genesis from a chain configuration
 instead of the export's genesis file (for exports made by other tools).
@@ -32,48 +33,94 @@ BAR_UNIT = "block"
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    export = subparsers.add_parser("export", help="write the chain's blocks to an RLP file")
+    export = subparsers.add_parser(
+        "export",
+        help="write the chain's blocks to an RLP file",
+        epilog=options.examples(
+            "sumchain export chain.rlp --datadir ./data                  # every block",
+            "sumchain export part.rlp --datadir ./data --from-block 10 --to-block 20",
+        ),
+    )
     export.add_argument("file", type=Path, help="the export file to write")
     options.add_datadir(export, "data directory of a stopped node", required=True)
-    export.add_argument("--first", type=int, default=1, help="first block (default 1)")
-    export.add_argument("--last", type=int, help="last block (default the head)")
+    export.add_argument("--from-block", type=int, default=1, metavar="N", help="first block (default 1)")
+    export.add_argument("--to-block", type=int, metavar="N", help="last block (default the head)")
+    options.add_deprecated(export, "--first", "--from-block", "from_block", type=int)
+    options.add_deprecated(export, "--last", "--to-block", "to_block", type=int)
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
     export.set_defaults(func=run_export)
 
-    imp = subparsers.add_parser("import", help="verify and import an RLP export into an empty directory")
+    imp = subparsers.add_parser(
+        "import",
+        help="verify and import an RLP export into an empty directory",
+        epilog=options.examples(
+            "sumchain import chain.rlp --datadir ./data-copy",
+            "sumchain import chain.rlp --datadir ./data-copy --to-block 100 --config chain.toml",
+        ),
+    )
     imp.add_argument("file", type=Path, help="the export file")
     options.add_datadir(imp, "new (empty) data directory", required=True)
-    imp.add_argument("--to-block", type=int, help="stop after this block")
+    imp.add_argument("--to-block", type=int, metavar="N", help="last block to import (default: all)")
     imp.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
     imp.set_defaults(func=run_import)
 
-    rep = subparsers.add_parser("replay", help="re-execute an export from genesis, verifying every block")
+    rep = subparsers.add_parser(
+        "replay",
+        help="re-execute an export from genesis, verifying every block",
+        epilog=options.examples(
+            "sumchain replay chain.rlp                        # verify every block, in memory",
+            "sumchain replay chain.rlp --to-block 42 -q       # up to block 42, no progress bar",
+            "sumchain replay chain.rlp --datadir ./replayed   # keep the replayed chain",
+        ),
+    )
     rep.add_argument("file", type=Path, help="the export file")
-    rep.add_argument("--to-block", type=int, help="stop after this block (default: all)")
+    rep.add_argument("--to-block", type=int, metavar="N", help="last block to replay (default: all)")
     options.add_datadir(rep, "keep the replayed chain in this new directory")
     rep.add_argument("--config", type=Path, help="chain config to rebuild genesis from")
-    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(func=run_replay)
 
-    rew = subparsers.add_parser("rewind", help="move a stopped node's head back to block N")
+    rew = subparsers.add_parser(
+        "rewind",
+        help="move a node's head back to block N, forgetting the later transactions",
+        description="Move the head back to block N. The dropped blocks stay in the archive; "
+        "their transactions are forgotten, so a restart does not mine them again "
+        "(--keep-txs puts them back in the pool).",
+        epilog=options.examples(
+            "sumchain rewind 42 --datadir ./data              # a stopped node; later transactions dropped",
+            "sumchain rewind 42 --datadir ./data --keep-txs   # ... and put back in the pool",
+            "sumchain rewind 42 --rpc http://127.0.0.1:8545   # a running node (debug_setHead)",
+        ),
+    )
     rew.add_argument("number", type=int, help="the new head")
     options.add_datadir(rew, "data directory of a stopped node")
     options.add_rpc(
         rew,
-        "a running node: calls its debug_setHead "
-        "(which does not return the dropped transactions to the pool)",
+        "a running node: calls its debug_setHead (which forgets the dropped transactions)",
     )
     rew.add_argument(
-        "--drop-txs",
+        "--keep-txs",
         action="store_true",
-        help="forget the dropped blocks' transactions instead of returning them to the pool",
+        help="put the dropped blocks' transactions back in the pool (mined again on the next start)",
+    )
+    options.add_deprecated(
+        rew, "--drop-txs", "dropping the transactions is the default now", "drop_txs", flag=True
     )
     rew.set_defaults(func=run_rewind)
 
-    fork = subparsers.add_parser("fork", help="start a new chain from the state at a block")
-    fork.add_argument("--from", dest="source", type=Path, required=True, help="source data directory")
+    fork = subparsers.add_parser(
+        "fork",
+        help="start a new chain from the state at a block",
+        epilog=options.examples(
+            "sumchain fork --datadir ./data --block 42 --new-datadir ./data-fork",
+            "sumchain fork --datadir ./data --block latest --new-datadir ./data-fork --chain-id 4242",
+        ),
+    )
+    options.add_datadir(fork, "data directory of the source chain (a stopped node)")
     fork.add_argument("--block", required=True, help="block number or tag whose state starts the new chain")
-    fork.add_argument("--to", dest="target", type=Path, required=True, help="new (empty) data directory")
+    fork.add_argument("--new-datadir", type=Path, metavar="NEWDIR", help="new (empty) data directory")
+    options.add_deprecated(fork, "--from", "--datadir", "datadir", type=Path)
+    options.add_deprecated(fork, "--to", "--new-datadir", "new_datadir", type=Path)
     options.add_chain_id(fork, "chain id of the new chain (default: the source's)")
     fork.set_defaults(func=run_fork)
 
@@ -106,7 +153,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file} exists; nothing was written (use --force to overwrite)")
     chain = _open_existing(args.datadir)
     try:
-        count = export_blocks(chain, args.file, first=args.first, last=args.last)
+        count = export_blocks(chain, args.file, first=args.from_block, last=args.to_block)
     finally:
         chain.close()
     print(f"exported {count} blocks to {args.file} (genesis in {genesis_path(args.file)})")
@@ -194,17 +241,23 @@ def run_rewind(args: argparse.Namespace) -> int:
     if (args.rpc is None) == (args.datadir is None):
         raise UsageError("give exactly one of --datadir DIR (a stopped node) or --rpc URL (a running one)")
     if args.rpc is not None:
+        if args.keep_txs:
+            raise UsageError("--keep-txs needs --datadir: debug_setHead forgets the dropped transactions")
         return _rewind_over_rpc(args.rpc, args.number)
     _require_data_dir(args.datadir)
-    node = assemble(data_dir=args.datadir, mode="manual")  # the pool takes the dropped transactions back
+    node = assemble(data_dir=args.datadir, mode="manual")  # with --keep-txs the pool takes them back
     try:
         before = node.chain.head.block_number
-        dropped = rewind(node.chain, args.number, drop_txs=args.drop_txs)
+        dropped = rewind(node.chain, args.number, drop_txs=not args.keep_txs)
         pending = len(node.pool.pending())
     finally:
         node.close()
     txs = sum(len(block.transactions) for block in dropped)
-    fate = "dropped" if args.drop_txs else f"returned to the pool ({pending} pending now)"
+    fate = (
+        f"put back in the pool ({pending} pending now)"
+        if args.keep_txs
+        else f"dropped ({pending} pending now)"
+    )
     print(
         f"head moved from block {before} to block {args.number}: {len(dropped)} blocks dropped "
         f"(kept in the archive), their {txs} transactions {fate}"
@@ -235,15 +288,16 @@ def _rewind_over_rpc(url: str, number: int) -> int:
 def run_fork(args: argparse.Namespace) -> int:
     from chain.history import fork_chain
 
+    options.require(args, datadir="--datadir", new_datadir="--new-datadir")
     block: int | str = args.block
     try:
         block = int(args.block, 0)
     except ValueError:
         pass
-    result = fork_chain(args.source, block, args.target, chain_id=args.chain_id)
+    result = fork_chain(args.datadir, block, args.new_datadir, chain_id=args.chain_id)
     print(
         f"new chain in {result.data_dir}: genesis {result.genesis_hash} = the state of block "
-        f"{result.block} of {args.source} ({result.accounts} accounts, "
+        f"{result.block} of {args.datadir} ({result.accounts} accounts, "
         f"{result.contracts} contracts, "
         f"{result.trie_nodes} trie nodes), chain id {result.chain_id}"
     )

@@ -18,7 +18,13 @@ import sys
 from pathlib import Path
 
 from bench.outputs import default_out, out_help
+from node import options
 from node.options import UsageError
+
+EXAMPLES = options.examples(
+    "sumchain simulate market --imdb ./aclImdb --out ./market-run",
+    "sumchain simulate market --imdb ./aclImdb --train-size 1000 --test-size 200 --vocab-size 500",
+)
 
 
 def _positive(text: str) -> int:
@@ -72,6 +78,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "simulate-market",
         help="the same as: simulate market",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=options.examples(
+            "sumchain simulate-market --imdb ./aclImdb   # the same as: sumchain simulate market"
+        ),
     )
     arguments(parser)
 
@@ -82,6 +91,7 @@ def add_experiment(experiments: argparse._SubParsersAction) -> None:  # type: ig
         "market",
         help="one round of the prediction market on IMDB, as transactions",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EXAMPLES,
     )
     arguments(parser)
 
@@ -128,10 +138,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         help=f"bounty in units (default {market.DEFAULT_BOUNTY_UNITS})",
     )
     parser.add_argument(
-        "--vocab",
+        "--vocab-size",
+        dest="vocab",
         type=_positive,
         default=market.DEFAULT_VOCAB,
-        help=f"vocabulary size (default {market.DEFAULT_VOCAB})",
+        metavar="WORDS",
+        help=f"vocabulary size in words (default {market.DEFAULT_VOCAB})",
     )
+    options.add_deprecated(parser, "--vocab", "--vocab-size", "vocab", type=_positive)
     parser.add_argument("--seed", type=int, default=0, help="seeds the contributors' turns (default 0)")
     parser.set_defaults(func=run_simulate_market)

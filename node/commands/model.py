@@ -5,13 +5,15 @@ of the model's getters at that block: no block is re-executed), either through a
 node over HTTP (``--rpc URL``, any Ethereum node) or in this process on a data
 directory that no node holds open (``--datadir DIR``).
 
-* ``show TRAINER --block N`` prints every parameter at block N (``--json`` for scripts).
+* ``show TRAINER --block N`` prints every parameter at block N, fixed point as reals
+  (``--raw``: as the contract stores them; ``--json``, for scripts, is always as stored:
+  the state ``deploy_framework`` accepts).
 * ``history TRAINER`` lists every block where the model changed (an accepted update,
   a replacement, the deployment), who changed it and with which data; with
   ``--test-set`` the accuracy of each version, as a table, a CSV (``--csv``) and a PNG
   plot of accuracy over blocks (``--plot``); ``--best`` names the best version.
-* ``diff TRAINER --from A --to B`` says which parameters changed and by how much.
-* ``revert TRAINER --to-block N`` deploys a fresh model initialised with block N's
+* ``diff TRAINER --from-block A --to-block B`` says which parameters changed and by how much.
+* ``revert TRAINER --block N`` deploys a fresh model initialised with block N's
   parameters and points the trainer at it (owner only, ``replaceModel``): the chain's
   history stays whole and the later updates no longer count.
 
@@ -52,6 +54,7 @@ from vm_contracts.versions import (
     revert_model,
     score_versions,
 )
+from vm_contracts.views import human_units
 
 # --- connecting -------------------------------------------------------------------------------
 
@@ -98,24 +101,53 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+T = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # a trainer's address, in the examples
+RPC = "--rpc http://127.0.0.1:8545"
+
+
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "model",
         help="a model's versions: show, history, diff, revert",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=options.examples(
+            f"sumchain model show {T} --block 12 {RPC}",
+            f"sumchain model history {T} --test-set test.jsonl --best {RPC}",
+            f"sumchain model diff {T} --from-block 12 --to-block latest --datadir ./data",
+            f"sumchain model revert {T} --block 12 {RPC}",
+        ),
     )
     commands = parser.add_subparsers(dest="model_command", metavar="ACTION")
     commands.required = True
 
-    show = commands.add_parser("show", help="every parameter at a block")
+    show = commands.add_parser(
+        "show",
+        help="every parameter at a block",
+        epilog=options.examples(
+            f"sumchain model show {T} --block 12 {RPC}",
+            f"sumchain model show {T} --raw --datadir ./data    # the head's, fixed point as stored",
+            f"sumchain model show {T} --json --datadir ./data   # as JSON",
+        ),
+    )
     _common(show)
     show.add_argument("--block", default="latest", help="number or tag (default latest)")
-    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--raw", action="store_true", help="fixed-point parameters as stored (x 10^9)")
+    show.add_argument(
+        "--json", action="store_true", help="print JSON (as stored: what deploy_framework accepts)"
+    )
     show.set_defaults(func=run_show)
 
-    history = commands.add_parser("history", help="every block where the model changed")
+    history = commands.add_parser(
+        "history",
+        help="every block where the model changed",
+        epilog=options.examples(
+            f"sumchain model history {T} {RPC}",
+            f"sumchain model history {T} --test-set test.jsonl --best --csv v.csv --plot v.png {RPC}",
+            f"sumchain model history {T} --to-block 100 --json --datadir ./data",
+        ),
+    )
     _common(history)
-    history.add_argument("--to-block", default="latest", help="last block to look at")
+    history.add_argument("--to-block", default="latest", metavar="N", help="last block to look at")
     history.add_argument(
         "--test-set",
         type=Path,
@@ -128,16 +160,33 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(func=run_history)
 
-    diff = commands.add_parser("diff", help="which parameters changed between two blocks")
+    diff = commands.add_parser(
+        "diff",
+        help="which parameters changed between two blocks",
+        epilog=options.examples(
+            f"sumchain model diff {T} --from-block 12 --to-block latest {RPC}",
+            f"sumchain model diff {T} --from-block 12 --to-block 40 --json --datadir ./data",
+        ),
+    )
     _common(diff)
-    diff.add_argument("--from", dest="from_block", required=True, help="block A")
-    diff.add_argument("--to", dest="to_block", required=True, help="block B")
+    diff.add_argument("--from-block", metavar="A", help="block A (number or tag)")
+    diff.add_argument("--to-block", metavar="B", help="block B (number or tag)")
+    options.add_deprecated(diff, "--from", "--from-block", "from_block")
+    options.add_deprecated(diff, "--to", "--to-block", "to_block")
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.set_defaults(func=run_diff)
 
-    revert = commands.add_parser("revert", help="point the trainer at a fresh copy of block N's model")
+    revert = commands.add_parser(
+        "revert",
+        help="point the trainer at a fresh copy of block N's model",
+        epilog=options.examples(
+            f"sumchain model revert {T} --block 12 {RPC}                # the owner is a dev account",
+            f"sumchain model revert {T} --block 12 --private-key-file owner.key {RPC}",
+        ),
+    )
     _common(revert)
-    revert.add_argument("--to-block", required=True, help="the block whose model to restore")
+    revert.add_argument("--block", help="the block whose model to restore (number or tag)")
+    options.add_deprecated(revert, "--to-block", "--block", "block")
     revert.add_argument(
         "--from",
         dest="sender",
@@ -162,7 +211,8 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(state, indent=1))
         return 0
     print(f"{state['model']} at {state['address']}, block {number}")
-    for name, value in parameters(state).items():
+    shown = state if args.raw else human_units(state)
+    for name, value in parameters(shown).items():
         print(f"  {name}: {_short(value)}")
     return 0
 
@@ -269,6 +319,7 @@ def _write_plot(path: Path, versions: Sequence[Version], trainer: str) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    options.require(args, from_block="--from-block", to_block="--to-block")
     with connect(args.rpc, args.datadir) as w3:
         a = resolve_block(w3, args.from_block)
         b = resolve_block(w3, args.to_block)
@@ -303,8 +354,9 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def run_revert(args: argparse.Namespace) -> int:
+    options.require(args, block="--block")
     with connect(args.rpc, args.datadir) as w3:
-        number = resolve_block(w3, args.to_block)
+        number = resolve_block(w3, args.block)
         framework = attach_trainer(w3, args.trainer)
         account = _owner_account(w3, framework, args)
         reverted = revert_model(framework, number, account)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.outputs import default_out, out_help
 from bench.provenance import command_line
+from node import options
 from node.commands import market
 
 
@@ -88,10 +89,22 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Honest and malicious agents add, refund and report data on a fresh "
         "in-process chain, or on any dev node over JSON-RPC (--rpc URL: sumchain devnet, anvil, "
         "Hardhat); simulated time moves with the chain's clock.",
+        epilog=options.examples(
+            "sumchain simulate imdb --imdb ./aclImdb",
+            "sumchain simulate market --imdb ./aclImdb",
+        ),
     )
     experiments = simulate.add_subparsers(dest="experiment", metavar="EXPERIMENT")
     experiments.required = True
-    imdb = experiments.add_parser("imdb", help="Harris & Waggoner 2019 Fig. 3 on IMDB")
+    imdb = experiments.add_parser(
+        "imdb",
+        help="Harris & Waggoner 2019 Fig. 3 on IMDB",
+        epilog=options.examples(
+            "sumchain simulate imdb --imdb ./aclImdb                        # the 'paper' rules",
+            "sumchain simulate imdb --imdb ./aclImdb --off-chain --profile legacy --vocab-size 500",
+            "sumchain simulate imdb --imdb ./aclImdb --rpc http://127.0.0.1:8545 --max-days 30",
+        ),
+    )
     market.add_experiment(experiments)
     _common(imdb)
     imdb.add_argument(
@@ -112,7 +125,15 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="run on the node at URL over JSON-RPC (a dev node: unlocked funded account, "
         "evm_mine, evm_setNextBlockTimestamp); default: a fresh in-process sumchain",
     )
-    imdb.add_argument("--words", type=_positive_int, default=1000, help="vocabulary size (default 1000)")
+    imdb.add_argument(
+        "--vocab-size",
+        dest="words",
+        type=_positive_int,
+        default=1000,
+        metavar="WORDS",
+        help="vocabulary size in words (default 1000)",
+    )
+    options.add_deprecated(imdb, "--words", "--vocab-size", "words", type=_positive_int)
     imdb.add_argument(
         "--initial-fraction",
         type=_fraction,
@@ -134,6 +155,10 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Vary one parameter at a time around the Fig. 3 setting; report accuracy "
         "after the simulation, its gap to a model trained on all good data, and the "
         "days until the malicious agent is exhausted.",
+        epilog=options.examples(
+            "sumchain sweep --imdb ./aclImdb --ray local",
+            "sumchain sweep --imdb ./aclImdb --param words=250,500,1000 --off-chain --seeds 0,1,2",
+        ),
     )
     _common(sweep)
     sweep.add_argument(

@@ -20,7 +20,13 @@ DEFAULT_PORT = 8546
 
 def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "ui", help="a web dashboard for the models on a chain", description=__doc__.split("\n\n")[0]
+        "ui",
+        help="a web dashboard for the models on a chain",
+        description=__doc__.split("\n\n")[0],
+        epilog=options.examples(
+            "sumchain ui                                         # for the node on :8545, on :8546",
+            "sumchain ui --rpc http://127.0.0.1:8545 --port 9000 --vocabulary vocab.json",
+        ),
     )
     options.add_rpc(parser, "the node (default :8545)", default="http://127.0.0.1:8545")
     options.add_listen(parser, DEFAULT_PORT, "interface (default 127.0.0.1)")

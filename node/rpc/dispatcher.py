@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from chain.errors import ChainError
 from node.limits import Limits
+from node.logs import METHOD_NAMES
 from node.rpc import errors
 from node.rpc.deadline import Job
 from node.rpc.params import decode_params
@@ -46,7 +47,9 @@ from node.subscriptions import Connection
 if TYPE_CHECKING:
     from node.backend import Backend
 
+
 log = logging.getLogger("sumchain.rpc")
+methods_log = logging.getLogger(METHOD_NAMES)  # each method's name: devnet -v
 
 MAX_BATCH = 1000  # requests in one batch
 MAX_BODY = 5 * 1024 * 1024  # bytes in one HTTP body or WebSocket message
@@ -348,6 +351,7 @@ class Dispatcher:
             return _error_response(wrapped.request_id, wrapped.error)
         except errors.RpcError as exc:
             return _error_response(None, exc)
+        methods_log.info("%s", method.name)
         log.debug("-> %s %s", method.name, raw_params)
         who: Hashable | None = client if client is not None else connection  # type: ignore[assignment]
         try:

@@ -8,9 +8,10 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
 from chain.chain import LogInfo, ReceiptInfo
-from node.rpc.types import BlockJson, LogJson, TransactionJson
+from node.rpc.types import AuthorizationJson, BlockJson, LogJson, TransactionJson
 
 ZERO_ADDRESS_BYTES = b""  # py-evm's `to` of a contract creation
+SET_CODE_TYPE = 4  # EIP-7702's transaction type (Prague on)
 
 
 def qty(value: int) -> str:
@@ -67,6 +68,7 @@ def header_json(header: BlockHeaderAPI) -> dict[str, Any]:
         ("blob_gas_used", "blobGasUsed", qty),
         ("excess_blob_gas", "excessBlobGas", qty),
         ("parent_beacon_block_root", "parentBeaconBlockRoot", hexb),
+        ("requests_hash", "requestsHash", hexb),  # Prague on (EIP-7685)
     )
     for attribute, key, encode in optional:
         value = getattr(header, attribute, None)
@@ -121,7 +123,21 @@ def transaction_json(
         else:
             price = tx.max_fee_per_gas
         out["gasPrice"] = qty(price)
+    if type_id == SET_CODE_TYPE:
+        out["authorizationList"] = [authorization_json(auth) for auth in tx.authorization_list]  # type: ignore[attr-defined]  # set-code transactions carry one
     return out  # type: ignore[return-value]
+
+
+def authorization_json(auth: Any) -> AuthorizationJson:
+    """One EIP-7702 authorization tuple (py-evm's ``Authorization``), as geth shows it."""
+    return {
+        "chainId": qty(auth.chain_id),
+        "address": addr(auth.address),
+        "nonce": qty(auth.nonce),
+        "yParity": qty(auth.y_parity),
+        "r": qty(auth.r),
+        "s": qty(auth.s),
+    }
 
 
 def log_json(info: LogInfo, timestamp: int, removed: bool = False) -> LogJson:

@@ -76,6 +76,8 @@ class TxRequest:
     type: int | None = None
     chain_id: int | None = None
     access_list: list[tuple[bytes, list[int]]] | None = None
+    authorization_list: list[dict[str, Any]] | None = None
+    """EIP-7702 tuples (chain_id, address, nonce, y_parity, r, s) of a set-code call."""
 
 
 @dataclass
@@ -264,6 +266,27 @@ def access_list(value: Any, what: str = "accessList") -> list[tuple[bytes, list[
     return out
 
 
+def authorization_list(value: Any, what: str = "authorizationList") -> list[dict[str, Any]]:
+    """EIP-7702 authorization tuples as geth and ethers send them (hex quantities)."""
+    if not isinstance(value, list):
+        raise InvalidParams(f"{what}: expected a list")
+    out = []
+    for index, entry in enumerate(value):
+        entry = _object(entry, f"{what}[{index}]")
+        parity = entry.get("yParity", entry.get("v"))
+        out.append(
+            {
+                "chain_id": quantity(entry.get("chainId"), f"{what}[{index}].chainId"),
+                "address": address(entry.get("address"), f"{what}[{index}].address"),
+                "nonce": uint64(entry.get("nonce"), f"{what}[{index}].nonce"),
+                "y_parity": quantity(parity, f"{what}[{index}].yParity"),
+                "r": quantity(entry.get("r"), f"{what}[{index}].r"),
+                "s": quantity(entry.get("s"), f"{what}[{index}].s"),
+            }
+        )
+    return out
+
+
 _TX_FIELDS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "from": ("sender", address),
     "to": ("to", address),
@@ -276,6 +299,7 @@ _TX_FIELDS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "type": ("type", uint64),
     "chainId": ("chain_id", quantity),
     "accessList": ("access_list", access_list),
+    "authorizationList": ("authorization_list", authorization_list),
 }
 
 

@@ -29,6 +29,17 @@ class AccessListEntryJson(TypedDict):
     storageKeys: list[Hex]
 
 
+class AuthorizationJson(TypedDict):
+    """One EIP-7702 authorization tuple of a set-code transaction."""
+
+    chainId: Hex
+    address: Hex
+    nonce: Hex
+    yParity: Hex
+    r: Hex
+    s: Hex
+
+
 class TransactionJson(TypedDict, total=False):
     blockHash: Hex | None
     blockNumber: Hex | None
@@ -50,6 +61,7 @@ class TransactionJson(TypedDict, total=False):
     r: Hex
     s: Hex
     yParity: Hex
+    authorizationList: list[AuthorizationJson]
 
 
 class BlockJson(TypedDict, total=False):
@@ -76,6 +88,7 @@ class BlockJson(TypedDict, total=False):
     blobGasUsed: Hex
     excessBlobGas: Hex
     parentBeaconBlockRoot: Hex
+    requestsHash: Hex
     transactions: list[Hex] | list[TransactionJson]
     uncles: list[Hex]
 

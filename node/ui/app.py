@@ -23,32 +23,30 @@ from typing import Any
 
 from aiohttp import web
 
+from node.ui.history import LogsRefused, TrainerHistory
 from vm_contracts.encoding import SCALE, Vocabulary
 from vm_contracts.errors import ContractRevert, DatasetError, VmContractsError
 from vm_contracts.versions import (
     TestSet,
     Version,
     attach_trainer,
-    data_added_events,
     diff_blocks,
     find_trainers,
     has_archive,
-    model_versions,
     owner_of,
     parameters,
     parse_test_set,
     read_model_at,
     resolve_block,
     revert_model,
-    score_versions_replayed,
-    transaction_gas,
 )
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 FIXED_POINT_KEYS = frozenset({"learning_rate", "intercept", "weights", "smoothing", "centroids", "sums"})
-VERSIONS_SHOWN = 100  # newest versions listed with their gas (one receipt read per change)
+VERSIONS_SHOWN = 100  # newest versions listed with their gas
+CHANGES_SHOWN = 100  # ... and at most this many changes in them (a version may hold many)
 CONTRIBUTIONS_SHOWN = 200  # newest contributions checked for refund/report per page load
 RPC_TIMEOUT = 300  # seconds per JSON-RPC request: eth_getLogs over a long history is slow on
 # a loaded machine; a node that is down still fails at once (connection refused)
@@ -80,22 +78,23 @@ class Dashboard:
     chain_id: int | None = None
     _w3: Any = None
     _frameworks: dict[str, Any] = field(default_factory=dict)
-    _logs: dict[str, tuple[int, list[Any]]] = field(default_factory=dict)
-    _logs_lock: threading.Lock = field(default_factory=threading.Lock)
+    _histories: dict[str, TrainerHistory] = field(default_factory=dict)
+    _histories_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def contribution_logs(self, framework: Any, head: int) -> list[Any]:
-        """The trainer's ``DataAdded`` events up to ``head``, read incrementally: a long
-        history is fetched once, then only the blocks since (a head that moved back, e.g.
-        after ``sumchain rewind``, starts the cache again)."""
+    def history(self, framework: Any) -> TrainerHistory:
+        """The trainer's history (:mod:`node.ui.history`) read up to the head: its events
+        are fetched once, then only the blocks since."""
         key = framework.address.lower()
-        with self._logs_lock:
-            last, logs = self._logs.get(key, (-1, []))
-            if head < last:
-                last, logs = -1, []
-            if head > last:
-                logs = logs + data_added_events(framework, last + 1, head)
-                self._logs[key] = (head, logs)
-            return [log for log in logs if int(log["blockNumber"]) <= head]
+        with self._histories_lock:
+            history = self._histories.setdefault(key, TrainerHistory(framework))
+        history.framework = framework
+        head = int(framework.w3.eth.block_number)
+        with history.lock:
+            try:
+                history.refresh(head)
+            except LogsRefused as exc:
+                raise PageError(f"the node refuses to list the trainer's events: {exc}", 502) from None
+        return history
 
     # --- the node -------------------------------------------------------------------------
 
@@ -183,15 +182,12 @@ class Dashboard:
             out.append(self.summary(framework))
         return out
 
-    def summary(
-        self, framework: Any, versions: list[Version] | None = None, logs: Sequence[Any] | None = None
-    ) -> dict[str, Any]:
+    def summary(self, framework: Any, history: TrainerHistory | None = None) -> dict[str, Any]:
         meta = framework.metadata()
-        state_head = framework.read_model()
-        head = int(framework.w3.eth.block_number)
-        contributions = self.contribution_logs(framework, head) if logs is None else logs
-        if versions is None:
-            versions = model_versions(framework, head, contributions)
+        model = framework.model.functions
+        has_classes = any(entry.get("name") == "numClasses" for entry in framework.model.abi)
+        history = history or self.history(framework)
+        versions: list[Version] = history.versions
         return {
             "address": framework.address,
             "name": meta["name"],
@@ -200,10 +196,10 @@ class Dashboard:
             "model": framework.model_name,
             "model_address": framework.model.address,
             "incentive": framework.incentive_name,
-            "features": int(state_head["num_features"]),
-            "classes": int(state_head.get("num_classes", 2)),
+            "features": int(model.numFeatures().call()),
+            "classes": int(model.numClasses().call()) if has_classes else 2,
             "owner": owner_of(framework),
-            "contributions": len(contributions),
+            "contributions": len(history.added),
             "last_update": versions[-1].block if versions else None,
             "deployed": versions[0].block if versions else None,
             "text": meta["encoder"] in self.vocabularies,
@@ -214,12 +210,14 @@ class Dashboard:
         w3 = framework.w3
         number = resolve_block(w3, block or "latest")
         state = read_model_at(framework, number)
-        head = int(w3.eth.block_number)
-        logs = self.contribution_logs(framework, head)
-        versions = model_versions(framework, head, logs)
-        summary = self.summary(framework, versions, logs)
-        shown = versions[-VERSIONS_SHOWN:]
-        gas = transaction_gas(w3, [c[3] for v in shown for c in v.changes])
+        history = self.history(framework)
+        with history.lock:
+            history.prefetch_states()  # while the rest of the page is read
+        versions = list(history.versions)
+        summary = self.summary(framework, history)
+        shown = newest_versions(versions)
+        with history.lock:
+            gas = history.transaction_gas([c[3] for v in shown for c in v.changes])
         return {
             **summary,
             "block": number,
@@ -244,9 +242,8 @@ class Dashboard:
         framework = self.framework(address)
         test_set = self.load_test_set(test_set_path, framework)
         w3 = framework.w3
-        head = int(w3.eth.block_number)
-        logs = self.contribution_logs(framework, head)
-        versions = model_versions(framework, head, logs)
+        history = self.history(framework)
+        versions = list(history.versions)
         if not has_archive(w3, versions[0].block):
             return {
                 "archive": False,
@@ -254,12 +251,18 @@ class Dashboard:
                 "read (run the model on sumchain, or an archive node, for history)",
                 "versions": [],
             }
-        score_versions_replayed(framework, versions, test_set, logs)
+        key = (tuple(map(tuple, test_set.data)), tuple(test_set.labels))
+        with history.lock:
+            scores = history.accuracies(test_set, key)
+            versions = list(history.versions)
         return {
             "archive": True,
             "test_set": str(test_set.path),
             "samples": len(test_set.labels),
-            "versions": [{"block": v.block, "kind": v.kind, "accuracy": v.accuracy} for v in versions],
+            "versions": [
+                {"block": v.block, "kind": v.kind, "accuracy": score}
+                for v, score in zip(versions, scores, strict=True)
+            ],
         }
 
     def load_test_set(self, path_text: str, framework: Any) -> TestSet:
@@ -464,6 +467,19 @@ class Dashboard:
         if chosen.lower() not in accounts:
             raise PageError(f"the node does not sign for {chosen}; use the browser's wallet")
         return self.checked_w3().to_checksum_address(chosen)
+
+
+def newest_versions(versions: Sequence[Version]) -> list[Version]:
+    """The newest versions the model page lists with their gas: at most
+    ``VERSIONS_SHOWN``, holding at most ``CHANGES_SHOWN`` changes (always the newest one)."""
+    shown: list[Version] = []
+    changes = 0
+    for version in reversed(versions[-VERSIONS_SHOWN:]):
+        changes += len(version.changes)
+        if shown and changes > CHANGES_SHOWN:
+            break
+        shown.append(version)
+    return shown[::-1]
 
 
 def _would_succeed(built: Any, sender: str) -> bool:

@@ -31,7 +31,7 @@ TINY_MARKET = gas.MarketSetting(
     advance_steps=(("Index", 100), ("Losses", 5), ("Balances", 40), ("Credit", 40)),
 )
 TINY = Sweep(
-    forks=("petersburg", "cancun"),
+    forks=("petersburg", "cancun", "prague"),
     optimizer=("on",),
     models=("SparsePerceptron",),
     incentives=("Stakeable",),
@@ -112,7 +112,7 @@ def test_every_figure_is_the_same_on_edr_and_anvil(results: list[ChainResult]) -
         assert transactions < sum(len(b.transactions) for b in result.measured.blocks)
         assert mismatches == []
         assert replayed["edr"] == transactions
-        if result.measured.fork == "cancun":
+        if result.measured.fork in ("cancun", "prague"):
             assert replayed["anvil"] == transactions
 
 

@@ -46,6 +46,9 @@ GWEI = 10**9
 CREATE_GAS = 53_000  # base gas of a contract creation transaction
 ZERO_BYTE_GAS = 4  # calldata gas per zero byte
 SHANGHAI_ON = FORKS[FORKS.index("shanghai") :]
+PRAGUE_ON = FORKS[FORKS.index("prague") :]
+TX_BASE_GAS = 21_000
+FLOOR_GAS_PER_TOKEN = 10  # EIP-7623: gas per calldata token (a zero byte is one token)
 BEFORE_SHANGHAI = FORKS[: FORKS.index("shanghai")]
 # initcode: REVERT(0, 0)
 REVERTING_INITCODE = bytes.fromhex("60006000fd")
@@ -54,9 +57,13 @@ LOOPING_INITCODE = bytes.fromhex("5b600056")
 
 
 def creation_gas(size: int, fork: str) -> int:
-    """Intrinsic gas of a creation with ``size`` zero bytes of initcode on ``fork``."""
+    """The least gas a creation with ``size`` zero bytes of initcode needs on ``fork``: its
+    intrinsic gas, and from Prague on at least EIP-7623's calldata floor (21,000 + 10 gas
+    per zero byte), which a large all-zero initcode reaches."""
     words = -(-size // 32)
-    return CREATE_GAS + ZERO_BYTE_GAS * size + (INITCODE_WORD_GAS * words if fork in SHANGHAI_ON else 0)
+    intrinsic = CREATE_GAS + ZERO_BYTE_GAS * size + (INITCODE_WORD_GAS * words if fork in SHANGHAI_ON else 0)
+    floor = TX_BASE_GAS + FLOOR_GAS_PER_TOKEN * size if fork in PRAGUE_ON else 0
+    return max(intrinsic, floor)
 
 
 @pytest.fixture
@@ -89,7 +96,8 @@ def test_initcode_at_the_limit_is_mined_on_every_fork(on_fork: Chain) -> None:
     pool_of(on_fork).add(sender.raw(data=bytes(MAX_INITCODE_SIZE), gas=gas))
     [built] = BlockProducer(on_fork, pool=pool_of(on_fork), mode="manual").mine()
     [receipt] = on_fork.receipts(built.block.header)
-    # the initcode is all STOPs: it costs exactly its intrinsic gas, words included
+    # the initcode is all STOPs: it costs exactly its intrinsic gas, words included (on
+    # Prague the calldata floor, which 48 KiB of zeros is above)
     assert receipt.status == 1 and receipt.gas_used == gas
 
 

@@ -264,3 +264,45 @@ def test_storage_cache_stays_right_across_a_rewind_and_a_reverted_call(pair) -> 
         assert chain.state_at(chain.header(2)).get_storage(swapper, 0) == 5
     request = {"from": alice.canonical, "to": swapper, "data": (1).to_bytes(32, "big")}
     assert fast.call(request) == plain.call(request)
+
+
+def test_fast_and_plain_chains_agree_on_set_code_delegation(pair) -> None:
+    """Prague: an EIP-7702 delegation, then calls through the delegated account (its code
+    is the target's, run in the lean loop on one chain and py-evm's on the other)."""
+    from eth_account import Account
+
+    fast, plain = pair(fork="prague")
+    alice_fast, alice_plain = Sender(fast), Sender(plain)
+    carol_address, carol_key = fast.config.dev_accounts[3]
+    logger = to_checksum_address(generate_contract_address(alice_fast.canonical, 0))
+    auth = Account.sign_authorization(
+        {"chainId": fast.config.chain_id, "address": logger, "nonce": 0}, carol_key
+    )
+    set_code = {
+        "type": 4,
+        "chainId": fast.config.chain_id,
+        "to": carol_address,
+        "value": 0,
+        "data": (5).to_bytes(32, "big"),
+        "gas": 200_000,
+        "maxFeePerGas": 10 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "authorizationList": [auth],
+    }
+    for alice, chain in ((alice_fast, fast), (alice_plain, plain)):
+        raws = [alice.raw(data=init_code(LOGGER_RUNTIME))]
+        _build_both_one(chain, raws, GENESIS_TIME + 1)
+        signed = Account.sign_transaction({**set_code, "nonce": alice.nonce}, alice.key)
+        alice.nonce += 1
+        raws = [bytes(signed.raw_transaction), alice.raw(to=carol_address, data=(8).to_bytes(32, "big"))]
+        _build_both_one(chain, raws, GENESIS_TIME + 2)
+    _assert_same_chains(fast, plain)
+    carol = bytes.fromhex(carol_address[2:])
+    assert fast.state_at().get_storage(carol, 0) == plain.state_at().get_storage(carol, 0) == 8
+    assert all(r.status == 1 for r in fast.receipts(fast.head))
+
+
+def _build_both_one(chain: Chain, raws: list[bytes], timestamp: int) -> None:
+    for raw in raws:
+        pool_of(chain).add(raw)
+    chain.build_block([p.tx for p in pool_of(chain).pending()], timestamp=timestamp)

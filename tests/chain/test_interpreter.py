@@ -4,7 +4,7 @@ Random bytecode (raw bytes, and programs made of fragments that hit the edge cas
 out of gas, stack under- and overflow, jumps into PUSH data and to non-JUMPDESTs,
 REVERT, RETURN, memory growth, storage and logs) runs as a message call on one state
 with each loop; gas left, refund, output, logs, error class and the state root after
-must be equal. The same on every fork from Petersburg to Cancun.
+must be equal. The same on every fork from Petersburg to Prague.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from chain.interpreter import jump_destinations
 from chain.tracing import traced_vm_class
 from chain.vm import LEAN_VM_CLASSES, VM_CLASSES
 
-FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun")
+FORKS = ("petersburg", "istanbul", "berlin", "london", "shanghai", "cancun", "prague")
 CONTRACT = b"\x0c" * 20
 SENDER = b"\x05" * 20
 EXAMPLES = 120  # random programs per fork and strategy

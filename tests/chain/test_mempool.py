@@ -58,7 +58,7 @@ from chain.journal import MemoryJournal, StoreJournal
 from chain.mempool import PooledTransaction, PoolLimits, TxPool
 from chain.store import TABLE_JOURNAL, Store
 from chain.validation import SECP256K1_N
-from chain.vm import intrinsic_gas, max_initcode_size
+from chain.vm import floor_data_gas, intrinsic_gas, max_initcode_size
 
 CHAIN_ID = 1337
 GWEI = 10**9  # wei
@@ -124,6 +124,12 @@ class MiningChainState:
 
     def max_initcode_size(self) -> int | None:
         return max_initcode_size("cancun")
+
+    def floor_data_gas(self, tx: SignedTransactionAPI) -> int:
+        return floor_data_gas("cancun", tx)
+
+    def code(self, address: bytes) -> bytes:
+        return bytes(self._head_state().get_code(address))
 
     def mine(self, pool: TxPool) -> list[PooledTransaction]:
         """Apply every pending transaction the chain accepts, seal a block, reset the pool."""

@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,30 @@ OTHER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 @dataclass
 class Devnet:
-    """A running `sumchain devnet` subprocess."""
+    """A running `sumchain devnet` subprocess. Its stdout after the banner is read by a
+    thread into ``lines`` (so a node printing a line per transaction never fills the pipe)."""
 
     process: subprocess.Popen[str]
     url: str
     banner: str
+    lines: list[str] = field(default_factory=list)
+    drain: threading.Thread | None = None
+
+    def output(self, timeout: float = STOP_TIMEOUT) -> str:
+        """Everything printed after the banner, once the process has closed its stdout."""
+        if self.drain is not None:
+            self.drain.join(timeout)
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, fragment: str, timeout: float = 30.0) -> str:
+        """The first line after the banner holding ``fragment`` (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if fragment in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {fragment!r} in {self.lines}")
 
     @property
     def ws_url(self) -> str:
@@ -109,9 +129,18 @@ def start_devnet(*args: str, cwd: Path = REPO) -> Devnet:
         lines.append(line)
         if line.startswith("Listening on "):
             url = line.split()[2]
-            return Devnet(process, url, "".join(lines))
+            devnet = Devnet(process, url, "".join(lines))
+            devnet.drain = threading.Thread(target=_drain, args=(process, devnet.lines), daemon=True)
+            devnet.drain.start()
+            return devnet
     stop_devnet(process)
     raise RuntimeError("devnet did not print its URL in time")
+
+
+def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        into.append(line.rstrip("\n"))
 
 
 def stop_devnet(process: subprocess.Popen[str]) -> int:

@@ -232,7 +232,10 @@ def test_devnet_refuses_a_damaged_data_directory_and_changes_nothing(
 OTHER_COMMANDS: list[tuple[str, Callable[[Path, Path], list[str]]]] = [
     ("export", lambda d, out: ["export", "--datadir", str(d), str(out / "chain.rlp")]),
     ("rewind", lambda d, out: ["rewind", "--datadir", str(d), "1"]),
-    ("fork", lambda d, out: ["fork", "--from", str(d), "--block", "1", "--to", str(out / "forked")]),
+    (
+        "fork",
+        lambda d, out: ["fork", "--datadir", str(d), "--block", "1", "--new-datadir", str(out / "forked")],
+    ),
     ("model show", lambda d, out: ["model", "show", "--datadir", str(d), OTHER_ADDRESS]),
 ]
 SAMPLE_CASES = [

@@ -338,7 +338,7 @@ def test_sighup_stops_the_node_cleanly() -> None:
     node = start_devnet()
     node.process.send_signal(signal.SIGHUP)
     assert node.process.wait(15) == 0
-    out = node.process.stdout.read() if node.process.stdout else ""
+    out = node.output()
     assert "stopped" in out
 
 

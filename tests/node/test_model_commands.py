@@ -174,9 +174,9 @@ def test_diff_lists_the_changed_parameters_and_by_how_much(devnet: dict, capsys)
         "model",
         "diff",
         devnet["trainer"],
-        "--from",
+        "--from-block",
         str(a),
-        "--to",
+        "--to-block",
         str(b),
         "--datadir",
         str(devnet["data"]),
@@ -194,9 +194,9 @@ def test_diff_lists_the_changed_parameters_and_by_how_much(devnet: dict, capsys)
         "model",
         "diff",
         devnet["trainer"],
-        "--from",
+        "--from-block",
         str(b),
-        "--to",
+        "--to-block",
         str(b),
         "--datadir",
         str(devnet["data"]),
@@ -212,7 +212,7 @@ def test_revert_points_the_trainer_at_a_copy_of_the_old_model(devnet: dict, tmp_
         "model",
         "revert",
         devnet["trainer"],
-        "--to-block",
+        "--block",
         str(target),
         "--datadir",
         str(data),
@@ -235,7 +235,7 @@ def test_revert_by_a_non_owner_is_refused(devnet: dict, tmp_path: Path, capsys) 
         "model",
         "revert",
         devnet["trainer"],
-        "--to-block",
+        "--block",
         "1",
         "--from",
         stranger,
@@ -270,7 +270,7 @@ def test_export_replay_import_round_trip_and_refusals(devnet: dict, tmp_path: Pa
 def test_rewind_and_fork_from_the_command_line(devnet: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     data = copy_of(devnet, tmp_path)
     back_to = devnet["deployed"] + 2
-    code, out, _ = run(capsys, "rewind", str(back_to), "--datadir", str(data), "--drop-txs")
+    code, out, _ = run(capsys, "rewind", str(back_to), "--datadir", str(data))
     assert code == 0 and f"to block {back_to}" in out
     code, _, err = run(capsys, "rewind", str(devnet["head"] + 10), "--datadir", str(data))
     assert code == EXIT_USAGE and "beyond the head" in err
@@ -278,11 +278,11 @@ def test_rewind_and_fork_from_the_command_line(devnet: dict, tmp_path: Path, cap
     code, out, _ = run(
         capsys,
         "fork",
-        "--from",
+        "--datadir",
         str(devnet["data"]),
         "--block",
         str(back_to),
-        "--to",
+        "--new-datadir",
         str(tmp_path / "fork"),
     )
     assert code == 0
@@ -296,11 +296,11 @@ def test_rewind_and_fork_from_the_command_line(devnet: dict, tmp_path: Path, cap
     code, _, err = run(
         capsys,
         "fork",
-        "--from",
+        "--datadir",
         str(tmp_path / "plain"),
         "--block",
         "1",
-        "--to",
+        "--new-datadir",
         str(tmp_path / "fork2"),
     )
     assert code == EXIT_USAGE and "not a sumchain data directory" in err

@@ -4,21 +4,28 @@ written to docs/screenshots/."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.node.ui.conftest import GOOD_SAMPLES, SCREENSHOTS
-from vm_contracts.versions import accuracy, attach_trainer, load_test_set, model_versions
+from tests.node.ui.conftest import GOOD_SAMPLES, REPO, SCREENSHOTS
+from vm_contracts.datasets import load_imdb
+from vm_contracts.encoding import Vocabulary
+from vm_contracts.versions import TestSet, accuracy, attach_trainer, load_test_set, model_versions
 
 pytestmark = pytest.mark.xdist_group("dashboard-browser")
 
 WAIT_MS = 60_000  # Playwright waits for a page state at most this long
 REFUND_WAIT_S = 86_400 + 60  # Stakeable's default refund wait, and a minute
 FLIPPED_MAX = 14  # label-flipped samples added at most
+FIXES_MAX = 6  # honest samples added at most to make the model disagree with a bad one
+IMDB_SAMPLE = REPO / "tests" / "data" / "imdb-sample"
+IMDB_REVIEWS = 20  # reviews in the aclImdb-shaped folder a test makes
 
 
 def page_for(browser: Any, url: str) -> Any:
@@ -286,3 +293,104 @@ def test_a_down_node_and_a_wrong_chain_each_show_one_message(browser: Any, sumch
     finally:
         for server in servers:
             server.stop()
+
+
+def test_a_second_account_reports_a_sample_the_model_disagrees_with_and_sees_it_claimed(
+    browser: Any, sumchain_devnet: dict
+) -> None:
+    reviews, w3 = sumchain_devnet["reviews"], sumchain_devnet["w3"]
+    vocabulary = Vocabulary.load(sumchain_devnet["vocabulary"])
+    bad_contributor, reporter, honest = w3.eth.accounts[7], w3.eth.accounts[8], w3.eth.accounts[9]
+    bad_text = vocabulary.encode("awful terrible boring dull plot")
+    reviews.add_data(vocabulary.encode("great wonderful brilliant story"), 1, reporter)  # to refund
+    reviews.add_data(bad_text, 1, bad_contributor)  # a negative review labelled positive
+    for _ in range(FIXES_MAX):  # honest samples until the model disagrees with the bad one
+        if reviews.predict(bad_text) == 0:
+            break
+        reviews.add_data(bad_text, 0, honest)
+    assert reviews.predict(bad_text) == 0
+    w3.provider.make_request("evm_increaseTime", [REFUND_WAIT_S])
+    w3.provider.make_request("evm_mine", [])
+    own = [c for c in reviews.contributions() if c.contributor == reporter and not c.refunded]
+    reviews.refund(own[-1], reporter)  # a refunded sample: the reporter counts as good
+    page = page_for(browser, sumchain_devnet["ui"] + f"#/model/{reviews.address}/contributions")
+    page.locator("#viewer").wait_for()
+    page.select_option("#viewer", reporter)
+    page.wait_for_function(f"document.querySelector('#viewer').value === '{reporter}'")
+    row = page.locator(f"#contributions tr:has(td[title='{bad_contributor}'])")
+    row.locator("button.report").wait_for()
+    assert "reportable" in row.inner_text()
+    row.locator("button.report").click()
+    page.wait_for_selector("#notice:has-text('report mined')")
+    row = page.locator(f"#contributions tr:has(td[title='{bad_contributor}'])")
+    row.locator(".tag:has-text('reported')").wait_for()
+    assert row.locator("button.report").count() == 0  # claimed: no second report
+    bad = [c for c in reviews.contributions() if c.contributor == bad_contributor]
+    assert reporter in bad[-1].taken and bad[-1].taken[reporter] > 0
+    shot(page, "contributions-reported")
+    page.close()
+
+
+def test_csv_and_aclimdb_test_sets_draw_the_chart_and_a_malformed_one_says_why(
+    browser: Any, sumchain_devnet: dict, tmp_path: Path
+) -> None:
+    digits, reviews = sumchain_devnet["digits"], sumchain_devnet["reviews"]
+    jsonl = load_test_set(sumchain_devnet["test_set"])
+    csv_path = tmp_path / "digits-test.csv"
+    csv_path.write_text(
+        "label,features\n"
+        + "".join(f"{y},{' '.join(map(str, x))}\n" for x, y in zip(jsonl.data, jsonl.labels, strict=True))
+    )
+    page = page_for(browser, sumchain_devnet["ui"] + f"#/model/{digits.address}")
+    page.fill("#test-set", str(csv_path))
+    page.click("#score")
+    page.wait_for_selector(f"#score-status:has-text('on {len(jsonl.labels)} samples')")
+    assert page.evaluate("dashboard.accuracy.versions.at(-1).accuracy") == accuracy(
+        digits.read_model(), jsonl
+    )
+
+    folder = imdb_folder(tmp_path / "aclImdb", IMDB_REVIEWS)
+    vocabulary = Vocabulary.load(sumchain_devnet["vocabulary"])
+    reviews_set = load_imdb(folder, "test")
+    expected = TestSet(
+        folder, vocabulary.encode_many(reviews_set.samples), [int(y) for y in reviews_set.labels]
+    )
+    page.goto(sumchain_devnet["ui"] + f"#/model/{reviews.address}")
+    page.wait_for_selector("#model-name")
+    page.fill("#test-set", str(folder))
+    page.click("#score")
+    page.wait_for_selector(f"#score-status:has-text('on {IMDB_REVIEWS} samples')")
+    head_accuracy = page.evaluate("dashboard.accuracy.versions.at(-1).accuracy")
+    assert head_accuracy == accuracy(reviews.read_model(), expected)
+
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("1,3 4 5\n0,7 8\n1,three 4\n")
+    not_imdb = tmp_path / "not-imdb"
+    (not_imdb / "test").mkdir(parents=True)
+    for path, message in ((bad_csv, f"{bad_csv}:3: expected label,feature indices"), (not_imdb, "pos")):
+        page.fill("#test-set", str(path))
+        page.click("#score")
+        error = page.locator("#error")
+        error.wait_for(state="visible")
+        page.wait_for_function(
+            f"document.querySelector('#error').textContent.includes({json.dumps(str(path))})"
+        )
+        text = error.inner_text()
+        assert message in text and "\n" not in text, text  # one line, naming the file
+        assert "Traceback" not in text
+    page.close()
+
+
+def imdb_folder(root: Path, count: int) -> Path:
+    """An ``aclImdb``-shaped folder (test/pos, test/neg, <id>_<rating>.txt) holding the
+    first ``count`` test reviews of the committed sample (tests/data/imdb-sample)."""
+    with gzip.open(IMDB_SAMPLE / "test.jsonl.gz", "rt") as stream:
+        rows = [json.loads(line) for line in stream]
+    picked = [r for r in rows if r["label"] == 1][: count // 2] + [r for r in rows if r["label"] == 0][
+        : count // 2
+    ]
+    for row in picked:
+        folder = root / "test" / ("pos" if row["label"] == 1 else "neg")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{row['id']}.txt").write_text(row["text"])
+    return root
