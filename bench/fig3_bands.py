@@ -58,6 +58,7 @@ def acceptance(result: Result) -> dict[str, Any]:
         "days": last["day"],
         "submitted": result.submitted,
         "rejected": result.rejected,
+        "takes": result.takes,
         "txs": result.gas and {k: v["txs"] for k, v in result.gas.items()},
         "wall_s": round(result.wall_s, 1),
     }

@@ -85,6 +85,9 @@ ADD_DATA = keccak(text="addData(int64[],uint64)")[:4]
 REFUND = keccak(text="refund(address,int64[],uint64,uint256)")[:4]
 REPORT = keccak(text="report(address,int64[],uint64,uint256)")[:4]
 CLAIM_TYPES = ["address", "int64[]", "uint64", "uint256"]  # refund's and report's arguments
+# what an agent's reports took: a share of a sample the model rejects; the whole remainder
+# once the claim wait has passed, of another's sample, of one it had taken a share of, of its own
+TAKE_KINDS = ("share", "remainder", "remainder after own share", "own remainder")
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -149,8 +152,12 @@ class SimulationConfig:
             penalty=None, tol=1e-3)`` on dense rows, as the original).
         deposit_law: "linear" (cost_weight / elapsed s) or "sqrt" (cost_weight /
             isqrt(elapsed s), Stakeable's sqrtDepositLaw).
-        unit_wei: wei per unit. 1 keeps every deposit and cost in whole units, as the
-            original's integer arithmetic does.
+        unit_wei: wei per unit.
+        whole_unit_costs: True: the required deposit is a whole number of units, as the
+            original's ``int()`` makes it (Stakeable's cost unit = ``unit_wei``, its cost
+            weight and least deposit in units), while report shares keep ``unit_wei``'s
+            precision (the original's simulation divides them in floats); False: the cost
+            is computed in wei.
         draws: "legacy" (real-valued deposits max(0, N), exponential waits) or "original"
             (deposits int(N) drawn again until positive, waits int(N(mean, 1 s)) until >= 1).
         malicious_samples: "random" (training rows drawn with replacement) or "shared"
@@ -189,6 +196,7 @@ class SimulationConfig:
     initial_model: str = "perceptron"
     deposit_law: str = "linear"
     unit_wei: int = 10**15
+    whole_unit_costs: bool = False
     draws: str = "legacy"
     malicious_samples: str = "random"
     honest_participation: float | None = None
@@ -224,6 +232,10 @@ class SimulationConfig:
             raise SimulationError("a learning rate from the fit needs initial_model sgd-perceptron")
         if self.unit_wei < 1:
             raise SimulationError(f"unit_wei must be at least 1, got {self.unit_wei}")
+        if self.whole_unit_costs and not (
+            float(self.cost_weight_units_s).is_integer() and float(self.min_deposit_units).is_integer()
+        ):
+            raise SimulationError("whole-unit costs need a whole cost weight and least deposit (units)")
         for agent in (self.honest, self.malicious):
             if agent.mean_wait_s <= 0 or agent.start_balance <= 0 or agent.stdev_deposit < 0:
                 raise SimulationError(f"{agent.name}: waits and balances must be positive")
@@ -243,7 +255,8 @@ PROFILES: dict[str, SimulationConfig] = {
         deposit_law="sqrt",
         cost_weight_units_s=60.0,
         min_deposit_units=1.0,
-        unit_wei=1,
+        unit_wei=10**9,  # shares to 10^-9 unit, as the original's float division
+        whole_unit_costs=True,
         draws="original",
         malicious_samples="shared",
         honest_participation=0.15,
@@ -486,6 +499,7 @@ class Agent:
     good: int = 0
     next_sample: int = 0
     rejected_adds: int = 0
+    takes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TAKE_KINDS, 0))
     allowance_wei: int = 0  # wei on chain beyond its units when it started (its gas allowance)
 
 
@@ -500,7 +514,8 @@ class Pending:
         added_time: block timestamp of its addData (part of its on-chain key).
         deposit: wei the contract kept (Stakeable's required cost at that time).
         claimable: wei still held.
-        claimed_by: agents that refunded or reported it (each may claim once).
+        claimed_by: agents that refunded or reported it (a reporter takes one share; once
+            the claim wait has passed anyone may take the remainder).
     """
 
     owner: int
@@ -544,6 +559,7 @@ class Result:
     engine: str = "chain"  # "chain": real transactions; "off-chain": the twins alone
     deployed_learning_rate: int | None = None  # the perceptron's on-chain step (10^9 fixed point)
     node: str | None = None  # the node's JSON-RPC URL; None: an in-process chain (or off-chain)
+    takes: dict[str, dict[str, int]] = field(default_factory=dict)  # per agent, by TAKE_KINDS
 
     @property
     def tx_per_s(self) -> float:
@@ -563,6 +579,7 @@ class Result:
             "days_to_exhaust": self.days_to_exhaust,
             "submitted": self.submitted,
             "rejected": self.rejected,
+            "takes": self.takes,
             "txs": self.txs,
             "blocks": self.blocks,
             "wall_s": round(self.wall_s, 1),
@@ -652,13 +669,27 @@ class Simulation:
         self.start_time = self.last_update + START_AFTER_DEPLOY_S
 
     def _rules(self) -> reference.StakeableRules:
+        config = self.config
+        if config.whole_unit_costs:  # costs in whole units: Stakeable's cost unit is one unit
+            weight, least, unit = (
+                int(config.cost_weight_units_s),
+                int(config.min_deposit_units),
+                config.unit_wei,
+            )
+        else:
+            weight, least, unit = (
+                self._units_wei(config.cost_weight_units_s),
+                self._units_wei(config.min_deposit_units),
+                1,
+            )
         return reference.StakeableRules(
-            self.config.refund_wait_s,
-            self.config.claim_wait_s,
-            self.config.claim_wait_s,
-            self._units_wei(self.config.cost_weight_units_s),
-            self._units_wei(self.config.min_deposit_units),
-            sqrt_deposit_law=self.config.deposit_law == "sqrt",
+            config.refund_wait_s,
+            config.claim_wait_s,
+            config.claim_wait_s,
+            weight,
+            least,
+            sqrt_deposit_law=config.deposit_law == "sqrt",
+            cost_unit=unit,
         )
 
     def _start_chain(self) -> None:
@@ -679,13 +710,15 @@ class Simulation:
         state = initial_state(self.model, self.data, self.config)
         incentive_params = None
         if self.stakeable:
+            rules = self._rules()
             incentive_params = {
-                "refund_wait_s": self.config.refund_wait_s,
-                "owner_claim_wait_s": self.config.claim_wait_s,
-                "any_address_claim_wait_s": self.config.claim_wait_s,
-                "cost_weight": self._units_wei(self.config.cost_weight_units_s),
-                "min_deposit": self._units_wei(self.config.min_deposit_units),
-                "sqrt_deposit_law": int(self.config.deposit_law == "sqrt"),
+                "refund_wait_s": rules.refund_wait_time_s,
+                "owner_claim_wait_s": rules.owner_claim_wait_time_s,
+                "any_address_claim_wait_s": rules.any_address_claim_wait_time_s,
+                "cost_weight": rules.cost_weight,
+                "min_deposit": rules.min_deposit,
+                "sqrt_deposit_law": int(rules.sqrt_deposit_law),
+                "cost_unit_wei": rules.cost_unit,
             }
         else:
             incentive_params = {"refund_wait_s": self.config.refund_wait_s}
@@ -932,6 +965,7 @@ class Simulation:
                 if age < self.config.claim_wait_s and (agrees or agent.good == 0):
                     continue
                 amount = self._report_amount(now, item, agrees, agent)
+                agent.takes["share" if age < self.config.claim_wait_s else "remainder"] += 1
                 kind, selector = "report", REPORT
             self._claim(index, item, amount, kind, selector, raws)
             if item.claimable == 0 or not self.stakeable:
@@ -939,8 +973,11 @@ class Simulation:
         if settled:
             self.pending = [p for p in self.pending if not self._settled(p)]
 
-    def _report_amount(self, now: int, item: Pending, agrees: bool, agent: Agent, own: bool = False) -> int:
-        """Wei a report by ``agent`` takes from ``item`` (its own sample when ``own``)."""
+    def _report_amount(
+        self, now: int, item: Pending, agrees: bool, agent: Agent, own: bool = False, taken: bool = False
+    ) -> int:
+        """Wei a report by ``agent`` takes from ``item`` (its own sample when ``own``; one it
+        already took a share of when ``taken``)."""
         return self.rules.report_amount(
             now,
             item.added_time,
@@ -951,6 +988,7 @@ class Simulation:
             self.total_good,
             False,
             own,
+            taken,
         )
 
     def _claim(
@@ -1063,8 +1101,8 @@ class Simulation:
             age = now - item.added_time
             if age < refund_wait or (used_up and age < claim_wait):
                 break
-            if item.claimable > 0 and index not in item.claimed_by:
-                due.append(item)  # else NothingToClaim / AlreadyClaimed on chain
+            if item.claimable > 0 and (age >= claim_wait or index not in item.claimed_by):
+                due.append(item)  # else NothingToClaim / AlreadyClaimed (before the claim wait)
         if not due:
             return
         predictions = predict_many(self.model, self.twin, self.data.train_matrix[[item.row for item in due]])
@@ -1082,7 +1120,10 @@ class Simulation:
                     continue  # the original refuses a refund at exactly the wait
                 kind, selector = "refund", REFUND
             else:
-                if age <= refund_wait or agrees or agent.good == 0:
+                # from the claim wait on, the mechanism gives the whole remainder to
+                # anyone (one who took a share included), whatever the model says
+                taken = index in item.claimed_by
+                if age < claim_wait and (taken or age <= refund_wait or agrees or agent.good == 0):
                     continue
                 kind, selector = "report", REPORT
             if kind == "refund":
@@ -1090,17 +1131,30 @@ class Simulation:
                 agent.good += 1
                 self.total_good += 1
             else:
-                amount = self._report_amount(now, item, agrees, agent, own)
+                taken = index in item.claimed_by
+                amount = self._report_amount(now, item, agrees, agent, own, taken)
+                if age < claim_wait:
+                    agent.takes["share"] += 1
+                else:
+                    agent.takes[
+                        "own remainder" if own else "remainder after own share" if taken else "remainder"
+                    ] += 1
             self._claim(index, item, amount, kind, selector, raws)
             settled |= item.claimable == 0
         if settled:
             self.pending = [p for p in self.pending if p.claimable > 0]
 
     def _claimable_by_someone(self) -> bool:
-        """Whether an agent still acting could claim from an unsettled sample (on chain a
-        claimant takes from a sample once, so a remainder can outlive everyone's claims)."""
+        """Whether an agent still acting could claim from an unsettled sample: once the
+        claim wait has passed anyone takes its remainder (its contributor too when
+        ``own_remainder``), so only a sample whose sole acting claimant is an owner that
+        does not take its own can outlive the run."""
         acting = {i for i, a in enumerate(self.agents) if a.active}
-        return any(acting - item.claimed_by for item in self.pending if item.claimable > 0)
+        for item in self.pending:
+            claimants = acting if self.config.own_remainder else acting - {item.owner}
+            if item.claimable > 0 and claimants:
+                return True
+        return False
 
     def _settled(self, item: Pending) -> bool:
         if self.stakeable:
@@ -1222,6 +1276,7 @@ class Simulation:
             days_to_exhaust=malicious.stopped_at,
             submitted={a.spec.name: self.submitted[i] for i, a in enumerate(self.agents)},
             rejected={a.spec.name: a.rejected_adds for a in self.agents},
+            takes={a.spec.name: dict(a.takes) for a in self.agents},
             engine="chain" if self.on_chain else "off-chain",
             node=self.rpc,
             deployed_learning_rate=getattr(self.twin, "learning_rate", None),

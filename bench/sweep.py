@@ -144,19 +144,53 @@ def _data(imdb: str, config: SimulationConfig) -> Any:
 
 
 def _data_key(config: SimulationConfig) -> SimulationConfig:
-    """The settings that change the encoded data (others share one load per process)."""
+    """The settings that change the encoded data (others share one load per process; the
+    initial fraction only moves the split, see ``point_data``)."""
     return SimulationConfig(
         words=config.words,
-        initial_fraction=config.initial_fraction,
         train_limit=config.train_limit,
         test_limit=config.test_limit,
         seed=config.seed,
     )
 
 
+SHARED_VOCABULARY = 1000  # words loaded once per seed; a smaller vocabulary is its prefix
+
+
+def point_data(imdb: str, config: SimulationConfig) -> Any:
+    """The encoded data of a point, exactly as ``load_data`` gives it, from one load per
+    (limits, seed): a vocabulary of n words is the first n of the ranking (most frequent
+    first), so its encoding keeps the indices below n; the split is at the point's initial
+    fraction."""
+    import bisect
+    from dataclasses import replace
+
+    from bench.simulate import rows_to_matrix
+
+    words = config.words
+    data = _data(imdb, _data_key(replace(config, words=max(words, SHARED_VOCABULARY))))
+    if words < len(data.vocabulary_words):
+        train_rows = [r[: bisect.bisect_left(r, words)] for r in data.train_rows]
+        test_rows = [r[: bisect.bisect_left(r, words)] for r in data.test_rows]
+        data = replace(
+            data,
+            vocabulary_words=data.vocabulary_words[:words],
+            train_rows=train_rows,
+            test_rows=test_rows,
+            train_matrix=rows_to_matrix(train_rows, words),
+            test_matrix=rows_to_matrix(test_rows, words),
+        )
+    initial = int(round(len(data.train_rows) * config.initial_fraction))
+    if not 2 <= initial < len(data.train_rows):
+        raise SimulationError(
+            f"initial training set of {initial} reviews out of {len(data.train_rows)} is unusable"
+        )
+    return replace(data, initial=initial)
+
+
 def run_point(imdb: str, point: Point, max_days: float | None, on_chain: bool = True) -> dict[str, Any]:
     """Run one point on a fresh chain (or with the exact off-chain engine); its table row."""
-    data = _data(str(imdb), _data_key(point.config))
+    data = point_data(str(imdb), point.config)
     started = time.perf_counter()
     result = Simulation(point.config, data, on_chain=on_chain).run(max_days)
     good = good_data_accuracy(MODEL_CHOICES[point.config.model], data, point.config)

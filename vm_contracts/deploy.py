@@ -72,6 +72,7 @@ STAKEABLE_DEFAULTS: dict[str, int] = {
     "cost_weight": 10**15,  # wei * s: adding data 1 s after the last costs 10^15 wei
     "min_deposit": 10**12,  # wei
     "sqrt_deposit_law": 0,  # 1: cost_weight / isqrt(elapsed s) (the original's law); 0: / elapsed
+    "cost_unit_wei": 1,  # wei per cost unit (cost_weight and min_deposit count these)
 }
 POINTS_DEFAULTS: dict[str, int] = {"refund_wait_s": 86_400}
 

@@ -318,16 +318,17 @@ class StakeableRules:
     refund_wait_time_s: int
     owner_claim_wait_time_s: int
     any_address_claim_wait_time_s: int
-    cost_weight: int  # wei * s (linear law) or wei * sqrt(s) (square-root law)
-    min_deposit: int = 0  # wei
+    cost_weight: int  # cost units * s (linear law) or cost units * sqrt(s) (square-root law)
+    min_deposit: int = 0  # cost units
     sqrt_deposit_law: bool = False  # Stakeable's sqrtDepositLaw
+    cost_unit: int = 1  # wei per cost unit (Stakeable's costUnitWei)
 
     def add_data_cost(self, now: int, last_update_time_s: int) -> int:
-        """required = max(minDeposit, costWeight // d), d = elapsed or isqrt(elapsed),
-        elapsed = max(1, now - lastUpdate)."""
+        """required = costUnit * max(minDeposit, costWeight // d) wei, d = elapsed or
+        isqrt(elapsed), elapsed = max(1, now - lastUpdate)."""
         elapsed = now - last_update_time_s if now > last_update_time_s else 1
         divisor = math.isqrt(elapsed) if self.sqrt_deposit_law else elapsed
-        return max(self.cost_weight // divisor, self.min_deposit)
+        return self.cost_unit * max(self.cost_weight // divisor, self.min_deposit)
 
     def refund_amount(self, now: int, added_time: int, claimable: int, model_agrees: bool) -> int:
         if claimable == 0:
@@ -349,7 +350,11 @@ class StakeableRules:
         total_good: int,
         reporter_is_owner: bool,
         reporter_is_contributor: bool = False,
+        reporter_claimed: bool = False,
     ) -> int:
+        """Wei a report takes, checked in the original framework's order: once the claim
+        waits have passed the whole remainder goes to anyone (a reporter who already took a
+        share and the contributor included); before, one share per reporter."""
         if claimable == 0:
             raise ReferenceModelError("NothingToClaim")
         age = now - added_time
@@ -359,6 +364,8 @@ class StakeableRules:
             return claimable
         if reporter_is_contributor:
             raise ReferenceModelError("CannotReportOwnContribution")
+        if reporter_claimed:
+            raise ReferenceModelError("AlreadyClaimed")
         if age < self.refund_wait_time_s:
             raise ReferenceModelError("TooEarly")
         if model_agrees:

@@ -66,6 +66,9 @@ def test_off_chain_engine_equals_the_chain_run(profile: str) -> None:
         assert off_chain.gas[name]["txs"] == on_chain.gas[name]["txs"]
     assert sum(on_chain.gas["honest"]["txs"].values()) > 0
     assert off_chain.days_to_exhaust == on_chain.days_to_exhaust
+    assert off_chain.takes == on_chain.takes
+    if config.own_remainder:  # the chain paid a reporter the remainder of a sample it took a share of
+        assert sum(on_chain.takes[name]["remainder after own share"] for name in on_chain.takes) > 0
 
 
 def test_paper_profile_steps_as_scikit_learn_would_after_its_fit() -> None:
@@ -111,6 +114,7 @@ def test_every_rule_of_a_profile_is_in_the_summary() -> None:
         "deposit_law",
         "cost_weight_units_s",
         "unit_wei",
+        "whole_unit_costs",
         "draws",
         "malicious_samples",
         "honest_participation",

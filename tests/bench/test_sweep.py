@@ -116,3 +116,19 @@ def test_three_paper_points_are_identical_on_chain_and_off_chain() -> None:
         assert on_chain.pop("wall_s") >= 0 and off_chain.pop("wall_s") >= 0
         assert off_chain == on_chain
         assert on_chain["txs"] > 0
+
+
+def test_a_point_takes_the_data_load_data_gives_from_one_shared_load() -> None:
+    from bench.simulate import load_data, profile_config
+    from bench.sweep import point_data
+
+    for words, fraction in ((50, 0.08), (200, 0.3), (1200, 0.05)):
+        config = profile_config(
+            "paper", words=words, initial_fraction=fraction, train_limit=300, test_limit=200
+        )
+        shared, alone = point_data(str(IMDB_SAMPLE), config), load_data(IMDB_SAMPLE, config)
+        assert shared.vocabulary_words == alone.vocabulary_words
+        assert shared.train_rows == alone.train_rows and shared.test_rows == alone.test_rows
+        assert shared.initial == alone.initial
+        assert (shared.train_matrix != alone.train_matrix).nnz == 0
+        assert (shared.test_matrix != alone.test_matrix).nnz == 0

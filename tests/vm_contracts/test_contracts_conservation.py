@@ -48,7 +48,7 @@ def test_funds_are_conserved_exactly(w3, actions):
         "SparsePerceptron",
         (N_FEATURES, SCALE, 0),
         "Stakeable",
-        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, 10**12, False),
+        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, 10**12, False, 1),
         owner=accounts[0],
     )
     t = d.trainer.functions

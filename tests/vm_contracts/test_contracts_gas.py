@@ -19,7 +19,7 @@ from vm_contracts.reference import StakeableRules
 
 N_FEATURES, N_WORDS = 100, 15
 RULES = StakeableRules(60, 3600, 7200, 10**15, 0)
-STAKEABLE_ARGS = (60, 3600, 7200, 10**15, 0, False)
+STAKEABLE_ARGS = (60, 3600, 7200, 10**15, 0, False, 1)
 
 # gas: measured figure + ~3%; deployment includes 100 non-zero initial weights
 BUDGETS = {

@@ -35,7 +35,7 @@ def stake(w3):
         "SparsePerceptron",
         (10, SCALE, 0),
         "Stakeable",
-        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT, False),
+        (REFUND_WAIT, OWNER_WAIT, ANY_WAIT, COST_WEIGHT, MIN_DEPOSIT, False, 1),
         metadata=("spam", "spam or ham", "bag-of-words/v1"),
         owner=w3.eth.accounts[OWNER],
     )
@@ -164,8 +164,28 @@ def test_report_takes_the_reporters_share_once(w3, stake):
     assert w3.eth.get_balance(carol) == before + share - _fee(w3, receipt)
     out = stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert (out["reporter"], out["contributor"], out["amount"]) == (carol, alice, share)
-    assert_reverts(w3, report, "AlreadyClaimed", carol)
+    # nothing is left, which the original checks first (a second share: the next test)
+    assert_reverts(w3, report, "NothingToClaim", carol)
     assert_reverts(w3, report, "NothingToClaim", bob)
+
+
+def test_a_reporter_who_took_a_share_takes_the_remainder_once_anyone_may(w3, stake):
+    """The original framework checks `claimedBy[reporter]` only before anyAddressClaimWaitTimeS."""
+    alice, bob, carol, dave = w3.eth.accounts[1:5]
+    bad = _bad_sample_and_good_reporter(w3, stake)
+    _, good = _add(w3, stake, dave, B, 1)
+    time_travel(w3, REFUND_WAIT)
+    transact(w3, stake.trainer.functions.refund(dave, B, 1, good["addedTime"]), dave)
+    report = stake.trainer.functions.report(alice, A, 1, bad["addedTime"])
+    receipt = transact(w3, report, carol)  # Carol holds 1 of 2 good contributions: half
+    share = stake.trainer.events.Reported().process_receipt(receipt, errors=DISCARD)[0]["args"]["amount"]
+    assert share == bad["deposit"] // 2 > 0
+    assert_reverts(w3, report, "AlreadyClaimed", carol)
+    time_travel(w3, ANY_WAIT)
+    before = w3.eth.get_balance(carol)
+    receipt = transact(w3, report, carol)
+    assert w3.eth.get_balance(carol) == before + bad["deposit"] - share - _fee(w3, receipt)
+    assert_reverts(w3, report, "NothingToClaim", dave)
 
 
 def test_report_is_refused_before_the_wait_and_while_the_model_agrees(w3, stake):
@@ -268,12 +288,14 @@ def test_data_handler_refuses_oversized_deposits_and_claims(w3):
     key = h.functions.contributionKey(alice, dh, 1, t).call()
     assert_reverts(w3, h.functions.handleReport(key, owner, 6), "ClaimTooLarge", owner)
     assert_reverts(w3, h.functions.handleReport(b"\0" * 32, owner, 0), "UnknownContribution", owner)
+    assert list(h.functions.reportInfo(owner, alice, dh, 1, t).call()) == [key, 5, 5, 0, 0, False]
     transact(w3, h.functions.handleReport(key, owner, 2), owner)
-    assert_reverts(w3, h.functions.handleReport(key, owner, 1), "AlreadyClaimed", owner)
-    assert_reverts(w3, h.functions.reportInfo(owner, alice, dh, 1, t), "AlreadyClaimed", owner)
-    info = h.functions.reportInfo(alice, alice, dh, 1, t).call()
-    assert list(info) == [key, 5, 3, 0, 0]
+    # the handler records the claim; whether a second one is allowed is the mechanism's rule
+    assert list(h.functions.reportInfo(owner, alice, dh, 1, t).call()) == [key, 5, 3, 0, 0, True]
+    assert list(h.functions.reportInfo(alice, alice, dh, 1, t).call()) == [key, 5, 3, 0, 0, False]
     assert h.functions.contributions(key).call() == [5, 3, 1, False, True]
+    transact(w3, h.functions.handleReport(key, owner, 1), owner)
+    assert h.functions.contributions(key).call() == [5, 2, 2, False, True]
 
 
 def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
@@ -281,9 +303,10 @@ def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
 
     art = load_artifact("Stakeable")
     factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    assert_reverts(w3, factory.constructor(10, 5, 20, 1, 0, False), "InvalidWaitTimes")
-    assert_reverts(w3, factory.constructor(10, 30, 20, 1, 0, False), "InvalidWaitTimes")
-    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7, False)
+    assert_reverts(w3, factory.constructor(10, 5, 20, 1, 0, False, 1), "InvalidWaitTimes")
+    assert_reverts(w3, factory.constructor(10, 30, 20, 1, 0, False, 1), "InvalidWaitTimes")
+    assert_reverts(w3, factory.constructor(10, 20, 20, 1, 0, False, 0), "InvalidCostUnit")
+    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 1000, 7, False, 1)
     last = s.functions.lastUpdateTimeS().call()
     for t in (last - 5, last, last + 1, last + 3, last + 200, last + 10**6):
         assert s.functions.getAddDataCost(t).call() == ref.StakeableRules(1, 2, 3, 1000, 7).add_data_cost(
@@ -292,7 +315,7 @@ def test_stakeable_refuses_unordered_wait_times_and_prices_by_elapsed_time(w3):
 
 
 def test_square_root_law_prices_by_the_integer_root_of_elapsed_time(w3):
-    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 60_000, 7, True)
+    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 60_000, 7, True, 1)
     assert s.functions.sqrtDepositLaw().call()
     rules = ref.StakeableRules(1, 2, 3, 60_000, 7, sqrt_deposit_law=True)
     last = s.functions.lastUpdateTimeS().call()
@@ -300,6 +323,19 @@ def test_square_root_law_prices_by_the_integer_root_of_elapsed_time(w3):
         assert s.functions.getAddDataCost(t).call() == rules.add_data_cost(t, last), t - last
     assert rules.add_data_cost(last + 600, last) == 60_000 // 24  # isqrt(600) = 24
     assert rules.add_data_cost(last + 10**9, last) == 7  # the floor
+
+
+def test_cost_unit_keeps_the_required_deposit_in_whole_units(w3):
+    """60 units / isqrt(elapsed), rounded down to whole units of 10^9 wei (the original's int())."""
+    unit = 10**9
+    s, _ = deploy(w3, "Stakeable", 1, 2, 3, 60, 1, True, unit)
+    assert s.functions.costUnitWei().call() == unit
+    rules = ref.StakeableRules(1, 2, 3, 60, 1, sqrt_deposit_law=True, cost_unit=unit)
+    last = s.functions.lastUpdateTimeS().call()
+    for t in [last - 5, *range(last, last + 40), last + 599, last + 600, last + 10**9]:
+        assert s.functions.getAddDataCost(t).call() == rules.add_data_cost(t, last), t - last
+    assert rules.add_data_cost(last + 600, last) == 2 * unit  # 60 / 24 = 2.5: two whole units
+    assert rules.add_data_cost(last + 10**9, last) == unit  # the floor, one unit
 
 
 def test_contributor_takes_own_remainder_only_once_anyone_may(w3, stake):

@@ -156,7 +156,15 @@ contract CollaborativeTrainer {
         returns (uint256)
     {
         return incentiveMechanism.handleReport(
-            info.initialDeposit, info.claimable, addedTime, agrees, info.reporterGood, info.totalGood, msg.sender == owner, own
+            info.initialDeposit,
+            info.claimable,
+            addedTime,
+            agrees,
+            info.reporterGood,
+            info.totalGood,
+            msg.sender == owner,
+            own,
+            info.claimed
         );
     }
 

@@ -27,7 +27,10 @@ contract DataHandler is Owned {
     /// @notice Contribution records by key (see `contributionKey`).
     mapping(bytes32 => Contribution) public contributions;
     /// @notice Whether `claimant` already took from contribution `key` by a report (a
-    /// contributor's own refund shows in the record's `refunded` instead).
+    /// contributor's own refund shows in the record's `refunded` instead). The incentive
+    /// mechanism decides what it means: Stakeable refuses a second share before its claim
+    /// wait times and lets anyone take the remainder after them (the original framework's
+    /// order of checks).
     mapping(bytes32 => mapping(address => bool)) public hasClaimed;
     /// @notice Refunded (good) contributions per contributor.
     mapping(address => uint256) public goodContributions;
@@ -38,8 +41,6 @@ contract DataHandler is Owned {
     error UnknownContribution(bytes32 key);
     /// @notice The contribution was already refunded.
     error AlreadyRefunded(bytes32 key);
-    /// @notice `claimant` already claimed from this contribution.
-    error AlreadyClaimed(bytes32 key, address claimant);
     /// @notice A deposit above 2^96-1 wei.
     error DepositTooLarge(uint256 deposit);
     /// @notice A claim larger than what the contribution still holds.
@@ -105,10 +106,11 @@ contract DataHandler is Owned {
         uint256 claimable; // what it still holds (wei)
         uint256 reporterGood; // the reporter's refunded contributions
         uint256 totalGood; // all refunded contributions
+        bool claimed; // the reporter already took from it by a report
     }
 
     /// @notice What a report by `reporter` on a contribution would work with; reverts
-    /// if the contribution is unknown or the reporter already claimed from it.
+    /// if the contribution is unknown.
     function reportInfo(address reporter, address contributor, bytes32 dataHash, uint64 label, uint256 addedTime)
         external
         view
@@ -117,16 +119,22 @@ contract DataHandler is Owned {
         bytes32 key = contributionKey(contributor, dataHash, label, addedTime);
         Contribution memory m = contributions[key];
         if (!m.exists) revert UnknownContribution(key);
-        if (hasClaimed[key][reporter]) revert AlreadyClaimed(key, reporter);
-        info = ReportInfo(key, m.initialDeposit, m.claimableAmount, goodContributions[reporter], totalGoodContributions);
+        info = ReportInfo(
+            key,
+            m.initialDeposit,
+            m.claimableAmount,
+            goodContributions[reporter],
+            totalGoodContributions,
+            hasClaimed[key][reporter]
+        );
     }
 
-    /// @notice Take `amount` wei of contribution `key` for `claimant`, once per claimant. Owner only.
+    /// @notice Take `amount` wei of contribution `key` for `claimant` and record the claim
+    /// (the mechanism already allowed it). Owner only.
     function handleReport(bytes32 key, address claimant, uint256 amount) external onlyOwner {
         Contribution storage c = contributions[key];
         Contribution memory m = c;
         if (!m.exists) revert UnknownContribution(key);
-        if (hasClaimed[key][claimant]) revert AlreadyClaimed(key, claimant);
         if (amount > m.claimableAmount) revert ClaimTooLarge(amount, m.claimableAmount);
         unchecked {
             c.claimableAmount = m.claimableAmount - uint96(amount);

@@ -34,6 +34,7 @@ interface IIncentiveMechanism {
     /// @param reporterIsOwner Whether the reporter owns the trainer (the model owner).
     /// @param reporterIsContributor Whether the reporter added the sample (a take of one's
     /// own remainder, allowed once anyone may take it).
+    /// @param reporterClaimed Whether the reporter already took from this sample by a report.
     /// @return amount Wei to pay the reporter.
     function handleReport(
         uint256 initialDeposit,
@@ -43,6 +44,7 @@ interface IIncentiveMechanism {
         uint256 reporterGood,
         uint256 totalGood,
         bool reporterIsOwner,
-        bool reporterIsContributor
+        bool reporterIsContributor,
+        bool reporterClaimed
     ) external view returns (uint256 amount);
 }

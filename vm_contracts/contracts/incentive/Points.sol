@@ -56,7 +56,7 @@ contract Points is Owned, IIncentiveMechanism {
     }
 
     /// @inheritdoc IIncentiveMechanism
-    function handleReport(uint256, uint256, uint256, bool, uint256, uint256, bool, bool)
+    function handleReport(uint256, uint256, uint256, bool, uint256, uint256, bool, bool, bool)
         external
         pure
         returns (uint256)
