@@ -383,8 +383,10 @@ def test_streamed_batch_answers_are_one_json_array(devnet: Devnet) -> None:
 
 
 def test_one_client_with_many_calls_does_not_starve_another(devnet: Devnet) -> None:
-    # a million gas of endless loop ends out of gas after about a second of py-evm
-    heavy = [dict(endless_call(1_000_000), id=i) for i in range(10)]
+    # ten million gas of endless loop ends out of gas after a few tenths of a second of the
+    # lean loop (a second per million on py-evm's plain loop, which calls used before the
+    # reading chains got the lean loop back): ten of them keep the batch busy for seconds
+    heavy = [dict(endless_call(10_000_000), id=i) for i in range(10)]
     answers: list[Any] = []
     greedy = _in_background(lambda: answers.append(devnet.post(heavy).json()))
     time.sleep(0.5)  # setup only: let the batch start
