@@ -73,10 +73,15 @@ def scenario(w3: Web3) -> list[tuple[str, int]]:
     gas += [("addData agree", agree["gasUsed"]), ("addData disagree", disagree["gasUsed"])]
     (mine,) = framework.contributions_in(agree)
     (theirs,) = framework.contributions_in(disagree)
-    w3.provider.make_request("evm_increaseTime", [REFUND_WAIT_S + 1])
+    # the refund and the report read the time too (a report's share depends on the
+    # sample's age): pin their blocks as well, or a loaded machine's clock skew between
+    # the two nodes changes their gas by a few units
+    pin_next_block_time(w3, REFUND_WAIT_S + 1)
     w3.provider.make_request("evm_mine", [])
+    pin_next_block_time(w3)
     gas.append(("refund", framework.refund(mine, alice)["gasUsed"]))
     if framework.predict(theirs.data) != theirs.label:
+        pin_next_block_time(w3)
         gas.append(("report", framework.report(theirs, alice)["gasUsed"]))
     return [(label, int(used)) for label, used in gas]
 
