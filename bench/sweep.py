@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def points(
     return out
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)  # a few seeds' loads (about 0.4 GB each) stay
 def _data(imdb: str, config: SimulationConfig) -> Any:
     return load_data(imdb, config)
 
@@ -211,7 +211,27 @@ def run_point(imdb: str, point: Point, max_days: float | None, on_chain: bool = 
         "honest_rejected": result.rejected["honest"],
         "txs": result.txs,
         "wall_s": round(time.perf_counter() - started, 1),
+        "config": point_config(point),
     }
+
+
+def point_config(point: Point) -> dict[str, Any]:
+    """A point's full configuration as its row stores it: what ``--resume`` matches on."""
+    return json.loads(json.dumps(asdict(point.config), default=str))
+
+
+def reusable_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an earlier sweep's ``sweep.json`` (none when it is absent); a row is
+    reused only for a point whose whole configuration equals the row's."""
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SimulationError(f"{path}: cannot read the earlier sweep to resume ({exc})") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise SimulationError(f"{path}: not a sweep's rows (expected a JSON list of objects)")
+    return [row for row in rows if isinstance(row.get("config"), dict)]
 
 
 def run_sweep(
@@ -230,9 +250,13 @@ def run_sweep(
     base: SimulationConfig | None = None,
     seeds: Sequence[int] | None = None,
     on_chain: bool = True,
+    done: Sequence[Mapping[str, Any]] = (),
+    on_row: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every point's row, in the order of ``params``. Each point runs in its own process
-    (pool) or Ray task, on its own chain; the same seed gives the same rows."""
+    (pool) or Ray task, on its own chain; the same seed gives the same rows. A point whose
+    configuration equals a row of ``done`` is not run again: that row is taken. ``on_row``
+    is called with the rows so far (in the order of ``params``) after every point finishes."""
     report = progress or (lambda _line: None)
     if not Path(imdb).exists():
         raise SimulationError(f"{imdb}: no such file or directory (expected IMDB data)")
@@ -247,12 +271,33 @@ def run_sweep(
     todo = points(params, base, seeds)
     if not todo:
         raise SimulationError("the sweep has no points")
-    report(f"{len(todo)} points on {'Ray at ' + ray_address if ray_address else 'a local process pool'}")
-    if ray_address:
-        rows = _on_ray(str(imdb), todo, max_days, ray_address, report, on_chain)
-    else:
-        rows = _on_pool(str(imdb), todo, max_days, workers, report, on_chain)
-    return rows
+    taken = {json.dumps(row["config"], sort_keys=True): dict(row) for row in done}
+    known: dict[int, dict[str, Any]] = {}
+    for index, point in enumerate(todo):
+        row = taken.get(json.dumps(point_config(point), sort_keys=True))
+        if row is not None:
+            known[index] = row
+    fresh = [point for index, point in enumerate(todo) if index not in known]
+    if known:
+        report(f"{len(known)} of {len(todo)} points taken from the earlier sweep")
+    where = "Ray at " + ray_address if ray_address else "a local process pool"
+    report(f"{len(fresh)} points on {where}")
+    order = [index for index in range(len(todo)) if index not in known]
+
+    def finished(index: int, row: dict[str, Any]) -> None:
+        known[order[index]] = row
+        if on_row is not None:
+            on_row([known[i] for i in sorted(known)])
+
+    if fresh and ray_address:
+        _on_ray(str(imdb), fresh, max_days, ray_address, report, on_chain, finished)
+    elif fresh:
+        _on_pool(str(imdb), fresh, max_days, workers, report, on_chain, finished)
+    return [known[index] for index in range(len(todo))]
+
+
+def _done_line(point: Point, row: Mapping[str, Any]) -> str:
+    return f"{point.param}={point.value:g} seed {point.config.seed}: accuracy {row['final_accuracy']:.4f}"
 
 
 def _on_pool(
@@ -261,20 +306,22 @@ def _on_pool(
     max_days: float | None,
     workers: int | None,
     report: Callable[[str], None],
-    on_chain: bool = True,
-) -> list[dict[str, Any]]:
+    on_chain: bool,
+    finished: Callable[[int, dict[str, Any]], None],
+) -> None:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     count = min(len(todo), workers or os.cpu_count() or 1)
     context = multiprocessing.get_context("spawn")  # each process builds its own chain and threads
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        futures = [pool.submit(run_point, imdb, point, max_days, on_chain) for point in todo]
-        rows = []
-        for point, future in zip(todo, futures, strict=True):
-            rows.append(future.result())
-            report(f"{point.param}={point.value:g}: accuracy {rows[-1]['final_accuracy']:.4f}")
-    return rows
+        futures = {pool.submit(run_point, imdb, point, max_days, on_chain): i for i, point in enumerate(todo)}
+        for future in as_completed(futures):
+            index = futures[future]
+            row = future.result()
+            point = todo[index]
+            report(_done_line(point, row))
+            finished(index, row)
 
 
 def _on_ray(
@@ -283,8 +330,9 @@ def _on_ray(
     max_days: float | None,
     address: str,
     report: Callable[[str], None],
-    on_chain: bool = True,
-) -> list[dict[str, Any]]:
+    on_chain: bool,
+    finished: Callable[[int, dict[str, Any]], None],
+) -> None:
     try:
         import ray
     except ImportError:
@@ -301,11 +349,15 @@ def _on_ray(
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     try:
         remote = ray.remote(run_point)
-        refs = [remote.remote(imdb, point, max_days, on_chain) for point in todo]
-        rows = ray.get(refs)
-        for point, row in zip(todo, rows, strict=True):
-            report(f"{point.param}={point.value:g}: accuracy {row['final_accuracy']:.4f}")
-        return rows
+        refs = {remote.remote(imdb, point, max_days, on_chain): i for i, point in enumerate(todo)}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            index = refs[ready[0]]
+            row = ray.get(ready[0])
+            point = todo[index]
+            report(_done_line(point, row))
+            finished(index, row)
     finally:
         if started_here:
             ray.shutdown()

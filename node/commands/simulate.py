@@ -186,6 +186,12 @@ def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     sweep.add_argument("--seeds", metavar="S1,S2,...", help="seeds per point (default: --seed alone)")
     sweep.add_argument(
+        "--resume",
+        action="store_true",
+        help="take the rows of an earlier sweep in --out whose whole configuration matches a point "
+        "(the sweep's files are rewritten after every point, so a stopped sweep resumes)",
+    )
+    sweep.add_argument(
         "--off-chain",
         action="store_true",
         help="run the points with the exact off-chain engine (no transactions)",
@@ -258,7 +264,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from bench.simulate import SimulationError, profile_config
-    from bench.sweep import DING_HU_GRIDS, parse_params, write_sweep
+    from bench.sweep import DING_HU_GRIDS, parse_params, reusable_rows, write_sweep
     from bench.sweep import run_sweep as sweep
 
     params = parse_params(args.param)
@@ -281,6 +287,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         **changes,
     )
     command = command_line("sumchain", sys.argv[1:])
+    out = args.out if args.out is not None else default_out("sweep")
+    done = reusable_rows(out / "sweep.json") if args.resume else []
     points = sweep(
         args.imdb,
         params,
@@ -297,8 +305,10 @@ def run_sweep(args: argparse.Namespace) -> int:
         base=base,
         seeds=seeds,
         on_chain=not args.off_chain,
+        done=done,
+        on_row=lambda rows: write_sweep(rows, out, command),
     )
-    paths = write_sweep(points, args.out if args.out is not None else default_out("sweep"), command)
+    paths = write_sweep(points, out, command)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -5,10 +5,11 @@ submission cost contributes nothing, one that can contributes and wins."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.simulate import SimulationConfig, SimulationError
+from bench.simulate import SimulationConfig, SimulationError, config_with
 from bench.sweep import DEFAULT_PARAMS, parse_params, points, run_sweep, write_sweep
 from tests.bench.test_simulate import small_config
 from tests.testdata import IMDB_SAMPLE
@@ -132,3 +133,46 @@ def test_a_point_takes_the_data_load_data_gives_from_one_shared_load() -> None:
         assert shared.initial == alone.initial
         assert (shared.train_matrix != alone.train_matrix).nnz == 0
         assert (shared.test_matrix != alone.test_matrix).nnz == 0
+
+
+def test_a_resumed_sweep_takes_matching_rows_and_runs_only_the_rest(tmp_path: Path) -> None:
+    from bench.simulate import profile_config
+    from bench.sweep import reusable_rows
+
+    base = profile_config("paper", words=100, train_limit=300, test_limit=200, eval_every_s=4 * HOUR)
+    params = {"honest_mean_deposit": [50, 5]}
+    max_days = MAX_HOURS * HOUR / 86_400
+    written: list[int] = []
+
+    def checkpoint(rows: list[dict[str, Any]]) -> None:
+        written.append(len(rows))
+        write_sweep(rows, tmp_path, "test")
+
+    first = run_sweep(
+        IMDB, params, base=base, workers=1, max_days=max_days, on_chain=False, on_row=checkpoint
+    )
+    assert written == [1, 2]  # the files are rewritten after every point
+    earlier = reusable_rows(tmp_path / "sweep.json")
+    assert [row["value"] for row in earlier] == [50, 5]
+    # a row whose configuration matches is taken as it is; a changed base runs again
+    earlier[0]["wall_s"] = -1.0
+    again = run_sweep(IMDB, params, base=base, workers=1, max_days=max_days, on_chain=False, done=earlier)
+    assert again[0]["wall_s"] == -1.0
+    assert {k: v for k, v in again[1].items() if k != "wall_s"} == {
+        k: v for k, v in first[1].items() if k != "wall_s"
+    }
+    changed = config_with(base, seed=1)
+    fresh = run_sweep(IMDB, params, base=changed, workers=1, max_days=max_days, on_chain=False, done=earlier)
+    assert all(row["wall_s"] >= 0 and row["seed"] == 1 for row in fresh)
+
+
+def test_a_damaged_earlier_sweep_is_refused_with_one_line(tmp_path: Path) -> None:
+    from bench.sweep import reusable_rows
+
+    (tmp_path / "sweep.json").write_text("{not json")
+    with pytest.raises(SimulationError, match="cannot read the earlier sweep"):
+        reusable_rows(tmp_path / "sweep.json")
+    (tmp_path / "sweep.json").write_text('{"rows": 1}')
+    with pytest.raises(SimulationError, match="not a sweep's rows"):
+        reusable_rows(tmp_path / "sweep.json")
+    assert reusable_rows(tmp_path / "absent.json") == []
