@@ -251,7 +251,7 @@ def run_sweep(
     seeds: Sequence[int] | None = None,
     on_chain: bool = True,
     done: Sequence[Mapping[str, Any]] = (),
-    on_row: Callable[[list[dict[str, Any]]], None] | None = None,
+    on_row: Callable[[list[dict[str, Any]]], object] | None = None,
 ) -> list[dict[str, Any]]:
     """Every point's row, in the order of ``params``. Each point runs in its own process
     (pool) or Ray task, on its own chain; the same seed gives the same rows. A point whose
