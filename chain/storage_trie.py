@@ -27,13 +27,38 @@ from typing import Any
 
 from eth_hash.auto import keccak
 from rlp.codec import encode_raw
-from trie.constants import BLANK_NODE, BLANK_NODE_HASH, NIBBLE_TERMINATOR
-from trie.utils.nibbles import bytes_to_nibbles, decode_nibbles, encode_nibbles
+from trie.constants import BLANK_NODE, BLANK_NODE_HASH
 
 Nibbles = tuple[int, ...]
 Update = tuple[Nibbles, bytes | None]  # (the rest of the key, the new value or None: deleted)
 BLANK, LEAF, EXTENSION, BRANCH = range(4)
 HASHED_AT = 32  # bytes: an encoded node this long or longer is stored under its hash
+
+
+# Nibbles through hex text, each step one C call: bytes.hex, then each hex digit
+# translated to its value (and back).
+_TO_NIBBLES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_TO_HEX = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
+_LEAF_FLAG = 2  # hex-prefix flag nibble: 2 (leaf) or 0 (extension), plus 1 for an odd length
+
+
+def to_nibbles(data: bytes) -> Nibbles:
+    """``data`` as its nibbles, high one first (what ``trie.utils.nibbles.bytes_to_nibbles`` gives)."""
+    return tuple(data.hex().encode().translate(_TO_NIBBLES))
+
+
+def hex_prefix(path: Nibbles, leaf: bool) -> bytes:
+    """The hex-prefix encoding of a leaf's or extension's ``path`` (Yellow Paper, appendix C)."""
+    flag = (_LEAF_FLAG if leaf else 0) + (len(path) & 1)
+    nibbles = (flag, *path) if len(path) & 1 else (flag, 0, *path)
+    return bytes.fromhex(bytes(nibbles).translate(_TO_HEX).decode())
+
+
+def _from_hex_prefix(encoded: bytes) -> tuple[bool, Nibbles]:
+    """(is a leaf, path) of a hex-prefix encoded path."""
+    nibbles = to_nibbles(encoded)
+    flag = nibbles[0]
+    return bool(flag & _LEAF_FLAG), nibbles[1:] if flag & 1 else nibbles[2:]
 
 
 class Unbatchable(Exception):
@@ -46,7 +71,7 @@ def apply_writes(trie: Any, writes: Mapping[bytes, bytes | None]) -> None:
     ``HexaryTrie``): its new nodes go to ``trie.db`` and its root moves to theirs."""
     if not writes:
         return
-    updates = sorted((bytes_to_nibbles(key), value or None) for key, value in writes.items())
+    updates = sorted((to_nibbles(key), value or None) for key, value in writes.items())
     if len({len(key) for key, _value in updates}) != 1:
         raise Unbatchable("keys of different lengths")
     root = _Batch(trie).update(trie.get_node(trie.root_hash), updates)
@@ -64,18 +89,16 @@ def _kind(node: Any) -> tuple[int, Nibbles]:
         return BLANK, ()
     if len(node) == 17:
         return BRANCH, ()
-    path = decode_nibbles(node[0])
-    if path and path[-1] == NIBBLE_TERMINATOR:
-        return LEAF, path[:-1]
-    return EXTENSION, path
+    leaf, path = _from_hex_prefix(node[0])
+    return (LEAF if leaf else EXTENSION), path
 
 
 def _leaf(path: Nibbles, value: bytes) -> list[Any]:
-    return [encode_nibbles((*path, NIBBLE_TERMINATOR)), value]
+    return [hex_prefix(path, leaf=True), value]
 
 
 def _extension(path: Nibbles, child: Any) -> list[Any]:
-    return [encode_nibbles(path), child]
+    return [hex_prefix(path, leaf=False), child]
 
 
 def _common(a: Nibbles, b: Nibbles) -> int:

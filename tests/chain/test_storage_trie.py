@@ -30,7 +30,7 @@ def _one_by_one(db: dict[bytes, bytes], root: bytes, writes: dict[bytes, bytes |
     return trie.root_hash
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(batches=st.lists(BATCH, min_size=1, max_size=4))
 def test_batched_writes_give_the_root_and_values_of_writes_one_by_one(batches: list[dict]) -> None:
     plain_db: dict[bytes, bytes] = {}
@@ -80,7 +80,7 @@ SHORT_BATCH = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(batches=st.lists(SHORT_BATCH, min_size=1, max_size=5))
 def test_batched_writes_agree_on_extensions_and_inline_nodes(batches: list[dict]) -> None:
     plain_db: dict[bytes, bytes] = {}
@@ -95,3 +95,16 @@ def test_batched_writes_agree_on_extensions_and_inline_nodes(batches: list[dict]
         reader, expected = HexaryTrie(batched_db, root_hash=batched_root), HexaryTrie(plain_db, plain_root)
         for key in {bytes([a, b, c]) for a in ALPHABET for b in ALPHABET for c in ALPHABET}:
             assert reader.get(key) == expected.get(key)
+
+
+@given(data=st.binary(max_size=40), cut=st.integers(0, 1), leaf=st.booleans())
+def test_nibbles_and_hex_prefix_match_the_trie_library(data: bytes, cut: int, leaf: bool) -> None:
+    from trie.utils.nibbles import bytes_to_nibbles, encode_nibbles
+    from trie.utils.nodes import compute_extension_key, compute_leaf_key
+
+    from chain.storage_trie import hex_prefix, to_nibbles
+
+    assert to_nibbles(data) == bytes_to_nibbles(data)
+    path = bytes_to_nibbles(data)[cut:]  # odd and even lengths
+    want = compute_leaf_key(path) if leaf else compute_extension_key(path)
+    assert hex_prefix(path, leaf) == want == encode_nibbles((*path, 16) if leaf else path)
