@@ -32,7 +32,7 @@ from vm_contracts.deploy import (
     load_contract,
 )
 from vm_contracts.errors import ClientError, TransactionFailed
-from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample
+from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample, pack_weights
 from vm_contracts.revert import ErrorDecoder
 
 CONTRACT = "PredictionMarket"
@@ -120,10 +120,28 @@ class Market:
 
     # --- transactions --------------------------------------------------------------
 
-    def commit(self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account) -> Any:
-        """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes."""
-        built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts])
-        return self._sender.send(built, provider, "commit", value=bounty)
+    def commit(
+        self,
+        terms: MarketTerms,
+        parts: Sequence[TestPart],
+        bounty: int,
+        provider: Account,
+        initial_weights: Sequence[int] | None = None,
+        gas: int | None = None,
+    ) -> Any:
+        """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes; h(0)
+        has zero weights, or ``initial_weights`` (fixed point, one per feature:
+        ``commitWithWeights``). Gas is estimated unless given."""
+        hashes = [p.hash for p in parts]
+        if initial_weights is None:
+            built = self.contract.functions.commit(terms.as_tuple(), hashes)
+        else:
+            if len(initial_weights) != terms.num_features:
+                raise ClientError(f"{len(initial_weights)} initial weights for {terms.num_features} features")
+            built = self.contract.functions.commitWithWeights(
+                terms.as_tuple(), hashes, pack_weights(initial_weights)
+            )
+        return self._sender.send(built, provider, "commit", value=bounty, gas=gas)
 
     def draw_test_parts(self, account: Account) -> list[int]:
         """Draw the initial parts (needs one block after the commit); their indices.
@@ -235,7 +253,7 @@ class Market:
     def terms(self, round_id: int | None = None) -> MarketTerms:
         rid = self.current_round() if round_id is None else round_id
         info = self._sender.call(self.contract.functions.roundInfo(rid))
-        return MarketTerms(*[int(v) for v in info[2]])
+        return _terms(info[2])
 
     def round_info(self, round_id: int | None = None) -> dict[str, Any]:
         rid = self.current_round() if round_id is None else round_id
@@ -245,7 +263,7 @@ class Market:
         return {
             "provider": provider,
             "bounty": int(bounty),
-            "terms": MarketTerms(*[int(v) for v in terms]),
+            "terms": _terms(terms),
             "num_parts": int(parts),
             "seed_block": int(seed),
             "started_at": int(started),
@@ -263,6 +281,12 @@ class Market:
 
     def selected_parts(self, round_id: int, num_parts: int) -> list[int]:
         return [i for i in range(num_parts) if self.part_status(round_id, i)[0]]
+
+    def initial_weights(self, round_id: int | None = None) -> list[int]:
+        """h(0)'s weights (fixed point; zeros for a round committed without weights)."""
+        rid = self.current_round() if round_id is None else round_id
+        n = self.terms(rid).num_features
+        return [int(self._sender.call(self.contract.functions.initialWeight(rid, i))) for i in range(n)]
 
     def errors(self, round_id: int | None = None) -> list[int]:
         """Test errors of h(0) .. h(T) as computed on chain."""
@@ -289,3 +313,9 @@ class Market:
 
     def gas_used(self, label: str | None = None) -> list[int]:
         return [int(r["gasUsed"]) for lab, r in self.receipts if label is None or lab == label]
+
+
+def _terms(values: Sequence[Any]) -> MarketTerms:
+    """MarketTerms from the ABI tuple ``roundInfo`` returns."""
+    *numbers, later = values
+    return MarketTerms(*[int(v) for v in numbers], loss_on_later_parts=bool(later))

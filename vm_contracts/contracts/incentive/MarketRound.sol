@@ -46,6 +46,10 @@ struct Terms {
     uint64 maxContributions;
     /// @dev Time the provider has for each reveal step (s), > 0.
     uint64 revealWindowSeconds;
+    /// @dev true: the loss counts only the K - k parts revealed after participation (the
+    /// original framework's rule: the k parts every contributor has seen do not count);
+    /// false: the loss is over all K parts.
+    bool lossOnLaterParts;
 }
 
 struct Round {
@@ -58,6 +62,7 @@ struct Round {
     uint64 startedAt;
     uint64 closedAt;
     bool drawn;
+    bool hasInitialWeights; // h(0) has the weights in `initialWeights` (else zero weights)
     Terms terms;
     uint256 bounty;
     bytes32[] partHashes;
@@ -92,6 +97,8 @@ struct Round {
     mapping(address => uint256) owed; // wei * n
     mapping(address => uint256) stakes; // wei, for refunds after an abort
     mapping(address => bool) withdrawn;
+    // h(0)'s int80 weights, three to a word (lib/Packed), kept for the reward computation
+    mapping(uint256 => uint256) initialWeights;
 }
 
 

@@ -13,14 +13,16 @@ import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 /// Waggoner 2019, section III-B and Fig. 2). A provider funds a bounty of B stake units
 /// and commits to a test set split into K parts; contributors each stake one unit and
 /// add one labelled sample, which trains the market's model; afterwards every
-/// contributor t is paid by how much h(t) improved on h(t') over the whole test set D.
+/// contributor t is paid by how much h(t) improved on h(t') over the test set D: all K
+/// parts, or (terms.lossOnLaterParts, the original framework's rule) only the K - k parts
+/// revealed after participation.
 ///
 /// Why a contract of its own and not a mechanism behind CollaborativeTrainer: the
 /// reward phase must re-apply every contribution, in order, to the initial model and
 /// evaluate each h(t) on D. An IIncentiveMechanism sees amounts only and an external
 /// IClassifier cannot be copied or reset; so the market owns its model (a binary sparse
-/// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, weights starting
-/// at zero).
+/// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, whose weights
+/// start at zero (`commit`) or at weights the provider gives (`commitWithWeights`).
 ///
 /// Where the work lives: this contract holds the rounds (commitment, participation,
 /// payout and the views) and drives the reward computation; its stages (a) and (b) run
@@ -51,13 +53,15 @@ import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 ///    back and the bounty stays locked). Then anyone pushes `advance(maxSteps)` until
 ///    done:
 ///    (a) Index: D is turned into one bit set per feature (which test samples hold it)
-///        and one of labels, 256 samples to a word.
+///        and one of labels, 256 samples to a word; and each test sample's start value
+///        v_j (below) is written into the slices.
 ///    (b) Losses: the error count of h(0) and of every h(t). A perceptron step adds
 ///        +-lr to the weights of x_t and to the bias, so it moves the score of test
-///        sample j by +-lr * (|x_t & x_j| + 1), and h(0) (zero weights, bias b0) scores
-///        every sample b0. The working copy of the model is therefore kept as what the
-///        0-1 loss needs of it: v_j = (score_j - b0) / lr - m with m = floor(-b0 / lr) + 1,
-///        so that h predicts 1 on j exactly when v_j >= 0. The v_j are held bit-sliced
+///        sample j by +-lr * (|x_t & x_j| + 1) from its score s_j under h(0) (b0 plus
+///        h(0)'s weights of x_j; b0 alone for zero weights). The working copy of the model
+///        is therefore kept as what the 0-1 loss needs of it: v_j = c_j - m_j, c_j the
+///        sum of those counts so far and m_j = floor(-s_j / lr) + 1, so that h predicts 1
+///        on j exactly when v_j >= 0. The v_j are held bit-sliced
 ///        (slice b holds bit b of every v_j, two's complement), and a contribution that
 ///        changed the model adds or subtracts the counts |x_t & x_j| + 1, which are summed
 ///        bit-sliced from the feature bit sets of x_t: some hundred word operations for
@@ -185,34 +189,33 @@ contract PredictionMarket is IMarketStages {
     /// @param terms Stake unit, model, initial parts k, end condition, reveal window.
     /// @param partHashes The K part hashes (k < K <= MAX_PARTS).
     function commit(Terms calldata terms, bytes32[] calldata partHashes) external payable {
-        uint256 previous = currentRound;
-        if (previous != 0) {
-            Phase p = _rounds[previous].phase;
-            if (p != Phase.Finished && p != Phase.Aborted) revert RoundInProgress(previous);
+        _commit(terms, partHashes);
+    }
+
+    /// @notice `commit` with an initial model h(0) of given weights (the original
+    /// framework trains it on a few samples first): `initialWeights` are h(0)'s int80
+    /// weights in fixed point packed three to a word as lib/Packed (weight i in word i / 3,
+    /// bits 80 * (i % 3)), at most ceil(numFeatures / 3) words, the rest zero; lanes past
+    /// numFeatures are never read. They are public from here (the transaction's arguments)
+    /// and readable with `initialWeight`. As many as fit one transaction (a 1,000-feature
+    /// model: 334 words, some 15 M gas).
+    function commitWithWeights(Terms calldata terms, bytes32[] calldata partHashes, uint256[] calldata initialWeights)
+        external
+        payable
+    {
+        if (initialWeights.length == 0 || initialWeights.length > (uint256(terms.numFeatures) + 2) / 3) {
+            revert InvalidParameter("initialWeights");
         }
-        if (terms.stakeUnit == 0) revert InvalidParameter("stakeUnit");
-        if (terms.numFeatures == 0 || terms.numFeatures > MAX_FEATURES) revert InvalidParameter("numFeatures");
-        if (terms.learningRate <= 0) revert InvalidParameter("learningRate");
-        if (partHashes.length < 2 || partHashes.length > MAX_PARTS) revert InvalidParameter("partHashes");
-        if (terms.initialParts == 0 || terms.initialParts >= partHashes.length) revert InvalidParameter("initialParts");
-        if (terms.durationSeconds == 0 && terms.maxContributions == 0) revert InvalidParameter("end condition");
-        if (terms.revealWindowSeconds == 0) revert InvalidParameter("revealWindowSeconds");
-        if (msg.value == 0 || msg.value % terms.stakeUnit != 0) {
-            revert BountyNotMultipleOfStake(msg.value, terms.stakeUnit);
-        }
-        if (msg.value / terms.stakeUnit >= MarketBalances.GONE) revert InvalidParameter("bounty rounds");
-        uint256 id = previous + 1;
-        currentRound = id;
+        uint256 id = _commit(terms, partHashes);
         Round storage r = _rounds[id];
-        r.provider = msg.sender;
-        r.phase = Phase.Commitment;
-        r.seedBlock = uint64(block.number + 1);
-        r.committedAt = uint64(block.timestamp);
-        r.terms = terms;
-        r.bounty = msg.value;
-        r.partHashes = partHashes;
-        r.liveIntercept = terms.intercept;
-        emit Committed(id, msg.sender, msg.value, partHashes.length, terms);
+        mapping(uint256 => uint256) storage live = _weights[id];
+        for (uint256 s = 0; s < initialWeights.length; ++s) {
+            uint256 word = initialWeights[s];
+            if (word == 0) continue;
+            live[s] = word;
+            r.initialWeights[s] = word;
+        }
+        r.hasInitialWeights = true;
     }
 
     /// @notice Draw the k parts to reveal before participation from the hash of the
@@ -264,7 +267,8 @@ contract PredictionMarket is IMarketStages {
 
     /// @notice Reveal test part `part` (provider only): one of the drawn parts during
     /// commitment, or any remaining part once participation has ended. The samples are
-    /// checked against the committed hash and stored for the reward computation.
+    /// checked against the committed hash and stored for the reward computation (a drawn
+    /// part of a round whose loss is on the later parts only is checked, not stored).
     /// @param part Index 0..K-1.
     /// @param salt The salt used in the part's hash.
     /// @param data Samples, each its strictly increasing feature indices as big-endian
@@ -286,9 +290,17 @@ contract PredictionMarket is IMarketStages {
         if (data.length == 0) revert EmptyPart(part);
         if (partHash(salt, data, labels) != r.partHashes[part]) revert PartHashMismatch(part);
         uint256 n = r.terms.numFeatures;
-        for (uint256 i = 0; i < data.length; ++i) {
-            r.testData.push(_checkPacked(data[i], n));
-            r.testLabels.push(_checkLabel(labels[i]));
+        if (p == Phase.Commitment && r.terms.lossOnLaterParts) {
+            // seen by every contributor, not scored: checked, not stored
+            for (uint256 i = 0; i < data.length; ++i) {
+                _checkPacked(data[i], n);
+                _checkLabel(labels[i]);
+            }
+        } else {
+            for (uint256 i = 0; i < data.length; ++i) {
+                r.testData.push(_checkPacked(data[i], n));
+                r.testLabels.push(_checkLabel(labels[i]));
+            }
         }
         r.revealed[part] = true;
         r.revealedParts += 1;
@@ -430,8 +442,9 @@ contract PredictionMarket is IMarketStages {
         return (r.provider, r.bounty, r.terms, r.partHashes.length, r.seedBlock, r.startedAt, MarketRound.closedAt(r));
     }
 
-    /// @notice Contributions so far, test samples revealed so far, and whether the
-    /// drawn parts are known.
+    /// @notice Contributions so far, test samples of D revealed so far (the samples the
+    /// loss counts: with terms.lossOnLaterParts the drawn parts are not among them), and
+    /// whether the drawn parts are known.
     function counts(uint256 round) external view returns (uint256 contributions, uint256 testSamples, bool drawn) {
         Round storage r = _rounds[round];
         return (r.contributors.length, r.testLabels.length, r.drawn);
@@ -441,6 +454,12 @@ contract PredictionMarket is IMarketStages {
     function partStatus(uint256 round, uint256 part) external view returns (bool selected, bool revealed) {
         Round storage r = _rounds[round];
         return (r.selected[part], r.revealed[part]);
+    }
+
+    /// @notice Weight `index` of round `round`'s initial model h(0) (fixed point; 0 for a
+    /// round committed without weights).
+    function initialWeight(uint256 round, uint256 index) external view returns (int80) {
+        return Packed.getInt80(_rounds[round].initialWeights, index);
     }
 
     /// @notice Test errors of h(t) (valid once computed; t = 0 is the initial model).
@@ -472,6 +491,37 @@ contract PredictionMarket is IMarketStages {
     }
 
     // --- internals --------------------------------------------------------------------
+
+    function _commit(Terms calldata terms, bytes32[] calldata partHashes) private returns (uint256 id) {
+        uint256 previous = currentRound;
+        if (previous != 0) {
+            Phase p = _rounds[previous].phase;
+            if (p != Phase.Finished && p != Phase.Aborted) revert RoundInProgress(previous);
+        }
+        if (terms.stakeUnit == 0) revert InvalidParameter("stakeUnit");
+        if (terms.numFeatures == 0 || terms.numFeatures > MAX_FEATURES) revert InvalidParameter("numFeatures");
+        if (terms.learningRate <= 0) revert InvalidParameter("learningRate");
+        if (partHashes.length < 2 || partHashes.length > MAX_PARTS) revert InvalidParameter("partHashes");
+        if (terms.initialParts == 0 || terms.initialParts >= partHashes.length) revert InvalidParameter("initialParts");
+        if (terms.durationSeconds == 0 && terms.maxContributions == 0) revert InvalidParameter("end condition");
+        if (terms.revealWindowSeconds == 0) revert InvalidParameter("revealWindowSeconds");
+        if (msg.value == 0 || msg.value % terms.stakeUnit != 0) {
+            revert BountyNotMultipleOfStake(msg.value, terms.stakeUnit);
+        }
+        if (msg.value / terms.stakeUnit >= MarketBalances.GONE) revert InvalidParameter("bounty rounds");
+        id = previous + 1;
+        currentRound = id;
+        Round storage r = _rounds[id];
+        r.provider = msg.sender;
+        r.phase = Phase.Commitment;
+        r.seedBlock = uint64(block.number + 1);
+        r.committedAt = uint64(block.timestamp);
+        r.terms = terms;
+        r.bounty = msg.value;
+        r.partHashes = partHashes;
+        r.liveIntercept = terms.intercept;
+        emit Committed(id, msg.sender, msg.value, partHashes.length, terms);
+    }
 
 
     // --- helpers ----------------------------------------------------------------------
