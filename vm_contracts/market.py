@@ -317,5 +317,15 @@ class Market:
 
 def _terms(values: Sequence[Any]) -> MarketTerms:
     """MarketTerms from the ABI tuple ``roundInfo`` returns."""
-    *numbers, later = values
-    return MarketTerms(*[int(v) for v in numbers], loss_on_later_parts=bool(later))
+    unit, features, rate, intercept, parts, duration, count, window, later = values
+    return MarketTerms(
+        int(unit),
+        int(features),
+        int(rate),
+        int(intercept),
+        int(parts),
+        int(duration),
+        int(count),
+        int(window),
+        bool(later),
+    )
