@@ -381,7 +381,7 @@ def run_seed_on_chain(
     checkpoint: Path | None = None,
 ) -> tuple[dict[str, Any], ChainRun]:
     """Run ``plan`` as real transactions: one PredictionMarket round on a fresh in-process
-    sumchain chain with the same h(0) (``commitWithWeights``; zero weights by ``commit``),
+    sumchain chain with the same h(0) (``commit``'s initial weights, or none for zero weights),
     the same loss (``lossOnLaterParts`` for the original's unrevealed parts) and every
     contribution from its agent's account, one stake unit each. The chain must draw the
     study's revealed part: the seed block (the block after the commit, whose hash draws it)

@@ -131,16 +131,14 @@ class Market:
     ) -> Any:
         """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes; h(0)
         has zero weights, or ``initial_weights`` (fixed point, one per feature:
-        ``commitWithWeights``). Gas is estimated unless given."""
-        hashes = [p.hash for p in parts]
-        if initial_weights is None:
-            built = self.contract.functions.commit(terms.as_tuple(), hashes)
-        else:
+        packed by :func:`~vm_contracts.reference_market.pack_weights`). Gas is estimated
+        unless given."""
+        words: list[int] = []
+        if initial_weights is not None:
             if len(initial_weights) != terms.num_features:
                 raise ClientError(f"{len(initial_weights)} initial weights for {terms.num_features} features")
-            built = self.contract.functions.commitWithWeights(
-                terms.as_tuple(), hashes, pack_weights(initial_weights)
-            )
+            words = pack_weights(initial_weights)
+        built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts], words)
         return self._sender.send(built, provider, "commit", value=bounty, gas=gas)
 
     def draw_test_parts(self, account: Account) -> list[int]:

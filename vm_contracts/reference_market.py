@@ -279,7 +279,7 @@ def scored_test_set(terms: MarketTerms, parts: Sequence[TestPart], drawn: Sequen
 
 
 def pack_weights(weights: Sequence[int]) -> list[int]:
-    """int80 weights (fixed point) as ``commitWithWeights`` takes them: three to a
+    """int80 weights (fixed point) as ``commit`` takes them: three to a
     uint256 word, weight i at bits 80 * (i % 3) of word i / 3 (lib/Packed)."""
     words = [0] * ((len(weights) + 2) // 3)
     for i, w in enumerate(weights):

@@ -147,7 +147,7 @@ def test_initial_weights_are_checked(w3: Web3) -> None:
     too_many = pack_weights([1] * FEATURES) + [1]
     with pytest.raises(ContractRevert) as exc:
         market._sender.send(
-            market.contract.functions.commitWithWeights(terms.as_tuple(), [p.hash for p in parts], too_many),
+            market.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts], too_many),
             accounts[0],
             "commit",
             value=STAKE * BOUNTY_ROUNDS,

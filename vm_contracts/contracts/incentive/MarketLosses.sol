@@ -18,6 +18,24 @@ library MarketLosses {
     /// @notice Bits of the per-contribution counts |x_t & x_j| + 1 (at most 65537).
     uint256 private constant MAX_COUNT_BITS = 17;
 
+    // --- commitment: h(0) ------------------------------------------------------------
+
+    /// @notice Start round `r`'s model at the given weights (packed int80 words, lib/Packed):
+    /// the live model `live` and the copy the index stage reads. Called by
+    /// `commit` when it is given weights (here to keep the market's code under EIP-170's
+    /// limit).
+    function setInitialWeights(Round storage r, mapping(uint256 => uint256) storage live, uint256[] calldata words)
+        external
+    {
+        for (uint256 s = 0; s < words.length; ++s) {
+            uint256 word = words[s];
+            if (word == 0) continue;
+            live[s] = word;
+            r.initialWeights[s] = word;
+        }
+        r.hasInitialWeights = true;
+    }
+
     // --- reward computation: (a) index --------------------------------------------
 
     /// One step per test sample: set its bit in the bit set of each of its features

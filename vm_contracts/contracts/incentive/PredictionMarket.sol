@@ -22,12 +22,13 @@ import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 /// evaluate each h(t) on D. An IIncentiveMechanism sees amounts only and an external
 /// IClassifier cannot be copied or reset; so the market owns its model (a binary sparse
 /// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, whose weights
-/// start at zero (`commit`) or at weights the provider gives (`commitWithWeights`).
+/// start at zero or at weights the provider gives (`commit`'s initialWeights).
 ///
 /// Where the work lives: this contract holds the rounds (commitment, participation,
 /// payout and the views) and drives the reward computation; its stages (a) and (b) run
-/// in the linked library MarketLosses, (c) and (d) in MarketBalances, by DELEGATECALL on
-/// this contract's storage (types in MarketRound.sol). Deploy the two libraries once and
+/// in the linked library MarketLosses (with the copy of h(0)'s weights), (c) and (d) in
+/// MarketBalances (with the draw and the abort), by DELEGATECALL on this contract's
+/// storage (types in MarketRound.sol). Deploy the two libraries once and
 /// link their addresses into this contract's bytecode (`vm_contracts.market`); so split,
 /// the unoptimized build also fits EIP-170's 24,576-byte limit.
 ///
@@ -95,7 +96,7 @@ contract PredictionMarket is IMarketStages {
     /// @notice Largest number of test parts K.
     uint256 public constant MAX_PARTS = 1024;
     /// @notice Blocks for which a block hash stays readable (EVM rule).
-    uint256 public constant BLOCKHASH_WINDOW = 256;
+    uint256 public constant BLOCKHASH_WINDOW = MarketRound.BLOCKHASH_WINDOW;
 
     /// @notice The latest round (0 before the first commit).
     uint256 public currentRound;
@@ -107,8 +108,6 @@ contract PredictionMarket is IMarketStages {
 
     /// @notice `provider` opened `round` with `bounty` wei and `numParts` part hashes.
     event Committed(uint256 indexed round, address indexed provider, uint256 bounty, uint256 numParts, Terms terms);
-    /// @notice The parts to reveal before participation were drawn.
-    event TestPartsDrawn(uint256 indexed round, uint256[] parts);
     /// @notice Part `part` of the test set (`samples` samples) was revealed. The samples
     /// are public from here: they are the arguments of the revealing transaction (not
     /// repeated in the log, which would cost 8 gas a byte more).
@@ -121,11 +120,7 @@ contract PredictionMarket is IMarketStages {
     event RewardComputationStarted(uint256 indexed round);
     /// @notice The reward computation is finished; withdrawals are open.
     event RoundFinished(uint256 indexed round);
-    /// @notice The round was aborted; the bounty stays locked.
-    event RoundAborted(uint256 indexed round);
 
-    /// @notice The action needs another phase.
-    error WrongPhase(Phase expected, Phase actual);
     /// @notice A test-part reveal outside the two reveal steps.
     error RevealOutOfPhase(Phase actual);
     /// @notice A new round while the current one is neither finished nor aborted.
@@ -136,12 +131,6 @@ contract PredictionMarket is IMarketStages {
     error BountyNotMultipleOfStake(uint256 bounty, uint256 stakeUnit);
     /// @notice Only the round's provider may do this.
     error NotProvider(address caller);
-    /// @notice The draw needs the block after the commit to exist (at `availableAtBlock`).
-    error TooEarly(uint256 availableAtBlock);
-    /// @notice The seed block's hash is no longer readable; the round can only abort.
-    error SeedExpired(uint256 seedBlock);
-    /// @notice The initial parts were drawn already.
-    error AlreadyDrawn();
     /// @notice The initial parts must be drawn before they are revealed.
     error NotDrawn();
     /// @notice `part` is not among the K parts.
@@ -169,9 +158,6 @@ contract PredictionMarket is IMarketStages {
     error FeatureIndicesNotIncreasing(uint256 position);
     /// @notice Labels are 0 or 1.
     error LabelOutOfRange(uint64 label);
-    /// @notice `abortRound` before a reveal deadline (`deadline`, s) passed or when
-    /// nothing is missing.
-    error CannotAbort(uint256 deadline);
     /// @notice `advance` on a round whose computation is finished.
     error ComputationFinished();
     /// @notice `advance` before the whole test set is revealed.
@@ -188,72 +174,38 @@ contract PredictionMarket is IMarketStages {
     /// (see `partHash`).
     /// @param terms Stake unit, model, initial parts k, end condition, reveal window.
     /// @param partHashes The K part hashes (k < K <= MAX_PARTS).
-    function commit(Terms calldata terms, bytes32[] calldata partHashes) external payable {
-        _commit(terms, partHashes);
-    }
-
-    /// @notice `commit` with an initial model h(0) of given weights (the original
-    /// framework trains it on a few samples first): `initialWeights` are h(0)'s int80
-    /// weights in fixed point packed three to a word as lib/Packed (weight i in word i / 3,
-    /// bits 80 * (i % 3)), at most ceil(numFeatures / 3) words, the rest zero; lanes past
-    /// numFeatures are never read. They are public from here (the transaction's arguments)
-    /// and readable with `initialWeight`. As many as fit one transaction (a 1,000-feature
-    /// model: 334 words, some 15 M gas).
-    function commitWithWeights(Terms calldata terms, bytes32[] calldata partHashes, uint256[] calldata initialWeights)
+    /// @param initialWeights h(0)'s int80 weights in fixed point, packed three to a word
+    /// as lib/Packed (weight i in word i / 3, bits 80 * (i % 3)), at most
+    /// ceil(numFeatures / 3) words, the rest zero (lanes past numFeatures are never read);
+    /// empty: zero weights. The original framework trains h(0) on a few samples first.
+    /// They are public from here (the transaction's arguments) and readable with
+    /// `initialWeight`; as many as fit one transaction (1,000 features: 334 words, at
+    /// most some 15 M gas).
+    function commit(Terms calldata terms, bytes32[] calldata partHashes, uint256[] calldata initialWeights)
         external
         payable
     {
-        if (initialWeights.length == 0 || initialWeights.length > (uint256(terms.numFeatures) + 2) / 3) {
-            revert InvalidParameter("initialWeights");
-        }
         uint256 id = _commit(terms, partHashes);
-        Round storage r = _rounds[id];
-        mapping(uint256 => uint256) storage live = _weights[id];
-        for (uint256 s = 0; s < initialWeights.length; ++s) {
-            uint256 word = initialWeights[s];
-            if (word == 0) continue;
-            live[s] = word;
-            r.initialWeights[s] = word;
-        }
-        r.hasInitialWeights = true;
+        if (initialWeights.length == 0) return;
+        if (initialWeights.length > (uint256(terms.numFeatures) + 2) / 3) revert InvalidParameter("initialWeights");
+        MarketLosses.setInitialWeights(_rounds[id], _weights[id], initialWeights);
     }
 
     /// @notice Draw the k parts to reveal before participation from the hash of the
     /// block after the commit. Anyone may call, from that block's successor on and
     /// within BLOCKHASH_WINDOW blocks of it.
     function drawTestParts() external {
-        uint256 id = currentRound;
-        Round storage r = _rounds[id];
-        if (r.phase != Phase.Commitment) revert WrongPhase(Phase.Commitment, r.phase);
-        if (r.drawn) revert AlreadyDrawn();
-        if (block.number <= r.seedBlock) revert TooEarly(r.seedBlock + 1);
-        bytes32 seed = blockhash(r.seedBlock);
-        if (seed == bytes32(0)) revert SeedExpired(r.seedBlock);
-        uint256[] memory chosen = drawParts(seed, id, r.partHashes.length, r.terms.initialParts);
-        for (uint256 i = 0; i < chosen.length; ++i) {
-            r.selected[chosen[i]] = true;
-        }
-        r.drawn = true;
-        emit TestPartsDrawn(id, chosen);
+        MarketBalances.draw(currentRound, _rounds[currentRound]);
     }
 
     /// @notice The k of K parts a seed selects: the first k of a Fisher-Yates shuffle
     /// of 0..K-1, draw i using keccak256(seed, round, i) mod (K - i).
     function drawParts(bytes32 seed, uint256 round, uint256 numParts, uint256 k)
-        public
+        external
         pure
-        returns (uint256[] memory chosen)
+        returns (uint256[] memory)
     {
-        uint256[] memory order = new uint256[](numParts);
-        for (uint256 i = 0; i < numParts; ++i) {
-            order[i] = i;
-        }
-        chosen = new uint256[](k);
-        for (uint256 i = 0; i < k; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, round, i))) % (numParts - i);
-            (order[i], order[j]) = (order[j], order[i]);
-            chosen[i] = order[i];
-        }
+        return MarketRound.drawParts(seed, round, numParts, k);
     }
 
     /// @notice The hash committed for a part.
@@ -290,16 +242,15 @@ contract PredictionMarket is IMarketStages {
         if (data.length == 0) revert EmptyPart(part);
         if (partHash(salt, data, labels) != r.partHashes[part]) revert PartHashMismatch(part);
         uint256 n = r.terms.numFeatures;
-        if (p == Phase.Commitment && r.terms.lossOnLaterParts) {
-            // seen by every contributor, not scored: checked, not stored
-            for (uint256 i = 0; i < data.length; ++i) {
-                _checkPacked(data[i], n);
-                _checkLabel(labels[i]);
-            }
-        } else {
-            for (uint256 i = 0; i < data.length; ++i) {
-                r.testData.push(_checkPacked(data[i], n));
-                r.testLabels.push(_checkLabel(labels[i]));
+        // a drawn part of a round scored on the later parts: seen by every contributor,
+        // checked, not stored (not scored)
+        bool scored = p != Phase.Commitment || !r.terms.lossOnLaterParts;
+        for (uint256 i = 0; i < data.length; ++i) {
+            bytes calldata x = _checkPacked(data[i], n);
+            uint8 y = _checkLabel(labels[i]);
+            if (scored) {
+                r.testData.push(x);
+                r.testLabels.push(y);
             }
         }
         r.revealed[part] = true;
@@ -328,22 +279,7 @@ contract PredictionMarket is IMarketStages {
     /// participation for the rest), or when the draw's seed expired. Anyone may call.
     /// The bounty stays locked; contributors may withdraw their stakes.
     function abortRound() external {
-        uint256 id = currentRound;
-        Round storage r = _rounds[id];
-        Phase p = MarketRound.phase(r);
-        uint256 deadline;
-        if (p == Phase.Commitment) {
-            bool seedExpired = !r.drawn && block.number > r.seedBlock + BLOCKHASH_WINDOW;
-            deadline = r.committedAt + r.terms.revealWindowSeconds;
-            if (!seedExpired && block.timestamp <= deadline) revert CannotAbort(deadline);
-        } else if (p == Phase.Reveal) {
-            deadline = MarketRound.closedAt(r) + r.terms.revealWindowSeconds;
-            if (block.timestamp <= deadline) revert CannotAbort(deadline);
-        } else {
-            revert CannotAbort(0);
-        }
-        r.phase = Phase.Aborted;
-        emit RoundAborted(id);
+        MarketBalances.abort(currentRound, _rounds[currentRound]);
     }
 
     // --- participation --------------------------------------------------------------
