@@ -490,7 +490,20 @@ def run_seed_on_chain(
         phase("reveal the other parts", mark, began)
         progress("test set revealed; computing rewards")
         began, mark = time.perf_counter(), len(market.receipts)
-        market.compute_rewards(pusher)
+
+        def advanced(sent: int, receipt: Any) -> None:
+            stage, cursor, left = market.contract.functions.progress(1).call()
+            save(
+                phase="advance",
+                advance_transactions=sent,
+                stage=int(stage),
+                cursor=int(cursor),
+                rounds_left=int(left),
+            )
+            if sent % 10 == 0:
+                progress(f"{sent} advance transactions; stage {int(stage)}, cursor {int(cursor)}")
+
+        market.compute_rewards(pusher, progress=advanced)
         phase("advance", mark, began)
 
         run.errors = market.errors()

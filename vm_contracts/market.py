@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from web3 import Web3
@@ -31,7 +31,7 @@ from vm_contracts.deploy import (
     address_of,
     load_contract,
 )
-from vm_contracts.errors import ClientError, TransactionFailed
+from vm_contracts.errors import ClientError, ContractRevert, TransactionFailed
 from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample, pack_weights
 from vm_contracts.revert import ErrorDecoder
 
@@ -206,9 +206,12 @@ class Market:
         """One ``advance(max_steps)`` transaction (gas estimated unless given)."""
         return self._sender.send(self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas)
 
-    def compute_rewards(self, account: Account) -> int:
+    def compute_rewards(self, account: Account, progress: Callable[[int, Any], None] | None = None) -> int:
         """Push the reward computation to the end; each transaction's step count aims
-        at ADVANCE_GAS_SHARE of the block gas limit. Returns the transactions sent."""
+        at ADVANCE_GAS_SHARE of the block gas limit. Returns the transactions sent.
+        A transaction that runs out of gas (in the market, or in a stage library, whose
+        call then fails with empty revert data) is retried with a quarter of the steps.
+        ``progress(sent, receipt)`` is called after each successful transaction."""
         limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         budget = int(limit * ADVANCE_GAS_SHARE)
         # Gas is given, not estimated: estimating re-runs the chunk a score of times.
@@ -220,13 +223,19 @@ class Market:
                 raise ClientError(f"reward computation unfinished after {sent} advance transactions")
             try:
                 receipt = self.advance(steps, account, gas=gas)
-            except TransactionFailed:
-                if steps == 1:
+            except (TransactionFailed, ContractRevert) as exc:
+                # out of gas in a library's DELEGATECALL: the market bubbles up empty data
+                out_of_gas = isinstance(exc, TransactionFailed) or (
+                    exc.name == "UnknownError" and not exc.data
+                )
+                if steps == 1 or not out_of_gas:
                     raise
                 steps = max(1, steps // 4)  # out of gas: a smaller chunk
                 continue
             finally:
                 sent += 1
+            if progress is not None:
+                progress(sent, receipt)
             used = int(receipt["gasUsed"])
             # Aim the next chunk at the budget, growing at most 4x per transaction.
             steps = max(1, min(ADVANCE_MAX_STEPS, steps * 4, steps * budget // max(used, 1)))
