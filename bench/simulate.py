@@ -1263,7 +1263,7 @@ class Simulation:
                 a.spec.name: {
                     "gas_used": a.gas_used,
                     "gas_paid_wei": a.gas_paid_wei,
-                    "gas_paid_units": a.gas_paid_wei / UNIT_WEI,
+                    "gas_paid_ether": a.gas_paid_wei / 10**18,  # gas is paid in ether, whatever the unit
                     "txs": dict(a.txs),
                 }
                 for a in self.agents

@@ -220,6 +220,22 @@ def point_config(point: Point) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(point.config), default=str))
 
 
+def _config_key(config: Any) -> str:
+    """A configuration as a comparable string: a whole float is its integer (a swept 50.0
+    is the profile's 50)."""
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: normal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [normal(v) for v in value]
+        return value
+
+    return json.dumps(normal(config), sort_keys=True)
+
+
 def reusable_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of an earlier sweep's ``sweep.json`` (none when it is absent); a row is
     reused only for a point whose whole configuration equals the row's."""
@@ -271,12 +287,12 @@ def run_sweep(
     todo = points(params, base, seeds)
     if not todo:
         raise SimulationError("the sweep has no points")
-    taken = {json.dumps(row["config"], sort_keys=True): dict(row) for row in done}
+    taken = {_config_key(row["config"]): dict(row) for row in done}
     known: dict[int, dict[str, Any]] = {}
     for index, point in enumerate(todo):
-        row = taken.get(json.dumps(point_config(point), sort_keys=True))
-        if row is not None:
-            known[index] = row
+        row = taken.get(_config_key(point_config(point)))
+        if row is not None:  # the same run under another parameter's name (a grid's centre)
+            known[index] = {**row, "param": point.param, "value": point.value}
     fresh = [point for index, point in enumerate(todo) if index not in known]
     if known:
         report(f"{len(known)} of {len(todo)} points taken from the earlier sweep")
@@ -391,8 +407,55 @@ def write_sweep(rows: Sequence[Mapping[str, Any]], out: Path, command: str = "")
         chosen = [row for row in rows if row["param"] == param]
         paths[f"png:{param}"] = out / f"sweep-{param}.png"
         _plot(param, chosen, paths[f"png:{param}"])
+    paths["summary"] = out / "sweep-summary.md"
+    paths["summary"].write_text(summary_markdown(rows, command) + "\n")
     (out / "sweep.json").write_text(json.dumps(list(rows), indent=2) + "\n")
     return paths
+
+
+def summary_markdown(rows: Sequence[Mapping[str, Any]], command: str = "") -> str:
+    """One table per parameter, one line per value: the median over seeds with the min-max
+    in brackets, and on which of the seeds' runs the malicious agent was exhausted."""
+    import statistics
+
+    def spread(got: list[float], scale: float = 1.0, digits: int = 2) -> str:
+        if not got:
+            return "-"
+        middle = f"{scale * statistics.median(got):.{digits}f}"
+        if len(got) == 1 or min(got) == max(got):
+            return middle
+        return f"{middle} ({scale * min(got):.{digits}f}-{scale * max(got):.{digits}f})"
+
+    lines = ["# Parameter sweep (Ding & Hu): median over seeds, min-max in brackets", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    for param in dict.fromkeys(row["param"] for row in rows):
+        chosen = [row for row in rows if row["param"] == param]
+        lines += [
+            f"## {param}",
+            "",
+            "| value | seeds | initial accuracy % | final accuracy % | all good data % | gap, points "
+            "| malicious exhausted (runs) | exhausted on day | honest final % | malicious final % "
+            "| honest additions refused | days |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for value in sorted(dict.fromkeys(row["value"] for row in chosen)):
+            at = [row for row in chosen if row["value"] == value]
+
+            def got(key: str, at: list[Mapping[str, Any]] = at) -> list[float]:
+                return [row[key] for row in at if row.get(key) is not None]
+
+            exhausted = got("days_to_exhaust")
+            lines.append(
+                f"| {value:g} | {len(at)} | {spread(got('initial_accuracy'), 100)} "
+                f"| {spread(got('final_accuracy'), 100)} | {spread(got('good_data_accuracy'), 100)} "
+                f"| {spread(got('gap_to_good_data'), 100)} | {len(exhausted)} of {len(at)} "
+                f"| {spread(exhausted, digits=1)} | {spread(got('honest_final_pct'), digits=1)} "
+                f"| {spread(got('malicious_final_pct'), digits=1)} "
+                f"| {spread(got('honest_rejected'), digits=0)} | {spread(got('days'), digits=0)} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
 
 
 def _plot(param: str, rows: Sequence[Mapping[str, Any]], path: Path) -> None:

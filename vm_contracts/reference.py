@@ -24,7 +24,6 @@ from vm_contracts import fixed_point as fp
 from vm_contracts.errors import VmContractsError
 
 UINT32_MAX = 2**32 - 1  # packed counts and sums are uint32 on chain
-MIN_REPORT_REWARD = 1  # wei: Stakeable.MIN_REPORT_REWARD
 
 
 class ReferenceModelError(VmContractsError, ValueError):
@@ -372,8 +371,8 @@ class StakeableRules:
             raise ReferenceModelError("ModelAgrees")
         if reporter_good == 0:
             raise ReferenceModelError("NoGoodContributions")
-        share = max(initial_deposit * reporter_good // total_good, MIN_REPORT_REWARD)
-        return min(share, claimable)
+        share = initial_deposit * reporter_good // total_good
+        return claimable if share == 0 or share > claimable else share
 
 
 def data_hash(data: Sequence[int]) -> bytes:

@@ -161,6 +161,10 @@ def test_a_resumed_sweep_takes_matching_rows_and_runs_only_the_rest(tmp_path: Pa
     assert {k: v for k, v in again[1].items() if k != "wall_s"} == {
         k: v for k, v in first[1].items() if k != "wall_s"
     }
+    # the same configuration reached by another parameter is the same run, under its name
+    centre = run_sweep(IMDB, {"cost_weight": [1]}, base=base, workers=1, on_chain=False, done=earlier[:1])
+    assert (centre[0]["param"], centre[0]["wall_s"]) == ("cost_weight", -1.0)
+    assert centre[0]["final_accuracy"] == earlier[0]["final_accuracy"]
     changed = config_with(base, seed=1)
     fresh = run_sweep(IMDB, params, base=changed, workers=1, max_days=max_days, on_chain=False, done=earlier)
     assert all(row["wall_s"] >= 0 and row["seed"] == 1 for row in fresh)

@@ -352,3 +352,22 @@ def test_contributor_takes_own_remainder_only_once_anyone_may(w3, stake):
     # nothing is left to refund, so it cannot count as a good contribution either
     refund = stake.trainer.functions.refund(alice, A, 1, own["addedTime"])
     assert_reverts(w3, refund, "NothingToClaim", alice)
+
+
+def test_a_share_that_rounds_to_nothing_takes_the_whole_remainder(w3):
+    """The original's rule: when initialDeposit * good / totalGood is 0 wei (too little left to
+    divide up) or more than is left, the reporter takes all that is left."""
+    s, _ = deploy(w3, "Stakeable", 10, 200, 300, 60, 1, True, 1)
+    rules = ref.StakeableRules(10, 200, 300, 60, 1, sqrt_deposit_law=True, cost_unit=1)
+    now = w3.eth.get_block("latest")["timestamp"]
+    added = now - 50  # past the refund wait, before the owner's and anyone's
+    cases = [
+        (3, 3, 1, 4),  # share 3 * 1 / 4 = 0 wei: all 3 left
+        (1000, 7, 1, 4),  # share 250 > 7 left: the 7
+        (1000, 400, 1, 4),  # share 250 of 400 left
+    ]
+    for deposit, claimable, good, total in cases:
+        args = (deposit, claimable, added, False, good, total, False, False, False)
+        taken = s.functions.handleReport(*args).call()
+        assert taken == rules.report_amount(now, added, deposit, claimable, False, good, total, False)
+        assert taken == (250 if claimable == 400 else claimable)

@@ -21,16 +21,14 @@ import {IIncentiveMechanism} from "./IIncentiveMechanism.sol";
 /// of the deposit if the current model predicts the sample's label.
 /// Take (report): from refundWaitTimeS on, while the model disagrees with the sample, a
 /// reporter with at least one refunded sample takes
-///   min(claimable, max(MIN_REPORT_REWARD, initialDeposit * reporterGood / totalGood))
+///   share = initialDeposit * reporterGood / totalGood, or all of claimable when the share is
+///   0 or more than claimable (the original's "too little left to divide up")
 /// once per sample. From ownerClaimWaitTimeS the trainer's owner, and from
 /// anyAddressClaimWaitTimeS anyone (the sample's own contributor and a reporter who already
 /// took a share included), may take the whole remainder whatever the model says. The checks
 /// run in the original framework's order: nothing left; the owner's and anyone's wait; own
 /// sample; already claimed; too early; agreement; good contributions.
 contract Stakeable is Owned, IIncentiveMechanism {
-    /// @notice Smallest take a report yields (wei), as long as the deposit still holds it.
-    uint256 public constant MIN_REPORT_REWARD = 1;
-
     /// @notice Time of the latest addData (s); shares slot 0 with the owner.
     uint64 public lastUpdateTimeS;
     /// @notice Seconds after adding before a refund or a report is allowed.
@@ -154,7 +152,6 @@ contract Stakeable is Owned, IIncentiveMechanism {
         if (modelAgrees) revert ModelAgrees();
         if (reporterGood == 0) revert NoGoodContributions();
         uint256 share = (initialDeposit * reporterGood) / totalGood;
-        if (share < MIN_REPORT_REWARD) share = MIN_REPORT_REWARD;
-        return share < claimable ? share : claimable;
+        return share == 0 || share > claimable ? claimable : share;
     }
 }
