@@ -331,7 +331,8 @@ RUNNERS: dict[str, Callable[[Workload, int], Result]] = {
 NODE_READY_S = 60.0  # seconds a node may take to answer its first request
 RPC_MODEL = "SparsePerceptron"
 RPC_INCENTIVE = "Stakeable"
-RPC_FEATURES = 1_000  # features of the sparse model; each sample names two of them
+RPC_FEATURES = 1_000  # features of the sparse model; each sample names --rpc-words of them
+RPC_WORDS = 2  # words per JSON-RPC sample by default (the benchmark's workload); 90: the realistic one
 # Samples must be distinct: on a node that seals several blocks in one second (anvil),
 # the same sample from the same contributor at the same timestamp is a DuplicateContribution.
 
@@ -371,9 +372,18 @@ def _start_node(node: str, anvil: Path | None) -> NodeProcess:
     return start_anvil(anvil, needed_by="the JSON-RPC runs")
 
 
-def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
+def rpc_sample(index: int, words: int) -> list[int]:
+    """The ``index``-th timed JSON-RPC sample: ``words`` distinct features, no two samples
+    alike (a repeated one at a shared timestamp is a DuplicateContribution)."""
+    if words == RPC_WORDS:
+        return [index % RPC_FEATURES, (index + 1 + index // RPC_FEATURES) % RPC_FEATURES]
+    return sorted({(index * 37 + k * 11) % RPC_FEATURES for k in range(words)})
+
+
+def _rpc_run(node: str, adds: int, anvil: Path | None = None, words: int = RPC_WORDS) -> RpcResult:
     """Start ``node`` on loopback, deploy the trainer, add one sample to warm up, then time
-    ``adds`` more, each through Framework.add_data (deposit read, gas estimate, send, receipt)."""
+    ``adds`` more of ``words`` words each, each through Framework.add_data (deposit read,
+    gas estimate, send, receipt)."""
     from web3 import HTTPProvider
 
     from node.provider import poa_web3
@@ -409,9 +419,7 @@ def _rpc_run(node: str, adds: int, anvil: Path | None = None) -> RpcResult:
             time.perf_counter(),
         )
         for i in range(adds):
-            receipt = framework.add_data(
-                [i % RPC_FEATURES, (i + 1 + i // RPC_FEATURES) % RPC_FEATURES], i % 2, contributor
-            )
+            receipt = framework.add_data(rpc_sample(i, words), i % 2, contributor)
             assert receipt["status"] == 1, "every add must succeed"
         seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_cpu
@@ -567,6 +575,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add-data calls per JSON-RPC run against sumchain and anvil (0: skip)",
     )
     parser.add_argument(
+        "--rpc-words",
+        type=int,
+        default=RPC_WORDS,
+        help=f"words per JSON-RPC sample (default {RPC_WORDS}; {REAL_WORDS}: the realistic samples)",
+    )
+    parser.add_argument(
         "--anvil", type=Path, metavar="PATH", help="the anvil program (default: on PATH, or in node_modules)"
     )
     parser.add_argument(
@@ -583,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--txs and --rounds must be >= 1")
     if args.rpc_adds < 0:
         parser.error("--rpc-adds must be >= 0")
+    if not 2 <= args.rpc_words <= RPC_FEATURES // 11:
+        parser.error(f"--rpc-words must be between 2 and {RPC_FEATURES // 11}")
     if args.market_contributions < 1:
         parser.error("--market-contributions must be >= 1")
     if args.market_imdb is not None and not args.market_imdb.exists():
@@ -615,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpc_results: dict[str, list[RpcResult]] = {n: [] for n in RPC_NODES}
     for _round in range(args.rounds if args.rpc_adds else 0):
         for node in RPC_NODES:
-            rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil))
+            rpc_results[node].append(_rpc_run(node, args.rpc_adds, anvil, args.rpc_words))
     rpc_rows, rpc_methods = _rpc_rows(rpc_results)
     advance = None
     if args.market_imdb:
@@ -629,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     shares = [] if args.no_profile else profile(loads[-1])
     command = command_line("python -m bench.throughput", argv if argv is not None else sys.argv[1:])
-    report = render(rows, shares, command, rpc_rows, rpc_methods, replays, advance)
+    report = render(rows, shares, command, rpc_rows, rpc_methods, replays, advance, args.rpc_words)
     print(report)
     out = args.out if args.out is not None else default_out("throughput")
     out.mkdir(parents=True, exist_ok=True)
@@ -715,6 +731,7 @@ def render(
     rpc_methods: Sequence[dict] = (),
     replays: Sequence[tuple[str, bool, int, float]] = (),
     advance: MarketAdvance | None = None,
+    rpc_words: int = RPC_WORDS,
 ) -> str:
     out = io.StringIO()
     out.write("# Throughput: contract calls, automine and batched blocks\n\n")
@@ -747,10 +764,10 @@ def render(
         out.write("\n## Add-data over JSON-RPC: the same Python client against sumchain and anvil\n\n")
         out.write(
             f"web3 HTTP + vm_contracts.client: deploy_framework({RPC_MODEL}, {RPC_INCENTIVE}),\n"
-            "then Framework.add_data from an unlocked dev account (each: deposit eth_call,\n"
-            "eth_estimateGas, eth_sendTransaction, receipt). Nodes run as subprocesses on\n"
-            "loopback, in turn, a fresh chain per round; median round by wall time. Node CPU:\n"
-            "user+system time of the node's processes over the timed span.\n\n"
+            f"then Framework.add_data of {rpc_words}-word samples from an unlocked dev account\n"
+            "(each: deposit eth_call, eth_estimateGas, eth_sendTransaction, receipt). Nodes run\n"
+            "as subprocesses on loopback, in turn, a fresh chain per round; median round by wall\n"
+            "time. Node CPU: user+system time of the node's processes over the timed span.\n\n"
         )
         out.write(
             "| node | adds | median s | adds/s | vs anvil | node CPU ms/add | client CPU ms/add |\n"

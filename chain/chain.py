@@ -656,7 +656,7 @@ class Chain:
                     self.store.put(TABLE_AUX, EDITS_KEY_PREFIX + block.hash, record.encode())
                 if self.store.get(TABLE_AUX, PENDING_EDITS_KEY) is not None:
                     self.store.put(TABLE_AUX, PENDING_EDITS_KEY, None)  # used, or stale after a rewind
-                self._after_block(block, built.state, built.witness)
+                self._after_block(block, built.state, built.witness, built.receipts)
         except DataDirError:
             self._forget_uncommitted_block()
             raise
@@ -829,13 +829,20 @@ class Chain:
             return NotApplicable("ValidationError", str(exc))
         return None
 
-    def _after_block(self, block: BlockAPI, state: StateAPI | None = None, witness: Any = None) -> None:
+    def _after_block(
+        self,
+        block: BlockAPI,
+        state: StateAPI | None = None,
+        witness: Any = None,
+        receipts: tuple[ReceiptAPI, ...] | None = None,
+    ) -> None:
         """What belongs to the block's own commit: its snapshot, its logs' index entry
         (:mod:`chain.log_index`), the preimages of what it touched (``witness``) and the
         commit hooks (the node's pool removes the block's
         transactions, journal included).
 
-        ``state`` is the builder's state, persisted at the block's state root."""
+        ``state`` is the builder's state, persisted at the block's state root;
+        ``receipts`` the builder's receipts of the block (else read back from the store)."""
         self.snapshots.snapshot(block.header)
         if witness is not None:
             self._record_witness(witness)
@@ -846,7 +853,9 @@ class Chain:
             self._head_state_cache = (block.hash, state)
         if self.fast_paths and self.store.get(TABLE_CHAIN, HEAD_KEY) == block.hash:
             self._head_cache = (block.hash, block.header)  # fast path: no re-decoding
-        log_index.index_block(self.store, block, self.receipts_of(block))
+        if not self.fast_paths or receipts is None:
+            receipts = self.receipts_of(block)  # fast path: the builder's, not decoded again
+        log_index.index_block(self.store, block, receipts)
         for hook in list(self._commit_hooks):
             hook(block)
 
@@ -922,8 +931,9 @@ class Chain:
                 result = self._reexecute_edited(block, parent, edits)
                 self.store.put(TABLE_AUX, EDITS_KEY_PREFIX + block.hash, edits.encode())
             self.evm.chaindb.persist_block(block)
-            self._after_block(block, witness=result.meta_witness)
-        self._notify(block, self.receipts_of(block))
+            receipts = self.receipts_of(block)
+            self._after_block(block, witness=result.meta_witness, receipts=receipts)
+        self._notify(block, receipts)
 
     def _check_impersonated(self, block: BlockAPI, edits: BlockEdits | None) -> None:
         """Every transaction carrying the impersonation marker must be listed in the block's

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from eth import constants
 from eth.abc import ComputationAPI, MessageAPI, StateAPI, TransactionContextAPI
 from eth.exceptions import (
     FullStack,
@@ -41,10 +42,11 @@ from eth.exceptions import (
 )
 from eth.vm.code_stream import CodeStream
 from eth.vm.computation import memory_gas_cost
-from eth.vm.logic import arithmetic, comparison, context, duplication, flow, memory, stack, swap
+from eth.vm.logic import arithmetic, comparison, context, duplication, flow, memory, sha3, stack, swap
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode import as_opcode
 from eth.vm.opcode_values import JUMPDEST, PUSH1, PUSH32
+from eth_hash.auto import keccak
 
 UINT_256_MAX = 2**256 - 1
 SIGN_BIT = 2**255  # flipping it maps two's-complement order onto unsigned order
@@ -58,7 +60,7 @@ _PLAIN_OPCODE: type[Any] = type(as_opcode(logic_fn=flow.stop, mnemonic="STOP", g
 GENERIC, PUSH, DUP, SWAP, POP, JUMP_DEST, JUMPI, JUMP = range(8)
 ADD, SUB, MUL, DIV, AND, OR, XOR, NOT, ISZERO, EQ, LT, GT, SHL, SHR = range(8, 22)
 SLT, SGT, MOD, SIGNEXTEND = range(22, 26)
-MLOAD, MSTORE, CALLDATALOAD = range(26, 29)
+MLOAD, MSTORE, CALLDATALOAD, SHA3 = range(26, 30)
 
 _SIMPLE: dict[Any, int] = {
     stack.pop: POP,
@@ -86,6 +88,7 @@ _SIMPLE: dict[Any, int] = {
     memory.mload: MLOAD,
     memory.mstore: MSTORE,
     context.calldataload: CALLDATALOAD,
+    sha3.sha3: SHA3,
 }
 # py-evm logic function -> (kind, argument: bytes pushed, or the DUP/SWAP position)
 _INLINED: dict[Any, tuple[int, int]] = {fn: (kind, 0) for fn, kind in _SIMPLE.items()}
@@ -139,6 +142,40 @@ def jump_destinations(code: bytes) -> frozenset[int]:
     return found
 
 
+Program = list[Entry]  # one entry per code position, then STOP entries past the end
+PROGRAM_PAD = 33  # STOP entries after the code: a PUSH cut off by the end reads past it
+PROGRAM_CACHE_MAX = 1_024  # distinct codes whose programs a computation class remembers
+
+
+def build_program(table: tuple[Entry, ...], code: bytes) -> Program:
+    """``code`` decoded once against a fork's ``table``: the entry of each position, with
+    each PUSH's value already read (``(PUSH, gas, value, width)``; a PUSH cut off by the
+    end of the code is padded with zero bytes, as py-evm pads it). Positions inside PUSH
+    data get the entry of their byte too: the loop reaches them only by a jump, which is
+    checked against :func:`jump_destinations` first."""
+    program = [table[op] for op in code]
+    from_bytes = int.from_bytes
+    for pc, entry in enumerate(program):
+        if entry[0] == PUSH:
+            width = entry[2]
+            raw = code[pc + 1 : pc + 1 + width]
+            if len(raw) < width:
+                raw = raw.ljust(width, b"\x00")
+            program[pc] = (PUSH, entry[1], from_bytes(raw, "big"), width)
+    program.extend([table[0]] * PROGRAM_PAD)
+    return program
+
+
+def program_for(programs: dict[bytes, Program], table: tuple[Entry, ...], code: bytes) -> Program:
+    """The cached program of ``code`` in ``programs`` (one dict per fork's table)."""
+    program = programs.get(code)
+    if program is None:
+        if len(programs) >= PROGRAM_CACHE_MAX:
+            programs.clear()
+        program = programs[code] = build_program(table, code)
+    return program
+
+
 def _bad_jump(code: bytes, destination: int) -> Exception:
     """py-evm's error for a jump to a position that is not a JUMPDEST opcode."""
     if destination < len(code) and code[destination] == JUMPDEST:
@@ -175,7 +212,7 @@ class LeanCodeStream(CodeStream):
 def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one loop, on purpose
     table = computation.lean_table
     code = stream._raw_code_bytes
-    length = len(code)
+    program = program_for(computation.lean_programs, table, code)
     meter = computation._gas_meter
     values = computation._stack.values
     pop = values.pop
@@ -186,7 +223,7 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
     pc = stream.program_counter
     gas = meter.gas_remaining
     while True:
-        kind, cost, argument, opcode = table[code[pc] if pc < length else 0]
+        kind, cost, argument, opcode = program[pc]
         pc += 1
         if kind == GENERIC:
             stream.program_counter = pc
@@ -196,17 +233,13 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
             gas = meter.gas_remaining
             continue
         if cost > gas:
-            raise _out_of_gas(cost, gas, opcode.mnemonic)
+            raise _out_of_gas(cost, gas, table[code[pc - 1]][3].mnemonic)
         gas -= cost
-        if kind == PUSH:
-            end = pc + argument
-            raw = code[pc:end]
-            pc = end
+        if kind == PUSH:  # argument: the value; opcode: the width of its data
             if len(values) >= STACK_LIMIT:
                 raise FullStack("Stack limit reached")
-            if len(raw) < argument:
-                raw = raw.ljust(argument, b"\x00")
-            push(from_bytes(raw, "big"))
+            push(argument)
+            pc += opcode
         elif kind == DUP:
             if len(values) >= STACK_LIMIT:
                 raise FullStack("Stack limit reached")
@@ -321,6 +354,33 @@ def _run(stream: LeanCodeStream, computation: Any) -> None:  # noqa: C901 - one 
                 push(from_bytes(mem._bytes[start:end], "big"))
             else:
                 mem._bytes[start:end] = word
+        elif kind == SHA3:
+            if len(values) < 2:
+                raise _short(2, len(values))
+            start = pop()
+            size = pop()
+            if start.__class__ is bytes:
+                start = from_bytes(start, "big")
+            if size.__class__ is bytes:
+                size = from_bytes(size, "big")
+            if size:
+                end = start + size
+                mem = computation._memory
+                have = len(mem._bytes)
+                if end > have:
+                    fee = memory_gas_cost(end) - memory_gas_cost(have)
+                    if fee > gas:
+                        raise _out_of_gas(fee, gas, f"Expanding memory {have} -> {(end + 31) & ~31}")
+                    gas -= fee
+                    mem.extend(start, size)
+                raw = bytes(mem._bytes[start:end])
+                fee = constants.GAS_SHA3WORD * ((size + 31) // 32)
+                if fee > gas:
+                    raise _out_of_gas(fee, gas, "SHA3: word gas cost")
+                gas -= fee
+            else:
+                raw = b""
+            push(from_bytes(keccak(raw), "big"))
         else:  # CALLDATALOAD
             if not values:
                 raise InsufficientStack("Wanted 1 stack item, had none")
@@ -342,6 +402,7 @@ def lean_computation_class(base: type[ComputationAPI]) -> type[ComputationAPI]:
     class Lean(base):  # type: ignore[valid-type, misc]
         lean_table = table
         lean_opcodes = base.opcodes
+        lean_programs: dict[bytes, Program] = {}  # noqa: RUF012 - one per class, on purpose
 
         def __init__(
             self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI

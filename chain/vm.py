@@ -81,6 +81,7 @@ from eth_utils import ValidationError
 
 from chain.config import FORKS
 from chain.interpreter import lean_computation_class
+from chain.storage_trie import Unbatchable, apply_writes
 
 MAX_SIGNERS = 256  # signers a checkpoint's extraData may list
 EXTRA_DATA_MAX = 32 + 20 * MAX_SIGNERS + 65  # bytes: vanity + signer list + seal
@@ -475,16 +476,23 @@ class StorageCache:
 
 class _StorageView:
     """A contract's storage lookup (py-evm's StorageLookup) read through a
-    :class:`StorageCache` while it has no pending trie writes; writes pass through and
-    are noted, for :meth:`settle` to move the cache to the new root."""
+    :class:`StorageCache` while it has no pending trie writes. Writes are noted, for
+    :meth:`settle` to move the cache to the new root, and held until :meth:`flush`
+    applies them to the trie in one pass (:func:`chain.storage_trie.apply_writes`)."""
 
     def __init__(self, lookup: Any, cache: StorageCache) -> None:
         self.lookup = lookup
         self.cache = cache
         self.base: bytes | None = None  # the trie root the noted writes apply to
         self.writes: dict[bytes, bytes | None] = {}
+        self.held: dict[bytes, bytes | None] = {}  # slot key -> value (None: deleted), not yet in the trie
 
     def __getitem__(self, key: bytes) -> bytes:
+        held = self.held.get(key, _UNSEEN)
+        if held is not _UNSEEN:
+            if held is None:
+                raise KeyError(key)
+            return held  # type: ignore[return-value]
         lookup = self.lookup
         if lookup._write_trie is not None:  # mid-flush: read the trie being written
             return lookup[key]
@@ -517,11 +525,31 @@ class _StorageView:
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._note(key, value)
-        self.lookup[key] = value
+        self.held[key] = value
 
     def __delitem__(self, key: bytes) -> None:
         self._note(key, None)
-        del self.lookup[key]
+        self.held[key] = None
+
+    def flush(self) -> None:
+        """Put the held writes into the lookup's trie: in one pass, or one by one as
+        py-evm writes them when the pass cannot (a trie shape it does not handle, a
+        node missing from the database: py-evm's own path raises its error)."""
+        held, self.held = self.held, {}
+        if not held:
+            return
+        lookup = self.lookup
+        try:
+            apply_writes(
+                lookup._get_write_trie(),
+                {lookup._decode_key(key): value for key, value in held.items()},
+            )
+        except (Unbatchable, KeyError):
+            for key, value in held.items():
+                if value is None:
+                    del lookup[key]
+                else:
+                    lookup[key] = value
 
     def settle(self) -> None:
         """After the storage root is made: move the cache along the noted writes, unless
@@ -568,6 +596,15 @@ class _FlatAccountDBMixin:
         self._last_diff = diff
 
     def make_state_root(self) -> bytes:
+        if self._storage is not None:
+            # py-evm's make_state_root writes each dirty contract's storage, then reads
+            # its root: write them here first, each trie in one pass (the second write
+            # finds nothing left to write)
+            for address, store in self._dirty_account_stores():  # type: ignore[attr-defined]
+                store.make_storage_root()
+                view = self._storage_views.get(address)
+                if view is not None and view.lookup is store._storage_lookup:
+                    view.flush()
         if self._flat is None:
             after = super().make_state_root()  # type: ignore[misc]
         else:
@@ -577,6 +614,7 @@ class _FlatAccountDBMixin:
             if self._last_diff is not None:
                 self._flat.advance(before, after, self._last_diff)
         for view in self._storage_views.values():
+            assert not view.held, "storage written after the pass above: py-evm's order changed"
             view.settle()
         return after
 

@@ -59,13 +59,14 @@ def mapping_slot(key: int, base: int) -> int:
 
 def rpc_batch(w3: Web3, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
     """The results of ``requests`` ((method, params) each), in order, sent as JSON-RPC
-    batches of at most :data:`REQUESTS_PER_BATCH` (one request at a time to a provider
-    without batches); :class:`StorageReadError` on the first error answer."""
+    batches of at most :data:`REQUESTS_PER_BATCH` (a single request too: a batch of one
+    skips web3's formatters; one request at a time to a provider without batches);
+    :class:`StorageReadError` on the first error answer."""
     provider: Any = w3.provider
     results: list[Any] = []
     for first in range(0, len(requests), REQUESTS_PER_BATCH):
         chunk = list(requests[first : first + REQUESTS_PER_BATCH])
-        answers = _as_batch(provider, chunk) if len(chunk) > 1 else None
+        answers = _as_batch(provider, chunk)
         if answers is None:  # no batches here: one request at a time, through web3's formatters
             results.extend(_one_by_one(w3, chunk))
             continue

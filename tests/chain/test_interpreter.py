@@ -108,6 +108,9 @@ FRAGMENTS = st.one_of(
     st.just(_push(4) + _push(0) + b"\xfd"),  # REVERT with data
     st.just(_push(1) + b"\x54" + _push(0) + b"\x55"),  # SLOAD then SSTORE 0 (refund)
     st.just(_push(1) + _push(0) + b"\x35\x55"),  # SSTORE from call data
+    st.tuples(st.integers(0, 200), st.integers(0, 2**16 - 1)).map(
+        lambda s: _push(s[0]) + _push(s[1], 2) + b"\x20"  # SHA3 of a region: memory growth, word gas
+    ),
 )
 # A few values pushed first, so that most programs get past stack underflow and end with
 # a stack and memory worth comparing.
@@ -196,6 +199,11 @@ EDGE_CASES = {
     "return": _push(7) + _push(0) + b"\x52" + _push(32) + _push(0) + b"\xf3",
     "truncated push": b"\x7f\x01\x02",
     "memory out of gas": _push(2**255, 32) + b"\x51",
+    "sha3 of nothing far out": _push(0) + _push(2**255, 32) + b"\x20",
+    "sha3 out of gas": _push(2**200, 32) + _push(0) + b"\x20",
+    "sha3 of a word": _push(7) + _push(0) + b"\x52" + _push(32) + _push(0) + b"\x20",
+    "sha3 underflow": _push(1) + b"\x20",
+    "push cut off by the end": _push(3) + b"\x56" + b"\x5b\x62\x01",
 }
 
 
