@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from web3 import Web3
@@ -31,8 +31,8 @@ from vm_contracts.deploy import (
     address_of,
     load_contract,
 )
-from vm_contracts.errors import ClientError, TransactionFailed
-from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample
+from vm_contracts.errors import ClientError, ContractRevert, TransactionFailed
+from vm_contracts.reference_market import MarketTerms, TestPart, pack_sample, pack_weights
 from vm_contracts.revert import ErrorDecoder
 
 CONTRACT = "PredictionMarket"
@@ -120,10 +120,26 @@ class Market:
 
     # --- transactions --------------------------------------------------------------
 
-    def commit(self, terms: MarketTerms, parts: Sequence[TestPart], bounty: int, provider: Account) -> Any:
-        """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes."""
-        built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts])
-        return self._sender.send(built, provider, "commit", value=bounty)
+    def commit(
+        self,
+        terms: MarketTerms,
+        parts: Sequence[TestPart],
+        bounty: int,
+        provider: Account,
+        initial_weights: Sequence[int] | None = None,
+        gas: int | None = None,
+    ) -> Any:
+        """Open a round as ``provider`` with ``bounty`` wei and the parts' hashes; h(0)
+        has zero weights, or ``initial_weights`` (fixed point, one per feature:
+        packed by :func:`~vm_contracts.reference_market.pack_weights`). Gas is estimated
+        unless given."""
+        words: list[int] = []
+        if initial_weights is not None:
+            if len(initial_weights) != terms.num_features:
+                raise ClientError(f"{len(initial_weights)} initial weights for {terms.num_features} features")
+            words = pack_weights(initial_weights)
+        built = self.contract.functions.commit(terms.as_tuple(), [p.hash for p in parts], words)
+        return self._sender.send(built, provider, "commit", value=bounty, gas=gas)
 
     def draw_test_parts(self, account: Account) -> list[int]:
         """Draw the initial parts (needs one block after the commit); their indices.
@@ -190,9 +206,12 @@ class Market:
         """One ``advance(max_steps)`` transaction (gas estimated unless given)."""
         return self._sender.send(self.contract.functions.advance(int(max_steps)), account, "advance", gas=gas)
 
-    def compute_rewards(self, account: Account) -> int:
+    def compute_rewards(self, account: Account, progress: Callable[[int, Any], None] | None = None) -> int:
         """Push the reward computation to the end; each transaction's step count aims
-        at ADVANCE_GAS_SHARE of the block gas limit. Returns the transactions sent."""
+        at ADVANCE_GAS_SHARE of the block gas limit. Returns the transactions sent.
+        A transaction that runs out of gas (in the market, or in a stage library, whose
+        call then fails with empty revert data) is retried with a quarter of the steps.
+        ``progress(sent, receipt)`` is called after each successful transaction."""
         limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         budget = int(limit * ADVANCE_GAS_SHARE)
         # Gas is given, not estimated: estimating re-runs the chunk a score of times.
@@ -204,13 +223,19 @@ class Market:
                 raise ClientError(f"reward computation unfinished after {sent} advance transactions")
             try:
                 receipt = self.advance(steps, account, gas=gas)
-            except TransactionFailed:
-                if steps == 1:
+            except (TransactionFailed, ContractRevert) as exc:
+                # out of gas in a library's DELEGATECALL: the market bubbles up empty data
+                out_of_gas = isinstance(exc, TransactionFailed) or (
+                    exc.name == "UnknownError" and not exc.data
+                )
+                if steps == 1 or not out_of_gas:
                     raise
                 steps = max(1, steps // 4)  # out of gas: a smaller chunk
                 continue
             finally:
                 sent += 1
+            if progress is not None:
+                progress(sent, receipt)
             used = int(receipt["gasUsed"])
             # Aim the next chunk at the budget, growing at most 4x per transaction.
             steps = max(1, min(ADVANCE_MAX_STEPS, steps * 4, steps * budget // max(used, 1)))
@@ -235,7 +260,7 @@ class Market:
     def terms(self, round_id: int | None = None) -> MarketTerms:
         rid = self.current_round() if round_id is None else round_id
         info = self._sender.call(self.contract.functions.roundInfo(rid))
-        return MarketTerms(*[int(v) for v in info[2]])
+        return _terms(info[2])
 
     def round_info(self, round_id: int | None = None) -> dict[str, Any]:
         rid = self.current_round() if round_id is None else round_id
@@ -245,7 +270,7 @@ class Market:
         return {
             "provider": provider,
             "bounty": int(bounty),
-            "terms": MarketTerms(*[int(v) for v in terms]),
+            "terms": _terms(terms),
             "num_parts": int(parts),
             "seed_block": int(seed),
             "started_at": int(started),
@@ -263,6 +288,12 @@ class Market:
 
     def selected_parts(self, round_id: int, num_parts: int) -> list[int]:
         return [i for i in range(num_parts) if self.part_status(round_id, i)[0]]
+
+    def initial_weights(self, round_id: int | None = None) -> list[int]:
+        """h(0)'s weights (fixed point; zeros for a round committed without weights)."""
+        rid = self.current_round() if round_id is None else round_id
+        n = self.terms(rid).num_features
+        return [int(self._sender.call(self.contract.functions.initialWeight(rid, i))) for i in range(n)]
 
     def errors(self, round_id: int | None = None) -> list[int]:
         """Test errors of h(0) .. h(T) as computed on chain."""
@@ -289,3 +320,19 @@ class Market:
 
     def gas_used(self, label: str | None = None) -> list[int]:
         return [int(r["gasUsed"]) for lab, r in self.receipts if label is None or lab == label]
+
+
+def _terms(values: Sequence[Any]) -> MarketTerms:
+    """MarketTerms from the ABI tuple ``roundInfo`` returns."""
+    unit, features, rate, intercept, parts, duration, count, window, later = values
+    return MarketTerms(
+        int(unit),
+        int(features),
+        int(rate),
+        int(intercept),
+        int(parts),
+        int(duration),
+        int(count),
+        int(window),
+        bool(later),
+    )

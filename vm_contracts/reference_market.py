@@ -48,6 +48,8 @@ class MarketTerms:
         duration_s: participation lasts at most this long (s); 0 = no time limit.
         max_contributions: participation ends at this count; 0 = no count limit.
         reveal_window_s: time the provider has for each reveal step (s).
+        loss_on_later_parts: the loss counts only the parts revealed after participation
+            (the original framework's rule); False: all parts.
     """
 
     stake_unit: int
@@ -58,8 +60,9 @@ class MarketTerms:
     duration_s: int = 0
     max_contributions: int = 0
     reveal_window_s: int = 86_400
+    loss_on_later_parts: bool = False
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int]:
+    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, bool]:
         """The ABI tuple ``commit`` takes."""
         return (
             self.stake_unit,
@@ -70,6 +73,7 @@ class MarketTerms:
             self.duration_s,
             self.max_contributions,
             self.reveal_window_s,
+            self.loss_on_later_parts,
         )
 
 
@@ -162,12 +166,19 @@ def split_test_set(samples: Sequence[Sample], num_parts: int, salt_seed: bytes =
     return parts
 
 
-def model_errors(terms: MarketTerms, contributions: Sequence[Sample], test: Sequence[Sample]) -> list[int]:
+def model_errors(
+    terms: MarketTerms,
+    contributions: Sequence[Sample],
+    test: Sequence[Sample],
+    initial_weights: Sequence[int] | None = None,
+) -> list[int]:
     """Test errors of h(0) .. h(T): the contributions re-applied in order to a fresh
-    SparsePerceptron (zero weights, the terms' intercept), as the contract does."""
+    SparsePerceptron (``initial_weights``, zero weights when None, and the terms'
+    intercept), as the contract does."""
     _check_samples(test, terms.num_features, "test sample")
     _check_samples(contributions, terms.num_features, "contribution")
-    model = SparsePerceptron(terms.num_features, terms.learning_rate, terms.intercept)
+    weights = _initial_weights(initial_weights, terms.num_features)
+    model = SparsePerceptron(terms.num_features, terms.learning_rate, terms.intercept, weights)
     errors = [_errors(model, test)]
     for data, label in contributions:
         changed = model.update(list(data), int(label))
@@ -237,22 +248,58 @@ def settle(
     bounty: int,
     contributions: Sequence[tuple[str, Sequence[int], int]],
     test: Sequence[Sample],
+    initial_weights: Sequence[int] | None = None,
 ) -> MarketOutcome:
     """The whole reward phase of a round: ``contributions`` as (contributor, data, label)
-    in order, ``test`` the full test set D (all parts, in reveal order)."""
+    in order, ``test`` the test set D the loss counts (:func:`scored_test_set`),
+    ``initial_weights`` h(0)'s weights (None: zero weights, as ``commit``)."""
     if bounty <= 0 or bounty % terms.stake_unit:
         raise ReferenceMarketError(
             f"bounty {bounty} is not a positive multiple of the stake {terms.stake_unit}"
         )
     if not test:
         raise ReferenceMarketError("the test set is empty")
-    errors = model_errors(terms, [(d, y) for _, d, y in contributions], test)
+    errors = model_errors(terms, [(d, y) for _, d, y in contributions], test, initial_weights)
     final, runs = balances(errors, terms.stake_unit, len(test), bounty // terms.stake_unit)
     sums: dict[str, int] = {}
     for (who, _, _), b in zip(contributions, final, strict=True):
         sums[who] = sums.get(who, 0) + b
     owed = {who: total // len(test) for who, total in sums.items()}
     return MarketOutcome(errors, final, owed, runs)
+
+
+def scored_test_set(terms: MarketTerms, parts: Sequence[TestPart], drawn: Sequence[int]) -> list[Sample]:
+    """The test set D the loss counts, in the order the contract stores it: the drawn
+    parts (unless ``terms.loss_on_later_parts``: then they are not scored), then the
+    others by index."""
+    order = [p for p in range(len(parts)) if p not in drawn]
+    if not terms.loss_on_later_parts:
+        order = [*drawn, *order]
+    return [(x, y) for p in order for x, y in zip(parts[p].data, parts[p].labels, strict=True)]
+
+
+def pack_weights(weights: Sequence[int]) -> list[int]:
+    """int80 weights (fixed point) as ``commit`` takes them: three to a
+    uint256 word, weight i at bits 80 * (i % 3) of word i / 3 (lib/Packed)."""
+    words = [0] * ((len(weights) + 2) // 3)
+    for i, w in enumerate(weights):
+        value = _int80(int(w))
+        words[i // 3] |= (value & ((1 << 80) - 1)) << (80 * (i % 3))
+    return words
+
+
+def _initial_weights(weights: Sequence[int] | None, num_features: int) -> list[int]:
+    if weights is None:
+        return [0] * num_features
+    if len(weights) != num_features:
+        raise ReferenceMarketError(f"{len(weights)} initial weights for {num_features} features")
+    return [_int80(int(w)) for w in weights]
+
+
+def _int80(value: int) -> int:
+    if not -(2**79) <= value < 2**79:
+        raise ReferenceMarketError(f"initial weight {value} does not fit int80")
+    return value
 
 
 def _errors(model: SparsePerceptron, test: Sequence[Sample]) -> int:

@@ -543,7 +543,7 @@ def measure_market(bench: ChainBench, setting: MarketSetting) -> None:
         reveal_window_s=86_400,
     )
     receipt = bench.send(
-        market.functions.commit(terms.as_tuple(), [p.hash for p in parts]),
+        market.functions.commit(terms.as_tuple(), [p.hash for p in parts], []),  # []: zero weights
         owner,
         value=setting.bounty_units * setting.stake_wei,
     )

@@ -3,6 +3,9 @@ original framework's agent process."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,7 +16,11 @@ from bench.market_study import (
     contributors,
     errors_over_time,
     initial_model,
+    load_seed,
+    off_chain_errors,
+    plan_seed,
     run_seed,
+    run_seed_on_chain,
 )
 from tests.testdata import IMDB_SAMPLE
 from vm_contracts.reference import SparsePerceptron
@@ -87,3 +94,34 @@ def test_a_seed_pays_out_every_stake_it_took(name: str, monkeypatch: pytest.Monk
     # the market pays back at least what stays in S; every figure is a finite number of units
     assert all(v >= 0 for v in row["paid_units"].values())
     assert row["malicious_lose"] == (row["malicious_per_stake"] < 1)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_a_seed_on_chain_equals_the_off_chain_study(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bench.market_study as study
+    from bench.market import UNIT_WEI
+
+    monkeypatch.setattr(study, "TRAIN_SIZE", 60)
+    monkeypatch.setattr(study, "TEST_SIZE", 40)
+    monkeypatch.setattr(study, "BOUNTY_ROUNDS", 50)
+    monkeypatch.setattr(study, "CHECKPOINT_EVERY", 20)
+    data = load_seed(IMDB_SAMPLE, 0)
+    plan = plan_seed(data, VARIANTS[name])
+    errors = off_chain_errors(plan)
+    (off_chain,) = run_seed(IMDB_SAMPLE, 0, [VARIANTS[name]])
+    checkpoint = tmp_path / "progress.json"
+    row, run = run_seed_on_chain(plan, progress=lambda _: None, checkpoint=checkpoint)
+    assert run.errors == errors and len(set(errors)) > 1  # the model moved
+    assert row["stakes"] == off_chain["stakes"]
+    assert row["balance_sums"] == off_chain["balance_sums"]
+    assert row["paid_units"] == off_chain["paid_units"]
+    n = off_chain["scored_test_samples"]
+    assert run.owed_wei == {a: UNIT_WEI * off_chain["balance_sums"][a] // n for a in AGENTS}
+    assert json.loads(checkpoint.read_text())["phase"] == "done"
+    if name == "original":  # the chain scored only the 9 parts not revealed, from trained weights
+        assert n == 36 and plan.weights != [0] * data.words
+        assert run.seed_block_tries >= 1
+    else:
+        assert n == 40 and plan.weights == [0] * data.words

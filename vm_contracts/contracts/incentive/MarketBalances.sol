@@ -7,7 +7,9 @@ import {MarketRound, Phase, Round, Stage} from "./MarketRound.sol";
 /// @title MarketBalances
 /// @notice PredictionMarket's reward stages (c) balances, by the paper's iterated rule
 /// scheduled on a min-heap of the rounds at which members leave S, and (d) credit (see
-/// the market's notice). A linked library, like MarketLosses: run by DELEGATECALL on the
+/// the market's notice), the payout's checks and effects, and the draw of the initial
+/// parts and the abort (moved here from the market to keep its unoptimized code under
+/// EIP-170's limit). A linked library, like MarketLosses: run by DELEGATECALL on the
 /// market's storage.
 /// @dev A member record is k (int128) | base round << BASE_SHIFT | due round << DUE_SHIFT.
 library MarketBalances {
@@ -19,6 +21,44 @@ library MarketBalances {
     uint256 internal constant LEAVING = MASK64;
     /// @dev `due` of a member that left S and is unlinked.
     uint256 internal constant GONE = MASK64 - 1;
+
+    // --- commitment and aborts (here to keep the market under EIP-170's limit) ------
+
+    /// @notice `drawTestParts` of round `id`: the k parts to reveal first, from the hash
+    /// of the block after the commit, within BLOCKHASH_WINDOW blocks of it.
+    function draw(uint256 id, Round storage r) external {
+        if (r.phase != Phase.Commitment) revert IMarketStages.WrongPhase(Phase.Commitment, r.phase);
+        if (r.drawn) revert IMarketStages.AlreadyDrawn();
+        if (block.number <= r.seedBlock) revert IMarketStages.TooEarly(r.seedBlock + 1);
+        bytes32 seed = blockhash(r.seedBlock);
+        if (seed == bytes32(0)) revert IMarketStages.SeedExpired(r.seedBlock);
+        uint256[] memory chosen = MarketRound.drawParts(seed, id, r.partHashes.length, r.terms.initialParts);
+        for (uint256 i = 0; i < chosen.length; ++i) {
+            r.selected[chosen[i]] = true;
+        }
+        r.drawn = true;
+        emit IMarketStages.TestPartsDrawn(id, chosen);
+    }
+
+    /// @notice `abortRound` of round `id`: once a reveal deadline passed (the drawn parts
+    /// `revealWindowSeconds` after the commit, the rest after participation) or the
+    /// draw's seed expired.
+    function abort(uint256 id, Round storage r) external {
+        Phase p = MarketRound.phase(r);
+        uint256 deadline;
+        if (p == Phase.Commitment) {
+            bool seedExpired = !r.drawn && block.number > r.seedBlock + MarketRound.BLOCKHASH_WINDOW;
+            deadline = r.committedAt + r.terms.revealWindowSeconds;
+            if (!seedExpired && block.timestamp <= deadline) revert IMarketStages.CannotAbort(deadline);
+        } else if (p == Phase.Reveal) {
+            deadline = MarketRound.closedAt(r) + r.terms.revealWindowSeconds;
+            if (block.timestamp <= deadline) revert IMarketStages.CannotAbort(deadline);
+        } else {
+            revert IMarketStages.CannotAbort(0);
+        }
+        r.phase = Phase.Aborted;
+        emit IMarketStages.RoundAborted(id);
+    }
 
     // --- reward computation: (c) balances -----------------------------------------
 

@@ -18,22 +18,49 @@ library MarketLosses {
     /// @notice Bits of the per-contribution counts |x_t & x_j| + 1 (at most 65537).
     uint256 private constant MAX_COUNT_BITS = 17;
 
+    // --- commitment: h(0) ------------------------------------------------------------
+
+    /// @notice Start round `r`'s model at the given weights (packed int80 words, lib/Packed):
+    /// the live model `live` and the copy the index stage reads. Called by
+    /// `commit` when it is given weights (here to keep the market's code under EIP-170's
+    /// limit).
+    function setInitialWeights(Round storage r, mapping(uint256 => uint256) storage live, uint256[] calldata words)
+        external
+    {
+        for (uint256 s = 0; s < words.length; ++s) {
+            uint256 word = words[s];
+            if (word == 0) continue;
+            live[s] = word;
+            r.initialWeights[s] = word;
+        }
+        r.hasInitialWeights = true;
+    }
+
     // --- reward computation: (a) index --------------------------------------------
 
     /// One step per test sample: set its bit in the bit set of each of its features
-    /// and, if labelled 1, in the label bit set. Then start the losses.
+    /// and, if labelled 1, in the label bit set, and write its start value
+    /// v_j = -m_j = -(floor(-s_j / lr) + 1) into the slices (s_j its score under h(0)).
+    /// Then start the losses.
     function indexSteps(uint256 id, Round storage r, uint256 steps) external returns (uint256) {
         uint256 n = r.testLabels.length;
         uint256 words = r.words;
         uint256 j = r.cursor;
+        int256 lr = r.terms.learningRate;
+        int256 b0 = r.terms.intercept;
+        bool weighted = r.hasInitialWeights;
         while (steps > 0 && j < n) {
             bytes memory x = r.testData[j];
             uint256 w = j >> 8;
             uint256 bit = 1 << (j & 255);
+            int256 score = b0;
             for (uint256 k = 0; k + 1 < x.length; k += 2) {
-                r.postings[MarketRound.index(x, k) * words + w] |= bit;
+                uint256 i = MarketRound.index(x, k);
+                r.postings[i * words + w] |= bit;
+                if (weighted) score += Packed.getInt80(r.initialWeights, i);
             }
             if (r.testLabels[j] == 1) r.labelBits[w] |= bit;
+            _setStart(r, w, bit, -_floorDiv(-score, lr) - 1, words);
             j += 1;
             steps -= 1;
         }
@@ -42,26 +69,38 @@ library MarketLosses {
         return steps;
     }
 
-    /// v_j = -m for every j (h(0) scores every sample b0), and the errors of h(0).
+    /// floor(a / b) for b > 0 (Solidity's division truncates toward zero).
+    function _floorDiv(int256 a, int256 b) private pure returns (int256 q) {
+        q = a / b;
+        if (a % b != 0 && a < 0) q -= 1;
+    }
+
+    /// Write v into lane `bit` of word w of the slices (two's complement), widening them
+    /// first (sign-extending the lanes written so far) if v needs more bits.
+    function _setStart(Round storage r, uint256 w, uint256 bit, int256 v, uint256 words) private {
+        uint256 bits = r.sliceBits;
+        uint256 need = 2;
+        while (v < -(int256(1) << (need - 1)) || v >= int256(1) << (need - 1)) need += 1;
+        if (need > MAX_SLICES) revert Packed.PackedValueOutOfRange(v);
+        if (need > bits) {
+            for (uint256 b = bits; b < need; ++b) {
+                for (uint256 ww = 0; ww < words; ++ww) {
+                    r.slices[b * words + ww] = bits == 0 ? 0 : r.slices[(bits - 1) * words + ww];
+                }
+            }
+            bits = need;
+            r.sliceBits = bits;
+        }
+        for (uint256 b = 0; b < bits; ++b) {
+            if ((uint256(v) >> b) & 1 == 1) r.slices[b * words + w] |= bit;
+        }
+    }
+
+    /// The errors of h(0), from the start values the index stage wrote.
     function _startLosses(uint256 id, Round storage r) private {
-        int256 lr = r.terms.learningRate;
-        int256 b0 = r.terms.intercept;
-        // m = floor(-b0 / lr) + 1 (Solidity's division truncates toward zero)
-        int256 m = -b0 / lr;
-        if ((-b0) % lr != 0 && -b0 < 0) m -= 1;
-        m += 1;
-        int256 v0 = -m;
-        uint256 bits = 2;
-        while (v0 < -(int256(1) << (bits - 1)) || v0 >= int256(1) << (bits - 1)) bits += 1;
+        uint256 bits = r.sliceBits;
         uint256 words = r.words;
         uint256 n = r.testLabels.length;
-        for (uint256 b = 0; b < bits; ++b) {
-            bool set = (uint256(v0) >> b) & 1 == 1;
-            for (uint256 w = 0; w < words; ++w) {
-                r.slices[b * words + w] = set ? _laneMask(n, w) : 0;
-            }
-        }
-        r.sliceBits = bits;
         uint256 errs;
         for (uint256 w = 0; w < words; ++w) {
             errs += _popcount(~(r.slices[(bits - 1) * words + w] ^ r.labelBits[w]) & _laneMask(n, w));
@@ -259,5 +298,4 @@ library MarketLosses {
         }
     }
 
-    /// A perceptron step on the live model of round `gen`: learn (x, y) if mispredicted. Indices in
 }

@@ -46,6 +46,10 @@ struct Terms {
     uint64 maxContributions;
     /// @dev Time the provider has for each reveal step (s), > 0.
     uint64 revealWindowSeconds;
+    /// @dev true: the loss counts only the K - k parts revealed after participation (the
+    /// original framework's rule: the k parts every contributor has seen do not count);
+    /// false: the loss is over all K parts.
+    bool lossOnLaterParts;
 }
 
 struct Round {
@@ -58,6 +62,7 @@ struct Round {
     uint64 startedAt;
     uint64 closedAt;
     bool drawn;
+    bool hasInitialWeights; // h(0) has the weights in `initialWeights` (else zero weights)
     Terms terms;
     uint256 bounty;
     bytes32[] partHashes;
@@ -92,6 +97,8 @@ struct Round {
     mapping(address => uint256) owed; // wei * n
     mapping(address => uint256) stakes; // wei, for refunds after an abort
     mapping(address => bool) withdrawn;
+    // h(0)'s int80 weights, three to a word (lib/Packed), kept for the reward computation
+    mapping(uint256 => uint256) initialWeights;
 }
 
 
@@ -99,6 +106,28 @@ struct Round {
 /// @notice Helpers PredictionMarket and its reward-stage libraries share (inlined into
 /// each: internal functions).
 library MarketRound {
+    /// @notice Blocks for which a block hash stays readable (EVM rule).
+    uint256 internal constant BLOCKHASH_WINDOW = 256;
+
+    /// @notice The k of K parts a seed selects: the first k of a Fisher-Yates shuffle
+    /// of 0..K-1, draw i using keccak256(seed, round, i) mod (K - i).
+    function drawParts(bytes32 seed, uint256 round, uint256 numParts, uint256 k)
+        internal
+        pure
+        returns (uint256[] memory chosen)
+    {
+        uint256[] memory order = new uint256[](numParts);
+        for (uint256 i = 0; i < numParts; ++i) {
+            order[i] = i;
+        }
+        chosen = new uint256[](k);
+        for (uint256 i = 0; i < k; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, round, i))) % (numParts - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            chosen[i] = order[i];
+        }
+    }
+
     /// @notice The phase of `r` as it stands now (Participation becomes Reveal once its
     /// end condition is met).
     function phase(Round storage r) internal view returns (Phase) {

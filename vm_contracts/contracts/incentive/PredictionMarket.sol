@@ -13,19 +13,22 @@ import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 /// Waggoner 2019, section III-B and Fig. 2). A provider funds a bounty of B stake units
 /// and commits to a test set split into K parts; contributors each stake one unit and
 /// add one labelled sample, which trains the market's model; afterwards every
-/// contributor t is paid by how much h(t) improved on h(t') over the whole test set D.
+/// contributor t is paid by how much h(t) improved on h(t') over the test set D: all K
+/// parts, or (terms.lossOnLaterParts, the original framework's rule) only the K - k parts
+/// revealed after participation.
 ///
 /// Why a contract of its own and not a mechanism behind CollaborativeTrainer: the
 /// reward phase must re-apply every contribution, in order, to the initial model and
 /// evaluate each h(t) on D. An IIncentiveMechanism sees amounts only and an external
 /// IClassifier cannot be copied or reset; so the market owns its model (a binary sparse
-/// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, weights starting
-/// at zero).
+/// perceptron taking SparsePerceptron's step, lib/PerceptronStep.sol, whose weights
+/// start at zero or at weights the provider gives (`commit`'s initialWeights).
 ///
 /// Where the work lives: this contract holds the rounds (commitment, participation,
 /// payout and the views) and drives the reward computation; its stages (a) and (b) run
-/// in the linked library MarketLosses, (c) and (d) in MarketBalances, by DELEGATECALL on
-/// this contract's storage (types in MarketRound.sol). Deploy the two libraries once and
+/// in the linked library MarketLosses (with the copy of h(0)'s weights), (c) and (d) in
+/// MarketBalances (with the draw and the abort), by DELEGATECALL on this contract's
+/// storage (types in MarketRound.sol). Deploy the two libraries once and
 /// link their addresses into this contract's bytecode (`vm_contracts.market`); so split,
 /// the unoptimized build also fits EIP-170's 24,576-byte limit.
 ///
@@ -51,13 +54,15 @@ import {MarketRound, Phase, Round, Stage, Terms} from "./MarketRound.sol";
 ///    back and the bounty stays locked). Then anyone pushes `advance(maxSteps)` until
 ///    done:
 ///    (a) Index: D is turned into one bit set per feature (which test samples hold it)
-///        and one of labels, 256 samples to a word.
+///        and one of labels, 256 samples to a word; and each test sample's start value
+///        v_j (below) is written into the slices.
 ///    (b) Losses: the error count of h(0) and of every h(t). A perceptron step adds
 ///        +-lr to the weights of x_t and to the bias, so it moves the score of test
-///        sample j by +-lr * (|x_t & x_j| + 1), and h(0) (zero weights, bias b0) scores
-///        every sample b0. The working copy of the model is therefore kept as what the
-///        0-1 loss needs of it: v_j = (score_j - b0) / lr - m with m = floor(-b0 / lr) + 1,
-///        so that h predicts 1 on j exactly when v_j >= 0. The v_j are held bit-sliced
+///        sample j by +-lr * (|x_t & x_j| + 1) from its score s_j under h(0) (b0 plus
+///        h(0)'s weights of x_j; b0 alone for zero weights). The working copy of the model
+///        is therefore kept as what the 0-1 loss needs of it: v_j = c_j - m_j, c_j the
+///        sum of those counts so far and m_j = floor(-s_j / lr) + 1, so that h predicts 1
+///        on j exactly when v_j >= 0. The v_j are held bit-sliced
 ///        (slice b holds bit b of every v_j, two's complement), and a contribution that
 ///        changed the model adds or subtracts the counts |x_t & x_j| + 1, which are summed
 ///        bit-sliced from the feature bit sets of x_t: some hundred word operations for
@@ -91,7 +96,7 @@ contract PredictionMarket is IMarketStages {
     /// @notice Largest number of test parts K.
     uint256 public constant MAX_PARTS = 1024;
     /// @notice Blocks for which a block hash stays readable (EVM rule).
-    uint256 public constant BLOCKHASH_WINDOW = 256;
+    uint256 public constant BLOCKHASH_WINDOW = MarketRound.BLOCKHASH_WINDOW;
 
     /// @notice The latest round (0 before the first commit).
     uint256 public currentRound;
@@ -103,8 +108,6 @@ contract PredictionMarket is IMarketStages {
 
     /// @notice `provider` opened `round` with `bounty` wei and `numParts` part hashes.
     event Committed(uint256 indexed round, address indexed provider, uint256 bounty, uint256 numParts, Terms terms);
-    /// @notice The parts to reveal before participation were drawn.
-    event TestPartsDrawn(uint256 indexed round, uint256[] parts);
     /// @notice Part `part` of the test set (`samples` samples) was revealed. The samples
     /// are public from here: they are the arguments of the revealing transaction (not
     /// repeated in the log, which would cost 8 gas a byte more).
@@ -117,11 +120,7 @@ contract PredictionMarket is IMarketStages {
     event RewardComputationStarted(uint256 indexed round);
     /// @notice The reward computation is finished; withdrawals are open.
     event RoundFinished(uint256 indexed round);
-    /// @notice The round was aborted; the bounty stays locked.
-    event RoundAborted(uint256 indexed round);
 
-    /// @notice The action needs another phase.
-    error WrongPhase(Phase expected, Phase actual);
     /// @notice A test-part reveal outside the two reveal steps.
     error RevealOutOfPhase(Phase actual);
     /// @notice A new round while the current one is neither finished nor aborted.
@@ -132,12 +131,6 @@ contract PredictionMarket is IMarketStages {
     error BountyNotMultipleOfStake(uint256 bounty, uint256 stakeUnit);
     /// @notice Only the round's provider may do this.
     error NotProvider(address caller);
-    /// @notice The draw needs the block after the commit to exist (at `availableAtBlock`).
-    error TooEarly(uint256 availableAtBlock);
-    /// @notice The seed block's hash is no longer readable; the round can only abort.
-    error SeedExpired(uint256 seedBlock);
-    /// @notice The initial parts were drawn already.
-    error AlreadyDrawn();
     /// @notice The initial parts must be drawn before they are revealed.
     error NotDrawn();
     /// @notice `part` is not among the K parts.
@@ -165,9 +158,6 @@ contract PredictionMarket is IMarketStages {
     error FeatureIndicesNotIncreasing(uint256 position);
     /// @notice Labels are 0 or 1.
     error LabelOutOfRange(uint64 label);
-    /// @notice `abortRound` before a reveal deadline (`deadline`, s) passed or when
-    /// nothing is missing.
-    error CannotAbort(uint256 deadline);
     /// @notice `advance` on a round whose computation is finished.
     error ComputationFinished();
     /// @notice `advance` before the whole test set is revealed.
@@ -184,73 +174,38 @@ contract PredictionMarket is IMarketStages {
     /// (see `partHash`).
     /// @param terms Stake unit, model, initial parts k, end condition, reveal window.
     /// @param partHashes The K part hashes (k < K <= MAX_PARTS).
-    function commit(Terms calldata terms, bytes32[] calldata partHashes) external payable {
-        uint256 previous = currentRound;
-        if (previous != 0) {
-            Phase p = _rounds[previous].phase;
-            if (p != Phase.Finished && p != Phase.Aborted) revert RoundInProgress(previous);
-        }
-        if (terms.stakeUnit == 0) revert InvalidParameter("stakeUnit");
-        if (terms.numFeatures == 0 || terms.numFeatures > MAX_FEATURES) revert InvalidParameter("numFeatures");
-        if (terms.learningRate <= 0) revert InvalidParameter("learningRate");
-        if (partHashes.length < 2 || partHashes.length > MAX_PARTS) revert InvalidParameter("partHashes");
-        if (terms.initialParts == 0 || terms.initialParts >= partHashes.length) revert InvalidParameter("initialParts");
-        if (terms.durationSeconds == 0 && terms.maxContributions == 0) revert InvalidParameter("end condition");
-        if (terms.revealWindowSeconds == 0) revert InvalidParameter("revealWindowSeconds");
-        if (msg.value == 0 || msg.value % terms.stakeUnit != 0) {
-            revert BountyNotMultipleOfStake(msg.value, terms.stakeUnit);
-        }
-        if (msg.value / terms.stakeUnit >= MarketBalances.GONE) revert InvalidParameter("bounty rounds");
-        uint256 id = previous + 1;
-        currentRound = id;
-        Round storage r = _rounds[id];
-        r.provider = msg.sender;
-        r.phase = Phase.Commitment;
-        r.seedBlock = uint64(block.number + 1);
-        r.committedAt = uint64(block.timestamp);
-        r.terms = terms;
-        r.bounty = msg.value;
-        r.partHashes = partHashes;
-        r.liveIntercept = terms.intercept;
-        emit Committed(id, msg.sender, msg.value, partHashes.length, terms);
+    /// @param initialWeights h(0)'s int80 weights in fixed point, packed three to a word
+    /// as lib/Packed (weight i in word i / 3, bits 80 * (i % 3)), at most
+    /// ceil(numFeatures / 3) words, the rest zero (lanes past numFeatures are never read);
+    /// empty: zero weights. The original framework trains h(0) on a few samples first.
+    /// They are public from here (the transaction's arguments) and readable with
+    /// `initialWeight`; as many as fit one transaction (1,000 features: 334 words, at
+    /// most some 15 M gas).
+    function commit(Terms calldata terms, bytes32[] calldata partHashes, uint256[] calldata initialWeights)
+        external
+        payable
+    {
+        uint256 id = _commit(terms, partHashes);
+        if (initialWeights.length == 0) return;
+        if (initialWeights.length > (uint256(terms.numFeatures) + 2) / 3) revert InvalidParameter("initialWeights");
+        MarketLosses.setInitialWeights(_rounds[id], _weights[id], initialWeights);
     }
 
     /// @notice Draw the k parts to reveal before participation from the hash of the
     /// block after the commit. Anyone may call, from that block's successor on and
     /// within BLOCKHASH_WINDOW blocks of it.
     function drawTestParts() external {
-        uint256 id = currentRound;
-        Round storage r = _rounds[id];
-        if (r.phase != Phase.Commitment) revert WrongPhase(Phase.Commitment, r.phase);
-        if (r.drawn) revert AlreadyDrawn();
-        if (block.number <= r.seedBlock) revert TooEarly(r.seedBlock + 1);
-        bytes32 seed = blockhash(r.seedBlock);
-        if (seed == bytes32(0)) revert SeedExpired(r.seedBlock);
-        uint256[] memory chosen = drawParts(seed, id, r.partHashes.length, r.terms.initialParts);
-        for (uint256 i = 0; i < chosen.length; ++i) {
-            r.selected[chosen[i]] = true;
-        }
-        r.drawn = true;
-        emit TestPartsDrawn(id, chosen);
+        MarketBalances.draw(currentRound, _rounds[currentRound]);
     }
 
     /// @notice The k of K parts a seed selects: the first k of a Fisher-Yates shuffle
     /// of 0..K-1, draw i using keccak256(seed, round, i) mod (K - i).
     function drawParts(bytes32 seed, uint256 round, uint256 numParts, uint256 k)
-        public
+        external
         pure
-        returns (uint256[] memory chosen)
+        returns (uint256[] memory)
     {
-        uint256[] memory order = new uint256[](numParts);
-        for (uint256 i = 0; i < numParts; ++i) {
-            order[i] = i;
-        }
-        chosen = new uint256[](k);
-        for (uint256 i = 0; i < k; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, round, i))) % (numParts - i);
-            (order[i], order[j]) = (order[j], order[i]);
-            chosen[i] = order[i];
-        }
+        return MarketRound.drawParts(seed, round, numParts, k);
     }
 
     /// @notice The hash committed for a part.
@@ -264,7 +219,8 @@ contract PredictionMarket is IMarketStages {
 
     /// @notice Reveal test part `part` (provider only): one of the drawn parts during
     /// commitment, or any remaining part once participation has ended. The samples are
-    /// checked against the committed hash and stored for the reward computation.
+    /// checked against the committed hash and stored for the reward computation (a drawn
+    /// part of a round whose loss is on the later parts only is checked, not stored).
     /// @param part Index 0..K-1.
     /// @param salt The salt used in the part's hash.
     /// @param data Samples, each its strictly increasing feature indices as big-endian
@@ -286,9 +242,16 @@ contract PredictionMarket is IMarketStages {
         if (data.length == 0) revert EmptyPart(part);
         if (partHash(salt, data, labels) != r.partHashes[part]) revert PartHashMismatch(part);
         uint256 n = r.terms.numFeatures;
+        // a drawn part of a round scored on the later parts: seen by every contributor,
+        // checked, not stored (not scored)
+        bool scored = p != Phase.Commitment || !r.terms.lossOnLaterParts;
         for (uint256 i = 0; i < data.length; ++i) {
-            r.testData.push(_checkPacked(data[i], n));
-            r.testLabels.push(_checkLabel(labels[i]));
+            bytes calldata x = _checkPacked(data[i], n);
+            uint8 y = _checkLabel(labels[i]);
+            if (scored) {
+                r.testData.push(x);
+                r.testLabels.push(y);
+            }
         }
         r.revealed[part] = true;
         r.revealedParts += 1;
@@ -316,22 +279,7 @@ contract PredictionMarket is IMarketStages {
     /// participation for the rest), or when the draw's seed expired. Anyone may call.
     /// The bounty stays locked; contributors may withdraw their stakes.
     function abortRound() external {
-        uint256 id = currentRound;
-        Round storage r = _rounds[id];
-        Phase p = MarketRound.phase(r);
-        uint256 deadline;
-        if (p == Phase.Commitment) {
-            bool seedExpired = !r.drawn && block.number > r.seedBlock + BLOCKHASH_WINDOW;
-            deadline = r.committedAt + r.terms.revealWindowSeconds;
-            if (!seedExpired && block.timestamp <= deadline) revert CannotAbort(deadline);
-        } else if (p == Phase.Reveal) {
-            deadline = MarketRound.closedAt(r) + r.terms.revealWindowSeconds;
-            if (block.timestamp <= deadline) revert CannotAbort(deadline);
-        } else {
-            revert CannotAbort(0);
-        }
-        r.phase = Phase.Aborted;
-        emit RoundAborted(id);
+        MarketBalances.abort(currentRound, _rounds[currentRound]);
     }
 
     // --- participation --------------------------------------------------------------
@@ -430,8 +378,9 @@ contract PredictionMarket is IMarketStages {
         return (r.provider, r.bounty, r.terms, r.partHashes.length, r.seedBlock, r.startedAt, MarketRound.closedAt(r));
     }
 
-    /// @notice Contributions so far, test samples revealed so far, and whether the
-    /// drawn parts are known.
+    /// @notice Contributions so far, test samples of D revealed so far (the samples the
+    /// loss counts: with terms.lossOnLaterParts the drawn parts are not among them), and
+    /// whether the drawn parts are known.
     function counts(uint256 round) external view returns (uint256 contributions, uint256 testSamples, bool drawn) {
         Round storage r = _rounds[round];
         return (r.contributors.length, r.testLabels.length, r.drawn);
@@ -441,6 +390,12 @@ contract PredictionMarket is IMarketStages {
     function partStatus(uint256 round, uint256 part) external view returns (bool selected, bool revealed) {
         Round storage r = _rounds[round];
         return (r.selected[part], r.revealed[part]);
+    }
+
+    /// @notice Weight `index` of round `round`'s initial model h(0) (fixed point; 0 for a
+    /// round committed without weights).
+    function initialWeight(uint256 round, uint256 index) external view returns (int80) {
+        return Packed.getInt80(_rounds[round].initialWeights, index);
     }
 
     /// @notice Test errors of h(t) (valid once computed; t = 0 is the initial model).
@@ -472,6 +427,37 @@ contract PredictionMarket is IMarketStages {
     }
 
     // --- internals --------------------------------------------------------------------
+
+    function _commit(Terms calldata terms, bytes32[] calldata partHashes) private returns (uint256 id) {
+        uint256 previous = currentRound;
+        if (previous != 0) {
+            Phase p = _rounds[previous].phase;
+            if (p != Phase.Finished && p != Phase.Aborted) revert RoundInProgress(previous);
+        }
+        if (terms.stakeUnit == 0) revert InvalidParameter("stakeUnit");
+        if (terms.numFeatures == 0 || terms.numFeatures > MAX_FEATURES) revert InvalidParameter("numFeatures");
+        if (terms.learningRate <= 0) revert InvalidParameter("learningRate");
+        if (partHashes.length < 2 || partHashes.length > MAX_PARTS) revert InvalidParameter("partHashes");
+        if (terms.initialParts == 0 || terms.initialParts >= partHashes.length) revert InvalidParameter("initialParts");
+        if (terms.durationSeconds == 0 && terms.maxContributions == 0) revert InvalidParameter("end condition");
+        if (terms.revealWindowSeconds == 0) revert InvalidParameter("revealWindowSeconds");
+        if (msg.value == 0 || msg.value % terms.stakeUnit != 0) {
+            revert BountyNotMultipleOfStake(msg.value, terms.stakeUnit);
+        }
+        if (msg.value / terms.stakeUnit >= MarketBalances.GONE) revert InvalidParameter("bounty rounds");
+        id = previous + 1;
+        currentRound = id;
+        Round storage r = _rounds[id];
+        r.provider = msg.sender;
+        r.phase = Phase.Commitment;
+        r.seedBlock = uint64(block.number + 1);
+        r.committedAt = uint64(block.timestamp);
+        r.terms = terms;
+        r.bounty = msg.value;
+        r.partHashes = partHashes;
+        r.liveIntercept = terms.intercept;
+        emit Committed(id, msg.sender, msg.value, partHashes.length, terms);
+    }
 
 
     // --- helpers ----------------------------------------------------------------------
