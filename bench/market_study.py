@@ -651,7 +651,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    summary = {
+    summary = _summary(command, started, variants, rows)
+    (args.out / "market_study.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot(rows, args.out / "market_study.png")
+    print(f"{len(rows)} rows in {summary['wall_s']:.0f} s; wrote {args.out}")
+    return 0
+
+
+def _summary(command: str, started: float, variants: Any, rows: list[Any]) -> dict[str, Any]:
+    """What a study's JSON holds: the command, machine, wall time, rules and rows."""
+    return {
         "command": command,
         "machine": machine_line(),
         "wall_s": round(time.perf_counter() - started, 1),
@@ -659,10 +668,6 @@ def main(argv: list[str] | None = None) -> int:
         "settings": _settings(),
         "rows": rows,
     }
-    (args.out / "market_study.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot(rows, args.out / "market_study.png")
-    print(f"{len(rows)} rows in {summary['wall_s']:.0f} s; wrote {args.out}")
-    return 0
 
 
 def _settings() -> dict[str, Any]:
@@ -699,14 +704,7 @@ def _main_on_chain(
             plot_on_chain(
                 row, run.errors, off_chain, args.out / f"market_study_on_chain_{variant.name}_{seed}.png"
             )
-    summary = {
-        "command": command,
-        "machine": machine_line(),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "variants": {v.name: asdict(v) for v in variants},
-        "settings": _settings(),
-        "rows": rows,
-    }
+    summary = _summary(command, started, variants, rows)
     (args.out / "market_study_on_chain.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{len(rows)} rows on chain, each equal to the off-chain study, in {summary['wall_s']:.0f} s")
     return 0
