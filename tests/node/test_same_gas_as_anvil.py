@@ -41,9 +41,24 @@ def anvil_w3() -> Iterator[Web3]:
         yield Web3(Web3.HTTPProvider(anvil.url))
 
 
-def pin_next_block_time(w3: Web3, step: int = 100) -> None:
-    latest = int(w3.eth.get_block("latest")["timestamp"])
-    w3.provider.make_request("evm_setNextBlockTimestamp", [latest + step])
+# Absolute block times, the same on both nodes. A refund's and a report's calldata
+# carry the sample's `addedTime`, so a time relative to each node's own clock could put
+# a zero byte in one node's calldata and not the other's (4 gas against 16: the 12-gas
+# flake CI saw). 2,000,000,000 s (May 2033) is ahead of both nodes' clocks.
+BASE_TIME = 2_000_000_000
+
+
+class Clock:
+    """Pins every block time of the scenario from `BASE_TIME` on."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.time = BASE_TIME
+
+    def pin_next_block(self, step: int = 100) -> None:
+        self.time += step
+        assert int(self.w3.eth.get_block("latest")["timestamp"]) < self.time
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.time])
 
 
 def scenario(w3: Web3) -> list[tuple[str, int]]:
@@ -64,24 +79,23 @@ def scenario(w3: Web3) -> list[tuple[str, int]]:
     )
     gas: list[tuple[str, Any]] = [(label, r["gasUsed"]) for label, r in framework.receipts]
     # Block times differ between nodes (anvil may reuse its parent's second; sumchain
-    # never does), and Stakeable stores the time of the last update: pin each add's
-    # block time so both nodes execute the same state transition.
-    pin_next_block_time(w3)
+    # never does), Stakeable stores the time of the last update, a report's share
+    # depends on the sample's age and the calldata carries the time a sample was
+    # added: pin every block time from here on, the same on both nodes.
+    clock = Clock(w3)
+    clock.pin_next_block()
     agree = framework.add_data([2, 7, 12], 1, alice, deposit=DEPOSIT)
-    pin_next_block_time(w3)
+    clock.pin_next_block()
     disagree = framework.add_data([0, 5, 10], 1, bob, deposit=DEPOSIT)
     gas += [("addData agree", agree["gasUsed"]), ("addData disagree", disagree["gasUsed"])]
     (mine,) = framework.contributions_in(agree)
     (theirs,) = framework.contributions_in(disagree)
-    # the refund and the report read the time too (a report's share depends on the
-    # sample's age): pin their blocks as well, or a loaded machine's clock skew between
-    # the two nodes changes their gas by a few units
-    pin_next_block_time(w3, REFUND_WAIT_S + 1)
+    clock.pin_next_block(REFUND_WAIT_S + 1)
     w3.provider.make_request("evm_mine", [])
-    pin_next_block_time(w3)
+    clock.pin_next_block()
     gas.append(("refund", framework.refund(mine, alice)["gasUsed"]))
     if framework.predict(theirs.data) != theirs.label:
-        pin_next_block_time(w3)
+        clock.pin_next_block()
         gas.append(("report", framework.report(theirs, alice)["gasUsed"]))
     return [(label, int(used)) for label, used in gas]
 
