@@ -539,3 +539,40 @@ def test_one_set_of_libraries_serves_several_markets(w3: Web3) -> None:
         market.reveal_remaining_parts(_parts(5), w3.eth.accounts[0])
         market.compute_rewards(w3.eth.accounts[5])
         assert market.phase() == "Finished"
+
+
+def test_an_advance_that_runs_out_of_gas_is_retried_with_fewer_steps(
+    w3: Web3, market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`compute_rewards` gives each advance a fixed share of the block gas limit. Squeeze
+    that share to a few steps' worth: the 64-step first chunk then runs out of gas on
+    chain, is retried with a quarter of the steps until one fits, and the round still
+    ends with the twin's balances."""
+    import vm_contracts.market as market_module
+
+    accounts = w3.eth.accounts
+    parts = _parts(4)
+    terms = _terms(max_contributions=6)
+    _open(w3, market, parts, terms)
+    rng = random.Random(5)
+    contributions: list[tuple[str, list[int], int]] = []
+    for i in range(6):
+        x, y = _sample(rng)
+        market.contribute(x, y, accounts[1 + i % 2])
+        contributions.append((accounts[1 + i % 2], x, y))
+    market.reveal_remaining_parts(parts, accounts[0])
+    assert market.phase() == "Computing"
+    limit = int(w3.eth.get_block("latest")["gasLimit"])
+    one_step = market.contract.functions.advance(1).estimate_gas({"from": accounts[5]})
+    sixty_four = market.contract.functions.advance(64).estimate_gas({"from": accounts[5]})
+    assert sixty_four > 4 * one_step  # else the squeeze below would not bite
+    monkeypatch.setattr(market_module, "ADVANCE_GAS_GIVEN", 3 * one_step / limit)
+    monkeypatch.setattr(market_module, "ADVANCE_GAS_SHARE", 2 * one_step / limit)
+    succeeded: list[int] = []
+    sent = market.compute_rewards(accounts[5], progress=lambda _, r: succeeded.append(int(r["status"])))
+    assert market.phase() == "Finished"
+    assert succeeded and set(succeeded) == {1}
+    assert sent > len(succeeded)  # the out-of-gas attempts were sent, failed and retried
+    twin = settle(terms, STAKE * BOUNTY_ROUNDS, contributions, _test_set(market, parts, 1))
+    assert market.errors() == twin.errors
+    assert market.balances() == twin.balances
