@@ -13,6 +13,7 @@ differ where the chains differ (genesis, Clique seal).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ EMIT = "0x00000000000000000000000000000000000000e2"
 EMIT_CODE = "0x5f5fa000"  # LOG0
 FEES = {"maxFeePerGas": 100 * 10**9, "maxPriorityFeePerGas": 10**9}
 CHAIN_ID = 31337
+RECEIPT_S = 10.0  # seconds a node may take to seal an automined transaction
 
 
 class Node:
@@ -53,6 +55,16 @@ class Node:
         answer = self.answer(method, *params)
         assert "error" not in answer, (self.name, method, answer)
         return answer["result"]
+
+    def receipt(self, tx_hash: str) -> dict[str, Any]:
+        """The transaction's receipt, waiting for automine to seal it: anvil mines in a
+        task of its own, so a receipt asked for at once after sending may still be null
+        (foundry-rs/foundry#3537, #10944), as on any node, and clients poll for it."""
+        deadline = time.monotonic() + RECEIPT_S
+        while (receipt := self.rpc("eth_getTransactionReceipt", tx_hash)) is None:
+            assert time.monotonic() < deadline, f"{self.name}: no receipt for {tx_hash}"
+            time.sleep(0.02)
+        return dict(receipt)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +162,7 @@ def test_raw_transaction_getters_give_the_same_bytes(nodes: list[Node]) -> None:
     raw = signed(0, to=OTHER_ADDRESS, value=5)
     for node in nodes:
         tx_hash = node.rpc("eth_sendRawTransaction", raw)
-        receipt = node.rpc("eth_getTransactionReceipt", tx_hash)
+        receipt = node.receipt(tx_hash)
         assert node.rpc("eth_getRawTransactionByHash", tx_hash) == raw, node.name
         by_number = node.rpc("eth_getRawTransactionByBlockNumberAndIndex", receipt["blockNumber"], "0x0")
         by_hash = node.rpc("eth_getRawTransactionByBlockHashAndIndex", receipt["blockHash"], "0x0")
@@ -186,7 +198,7 @@ def test_calls_and_estimates_under_a_pinned_timestamp_agree(nodes: list[Node]) -
         head = node.rpc("eth_getBlockByNumber", "latest", False)
         start = int(head["timestamp"], 16)
         deploy = node.rpc("eth_sendRawTransaction", signed(nonce_of(node), data=clock_contract_init(start)))
-        clock = node.rpc("eth_getTransactionReceipt", deploy)["contractAddress"]
+        clock = node.receipt(deploy)["contractAddress"]
         latest = node.rpc("eth_getBlockByNumber", "latest", False)
         node.rpc("evm_setNextBlockTimestamp", hex(start + 3_000))
         env_code = {ENV: {"code": ENV_CODE}}
@@ -204,7 +216,7 @@ def test_calls_and_estimates_under_a_pinned_timestamp_agree(nodes: list[Node]) -
         )
         assert int(at_pending[2:66], 16) == number + 1 and int(at_pending[66:130], 16) == start + 3_000
         tx = node.rpc("eth_sendRawTransaction", signed(nonce_of(node), to=clock, gas=estimates[0]))
-        assert node.rpc("eth_getTransactionReceipt", tx)["status"] == "0x1", node.name
+        assert node.receipt(tx)["status"] == "0x1", node.name
         found.append((estimates, latest_estimate < estimates[0]))
     assert found[0] == found[1] == ([21_037 + 43 * 3_000] * 2, True)
 
@@ -213,10 +225,11 @@ def test_tracers_give_the_same_shapes(nodes: list[Node]) -> None:
     shapes = []
     for node in nodes:
         deploy = node.rpc("eth_sendRawTransaction", signed(nonce_of(node), data=COUNTER_BYTECODE))
-        counter = node.rpc("eth_getTransactionReceipt", deploy)["contractAddress"]
+        counter = node.receipt(deploy)["contractAddress"]
         add = node.rpc(
             "eth_sendRawTransaction", signed(nonce_of(node), to=counter, data=ADD + "3".rjust(64, "0"))
         )
+        gas_used = node.receipt(add)["gasUsed"]
         pre = node.rpc("debug_traceTransaction", add, {"tracer": "prestateTracer"})
         diff = node.rpc(
             "debug_traceTransaction", add, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}
@@ -235,7 +248,7 @@ def test_tracers_give_the_same_shapes(nodes: list[Node]) -> None:
                 call["type"],
                 call["from"],
                 call["to"] == counter,
-                call["gasUsed"] == node.rpc("eth_getTransactionReceipt", add)["gasUsed"],
+                call["gasUsed"] == gas_used,
             )
         )
     assert shapes[0] == shapes[1]
