@@ -20,6 +20,8 @@ from bench.gas import (
     snapshot_figures,
 )
 
+pytestmark = pytest.mark.xdist_group("bench-gas")  # its gas sweep (about a minute) is built once
+
 # 300 test samples: the market's bit sets cross a 256-sample word
 TINY_MARKET = gas.MarketSetting(
     features=64,

@@ -14,6 +14,8 @@ import pytest
 from bench import market
 from tests.testdata import IMDB_SAMPLE
 
+pytestmark = pytest.mark.xdist_group("bench-market")  # its market run is built once
+
 IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small round draws
 SETTINGS = {
     "train_size": 80,

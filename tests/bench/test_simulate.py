@@ -27,6 +27,8 @@ from bench.simulate import (
 )
 from tests.testdata import IMDB_SAMPLE
 
+pytestmark = pytest.mark.xdist_group("bench-simulate")  # its Fig. 3 run is built once
+
 IMDB = IMDB_SAMPLE  # 800 train + 500 test reviews: more than the small runs draw
 HOUR = 3600  # seconds
 FINAL_ACCURACY_BAND = (
